@@ -1,0 +1,52 @@
+# wsol_tf: `make demo` (CAM vs ADL on the embedded synthetic set) and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+MODEL ?= tinyvgg
+DATASET ?= synthetic
+DATA_DIR ?=
+METHOD ?= adl
+WORKDIR ?= workdirs/$(MODEL)_$(DATASET)_$(METHOD)
+ARGS ?=
+PYTEST_ARGS ?=
+
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+export PYTHONUNBUFFERED := 1
+
+.PHONY: install test lint format demo train evaluate clean
+
+install: $(STAMP)
+
+# Re-runs only when setup.py changes, so `make install` is quick when already done.
+$(STAMP): setup.py
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+test: install
+	$(PY) -m ruff check .
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+lint: install
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+format: install
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+demo: install
+	$(PY) -m wsol_tf.demo $(ARGS)
+
+train: install
+	$(PY) -m wsol_tf.train --model=$(MODEL) --dataset=$(DATASET) \
+		$(if $(DATA_DIR),--data_dir=$(DATA_DIR)) --method=$(METHOD) --workdir=$(WORKDIR) $(ARGS)
+
+evaluate: install
+	$(PY) -m wsol_tf.evaluate --workdir=$(WORKDIR) $(ARGS)
+
+clean:
+	rm -rf workdirs .pytest_cache .ruff_cache *.egg-info

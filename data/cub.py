@@ -1,0 +1,125 @@
+"""CUB-200-2011 in its original on-disk layout.
+
+    CUB_200_2011/
+      images/<NNN.class>/<file>.jpg
+      images.txt               <image_id> <relative path>
+      image_class_labels.txt   <image_id> <class_id, 1-based>
+      bounding_boxes.txt       <image_id> <x> <y> <w> <h>   (original pixels)
+      train_test_split.txt     <image_id> <1 = train, 0 = test>
+      classes.txt              <class_id> <NNN.class>
+
+Boxes become `x0, y0, x1, y1 = x, y, x + w, y + h`, as wsolevaluation's metadata
+writes them. Class ids present in the folder are remapped to 0..K-1 in sorted
+order, so a subset of classes (e.g. 001-010) trains a K-way classifier.
+"""
+
+import os
+
+import numpy as np
+
+from wsol_tf.data.records import Records, pad_boxes
+
+SPLITS = ("train", "test")
+_FILES = (
+    "images.txt",
+    "image_class_labels.txt",
+    "bounding_boxes.txt",
+    "train_test_split.txt",
+    "classes.txt",
+)
+
+
+def _read_table(path, num_fields, convert):
+    """Reads `<id> <fields...>` lines into {id: converted fields}, naming file and line on error."""
+    table = {}
+    with open(path, encoding="utf-8") as f:
+        for line_number, line in enumerate(f, start=1):
+            parts = line.split()
+            if not parts:
+                continue
+            if len(parts) != num_fields + 1:
+                raise ValueError(
+                    f"{path}:{line_number}: expected {num_fields + 1} fields, got "
+                    f"{len(parts)}: {line.strip()!r}"
+                )
+            try:
+                key = int(parts[0])
+                value = convert(parts[1:])
+            except ValueError as error:
+                raise ValueError(
+                    f"{path}:{line_number}: cannot parse {line.strip()!r} ({error})"
+                ) from None
+            if key in table:
+                raise ValueError(f"{path}:{line_number}: duplicate id {key}")
+            table[key] = value
+    return table
+
+
+def load_cub(data_dir, split):
+    """Reads one split of a CUB-layout folder.
+
+    Args:
+        data_dir: the folder holding images/ and the five annotation files.
+        split: "train" or "test" (the official split).
+
+    Returns:
+        `Records` with boxes in original-image pixels, `x0, y0, x1, y1`.
+
+    Raises:
+        FileNotFoundError naming the missing file; ValueError naming the file and
+        line of a malformed annotation.
+    """
+    if split not in SPLITS:
+        raise ValueError(f"CUB split must be one of {SPLITS}, got split={split!r}.")
+    data_dir = os.path.abspath(os.path.expanduser(data_dir))
+    for name in _FILES:
+        path = os.path.join(data_dir, name)
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"CUB folder {data_dir}: missing {name} ({path}).")
+
+    def file(name):
+        return os.path.join(data_dir, name)
+
+    paths = _read_table(file("images.txt"), 1, lambda f: f[0])
+    class_of = _read_table(file("image_class_labels.txt"), 1, lambda f: int(f[0]))
+    xywh = _read_table(file("bounding_boxes.txt"), 4, lambda f: [float(v) for v in f])
+    is_train = _read_table(file("train_test_split.txt"), 1, lambda f: int(f[0]))
+    class_dirs = _read_table(file("classes.txt"), 1, lambda f: f[0])
+
+    for name, table in [
+        ("image_class_labels.txt", class_of),
+        ("bounding_boxes.txt", xywh),
+        ("train_test_split.txt", is_train),
+    ]:
+        missing = sorted(set(paths) - set(table))
+        if missing:
+            raise ValueError(f"{file(name)}: no entry for image id {missing[0]} of images.txt.")
+
+    present_classes = sorted(set(class_of[i] for i in paths))
+    unknown = [c for c in present_classes if c not in class_dirs]
+    if unknown:
+        raise ValueError(f"{file('classes.txt')}: class id {unknown[0]} is not listed.")
+    class_index = {c: k for k, c in enumerate(present_classes)}
+
+    wanted = 1 if split == "train" else 0
+    image_ids = [i for i in sorted(paths) if is_train[i] == wanted]
+    box_lists = []
+    for i in image_ids:
+        x, y, w, h = xywh[i]
+        if w < 0 or h < 0:
+            raise ValueError(f"{file('bounding_boxes.txt')}: image id {i} has w or h < 0.")
+        box_lists.append([[x, y, x + w, y + h]])
+    boxes, num_boxes = pad_boxes(box_lists)
+    image_paths = [os.path.join(data_dir, "images", paths[i]) for i in image_ids]
+    for i, path in zip(image_ids, image_paths, strict=True):
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"{file('images.txt')}: image id {i}: no file {path}.")
+    return Records(
+        image_paths=image_paths,
+        labels=np.array([class_index[class_of[i]] for i in image_ids], np.int32),
+        boxes=boxes,
+        num_boxes=num_boxes,
+        image_ids=image_ids,
+        class_names=[class_dirs[c] for c in present_classes],
+        source=data_dir,
+    )

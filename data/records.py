@@ -1,0 +1,62 @@
+"""In-memory index of a dataset split: image paths, labels and boxes, one row per image."""
+
+import dataclasses
+
+import numpy as np
+
+
+@dataclasses.dataclass(frozen=True)
+class Records:
+    """One split of a localization dataset, before any image is read.
+
+    Attributes:
+        image_paths: absolute path of each image, length N.
+        labels: (N,) int32 class indices in [0, num_classes).
+        boxes: (N, M, 4) float32 ground-truth boxes `x0, y0, x1, y1` in
+            original-image pixels, padded with zeros past `num_boxes`.
+        num_boxes: (N,) int32 number of valid boxes per image (0 when unknown).
+        image_ids: dataset-specific id of each image (CUB: its number in
+            images.txt), length N.
+        class_names: name of each class index, length num_classes.
+        source: where the split was read from, for messages.
+    """
+
+    image_paths: list
+    labels: np.ndarray
+    boxes: np.ndarray
+    num_boxes: np.ndarray
+    image_ids: list
+    class_names: list
+    source: str = ""
+
+    def __post_init__(self):
+        n = len(self.image_paths)
+        if not (
+            len(self.labels) == len(self.boxes) == len(self.num_boxes) == len(self.image_ids) == n
+        ):
+            raise ValueError(f"Records from {self.source!r}: inconsistent lengths.")
+        if self.boxes.ndim != 3 or self.boxes.shape[-1] != 4:
+            raise ValueError(f"Records from {self.source!r}: boxes must be (N, M, 4).")
+
+    def __len__(self):
+        return len(self.image_paths)
+
+    @property
+    def num_classes(self):
+        return len(self.class_names)
+
+    @property
+    def max_boxes(self):
+        return self.boxes.shape[1]
+
+
+def pad_boxes(box_lists):
+    """Pads per-image box lists into (N, M, 4) float32 plus (N,) counts, M >= 1."""
+    max_boxes = max([1] + [len(b) for b in box_lists])
+    boxes = np.zeros((len(box_lists), max_boxes, 4), np.float32)
+    counts = np.zeros((len(box_lists),), np.int32)
+    for i, image_boxes in enumerate(box_lists):
+        if len(image_boxes):
+            boxes[i, : len(image_boxes)] = np.asarray(image_boxes, np.float32).reshape(-1, 4)
+        counts[i] = len(image_boxes)
+    return boxes, counts

@@ -1,0 +1,91 @@
+"""WSOL backbones, built by name with a method inserted at named positions."""
+
+import keras
+
+from wsol_tf.models import tinyvgg
+from wsol_tf.models.methods import METHODS, MethodInserter
+
+# name -> module with build_<name>, POSITIONS, DEFAULT_POSITIONS, DEFAULT_GAMMA.
+BACKBONES = {"tinyvgg": tinyvgg}
+FEATURES_LAYER = "features"
+CLASSIFIER_LAYER = "classifier"
+
+
+def _as_hw(size):
+    return (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
+
+
+def backbone_module(name):
+    if name not in BACKBONES:
+        raise ValueError(f"Unknown model={name!r}; valid models: {', '.join(sorted(BACKBONES))}.")
+    return BACKBONES[name]
+
+
+def default_positions(name):
+    return backbone_module(name).DEFAULT_POSITIONS
+
+
+def default_gamma(name):
+    return backbone_module(name).DEFAULT_GAMMA
+
+
+def build(
+    name,
+    num_classes,
+    method="cam",
+    positions=None,
+    pretrained=None,
+    image_size=224,
+    drop_rate=0.75,
+    gamma=None,
+    seed=None,
+):
+    """Builds a WSOL model: backbone, method layers at named positions, GAP, classifier.
+
+    Args:
+        name: backbone name, one of `BACKBONES`.
+        num_classes: classifier size.
+        method: one of `METHODS` ("cam": vanilla, "adl": ADL at `positions`).
+        positions: position names; None means the backbone's paper defaults.
+        pretrained: None (random init). ImageNet initialization is not
+            available for the CPU backbone.
+        image_size: int or (h, w) of the input.
+        drop_rate: ADL drop_rate.
+        gamma: ADL gamma; None means the backbone's default.
+        seed: seed of the method's random draws.
+
+    Returns:
+        `keras.Model` from RGB images in [0, 255] to logits, with layers named
+        `FEATURES_LAYER` (CAM features) and `CLASSIFIER_LAYER` (Dense).
+    """
+    module = backbone_module(name)
+    if method not in METHODS:
+        raise ValueError(f"Unknown method={method!r}; valid methods: {', '.join(METHODS)}.")
+    if num_classes < 1:
+        raise ValueError(f"num_classes must be >= 1, got num_classes={num_classes}.")
+    if pretrained:
+        raise ValueError(f"pretrained={pretrained!r}: no ImageNet weights exist for {name!r}.")
+    inserter = MethodInserter(
+        method,
+        module.DEFAULT_POSITIONS if positions is None else positions,
+        module.POSITIONS,
+        name,
+        drop_rate=drop_rate,
+        gamma=module.DEFAULT_GAMMA if gamma is None else gamma,
+        seed=seed,
+    )
+    builder = getattr(module, f"build_{name}")
+    return builder(num_classes, inserter, image_size=_as_hw(image_size))
+
+
+def cam_model(model):
+    """A model from images to (CAM feature map, logits), sharing `model`'s weights."""
+    return keras.Model(model.inputs, [model.get_layer(FEATURES_LAYER).output, model.outputs[0]])
+
+
+def classifier_kernel(model):
+    """The classifier's (K, C) kernel as numpy, for classic CAM."""
+    return keras.ops.convert_to_numpy(model.get_layer(CLASSIFIER_LAYER).kernel)
+
+
+__all__ = ["BACKBONES", "METHODS", "build", "cam_model", "classifier_kernel"]

@@ -1,0 +1,29 @@
+"""Installs wsol_tf; layers/, models/ and data/ become wsol_tf.layers, .models, .data."""
+
+from setuptools import setup
+
+setup(
+    name="wsol_tf",
+    version="0.1.0",
+    description="Weakly supervised object localization (ADL, CAM) in TensorFlow 2 / Keras 3",
+    python_requires=">=3.10",
+    packages=["wsol_tf", "wsol_tf.layers", "wsol_tf.models", "wsol_tf.data", "wsol_tf.experiments"],
+    package_dir={
+        "wsol_tf": "wsol_tf",
+        "wsol_tf.layers": "layers",
+        "wsol_tf.models": "models",
+        "wsol_tf.data": "data",
+        "wsol_tf.experiments": "experiments",
+    },
+    install_requires=[
+        "tensorflow>=2.16",
+        "keras>=3.0",
+        "tensorflow-datasets",
+        # tensorflow-datasets' current release imports it without declaring it.
+        "importlib_resources",
+        "numpy",
+        "opencv-python-headless",
+        "absl-py",
+    ],
+    extras_require={"test": ["pytest", "ruff"]},
+)

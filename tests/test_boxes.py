@@ -1,0 +1,162 @@
+"""Tests for wsol_tf.boxes: boxes from score maps (wsolevaluation rules), IoU, utilities."""
+
+import numpy as np
+import pytest
+
+from wsol_tf.boxes import (
+    box_from_scoremap,
+    boxes_from_scoremap,
+    iou,
+    rescale_boxes,
+    validate_boxes,
+)
+
+
+def _block_map(shape, blocks):
+    """Zeros with given (rows, cols, value) blocks; rows/cols are inclusive (start, end)."""
+    m = np.zeros(shape)
+    for (r0, r1), (c0, c1), value in blocks:
+        m[r0 : r1 + 1, c0 : c1 + 1] = value
+    return m
+
+
+def test_rectangle_gives_exact_box_non_square():
+    # 7 x 11 map, blob on rows 2..4 and cols 3..7: boundingRect's x + w is one past the last
+    # column, so the box is (3, 2, 8, 5).
+    m = _block_map((7, 11), [((2, 4), (3, 7), 1.0)])
+    out = boxes_from_scoremap(m, [0.2, 0.5])
+    assert len(out) == 2
+    for boxes in out:
+        assert boxes.dtype == np.int64
+        np.testing.assert_array_equal(boxes, [[3, 2, 8, 5]])
+    np.testing.assert_array_equal(box_from_scoremap(m, 0.2), [3, 2, 8, 5])
+
+
+def test_graded_blob_threshold_picks_level():
+    # 40 x 64: a wide low plateau with a high core; the box shrinks as tau rises.
+    m = _block_map((40, 64), [((5, 34), (4, 59), 0.3), ((15, 24), (20, 39), 1.0)])
+    low, high = boxes_from_scoremap(m, [0.2, 0.5])
+    np.testing.assert_array_equal(low, [[4, 5, 60, 35]])
+    np.testing.assert_array_equal(high, [[20, 15, 40, 25]])
+
+
+def test_two_blobs_single_vs_multi_contour():
+    m = _block_map((40, 64), [((5, 14), (5, 24), 1.0), ((25, 29), (40, 44), 0.9)])
+    (single,) = boxes_from_scoremap(m, [0.2])
+    np.testing.assert_array_equal(single, [[5, 5, 25, 15]])
+    (multi,) = boxes_from_scoremap(m, [0.2], multi_contour=True)
+    got = sorted(map(tuple, multi.tolist()))
+    assert got == [(5, 5, 25, 15), (40, 25, 45, 30)]
+
+
+def test_empty_map_and_nothing_above_threshold():
+    for boxes in boxes_from_scoremap(np.zeros((7, 11)), [0.0, 0.2, 0.9]):
+        np.testing.assert_array_equal(boxes, [[0, 0, 0, 0]])
+    # tau = 1: threshold = max and the test is strict, so nothing survives.
+    m = _block_map((7, 11), [((2, 4), (3, 7), 1.0)])
+    np.testing.assert_array_equal(boxes_from_scoremap(m, [1.0])[0], [[0, 0, 0, 0]])
+
+
+def test_box_clipped_at_border():
+    # Blob touching the bottom-right corner: x + w = 11 -> 10 (W - 1), y + h = 7 -> 6 (H - 1).
+    m = _block_map((7, 11), [((4, 6), (6, 10), 1.0)])
+    np.testing.assert_array_equal(box_from_scoremap(m, 0.2), [6, 4, 10, 6])
+    full = np.ones((7, 11))
+    np.testing.assert_array_equal(box_from_scoremap(full, 0.2), [0, 0, 10, 6])
+
+
+def test_strict_threshold_at_int_tau_times_max():
+    # int(0.2 * 255) = 51. Pixels worth exactly 51 (uint8) are excluded; 52 is included.
+    # Values (v + 0.5) / 255 make uint8(map * 255) == v without float truncation surprises.
+    m = _block_map(
+        (7, 11),
+        [
+            ((1, 5), (0, 3), 51.5 / 255),  # 20 pixels at 51: would be the largest if kept
+            ((2, 4), (5, 7), 52.5 / 255),  # 9 pixels at 52
+            ((6, 6), (10, 10), 1.0),  # the maximum, 255
+        ],
+    )
+    assert int(0.2 * 255) == 51
+    assert ((m * 255).astype(np.uint8) == 51).sum() == 20
+    np.testing.assert_array_equal(box_from_scoremap(m, 0.2), [5, 2, 8, 5])
+    (multi,) = boxes_from_scoremap(m, [0.2], multi_contour=True)
+    assert sorted(map(tuple, multi.tolist())) == [(5, 2, 8, 5), (10, 6, 10, 6)]
+    # A slightly lower tau (int(0.19 * 255) = 48) lets the 51-plateau in; it is the largest.
+    np.testing.assert_array_equal(box_from_scoremap(m, 0.19), [0, 1, 4, 6])
+
+
+def test_single_contour_box_is_one_of_the_multi_contour_boxes():
+    rng = np.random.default_rng(3)
+    m = rng.random((20, 33))
+    m = m / m.max()
+    thresholds = np.arange(0.05, 0.96, 0.15)
+    singles = boxes_from_scoremap(m, thresholds)
+    multis = boxes_from_scoremap(m, thresholds, multi_contour=True)
+    for single, multi in zip(singles, multis, strict=True):
+        assert single.shape == (1, 4)
+        assert any((row == single[0]).all() for row in multi)
+
+
+def test_scoremap_validation():
+    with pytest.raises(ValueError, match="NaN"):
+        boxes_from_scoremap(np.full((3, 5), np.nan), [0.2])
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        boxes_from_scoremap(np.full((3, 5), 2.0), [0.2])
+    with pytest.raises(ValueError, match="2D"):
+        boxes_from_scoremap(np.zeros((1, 3, 5)), [0.2])
+
+
+def test_iou_hand_values():
+    assert iou([0, 0, 9, 9], [0, 0, 9, 9])[0, 0] == 1.0
+    # 10 x 10 boxes sharing 5 columns: 50 / (100 + 100 - 50).
+    assert iou([0, 0, 9, 9], [5, 0, 14, 9])[0, 0] == pytest.approx(1 / 3)
+    # One shared column (x = 4): 5 / (25 + 25 - 5).
+    assert iou([0, 0, 4, 4], [4, 0, 8, 4])[0, 0] == pytest.approx(1 / 9)
+    # Non-square boxes crossing: 10x5 and 5x10 share 5x5 -> 25 / 75.
+    assert iou([0, 0, 9, 4], [0, 0, 4, 9])[0, 0] == pytest.approx(1 / 3)
+    # A single-pixel box against itself has area 1.
+    assert iou([0, 0, 0, 0], [0, 0, 0, 0])[0, 0] == 1.0
+    # Float boxes.
+    assert iou([0.0, 0.0, 1.5, 1.5], [0.0, 0.0, 1.5, 1.5])[0, 0] == 1.0
+
+
+def test_iou_disjoint_and_adjacent_are_zero():
+    assert iou([0, 0, 4, 4], [10, 10, 12, 12])[0, 0] == 0.0
+    # Adjacent (columns 0..4 and 5..9) share no pixel.
+    assert iou([0, 0, 4, 4], [5, 0, 9, 4])[0, 0] == 0.0
+
+
+def test_iou_broadcasts_to_n_by_m():
+    a = np.array([[0, 0, 9, 9], [5, 0, 14, 9], [100, 100, 101, 101]])
+    b = np.array([[0, 0, 9, 9], [5, 0, 14, 9]])
+    out = iou(a, b)
+    assert out.shape == (3, 2)
+    np.testing.assert_allclose(out, [[1, 1 / 3], [1 / 3, 1], [0, 0]])
+    np.testing.assert_allclose(iou(b, a), out.T)
+
+
+def test_rescale_boxes_golden():
+    boxes = np.array([[10, 20, 30, 40]])
+    # (H, W) 100 x 200 -> 224 x 224: x scales by 1.12, y by 2.24.
+    out = rescale_boxes(boxes, (100, 200), (224, 224))
+    np.testing.assert_allclose(out, [[11.2, 44.8, 33.6, 89.6]])
+    truncated = rescale_boxes(boxes, (100, 200), (224, 224), truncate=True)
+    assert truncated.dtype == np.int64
+    np.testing.assert_array_equal(truncated, [[11, 44, 33, 89]])
+    # Batched (B, M, 4) keeps its shape.
+    assert rescale_boxes(np.zeros((2, 3, 4)), (10, 20), (5, 5)).shape == (2, 3, 4)
+
+
+def test_validate_boxes_names_the_culprit():
+    good = np.array([[0, 0, 5, 5], [1, 2, 1, 2]])
+    assert validate_boxes(good, "gt") is not None
+    with pytest.raises(ValueError, match=r"my_boxes.*\[5, 0, 4, 5\]"):
+        validate_boxes(np.array([[0, 0, 5, 5], [5, 0, 4, 5]]), "my_boxes")
+    with pytest.raises(ValueError, match="pred"):
+        validate_boxes([0, 6, 5, 5], "pred")
+    with pytest.raises(ValueError, match="gt_boxes"):
+        validate_boxes([[0, 0, np.nan, 5]], "gt_boxes")
+    with pytest.raises(ValueError, match="gt_boxes"):
+        validate_boxes([[0, 0, np.inf, 5]], "gt_boxes")
+    with pytest.raises(ValueError, match="shaped"):
+        validate_boxes(np.zeros((2, 3)), "x")

@@ -1,0 +1,95 @@
+"""Tests for wsol_tf.visualize: colours (RGB), grid layout, PNG round trip (BGR on disk)."""
+
+import cv2
+import numpy as np
+import pytest
+
+from wsol_tf.visualize import (
+    colorize_scoremap,
+    draw_boxes,
+    overlay_grid,
+    overlay_heatmap,
+    save_png,
+)
+
+H, W = 40, 64
+GT = (5, 5, 20, 30)
+PRED = (30, 10, 60, 35)
+
+
+def _image(value=0):
+    return np.full((H, W, 3), value, dtype=np.uint8)
+
+
+def test_draw_boxes_colours_in_rgb():
+    image = _image()
+    out = draw_boxes(image, [GT], PRED, thickness=1)
+    assert out.shape == (H, W, 3) and out.dtype == np.uint8
+    assert tuple(out[5, 10]) == (255, 0, 0)  # GT top edge: red
+    assert tuple(out[30, 20]) == (255, 0, 0)  # (x1, y1) is inclusive
+    assert tuple(out[10, 40]) == (0, 255, 0)  # predicted top edge: green
+    assert tuple(out[35, 60]) == (0, 255, 0)
+    assert tuple(out[15, 12]) == (0, 0, 0)  # inside the GT box: untouched
+    assert not image.any()  # input not modified
+
+
+def test_draw_boxes_accepts_none_and_single_box():
+    out = draw_boxes(_image(), np.array(GT), None)
+    assert tuple(out[5, 10]) == (255, 0, 0)
+    assert not (out[..., 1] == 255).any()
+
+
+def test_colorize_and_overlay():
+    ramp = np.tile(np.linspace(0, 1, W), (H, 1))  # (H, W), low left, high right
+    heat = colorize_scoremap(ramp)
+    assert heat.shape == (H, W, 3) and heat.dtype == np.uint8
+    r, _, b = heat[0, -1].astype(int)
+    assert r > 100 and b == 0  # high = red in RGB
+    r, _, b = heat[0, 0].astype(int)
+    assert b > 100 and r == 0  # low = blue in RGB
+
+    image = _image(200)
+    np.testing.assert_array_equal(overlay_heatmap(image, ramp, alpha=0.0), image)
+    np.testing.assert_array_equal(overlay_heatmap(image, ramp, alpha=1.0), heat)
+    half = overlay_heatmap(image, ramp)
+    expected = np.rint(0.5 * image.astype(float) + 0.5 * heat.astype(float)).astype(np.uint8)
+    np.testing.assert_array_equal(half, expected)
+    with pytest.raises(ValueError, match="match"):
+        overlay_heatmap(image, ramp.T)
+
+
+def test_grid_layout_and_boxes_on_third_panel():
+    images = np.stack([_image(10), _image(20)])
+    maps = np.zeros((2, H, W))
+    grid = overlay_grid(images, maps, [np.array([GT]), np.array([GT, PRED])], [PRED, None])
+    assert grid.shape == (2 * H, 3 * W, 3) and grid.dtype == np.uint8
+    np.testing.assert_array_equal(grid[:H, :W], images[0])  # row 0, image panel
+    np.testing.assert_array_equal(grid[H:, :W], images[1])
+    np.testing.assert_array_equal(grid[:H, W : 2 * W], colorize_scoremap(maps[0]))
+    assert tuple(grid[5, 2 * W + 10]) == (255, 0, 0)  # GT red in the overlay panel
+    assert tuple(grid[10, 2 * W + 40]) == (0, 255, 0)  # prediction green
+    assert tuple(grid[H + 10, 2 * W + 40]) == (255, 0, 0)  # 2nd row: PRED given as a GT box
+
+
+def test_grid_captions_and_validation():
+    images = [_image(), _image()]
+    maps = [np.zeros((H, W)), np.ones((H, W))]
+    plain = overlay_grid(images, maps, [GT, GT], [PRED, PRED])
+    captioned = overlay_grid(images, maps, [GT, GT], [PRED, PRED], captions=["iou 0.71", ""])
+    assert captioned.shape == plain.shape
+    assert (captioned[:H, :W] != plain[:H, :W]).any()
+    np.testing.assert_array_equal(captioned[H:], plain[H:])  # empty caption: nothing drawn
+    with pytest.raises(ValueError, match="scoremaps"):
+        overlay_grid(images, maps[:1], [GT, GT], [PRED, PRED])
+    with pytest.raises(ValueError, match="uint8"):
+        overlay_grid([np.zeros((H, W, 3))], maps[:1], [GT], [PRED])
+
+
+def test_save_png_round_trip_is_bgr_on_disk(tmp_path):
+    image = draw_boxes(_image(), [GT], PRED, thickness=1)
+    path = save_png(tmp_path / "nested" / "dir" / "grid.png", image)
+    assert path.exists()
+    back = cv2.imread(str(path))  # cv2 reads BGR
+    assert tuple(back[5, 10]) == (0, 0, 255)  # red, in BGR order
+    assert tuple(back[10, 40]) == (0, 255, 0)
+    np.testing.assert_array_equal(cv2.cvtColor(back, cv2.COLOR_BGR2RGB), image)

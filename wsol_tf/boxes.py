@@ -1,0 +1,180 @@
+"""Boxes from score maps, IoU, and box utilities (numpy/cv2).
+
+Box convention everywhere: ``(x0, y0, x1, y1)`` in network-input pixels, arrays shaped
+(..., 4). IoU uses the +1 pixel convention of both reference implementations, i.e. a box covers
+the pixels x0..x1 and y0..y1 inclusive: area = (x1 - x0 + 1) * (y1 - y0 + 1).
+
+``boxes_from_scoremap`` reproduces clovaai/wsolevaluation's ``compute_bboxes_from_scoremaps``
+bit for bit. Note one consequence of that convention: the box of a blob covering columns
+a..b is ``x0 = a, x1 = b + 1`` (cv2.boundingRect's x + w, one past the last pixel), clipped to
+W - 1; likewise for rows. We keep it because reported numbers depend on it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+
+# cv2 3.x returns (image, contours, hierarchy); 4.x and later return (contours, hierarchy).
+_CONTOUR_INDEX = 1 if cv2.__version__.split(".")[0] == "3" else 0
+
+
+def _check_scoremap(scoremap) -> np.ndarray:
+    """Return the score map as float64 (H, W), refusing anything wsolevaluation refuses."""
+    scoremap = np.asarray(scoremap)
+    if scoremap.ndim != 2:
+        raise ValueError(f"scoremap must be a 2D (H, W) array; got shape {scoremap.shape}")
+    if not np.issubdtype(scoremap.dtype, np.floating):
+        raise ValueError(f"scoremap must be a float array; got dtype {scoremap.dtype}")
+    scoremap = scoremap.astype(np.float64)
+    if not np.isfinite(scoremap).all():
+        raise ValueError("scoremap must not contain NaN or Inf")
+    if scoremap.size and (scoremap.min() < 0 or scoremap.max() > 1):
+        raise ValueError(
+            f"scoremap must lie in [0, 1] (normalise it first); got min={scoremap.min()}, "
+            f"max={scoremap.max()}"
+        )
+    return scoremap
+
+
+def boxes_from_scoremap(scoremap, thresholds, multi_contour: bool = False) -> list[np.ndarray]:
+    """Estimate boxes from a normalised score map at several CAM thresholds.
+
+    Exactly wsolevaluation's rule: the map is turned into ``uint8(map * 255)``; at threshold
+    tau the foreground is ``pixel > int(tau * max(uint8 map))`` (strict, cv2.THRESH_BINARY);
+    contours come from ``cv2.findContours(RETR_TREE, CHAIN_APPROX_SIMPLE)``; each contour's
+    ``cv2.boundingRect`` (x, y, w, h) gives ``(x, y, min(x + w, W - 1), min(y + h, H - 1))``.
+
+    Args:
+        scoremap: (H, W) float map in [0, 1]; cast to float64 first.
+        thresholds: (T,) CAM thresholds tau (fractions of the map's maximum).
+        multi_contour: False keeps only the largest contour by ``cv2.contourArea`` (one box
+            per threshold); True keeps one box per contour (wsolevaluation's
+            ``multi_contour_eval``, used by MaxBoxAccV2).
+
+    Returns:
+        List of length T; entry i is an (n_i, 4) int64 array of boxes at ``thresholds[i]``.
+        When nothing survives the threshold the entry is ``[[0, 0, 0, 0]]`` (n_i = 1).
+    """
+    scoremap = _check_scoremap(scoremap)  # (H, W) float64
+    thresholds = np.asarray(thresholds, dtype=np.float64).reshape(-1)  # (T,)
+    height, width = scoremap.shape
+    image = (scoremap * 255).astype(np.uint8)  # (H, W) uint8
+    max_value = int(image.max()) if image.size else 0
+    results = []
+    for tau in thresholds:
+        # Python float maths (float64) so int() truncates the same product wsolevaluation does.
+        _, binary = cv2.threshold(image, int(float(tau) * max_value), 255, cv2.THRESH_BINARY)
+        contours = cv2.findContours(binary, cv2.RETR_TREE, cv2.CHAIN_APPROX_SIMPLE)[_CONTOUR_INDEX]
+        if len(contours) == 0:
+            results.append(np.zeros((1, 4), dtype=np.int64))
+            continue
+        if not multi_contour:
+            contours = [max(contours, key=cv2.contourArea)]
+        boxes = np.empty((len(contours), 4), dtype=np.int64)  # (n_i, 4)
+        for j, contour in enumerate(contours):
+            x, y, w, h = cv2.boundingRect(contour)
+            boxes[j] = (x, y, min(x + w, width - 1), min(y + h, height - 1))
+        results.append(boxes)
+    return results
+
+
+def box_from_scoremap(scoremap, threshold: float) -> np.ndarray:
+    """One box (largest contour) at one CAM threshold.
+
+    Args:
+        scoremap: (H, W) float map in [0, 1].
+        threshold: CAM threshold tau.
+
+    Returns:
+        (4,) int64 box ``(x0, y0, x1, y1)``; ``(0, 0, 0, 0)`` when nothing is above threshold.
+    """
+    return boxes_from_scoremap(scoremap, [threshold], multi_contour=False)[0][0]
+
+
+def iou(boxes_a, boxes_b) -> np.ndarray:
+    """Pairwise IoU with the +1 pixel convention.
+
+    Args:
+        boxes_a: (N, 4) or (4,) boxes (x0, y0, x1, y1), int or float.
+        boxes_b: (M, 4) or (4,) boxes.
+
+    Returns:
+        (N, M) float64 IoU matrix (a (4,) input counts as N or M = 1). Disjoint boxes give 0;
+        a non-positive union (only possible for invalid boxes) gives 0, as in wsolevaluation.
+    """
+    a = np.asarray(boxes_a, dtype=np.float64).reshape(-1, 4)[:, None, :]  # (N, 1, 4)
+    b = np.asarray(boxes_b, dtype=np.float64).reshape(-1, 4)[None, :, :]  # (1, M, 4)
+    inter_w = np.maximum(
+        0.0, np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0]) + 1
+    )
+    inter_h = np.maximum(
+        0.0, np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1]) + 1
+    )
+    intersection = inter_w * inter_h  # (N, M)
+    area_a = (a[..., 2] - a[..., 0] + 1) * (a[..., 3] - a[..., 1] + 1)  # (N, 1)
+    area_b = (b[..., 2] - b[..., 0] + 1) * (b[..., 3] - b[..., 1] + 1)  # (1, M)
+    union = area_a + area_b - intersection  # (N, M)
+    degenerate = union <= 0
+    return np.where(degenerate, 0.0, intersection / np.where(degenerate, 1.0, union))
+
+
+def rescale_boxes(boxes, from_hw: Sequence[int], to_hw: Sequence[int], truncate: bool = False):
+    """Rescale boxes when their image is resized from ``from_hw`` to ``to_hw``.
+
+    x coordinates scale by ``to_w / from_w`` and y by ``to_h / from_h``.
+
+    Args:
+        boxes: (..., 4) boxes (x0, y0, x1, y1) in the ``from_hw`` image.
+        from_hw: (H, W) of the image the boxes are given in.
+        to_hw: (H, W) of the resized image.
+        truncate: if True, truncate to int64 with ``int()`` semantics, as wsolevaluation's
+            ``resize_bbox`` does for GT boxes (toward zero). Default False keeps float64.
+
+    Returns:
+        (..., 4) float64 boxes, or int64 if ``truncate``.
+    """
+    from_h, from_w = (float(s) for s in from_hw)
+    to_h, to_w = (float(s) for s in to_hw)
+    if min(from_h, from_w, to_h, to_w) <= 0:
+        raise ValueError(f"sizes must be positive; got from_hw={from_hw}, to_hw={to_hw}")
+    boxes = np.asarray(boxes, dtype=np.float64)
+    if boxes.shape[-1:] != (4,):
+        raise ValueError(f"boxes must be shaped (..., 4); got {boxes.shape}")
+    scale = np.array([to_w / from_w, to_h / from_h, to_w / from_w, to_h / from_h])  # (4,)
+    out = boxes * scale  # (..., 4)
+    return np.trunc(out).astype(np.int64) if truncate else out
+
+
+def validate_boxes(boxes, name: str = "boxes") -> np.ndarray:
+    """Check boxes are finite and ordered (x0 <= x1, y0 <= y1).
+
+    Args:
+        boxes: (..., 4) boxes (x0, y0, x1, y1).
+        name: what to call them in the error message.
+
+    Returns:
+        The boxes as a numpy array (unchanged dtype).
+
+    Raises:
+        ValueError naming ``name`` and the first offending box.
+    """
+    arr = np.asarray(boxes)
+    if arr.shape[-1:] != (4,):
+        raise ValueError(f"{name} must be shaped (..., 4); got {arr.shape}")
+    if not np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_:
+        raise ValueError(f"{name} must be numeric; got dtype {arr.dtype}")
+    flat = arr.reshape(-1, 4).astype(np.float64)  # (n, 4)
+    bad = (
+        ~np.isfinite(flat).all(axis=1) | (flat[:, 2] < flat[:, 0]) | (flat[:, 3] < flat[:, 1])
+    )  # (n,)
+    if bad.any():
+        index = int(np.argmax(bad))
+        position = np.unravel_index(index, arr.shape[:-1]) if arr.ndim > 1 else ()
+        raise ValueError(
+            f"{name}: invalid box {arr.reshape(-1, 4)[index].tolist()} at index "
+            f"{tuple(int(p) for p in position)} (need finite values with x0 <= x1 and y0 <= y1)"
+        )
+    return arr

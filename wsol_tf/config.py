@@ -1,0 +1,147 @@
+"""A training run's settings: one dataclass, validated before any data is read."""
+
+import dataclasses
+import json
+import os
+
+from wsol_tf import models
+
+DATASETS = ("synthetic", "cub")
+STRATEGIES = ("auto", "one_device", "mirrored")
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """Everything that defines a training run; saved as config.json in the workdir.
+
+    Attributes:
+        model: backbone name (see `wsol_tf.models.BACKBONES`).
+        dataset: "synthetic" (embedded, generated) or "cub" (CUB_200_2011 layout).
+        data_dir: dataset folder; for "synthetic" the cache folder (None: default).
+        method: "cam" (vanilla) or "adl".
+        drop_rate: ADL drop_rate (Tensorpack's keep_prob 0.25 is drop_rate 0.75).
+        gamma: ADL gamma; None means the backbone's default.
+        positions: ADL position names; None means the backbone's defaults.
+        epochs: number of epochs.
+        batch_size: global batch size (split among replicas).
+        lr: base learning rate of SGD.
+        lr_decay_epochs: epochs at which the learning rate is multiplied by lr_decay.
+        lr_decay: the factor applied at each of lr_decay_epochs.
+        momentum: SGD momentum.
+        nesterov: Nesterov momentum (Tensorpack's choice).
+        weight_decay: L2 penalty wd * sum(kernel**2) / 2 on conv and dense
+            kernels, as Tensorpack's regularizer adds it to the loss.
+        image_size: (h, w) network input.
+        resize_size: (h, w) before cropping; None means image_size * 256 / 224.
+        seed: seed of initialization, data order, augmentation and ADL draws.
+        workdir: where checkpoints, config.json and logs go.
+        strategy: "auto" (MirroredStrategy over visible GPUs, else the default
+            strategy), "one_device" or "mirrored".
+        log_every: steps between progress lines.
+    """
+
+    model: str = "tinyvgg"
+    dataset: str = "synthetic"
+    data_dir: str | None = None
+    method: str = "adl"
+    drop_rate: float = 0.75
+    gamma: float | None = None
+    positions: tuple | None = None
+    epochs: int = 20
+    batch_size: int = 32
+    lr: float = 0.02
+    lr_decay_epochs: tuple = ()
+    lr_decay: float = 0.1
+    momentum: float = 0.9
+    nesterov: bool = True
+    weight_decay: float = 1e-4
+    image_size: tuple = (96, 96)
+    resize_size: tuple | None = None
+    seed: int = 0
+    workdir: str = "workdirs/run"
+    strategy: str = "auto"
+    log_every: int = 10
+
+    def __post_init__(self):
+        self.image_size = _as_hw(self.image_size)
+        self.resize_size = None if self.resize_size is None else _as_hw(self.resize_size)
+        self.positions = None if self.positions is None else tuple(self.positions)
+        self.lr_decay_epochs = tuple(int(e) for e in self.lr_decay_epochs)
+
+    def validate(self):
+        """Raises ValueError naming the flag and the valid values; reads no data."""
+        module = models.backbone_module(self.model)  # names the valid models
+        if self.dataset not in DATASETS:
+            raise ValueError(f"--dataset={self.dataset!r}: valid datasets: {', '.join(DATASETS)}.")
+        if self.dataset == "cub" and not self.data_dir:
+            raise ValueError("--dataset=cub needs --data_dir=<folder of CUB_200_2011>.")
+        if self.strategy not in STRATEGIES:
+            raise ValueError(f"--strategy={self.strategy!r}: valid: {', '.join(STRATEGIES)}.")
+        if self.method not in models.METHODS:
+            raise ValueError(f"--method={self.method!r}: valid: {', '.join(models.METHODS)}.")
+        _check(0.0 <= self.drop_rate <= 1.0, "drop_rate", self.drop_rate, "in [0, 1]")
+        if self.gamma is not None:
+            _check(0.0 < self.gamma <= 1.0, "gamma", self.gamma, "in (0, 1]")
+        if self.positions is not None:
+            unknown = [p for p in self.positions if p not in module.POSITIONS]
+            if unknown:
+                raise ValueError(
+                    f"--adl_positions: unknown position {unknown[0]!r} for --model={self.model}; "
+                    f"valid positions: {', '.join(module.POSITIONS)}."
+                )
+        _check(self.epochs >= 1, "epochs", self.epochs, ">= 1")
+        _check(self.batch_size >= 1, "batch_size", self.batch_size, ">= 1")
+        _check(self.lr > 0, "lr", self.lr, "> 0")
+        _check(0.0 < self.lr_decay <= 1.0, "lr_decay", self.lr_decay, "in (0, 1]")
+        _check(0.0 <= self.momentum < 1.0, "momentum", self.momentum, "in [0, 1)")
+        _check(self.weight_decay >= 0, "weight_decay", self.weight_decay, ">= 0")
+        _check(min(self.image_size) >= 16, "image_size", self.image_size, ">= 16 pixels")
+        if self.resize_size is not None:
+            ok = all(r >= i for r, i in zip(self.resize_size, self.image_size, strict=True))
+            _check(ok, "resize_size", self.resize_size, f">= image_size {self.image_size}")
+        _check(self.log_every >= 1, "log_every", self.log_every, ">= 1")
+        return self
+
+    @property
+    def resolved_gamma(self):
+        return models.default_gamma(self.model) if self.gamma is None else self.gamma
+
+    @property
+    def resolved_positions(self):
+        return models.default_positions(self.model) if self.positions is None else self.positions
+
+    def to_json(self):
+        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
+
+    def save(self, workdir=None):
+        path = os.path.join(workdir or self.workdir, "config.json")
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as f:
+            f.write(self.to_json() + "\n")
+        return path
+
+    @classmethod
+    def load(cls, workdir):
+        path = os.path.join(workdir, "config.json")
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"{path} not found: is {workdir!r} a training workdir?")
+        with open(path) as f:
+            values = json.load(f)
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in known})
+
+
+def _as_hw(size):
+    if isinstance(size, int):
+        return (size, size)
+    if isinstance(size, str):
+        size = [int(s) for s in size.replace("x", ",").split(",") if s]
+        if len(size) == 1:
+            size = size * 2
+    h, w = size
+    return (int(h), int(w))
+
+
+def _check(ok, flag, value, expected):
+    if not ok:
+        raise ValueError(f"--{flag}={value} is invalid: must be {expected}.")

@@ -1,0 +1,302 @@
+"""WSOL metrics: Top-1 Clas, GT-known Loc and Top-1 Loc, with a CAM-threshold sweep.
+
+Definitions (ADL paper; box rules of clovaai/wsolevaluation, see ``wsol_tf.boxes``):
+
+* Top-1 Clas: predicted class == label.
+* GT-known Loc: the box from the ground-truth class's CAM has IoU >= ``iou_threshold`` with
+  at least one GT box of the image (best IoU over the image's GT boxes).
+* Top-1 Loc: Top-1 Clas and the box from the *predicted* class's CAM has IoU >= threshold.
+  When the class is right the predicted class's CAM is the GT class's CAM, so Top-1 Loc is
+  ``correct_cls and gt_known_correct``; when the class is wrong it is wrong whatever the box.
+
+Every metric is computed at each CAM threshold of a sweep (Tensorpack's 0.05 ... 0.35 by
+default, plus ``cam_threshold``); the headline numbers use ``cam_threshold``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from wsol_tf.boxes import boxes_from_scoremap, iou, validate_boxes
+
+# Tensorpack ADL sweeps cam_threshold = 0.05 + i * 0.05 for i = 0..6.
+DEFAULT_SWEEP = np.arange(0.05, 0.351, 0.05)
+
+# Thresholds closer than this are the same threshold (float noise from np.arange).
+_SAME_THRESHOLD = 1e-9
+
+
+def _merge_thresholds(thresholds, cam_threshold: float) -> np.ndarray:
+    """Sorted unique sweep that contains ``cam_threshold`` exactly."""
+    values = np.asarray(thresholds, dtype=np.float64).reshape(-1)
+    values = values[np.abs(values - cam_threshold) > _SAME_THRESHOLD]
+    return np.unique(np.append(values, cam_threshold))
+
+
+def _check_fraction(value, name: str, low_open: bool = False) -> float:
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number in [0, 1]; got {value!r}") from None
+    ok = np.isfinite(value) and (0 < value if low_open else 0 <= value) and value <= 1
+    if not ok:
+        interval = "(0, 1]" if low_open else "[0, 1]"
+        raise ValueError(f"{name} must be in {interval}; got {value!r}")
+    return value
+
+
+class LocalizationEvaluator:
+    """Accumulate per-batch results, then ``compute()`` WSOL accuracies.
+
+    Usage::
+
+        evaluator = LocalizationEvaluator(cam_threshold=0.2)
+        for batch in data:
+            evaluator.accumulate(maps_gt, maps_pred, predictions, labels, gt_boxes, num_boxes)
+        results = evaluator.compute()  # JSON-serialisable dict
+        records = evaluator.per_image()  # numpy arrays, e.g. to pick images for pictures
+
+    Args:
+        cam_threshold: CAM threshold tau for the headline numbers (CAM paper / Tensorpack: 0.2).
+        thresholds: CAM thresholds to sweep; default ``np.arange(0.05, 0.351, 0.05)``.
+            ``cam_threshold`` is always added; the sweep is sorted and deduplicated.
+        iou_threshold: IoU needed for a box to count as correct (delta, default 0.5; ``>=``).
+        multi_contour: False (default) takes the largest contour's box per threshold; True
+            keeps a box per contour and scores the best one (wsolevaluation's MaxBoxAccV2 mode).
+    """
+
+    def __init__(
+        self,
+        cam_threshold: float = 0.2,
+        thresholds=None,
+        iou_threshold: float = 0.5,
+        multi_contour: bool = False,
+    ):
+        self.cam_threshold = _check_fraction(cam_threshold, "cam_threshold")
+        self.iou_threshold = _check_fraction(iou_threshold, "iou_threshold", low_open=True)
+        sweep = DEFAULT_SWEEP if thresholds is None else np.asarray(thresholds, dtype=np.float64)
+        sweep = sweep.reshape(-1)
+        if thresholds is not None and sweep.size == 0:
+            raise ValueError(f"thresholds must not be empty; got {thresholds!r}")
+        for tau in sweep:
+            _check_fraction(tau, "every value in thresholds")
+        self.thresholds = _merge_thresholds(sweep, self.cam_threshold)  # (T,)
+        self._cam_index = int(np.argmin(np.abs(self.thresholds - self.cam_threshold)))
+        self.multi_contour = bool(multi_contour)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget everything accumulated so far."""
+        num_thresholds = len(self.thresholds)
+        self._num_images = 0
+        self._num_correct_cls = 0
+        self._gt_known_hits = np.zeros(num_thresholds, dtype=np.int64)  # (T,)
+        self._top1_hits = np.zeros(num_thresholds, dtype=np.int64)  # (T,)
+        self._records: dict[str, list] = {
+            "index": [],
+            "label": [],
+            "prediction": [],
+            "correct_cls": [],
+            "gt_known_iou": [],
+            "gt_known_box": [],
+            "gt_known_correct": [],
+            "top1_iou": [],
+            "top1_box": [],
+            "top1_loc_correct": [],
+        }
+
+    @property
+    def num_images(self) -> int:
+        return self._num_images
+
+    def _best_box(self, scoremap, gt) -> tuple[np.ndarray, np.ndarray]:
+        """Best IoU against ``gt`` (m, 4) at every threshold.
+
+        Returns:
+            ious (T,), boxes (T, 4) int64 (the predicted box achieving each best IoU).
+        """
+        per_threshold = boxes_from_scoremap(scoremap, self.thresholds, self.multi_contour)
+        ious = np.empty(len(per_threshold))  # (T,)
+        boxes = np.empty((len(per_threshold), 4), dtype=np.int64)  # (T, 4)
+        for t, candidates in enumerate(per_threshold):
+            best_per_box = iou(candidates, gt).max(axis=1)  # (n_t,)
+            j = int(np.argmax(best_per_box))
+            ious[t], boxes[t] = best_per_box[j], candidates[j]
+        return ious, boxes
+
+    def accumulate(
+        self, scoremaps_gt, scoremaps_pred, predictions, labels, gt_boxes, num_boxes
+    ) -> None:
+        """Add one batch.
+
+        Args:
+            scoremaps_gt: (B, H, W) normalised ([0, 1]) CAMs of the ground-truth class, at the
+                network-input size (same pixel frame as ``gt_boxes``).
+            scoremaps_pred: (B, H, W) normalised CAMs of the predicted class, or None. Only
+                read where prediction != label, and only for the per-image record
+                (``top1_iou`` / ``top1_box``): the metrics never need it because a wrong class
+                fails Top-1 Loc anyway, and where the class is right the GT map is used.
+            predictions: (B,) predicted class indices.
+            labels: (B,) ground-truth class indices.
+            gt_boxes: (B, M, 4) GT boxes (x0, y0, x1, y1) in input pixels, padded to M.
+            num_boxes: (B,) number of valid boxes per image (1 <= n <= M); the first n count.
+
+        Raises:
+            ValueError on wrong shapes, NaN/Inf or out-of-range score maps, or invalid boxes.
+            Nothing is accumulated from a batch that fails validation.
+        """
+        maps_gt = np.asarray(scoremaps_gt)
+        if maps_gt.ndim != 3:
+            raise ValueError(f"scoremaps_gt must be (B, H, W); got shape {maps_gt.shape}")
+        batch = maps_gt.shape[0]
+        maps_pred = None if scoremaps_pred is None else np.asarray(scoremaps_pred)
+        if maps_pred is not None and maps_pred.shape != maps_gt.shape:
+            raise ValueError(
+                f"scoremaps_pred must have the shape of scoremaps_gt {maps_gt.shape}; "
+                f"got {maps_pred.shape}"
+            )
+        predictions = np.asarray(predictions).reshape(-1)
+        labels = np.asarray(labels).reshape(-1)
+        num_boxes = np.asarray(num_boxes).reshape(-1)
+        for name, arr in (("predictions", predictions), ("labels", labels)):
+            if arr.shape != (batch,):
+                raise ValueError(f"{name} must have B={batch} entries; got shape {arr.shape}")
+            if not np.issubdtype(arr.dtype, np.integer):
+                raise ValueError(f"{name} must be integers; got dtype {arr.dtype}")
+        gt_boxes = np.asarray(gt_boxes)
+        if gt_boxes.ndim != 3 or gt_boxes.shape[0] != batch or gt_boxes.shape[2] != 4:
+            raise ValueError(f"gt_boxes must be (B={batch}, M, 4); got shape {gt_boxes.shape}")
+        if num_boxes.shape != (batch,) or not np.issubdtype(num_boxes.dtype, np.integer):
+            raise ValueError(
+                f"num_boxes must be {batch} integers; got shape {num_boxes.shape}, "
+                f"dtype {num_boxes.dtype}"
+            )
+        max_boxes = gt_boxes.shape[1]
+        if ((num_boxes < 1) | (num_boxes > max_boxes)).any():
+            raise ValueError(f"num_boxes must lie in [1, M={max_boxes}]; got {num_boxes.tolist()}")
+        for name, maps in (("scoremaps_gt", maps_gt), ("scoremaps_pred", maps_pred)):
+            if maps is None:
+                continue
+            if not np.issubdtype(maps.dtype, np.floating):
+                raise ValueError(f"{name} must be float; got dtype {maps.dtype}")
+            finite = np.isfinite(maps).reshape(batch, -1).all(axis=1)  # (B,)
+            if not finite.all():
+                raise ValueError(
+                    f"{name} contains NaN/Inf in image(s) {np.flatnonzero(~finite).tolist()} "
+                    "of this batch"
+                )
+            if maps.size and (maps.min() < 0 or maps.max() > 1):
+                raise ValueError(
+                    f"{name} must be normalised to [0, 1]; got min={maps.min()}, max={maps.max()}"
+                )
+        for b in range(batch):
+            validate_boxes(gt_boxes[b, : num_boxes[b]], name=f"gt_boxes[{b}] of this batch")
+
+        k = self._cam_index
+        for b in range(batch):
+            gt = gt_boxes[b, : num_boxes[b]]  # (m, 4)
+            gt_ious, gt_best = self._best_box(maps_gt[b], gt)  # (T,), (T, 4)
+            gt_ok = gt_ious >= self.iou_threshold  # (T,)
+            correct_cls = bool(predictions[b] == labels[b])
+            top1_ok = gt_ok & correct_cls  # (T,)
+            if correct_cls:
+                top1_iou, top1_box = gt_ious[k], gt_best[k]
+            elif maps_pred is not None:
+                # Not needed for the metric; recorded so pictures can show the wrong CAM's box.
+                pred_ious, pred_best = self._best_box(maps_pred[b], gt)
+                top1_iou, top1_box = pred_ious[k], pred_best[k]
+            else:
+                top1_iou, top1_box = np.nan, np.full(4, -1, dtype=np.int64)
+
+            self._gt_known_hits += gt_ok
+            self._top1_hits += top1_ok
+            self._num_correct_cls += int(correct_cls)
+            rec = self._records
+            rec["index"].append(self._num_images)
+            rec["label"].append(int(labels[b]))
+            rec["prediction"].append(int(predictions[b]))
+            rec["correct_cls"].append(correct_cls)
+            rec["gt_known_iou"].append(float(gt_ious[k]))
+            rec["gt_known_box"].append(gt_best[k])
+            rec["gt_known_correct"].append(bool(gt_ok[k]))
+            rec["top1_iou"].append(float(top1_iou))
+            rec["top1_box"].append(np.asarray(top1_box, dtype=np.int64))
+            rec["top1_loc_correct"].append(bool(top1_ok[k]))
+            self._num_images += 1
+
+    def compute(self) -> dict:
+        """Accuracies over everything accumulated.
+
+        Returns:
+            JSON-serialisable dict (plain Python floats/ints; accuracies in percent, 0-100):
+
+            * ``top1_clas``, ``gt_known_loc``, ``top1_loc``: at ``cam_threshold``.
+            * ``num_images``, ``cam_threshold``, ``iou_threshold``, ``multi_contour``.
+            * ``sweep``: list of ``{"threshold", "gt_known_loc", "top1_loc"}``, ascending.
+            * ``best_threshold``: the sweep threshold with the highest GT-known Loc (the
+              lowest one on ties); ``best_gt_known_loc``: that accuracy.
+            * ``best_top1_loc``: highest Top-1 Loc over the sweep, chosen on its own, at
+              ``best_top1_threshold`` (may differ from ``best_threshold``).
+
+        Raises:
+            RuntimeError if nothing was accumulated.
+        """
+        if self._num_images == 0:
+            raise RuntimeError("compute() called before any accumulate(): no images")
+        n = float(self._num_images)
+        gt_known = self._gt_known_hits * 100.0 / n  # (T,)
+        top1 = self._top1_hits * 100.0 / n  # (T,)
+        k = self._cam_index
+        best_gt = int(np.argmax(gt_known))  # first maximum = lowest threshold on ties
+        best_top1 = int(np.argmax(top1))
+        # Thresholds rounded for readability (np.arange leaves 0.15000000000000002).
+        shown = [round(float(t), 6) for t in self.thresholds]
+        return {
+            "top1_clas": self._num_correct_cls * 100.0 / n,
+            "gt_known_loc": float(gt_known[k]),
+            "top1_loc": float(top1[k]),
+            "num_images": int(self._num_images),
+            "cam_threshold": float(self.cam_threshold),
+            "iou_threshold": float(self.iou_threshold),
+            "multi_contour": self.multi_contour,
+            "sweep": [
+                {
+                    "threshold": shown[t],
+                    "gt_known_loc": float(gt_known[t]),
+                    "top1_loc": float(top1[t]),
+                }
+                for t in range(len(shown))
+            ],
+            "best_threshold": shown[best_gt],
+            "best_gt_known_loc": float(gt_known[best_gt]),
+            "best_top1_loc": float(top1[best_top1]),
+            "best_top1_threshold": shown[best_top1],
+        }
+
+    def per_image(self) -> dict[str, np.ndarray]:
+        """Per-image records, in accumulation order (all at ``cam_threshold`` unless noted).
+
+        Returns:
+            Dict of numpy arrays over the N images seen:
+            ``index`` (N,) running image index from 0 across batches; ``label``,
+            ``prediction`` (N,) int64; ``correct_cls`` (N,) bool; ``gt_known_iou`` (N,) best
+            IoU of the GT-class CAM's box; ``gt_known_box`` (N, 4) int64 that box;
+            ``gt_known_correct`` (N,) bool; ``top1_iou`` (N,) IoU of the predicted class's
+            box (NaN when the class was wrong and no ``scoremaps_pred`` was given);
+            ``top1_box`` (N, 4) int64 (-1s when unknown); ``top1_loc_correct`` (N,) bool.
+            Only ``cam_threshold`` is kept per image so memory stays O(N) for long sweeps.
+        """
+        rec = self._records
+        n = self._num_images
+        return {
+            "index": np.asarray(rec["index"], dtype=np.int64),
+            "label": np.asarray(rec["label"], dtype=np.int64),
+            "prediction": np.asarray(rec["prediction"], dtype=np.int64),
+            "correct_cls": np.asarray(rec["correct_cls"], dtype=bool),
+            "gt_known_iou": np.asarray(rec["gt_known_iou"], dtype=np.float64),
+            "gt_known_box": np.asarray(rec["gt_known_box"], dtype=np.int64).reshape(n, 4),
+            "gt_known_correct": np.asarray(rec["gt_known_correct"], dtype=bool),
+            "top1_iou": np.asarray(rec["top1_iou"], dtype=np.float64),
+            "top1_box": np.asarray(rec["top1_box"], dtype=np.int64).reshape(n, 4),
+            "top1_loc_correct": np.asarray(rec["top1_loc_correct"], dtype=bool),
+        }
