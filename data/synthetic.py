@@ -64,7 +64,7 @@ import cv2
 import numpy as np
 
 # Bump when the generated content changes, so ensure_synthetic never reuses a stale cache.
-VERSION = 1
+VERSION = 2
 
 DEFAULTS = {
     "num_classes": 8,
@@ -79,7 +79,9 @@ GLYPHS = ("disk", "ring", "triangle", "square", "cross", "bar", "dots", "star")
 MAX_HUES = 12  # Distinct part hues; more classes reuse hues with another glyph.
 MAX_CLASSES = MAX_HUES * len(GLYPHS)  # Every (hue, glyph) pair stays unique (see class_specs).
 BODY_PERIODS = (4.0, 6.0, 9.0)  # Stripe periods in pixels, alternating over classes.
-OBJECT_AREA_RANGE = (0.30, 0.60)  # Object box area / image area (target).
+# Object box area / image area (target). Below 0.5 on purpose: a box around the whole image
+# then never reaches IoU 0.5, so a trivial answer cannot score GT-known Loc.
+OBJECT_AREA_RANGE = (0.15, 0.35)
 PART_AREA_RANGE = (0.05, 0.10)  # Part box area / object box area (target).
 BODY_HUE_NOISE = 0.8  # Std of the body hue around its class mean, in hue spacings.
 BODY_PERIOD_NOISE = 0.2  # Std of log(period).

@@ -1,1 +1,1 @@
-"""experiments"""
+"""Experiment configs, one module per paper setting."""

@@ -80,7 +80,7 @@ def build(
 
 def cam_model(model):
     """A model from images to (CAM feature map, logits), sharing `model`'s weights."""
-    return keras.Model(model.inputs, [model.get_layer(FEATURES_LAYER).output, model.outputs[0]])
+    return keras.Model(model.input, [model.get_layer(FEATURES_LAYER).output, model.output])
 
 
 def classifier_kernel(model):

@@ -8,6 +8,7 @@ from wsol_tf import models
 
 DATASETS = ("synthetic", "cub")
 STRATEGIES = ("auto", "one_device", "mirrored")
+LR_SCHEDULES = ("step", "cosine")
 
 
 @dataclasses.dataclass
@@ -25,7 +26,9 @@ class TrainConfig:
         epochs: number of epochs.
         batch_size: global batch size (split among replicas).
         lr: base learning rate of SGD.
-        lr_decay_epochs: epochs at which the learning rate is multiplied by lr_decay.
+        lr_schedule: "step" (multiply by lr_decay at each of lr_decay_epochs,
+            Tensorpack's schedule) or "cosine" (cosine decay to 0 over the run).
+        lr_decay_epochs: epochs at which the step schedule multiplies by lr_decay.
         lr_decay: the factor applied at each of lr_decay_epochs.
         momentum: SGD momentum.
         nesterov: Nesterov momentum (Tensorpack's choice).
@@ -50,6 +53,7 @@ class TrainConfig:
     epochs: int = 20
     batch_size: int = 32
     lr: float = 0.02
+    lr_schedule: str = "step"
     lr_decay_epochs: tuple = ()
     lr_decay: float = 0.1
     momentum: float = 0.9
@@ -92,6 +96,10 @@ class TrainConfig:
         _check(self.epochs >= 1, "epochs", self.epochs, ">= 1")
         _check(self.batch_size >= 1, "batch_size", self.batch_size, ">= 1")
         _check(self.lr > 0, "lr", self.lr, "> 0")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(
+                f"--lr_schedule={self.lr_schedule!r}: valid: {', '.join(LR_SCHEDULES)}."
+            )
         _check(0.0 < self.lr_decay <= 1.0, "lr_decay", self.lr_decay, "in (0, 1]")
         _check(0.0 <= self.momentum < 1.0, "momentum", self.momentum, "in [0, 1)")
         _check(self.weight_decay >= 0, "weight_decay", self.weight_decay, ">= 0")

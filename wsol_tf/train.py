@@ -26,6 +26,7 @@ flags.DEFINE_list("adl_positions", None, "ADL positions by layer name; default: 
 flags.DEFINE_integer("epochs", _DEFAULTS.epochs, "Number of epochs.")
 flags.DEFINE_integer("batch_size", _DEFAULTS.batch_size, "Global batch size.")
 flags.DEFINE_float("lr", _DEFAULTS.lr, "Base learning rate.")
+flags.DEFINE_enum("lr_schedule", _DEFAULTS.lr_schedule, ["step", "cosine"], "LR schedule.")
 flags.DEFINE_list("lr_decay_epochs", [], "Epochs at which lr is multiplied by --lr_decay.")
 flags.DEFINE_float("lr_decay", _DEFAULTS.lr_decay, "Step decay factor.")
 flags.DEFINE_float("momentum", _DEFAULTS.momentum, "SGD momentum.")
@@ -55,6 +56,7 @@ def config_from_flags():
         epochs=FLAGS.epochs,
         batch_size=FLAGS.batch_size,
         lr=FLAGS.lr,
+        lr_schedule=FLAGS.lr_schedule,
         lr_decay_epochs=tuple(int(e) for e in FLAGS.lr_decay_epochs),
         lr_decay=FLAGS.lr_decay,
         momentum=FLAGS.momentum,

@@ -54,13 +54,7 @@ class Trainer:
                 gamma=config.resolved_gamma,
                 seed=config.seed,
             )
-            boundaries = [e * self.steps_per_epoch for e in config.lr_decay_epochs]
-            values = [config.lr * config.lr_decay**i for i in range(len(boundaries) + 1)]
-            self.schedule = (
-                keras.optimizers.schedules.PiecewiseConstantDecay(boundaries, values)
-                if boundaries
-                else config.lr
-            )
+            self.schedule = self._learning_rate_schedule()
             self.optimizer = keras.optimizers.SGD(
                 learning_rate=self.schedule, momentum=config.momentum, nesterov=config.nesterov
             )
@@ -68,12 +62,26 @@ class Trainer:
             self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
         self.kernels = _regularized_kernels(self.model)
         self.checkpoint = tf.train.Checkpoint(
-            model=self.model, optimizer=self.optimizer, epoch=self.epoch
+            model=self.model,
+            optimizer=self.optimizer,
+            epoch=self.epoch,
+            random_state=random_state_variables(self.model),
         )
         self.manager = tf.train.CheckpointManager(
             self.checkpoint, os.path.join(config.workdir, "checkpoints"), max_to_keep=3
         )
         self._train_step = tf.function(self._distributed_step)
+
+    def _learning_rate_schedule(self):
+        config = self.config
+        if config.lr_schedule == "cosine":
+            total_steps = config.epochs * self.steps_per_epoch
+            return keras.optimizers.schedules.CosineDecay(config.lr, total_steps)
+        boundaries = [e * self.steps_per_epoch for e in config.lr_decay_epochs]
+        if not boundaries:
+            return config.lr
+        values = [config.lr * config.lr_decay**i for i in range(len(boundaries) + 1)]
+        return keras.optimizers.schedules.PiecewiseConstantDecay(boundaries, values)
 
     def _replica_step(self, batch):
         images, labels = batch["image"], batch["label"]
@@ -178,6 +186,19 @@ class Trainer:
             with open(log_path, "w") as f:
                 json.dump(history, f, indent=2)
         return history
+
+
+def random_state_variables(model):
+    """The model's state that is not weights: the seeds of its random layers (ADL).
+
+    Keras does not hand these to tf.train.Checkpoint through the model, so the
+    trainer checkpoints them itself; a resumed run then continues the same
+    random sequence as an uninterrupted one.
+    """
+    weight_ids = {id(w) for w in model.weights}
+    return {
+        f"state_{i}": v for i, v in enumerate(v for v in model.variables if id(v) not in weight_ids)
+    }
 
 
 def latest_checkpoint(workdir):

@@ -1,0 +1,104 @@
+"""CUB layout reader: golden boxes on the real files, split, class remap, bad input."""
+
+import os
+
+import numpy as np
+import pytest
+
+from wsol_tf.data.cub import load_cub
+
+CUB_MINI = os.path.join(
+    os.path.dirname(__file__), "..", "..", "shared", "data", "CUB_200_2011_mini"
+)
+needs_cub_mini = pytest.mark.skipif(
+    not os.path.isdir(CUB_MINI), reason=f"real CUB mini set not found at {CUB_MINI}"
+)
+
+
+@needs_cub_mini
+def test_real_cub_golden_box_and_split():
+    train = load_cub(CUB_MINI, "train")
+    test = load_cub(CUB_MINI, "test")
+    assert (len(train), len(test)) == (300, 243)
+    assert train.num_classes == test.num_classes == 10
+    # bounding_boxes.txt line 1: "1 60.0 27.0 325.0 304.0" (x y w h) -> x0 y0 x1 y1.
+    records = train if 1 in train.image_ids else test
+    row = records.image_ids.index(1)
+    np.testing.assert_array_equal(records.boxes[row, 0], [60, 27, 385, 331])
+    assert records.num_boxes[row] == 1
+    assert records.image_paths[row].endswith(
+        "001.Black_footed_Albatross/Black_Footed_Albatross_0046_18.jpg"
+    )
+    assert records.labels[row] == 0
+    assert set(np.unique(train.labels)) == set(range(10))
+    assert train.class_names[0] == "001.Black_footed_Albatross"
+
+
+def write_cub(root, classes=(3, 7), per_class=2, box_line=None):
+    """A minimal CUB folder with tiny real JPEGs; class ids need not start at 1."""
+    import cv2
+
+    os.makedirs(root / "images", exist_ok=True)
+    lines = {name: [] for name in ("images", "labels", "boxes", "split", "classes")}
+    image_id = 0
+    for c in classes:
+        folder = f"{c:03d}.Bird_{c}"
+        lines["classes"].append(f"{c} {folder}")
+        os.makedirs(root / "images" / folder, exist_ok=True)
+        for j in range(per_class):
+            image_id += 1
+            rel = f"{folder}/img_{image_id}.jpg"
+            cv2.imwrite(str(root / "images" / rel), np.full((10, 14, 3), 40 * j, np.uint8))
+            lines["images"].append(f"{image_id} {rel}")
+            lines["labels"].append(f"{image_id} {c}")
+            lines["boxes"].append(f"{image_id} 1.0 2.0 5.0 6.0")
+            lines["split"].append(f"{image_id} {j % 2}")
+    if box_line is not None:
+        lines["boxes"][1] = box_line
+    for name, file in [
+        ("images", "images.txt"),
+        ("labels", "image_class_labels.txt"),
+        ("boxes", "bounding_boxes.txt"),
+        ("split", "train_test_split.txt"),
+        ("classes", "classes.txt"),
+    ]:
+        (root / file).write_text("\n".join(lines[name]) + "\n")
+    return root
+
+
+def test_class_ids_remapped_to_contiguous_indices(tmp_path):
+    records = load_cub(write_cub(tmp_path, classes=(3, 7)), "test")
+    assert records.class_names == ["003.Bird_3", "007.Bird_7"]
+    np.testing.assert_array_equal(records.labels, [0, 1])
+    np.testing.assert_array_equal(records.boxes[:, 0], [[1, 2, 6, 8], [1, 2, 6, 8]])
+
+
+def test_malformed_line_names_file_and_line(tmp_path):
+    write_cub(tmp_path, box_line="2 1.0 2.0 five 6.0")
+    with pytest.raises(ValueError, match=r"bounding_boxes.txt:2: cannot parse"):
+        load_cub(tmp_path, "train")
+
+
+def test_wrong_field_count_names_file_and_line(tmp_path):
+    write_cub(tmp_path, box_line="2 1.0 2.0 6.0")
+    with pytest.raises(ValueError, match=r"bounding_boxes.txt:2: expected 5 fields"):
+        load_cub(tmp_path, "train")
+
+
+def test_missing_image_file_is_named(tmp_path):
+    write_cub(tmp_path)
+    os.remove(tmp_path / "images" / "003.Bird_3" / "img_1.jpg")
+    with pytest.raises(FileNotFoundError, match="img_1.jpg"):
+        load_cub(tmp_path, "test")
+
+
+def test_missing_annotation_file_is_named(tmp_path):
+    write_cub(tmp_path)
+    os.remove(tmp_path / "train_test_split.txt")
+    with pytest.raises(FileNotFoundError, match="train_test_split.txt"):
+        load_cub(tmp_path, "train")
+
+
+def test_unknown_split_refused(tmp_path):
+    with pytest.raises(ValueError, match="split='val'"):
+        load_cub(write_cub(tmp_path), "val")

@@ -1,0 +1,151 @@
+"""End to end on a tiny generated dataset: train, checkpoint, resume, evaluate, CLI errors."""
+
+import json
+import os
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+
+from wsol_tf import run
+from wsol_tf.config import TrainConfig
+from wsol_tf.data import synthetic
+
+IMAGE_SIZE = (32, 48)  # non-square on purpose
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("data") / "tiny"
+    synthetic.generate(
+        root, num_classes=3, train_per_class=8, test_per_class=4, seed=1, min_size=40, max_size=64
+    )
+    return str(root)
+
+
+def tiny_config(data_dir, workdir, **overrides):
+    settings = dict(
+        model="tinyvgg",
+        dataset="cub",
+        data_dir=data_dir,
+        method="adl",
+        epochs=2,
+        batch_size=8,
+        lr=0.01,
+        image_size=IMAGE_SIZE,
+        seed=3,
+        workdir=str(workdir),
+        log_every=1,
+    )
+    settings.update(overrides)
+    return TrainConfig(**settings)
+
+
+def final_weights(workdir):
+    from wsol_tf import models
+    from wsol_tf.trainer import latest_checkpoint, restore_model
+
+    config = TrainConfig.load(workdir)
+    model = models.build(config.model, 3, method=config.method, image_size=config.image_size)
+    restore_model(model, latest_checkpoint(workdir))
+    return model.get_weights()
+
+
+@pytest.mark.slow
+def test_train_then_evaluate(tiny_data, tmp_path):
+    lines = []
+    history = run.train(tiny_config(tiny_data, tmp_path / "run"), print_fn=lines.append)
+    assert [h["epoch"] for h in history] == [1, 2]
+    assert all(np.isfinite(h["loss"]) and 0 <= h["accuracy"] <= 100 for h in history)
+    assert any("img/s" in line and "loss" in line for line in lines)
+    assert sorted(os.listdir(tmp_path / "run" / "checkpoints"))[0] == "checkpoint"
+    with open(tmp_path / "run" / "train_log.json") as f:
+        assert json.load(f) == history
+
+    metrics = run.evaluate(str(tmp_path / "run"), print_fn=lambda _: None)
+    assert metrics["num_images"] == 12
+    for key in ("top1_clas", "gt_known_loc", "top1_loc"):
+        assert 0.0 <= metrics[key] <= 100.0
+    assert metrics["top1_loc"] <= min(metrics["top1_clas"], metrics["gt_known_loc"])
+    with open(tmp_path / "run" / "metrics.json") as f:
+        assert json.load(f)["top1_loc"] == metrics["top1_loc"]
+    grid = cv2.imread(metrics["overlays"])
+    assert grid.shape == (8 * IMAGE_SIZE[0], 3 * IMAGE_SIZE[1], 3)
+
+
+@pytest.mark.slow
+def test_resume_after_an_epoch_equals_an_uninterrupted_run(tiny_data, tmp_path):
+    run.train(tiny_config(tiny_data, tmp_path / "straight"), print_fn=lambda _: None)
+    run.train(tiny_config(tiny_data, tmp_path / "resumed", epochs=1), print_fn=lambda _: None)
+    lines = []
+    history = run.train(tiny_config(tiny_data, tmp_path / "resumed"), print_fn=lines.append)
+    assert any(line.startswith("Resumed from") for line in lines)
+    assert [h["epoch"] for h in history] == [1, 2]
+    straight = final_weights(str(tmp_path / "straight"))
+    resumed = final_weights(str(tmp_path / "resumed"))
+    for a, b in zip(straight, resumed, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def run_cli(*args):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    return subprocess.run(
+        [sys.executable, "-m", *args], capture_output=True, text=True, env=env, timeout=120
+    )
+
+
+@pytest.mark.parametrize(
+    "flag,message",
+    [
+        ("--gamma=1.5", "--gamma=1.5 is invalid"),
+        ("--drop_rate=-0.2", "--drop_rate=-0.2 is invalid"),
+        ("--model=vgg99", "valid models: tinyvgg"),
+        ("--adl_positions=block9_pool", "valid positions: block1_conv2"),
+        ("--dataset=coco", "valid datasets: synthetic, cub"),
+    ],
+)
+def test_train_cli_refuses_bad_flags_before_reading_data(flag, message, tmp_path):
+    result = run_cli("wsol_tf.train", flag, f"--workdir={tmp_path / 'w'}")
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert not (tmp_path / "w").exists()
+
+
+def test_evaluate_cli_names_a_missing_workdir(tmp_path):
+    result = run_cli("wsol_tf.evaluate", f"--workdir={tmp_path / 'nothing'}")
+    assert result.returncode == 2
+    assert "config.json not found" in result.stderr
+
+
+MIRRORED_SCRIPT = """
+import sys
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from wsol_tf import run
+from wsol_tf.config import TrainConfig
+config = TrainConfig(model="tinyvgg", dataset="cub", data_dir=sys.argv[1], method="adl",
+                     epochs=1, batch_size=8, image_size=(32, 48), workdir=sys.argv[2],
+                     strategy="mirrored", log_every=1)
+history = run.train(config)
+print("LOSS", history[-1]["loss"])
+"""
+
+
+@pytest.mark.slow
+def test_mirrored_strategy_on_two_logical_cpus_trains_with_adl(tiny_data, tmp_path):
+    result = run_cli_script(MIRRORED_SCRIPT, tiny_data, str(tmp_path / "mirrored"))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "2 replica(s)" in result.stdout
+    loss = float(result.stdout.split("LOSS")[-1])
+    assert np.isfinite(loss)
+    assert os.path.isfile(tmp_path / "mirrored" / "checkpoints" / "checkpoint")
+
+
+def run_cli_script(script, *args):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    return subprocess.run(
+        [sys.executable, "-c", script, *args], capture_output=True, text=True, env=env, timeout=300
+    )
