@@ -4,15 +4,9 @@ import os
 
 import numpy as np
 import pytest
+from conftest import CUB_MINI, needs_cub_mini
 
 from wsol_tf.data.cub import load_cub
-
-CUB_MINI = os.path.join(
-    os.path.dirname(__file__), "..", "..", "shared", "data", "CUB_200_2011_mini"
-)
-needs_cub_mini = pytest.mark.skipif(
-    not os.path.isdir(CUB_MINI), reason=f"real CUB mini set not found at {CUB_MINI}"
-)
 
 
 @needs_cub_mini

@@ -1,0 +1,17 @@
+"""Shared test helpers: where the real mini datasets live."""
+
+import os
+
+import pytest
+
+# The real CUB / ImageNet mini sets sit beside the checkout (../shared/data) in CI and on
+# developer machines; WSOL_TF_SHARED_DATA points elsewhere. Tests skip when they are absent.
+SHARED_DATA = os.environ.get(
+    "WSOL_TF_SHARED_DATA",
+    os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "data"),
+)
+CUB_MINI = os.path.join(SHARED_DATA, "CUB_200_2011_mini")
+needs_cub_mini = pytest.mark.skipif(
+    not os.path.isdir(CUB_MINI),
+    reason=f"real CUB mini set not found at {CUB_MINI} (set WSOL_TF_SHARED_DATA)",
+)
