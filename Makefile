@@ -8,6 +8,7 @@ MODEL ?= tinyvgg
 DATASET ?= synthetic
 DATA_DIR ?=
 METHOD ?= adl
+EXPERIMENT ?= auto
 WORKDIR ?= workdirs/$(MODEL)_$(DATASET)_$(METHOD)
 ARGS ?=
 PYTEST_ARGS ?=
@@ -42,7 +43,7 @@ demo: install
 	$(PY) -m wsol_tf.demo $(ARGS)
 
 train: install
-	$(PY) -m wsol_tf.train --model=$(MODEL) --dataset=$(DATASET) \
+	$(PY) -m wsol_tf.train --experiment=$(EXPERIMENT) --model=$(MODEL) --dataset=$(DATASET) \
 		$(if $(DATA_DIR),--data_dir=$(DATA_DIR)) --method=$(METHOD) --workdir=$(WORKDIR) $(ARGS)
 
 evaluate: install

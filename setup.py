@@ -24,6 +24,9 @@ setup(
         "numpy",
         "opencv-python-headless",
         "absl-py",
+        # tf.summary needs it since TensorFlow stopped bundling it; the trainer writes
+        # scalars and CAM overlays for TensorBoard.
+        "tensorboard",
     ],
     extras_require={"test": ["pytest", "ruff"]},
 )

@@ -7,8 +7,11 @@ import os
 from wsol_tf import models
 
 DATASETS = ("synthetic", "cub")
-STRATEGIES = ("auto", "one_device", "mirrored")
+STRATEGIES = ("auto", "one_device", "mirrored", "multi_worker")
 LR_SCHEDULES = ("step", "cosine")
+LR_GROUP_RULES = ("none", "pretrained_0.1", "new_10")
+WEIGHT_DECAY_MODES = ("l2", "decoupled")
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 
 
 @dataclasses.dataclass
@@ -17,6 +20,9 @@ class TrainConfig:
 
     Attributes:
         model: backbone name (see `wsol_tf.models.BACKBONES`).
+        experiment: the `wsol_tf.experiments` module the settings came from.
+        pretrained: None (random init), "imagenet" (keras.applications
+            weights) or a weights file (.h5 / Tensorpack .npz).
         dataset: "synthetic" (embedded, generated) or "cub" (CUB_200_2011 layout).
         data_dir: dataset folder; for "synthetic" the cache folder (None: default).
         method: "cam" (vanilla) or "adl".
@@ -39,11 +45,35 @@ class TrainConfig:
         seed: seed of initialization, data order, augmentation and ADL draws.
         workdir: where checkpoints, config.json and logs go.
         strategy: "auto" (MirroredStrategy over visible GPUs, else the default
-            strategy), "one_device" or "mirrored".
+            strategy), "one_device", "mirrored" or "multi_worker" (TF_CONFIG).
+        cpu_replicas: split the CPU into N logical devices (mirrored path
+            without GPUs); 0 leaves it whole.
         log_every: steps between progress lines.
+        steps_per_epoch: steps of one training epoch; None means one pass over
+            the data. Tensorpack counts epochs in fixed steps (CUB: 1000 at
+            batch 32) and cycles the data.
+        steps_per_loop: training steps per tf.function call.
+        weight_decay_mode: "l2" (penalty in the loss, Tensorpack) or
+            "decoupled" (SGD's decoupled decay).
+        lr_groups: "none"; "pretrained_0.1" (Tensorpack: backbone layers at
+            0.1x); "new_10" (wsolevaluation: new head layers at 10x).
+        warmup_epochs: linear warmup length in epochs (may be fractional).
+        precision: "float32", "mixed_float16" (with loss scaling) or
+            "mixed_bfloat16".
+        sync_batch_norm: batch statistics over all replicas, so a run's
+            result does not depend on the number of replicas.
+        checkpoint_every_steps: also checkpoint every N steps (0: epochs only).
+        keep_checkpoints: how many recent checkpoints to keep.
+        val_split: split evaluated after each epoch to keep the best
+            checkpoint (None: no validation).
+        best_metric: metric of val_split that picks the best checkpoint.
+        deterministic: enable TensorFlow op determinism (bitwise reruns).
+        tensorboard: write TensorBoard scalars and CAM overlays.
     """
 
     model: str = "tinyvgg"
+    experiment: str | None = None
+    pretrained: str | None = None
     dataset: str = "synthetic"
     data_dir: str | None = None
     method: str = "adl"
@@ -64,7 +94,21 @@ class TrainConfig:
     seed: int = 0
     workdir: str = "workdirs/run"
     strategy: str = "auto"
+    cpu_replicas: int = 0
     log_every: int = 10
+    steps_per_epoch: int | None = None
+    steps_per_loop: int = 1
+    weight_decay_mode: str = "l2"
+    lr_groups: str = "none"
+    warmup_epochs: float = 0.0
+    precision: str = "float32"
+    sync_batch_norm: bool = True
+    checkpoint_every_steps: int = 0
+    keep_checkpoints: int = 3
+    val_split: str | None = None
+    best_metric: str = "top1_loc"
+    deterministic: bool = False
+    tensorboard: bool = True
 
     def __post_init__(self):
         self.image_size = _as_hw(self.image_size)
@@ -108,6 +152,27 @@ class TrainConfig:
             ok = all(r >= i for r, i in zip(self.resize_size, self.image_size, strict=True))
             _check(ok, "resize_size", self.resize_size, f">= image_size {self.image_size}")
         _check(self.log_every >= 1, "log_every", self.log_every, ">= 1")
+        _check(self.cpu_replicas >= 0, "cpu_replicas", self.cpu_replicas, ">= 0")
+        if self.steps_per_epoch is not None:
+            _check(self.steps_per_epoch >= 1, "steps_per_epoch", self.steps_per_epoch, ">= 1")
+        _check(self.steps_per_loop >= 1, "steps_per_loop", self.steps_per_loop, ">= 1")
+        _check(self.warmup_epochs >= 0, "warmup_epochs", self.warmup_epochs, ">= 0")
+        _check(self.checkpoint_every_steps >= 0, "checkpoint_every_steps",
+               self.checkpoint_every_steps, ">= 0")  # fmt: skip
+        _check(self.keep_checkpoints >= 1, "keep_checkpoints", self.keep_checkpoints, ">= 1")
+        for flag, value, valid in [
+            ("weight_decay_mode", self.weight_decay_mode, WEIGHT_DECAY_MODES),
+            ("lr_groups", self.lr_groups, LR_GROUP_RULES),
+            ("precision", self.precision, PRECISIONS),
+            ("best_metric", self.best_metric, ("top1_loc", "gt_known_loc", "top1_clas")),
+        ]:
+            if value not in valid:
+                raise ValueError(f"--{flag}={value!r}: valid: {', '.join(valid)}.")
+        if self.batch_size % max(self.cpu_replicas, 1):
+            raise ValueError(
+                f"--batch_size={self.batch_size} must be divisible by "
+                f"--cpu_replicas={self.cpu_replicas}."
+            )
         return self
 
     @property

@@ -4,31 +4,40 @@ import json
 import os
 
 from wsol_tf.data.datasets import load_split
-from wsol_tf.distribute import make_strategy
+from wsol_tf.distribute import is_chief, make_strategy
 from wsol_tf.trainer import Trainer
 
 
 def train(config, resume=True, print_fn=print):
     """Trains the run described by a `TrainConfig`; returns the per-epoch log."""
+    import tensorflow as tf
+
     config.validate()
-    strategy = make_strategy(config.strategy)
+    if config.deterministic:
+        tf.config.experimental.enable_op_determinism()
+    strategy = make_strategy(config.strategy, config.cpu_replicas)
     records = load_split(config.dataset, config.data_dir, "train")
+    val_records = (
+        load_split(config.dataset, config.data_dir, config.val_split) if config.val_split else None
+    )
     os.makedirs(config.workdir, exist_ok=True)
-    config.save()
-    with open(os.path.join(config.workdir, "classes.json"), "w") as f:
-        json.dump(records.class_names, f, indent=1)
+    if is_chief(strategy):
+        config.save()
+        with open(os.path.join(config.workdir, "classes.json"), "w") as f:
+            json.dump(records.class_names, f, indent=1)
     method = config.method
     if method == "adl":
         method += (
             f" (drop_rate {config.drop_rate}, gamma {config.resolved_gamma}, positions "
             f"{','.join(config.resolved_positions)})"
         )
-    print_fn(
-        f"Training {config.model} with {method} on {config.dataset}: {len(records)} images, "
-        f"{records.num_classes} classes, {strategy.num_replicas_in_sync} replica(s), "
-        f"workdir {config.workdir}"
-    )
-    trainer = Trainer(config, records, strategy, print_fn=print_fn)
+    if is_chief(strategy):
+        print_fn(
+            f"Training {config.model} with {method} on {config.dataset}: {len(records)} images, "
+            f"{records.num_classes} classes, {strategy.num_replicas_in_sync} replica(s), "
+            f"precision {config.precision}, workdir {config.workdir}"
+        )
+    trainer = Trainer(config, records, strategy, print_fn=print_fn, val_records=val_records)
     return trainer.train(resume=resume)
 
 

@@ -3,18 +3,28 @@
 Flags are read here only; the library takes a `TrainConfig`.
 """
 
+import dataclasses
 import os
 import sys
 
 from absl import app, flags, logging
 
 from wsol_tf import config as config_lib
-from wsol_tf import run
+from wsol_tf import experiments, run
 
 FLAGS = flags.FLAGS
 _DEFAULTS = config_lib.TrainConfig()
 
+flags.DEFINE_string(
+    "experiment", None,
+    "Settings to start from: a wsol_tf.experiments module (e.g. table3_resnet50se_adl), 'auto' "
+    "(the paper's Table 3 recipe of --model/--method/--dataset when there is one) or 'none'. "
+    "Flags given explicitly override its values.",
+)  # fmt: skip
 flags.DEFINE_string("model", _DEFAULTS.model, "Backbone name.")
+flags.DEFINE_string(
+    "pretrained", None, "None, 'imagenet', or a weights file (.h5, Tensorpack .npz)."
+)
 flags.DEFINE_string("dataset", _DEFAULTS.dataset, "Dataset: synthetic or cub.")
 flags.DEFINE_string("data_dir", None, "Dataset folder (synthetic: cache folder, optional).")
 flags.DEFINE_string("method", _DEFAULTS.method, "WSOL method: cam or adl.")
@@ -36,39 +46,54 @@ flags.DEFINE_string("image_size", "96", "Network input: N or H,W.")
 flags.DEFINE_string("resize_size", None, "Resize before crop: N or H,W (default image*256/224).")
 flags.DEFINE_integer("seed", _DEFAULTS.seed, "Random seed.")
 flags.DEFINE_string("workdir", None, "Output folder (checkpoints, config.json, logs).")
-flags.DEFINE_string("strategy", _DEFAULTS.strategy, "auto, one_device or mirrored.")
+flags.DEFINE_string("strategy", _DEFAULTS.strategy, "auto, one_device, mirrored or multi_worker.")
+flags.DEFINE_integer("cpu_replicas", 0, "Split the CPU into N logical devices (mirrored on CPU).")
 flags.DEFINE_integer("log_every", _DEFAULTS.log_every, "Steps between progress lines.")
+flags.DEFINE_integer("steps_per_epoch", None, "Steps per epoch (default: one pass over the data).")
+flags.DEFINE_integer("steps_per_loop", _DEFAULTS.steps_per_loop, "Steps per tf.function call.")
+flags.DEFINE_enum("weight_decay_mode", "l2", ["l2", "decoupled"], "L2 in the loss or decoupled.")
+flags.DEFINE_enum(
+    "lr_groups", "none", ["none", "pretrained_0.1", "new_10"],
+    "Backbone at 0.1x (Tensorpack) or new head layers at 10x (wsolevaluation).",
+)  # fmt: skip
+flags.DEFINE_float("warmup_epochs", 0.0, "Linear learning-rate warmup, in epochs.")
+flags.DEFINE_enum(
+    "precision", "float32", ["float32", "mixed_float16", "mixed_bfloat16"], "Compute precision."
+)
+flags.DEFINE_boolean("sync_batch_norm", True, "Batch statistics over all replicas.")
+flags.DEFINE_integer("checkpoint_every_steps", 0, "Also checkpoint every N steps (0: epochs only).")
+flags.DEFINE_integer("keep_checkpoints", 3, "Recent checkpoints kept.")
+flags.DEFINE_string("val_split", None, "Split evaluated after each epoch to keep the best model.")
+flags.DEFINE_enum(
+    "best_metric", "top1_loc", ["top1_loc", "gt_known_loc", "top1_clas"], "Picks the best model."
+)
+flags.DEFINE_boolean("deterministic", False, "TensorFlow op determinism (bitwise reruns).")
+flags.DEFINE_boolean("tensorboard", True, "Write TensorBoard summaries to <workdir>/tensorboard.")
 flags.DEFINE_boolean("resume", True, "Continue from the workdir's latest checkpoint.")
 
 
+# Flags whose value goes to the TrainConfig field of the same name (except
+# --adl_positions -> positions).
+_FIELD_OF_FLAG = {"adl_positions": "positions"}
+_CONFIG_FLAGS = [f.name for f in dataclasses.fields(config_lib.TrainConfig)] + ["adl_positions"]
+
+
 def config_from_flags():
-    workdir = FLAGS.workdir or os.path.join(
-        "workdirs", f"{FLAGS.model}_{FLAGS.dataset}_{FLAGS.method}"
+    """TrainConfig from --experiment's settings, overridden by every flag given explicitly."""
+    base = experiments.lookup(FLAGS.experiment, FLAGS.model, FLAGS.method, FLAGS.dataset)
+    settings = dict(base or {})
+    for flag in _CONFIG_FLAGS:
+        if flag in ("positions", "workdir", "experiment") or flag not in FLAGS:
+            continue
+        # Without an experiment every flag (default or not) counts; with one, only those typed.
+        if base is None or FLAGS[flag].present:
+            settings[_FIELD_OF_FLAG.get(flag, flag)] = FLAGS[flag].value
+    if settings.get("lr_decay_epochs") is not None:
+        settings["lr_decay_epochs"] = tuple(int(e) for e in settings["lr_decay_epochs"])
+    settings["workdir"] = FLAGS.workdir or os.path.join(
+        "workdirs", f"{settings['model']}_{settings['dataset']}_{settings['method']}"
     )
-    return config_lib.TrainConfig(
-        model=FLAGS.model,
-        dataset=FLAGS.dataset,
-        data_dir=FLAGS.data_dir,
-        method=FLAGS.method,
-        drop_rate=FLAGS.drop_rate,
-        gamma=FLAGS.gamma,
-        positions=FLAGS.adl_positions,
-        epochs=FLAGS.epochs,
-        batch_size=FLAGS.batch_size,
-        lr=FLAGS.lr,
-        lr_schedule=FLAGS.lr_schedule,
-        lr_decay_epochs=tuple(int(e) for e in FLAGS.lr_decay_epochs),
-        lr_decay=FLAGS.lr_decay,
-        momentum=FLAGS.momentum,
-        nesterov=FLAGS.nesterov,
-        weight_decay=FLAGS.weight_decay,
-        image_size=FLAGS.image_size,
-        resize_size=FLAGS.resize_size,
-        seed=FLAGS.seed,
-        workdir=workdir,
-        strategy=FLAGS.strategy,
-        log_every=FLAGS.log_every,
-    )
+    return config_lib.TrainConfig(**settings)
 
 
 def main(argv):
@@ -80,6 +105,8 @@ def main(argv):
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    if config.experiment:
+        print(f"Settings of experiment {config.experiment}, overridden by the flags given.")
     run.train(config, resume=FLAGS.resume)
     return 0
 

@@ -1,191 +1,39 @@
-"""The custom training loop: a tf.function step run under a tf.distribute strategy."""
+"""The custom training loop: tf.function steps run under a tf.distribute strategy.
+
+One code path from one CPU to many GPUs and hosts:
+- the per-replica loss is averaged over the global batch
+  (`tf.nn.compute_average_loss`) and the L2 penalty is divided by the number
+  of replicas (`tf.nn.scale_regularization_loss`), so gradients summed over
+  replicas equal those of one device on the whole batch;
+- each replica's ADL layers fold the replica id into their seed, so each
+  replica draws its own branch per step, as each GPU tower did in the original;
+- the global step fixes the data position: epoch e's batches depend only on
+  (seed, e), so a resumed run skips to the same batch it was killed at.
+"""
 
 import json
 import math
 import os
+import shutil
 import time
 
 import keras
+import numpy as np
 import tensorflow as tf
 
-from wsol_tf import models
+from wsol_tf import distribute, models
 from wsol_tf.data.pipeline import make_dataset
+from wsol_tf.progress import Progress
+from wsol_tf.schedules import NEW_LAYER_PREFIXES, WarmupSchedule, lr_multipliers
 
 
 def _regularized_kernels(model):
-    # Tensorpack regularizes conv and FC kernels only (no biases, no BN).
+    # Tensorpack regularizes every conv and FC kernel ('.*/W'): no biases, no BN.
     return [
         layer.kernel
         for layer in model._flatten_layers()
         if isinstance(layer, keras.layers.Conv2D | keras.layers.Dense)
     ]
-
-
-class Trainer:
-    """Trains a WSOL model with SGD under a strategy, checkpointing every epoch.
-
-    Args:
-        config: a validated `wsol_tf.config.TrainConfig`.
-        train_records: `Records` of the training split.
-        strategy: a `tf.distribute.Strategy` (the default strategy works too).
-        print_fn: where progress lines go.
-    """
-
-    def __init__(self, config, train_records, strategy, print_fn=print):
-        self.config = config
-        self.records = train_records
-        self.strategy = strategy
-        self.print = print_fn
-        self.steps_per_epoch = len(train_records) // config.batch_size
-        if self.steps_per_epoch < 1:
-            raise ValueError(
-                f"--batch_size={config.batch_size} is larger than the training split "
-                f"({len(train_records)} images from {train_records.source})."
-            )
-        keras.utils.set_random_seed(config.seed)
-        with strategy.scope():
-            self.model = models.build(
-                config.model,
-                train_records.num_classes,
-                method=config.method,
-                positions=config.resolved_positions,
-                image_size=config.image_size,
-                drop_rate=config.drop_rate,
-                gamma=config.resolved_gamma,
-                seed=config.seed,
-            )
-            self.schedule = self._learning_rate_schedule()
-            self.optimizer = keras.optimizers.SGD(
-                learning_rate=self.schedule, momentum=config.momentum, nesterov=config.nesterov
-            )
-            self.optimizer.build(self.model.trainable_variables)
-            self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
-        self.kernels = _regularized_kernels(self.model)
-        self.checkpoint = tf.train.Checkpoint(
-            model=self.model,
-            optimizer=self.optimizer,
-            epoch=self.epoch,
-            random_state=random_state_variables(self.model),
-        )
-        self.manager = tf.train.CheckpointManager(
-            self.checkpoint, os.path.join(config.workdir, "checkpoints"), max_to_keep=3
-        )
-        self._train_step = tf.function(self._distributed_step)
-
-    def _learning_rate_schedule(self):
-        config = self.config
-        if config.lr_schedule == "cosine":
-            total_steps = config.epochs * self.steps_per_epoch
-            return keras.optimizers.schedules.CosineDecay(config.lr, total_steps)
-        boundaries = [e * self.steps_per_epoch for e in config.lr_decay_epochs]
-        if not boundaries:
-            return config.lr
-        values = [config.lr * config.lr_decay**i for i in range(len(boundaries) + 1)]
-        return keras.optimizers.schedules.PiecewiseConstantDecay(boundaries, values)
-
-    def _replica_step(self, batch):
-        images, labels = batch["image"], batch["label"]
-        with tf.GradientTape() as tape:
-            logits = self.model(images, training=True)
-            per_example = keras.losses.sparse_categorical_crossentropy(
-                labels, logits, from_logits=True
-            )
-            loss = tf.nn.compute_average_loss(per_example, global_batch_size=self.config.batch_size)
-            if self.config.weight_decay > 0:
-                penalty = self.config.weight_decay * tf.add_n(
-                    [tf.nn.l2_loss(k) for k in self.kernels]
-                )
-                # The penalty is added once per replica; scale so the sum counts once.
-                loss += tf.nn.scale_regularization_loss(penalty)
-        variables = self.model.trainable_variables
-        gradients = tape.gradient(loss, variables)
-        self.optimizer.apply_gradients(zip(gradients, variables, strict=True))
-        correct = tf.reduce_sum(
-            tf.cast(tf.equal(tf.argmax(logits, -1, output_type=tf.int32), labels), tf.float32)
-        )
-        loss_sum = tf.reduce_sum(per_example)
-        return loss_sum, correct, tf.cast(tf.shape(labels)[0], tf.float32)
-
-    def _distributed_step(self, batch):
-        results = self.strategy.run(self._replica_step, args=(batch,))
-        return [self.strategy.reduce(tf.distribute.ReduceOp.SUM, r, axis=None) for r in results]
-
-    def _dataset(self, epoch):
-        def dataset_fn(input_context):
-            return make_dataset(
-                self.records,
-                training=True,
-                image_size=self.config.image_size,
-                resize_size=self.config.resize_size,
-                batch_size=self.config.batch_size,
-                seed=self.config.seed,
-                epoch=epoch,
-                input_context=input_context,
-            )
-
-        return self.strategy.distribute_datasets_from_function(dataset_fn)
-
-    def restore(self):
-        """Restores the latest checkpoint of the workdir, if any; returns the epoch to start."""
-        latest = self.manager.latest_checkpoint
-        if latest:
-            self.checkpoint.restore(latest).assert_existing_objects_matched()
-            self.print(f"Resumed from {latest} (epoch {int(self.epoch.numpy())}).")
-        return int(self.epoch.numpy())
-
-    def current_lr(self):
-        lr = self.optimizer.learning_rate
-        return float(keras.ops.convert_to_numpy(lr))
-
-    def train(self, resume=True):
-        """Runs the remaining epochs; returns the per-epoch log (also in train_log.json)."""
-        config = self.config
-        start_epoch = self.restore() if resume else 0
-        log_path = os.path.join(config.workdir, "train_log.json")
-        history = []
-        if resume and start_epoch and os.path.isfile(log_path):
-            with open(log_path) as f:
-                history = json.load(f)[:start_epoch]
-        total_steps = config.epochs * self.steps_per_epoch
-        for epoch in range(start_epoch, config.epochs):
-            started = time.perf_counter()
-            loss_sum = correct = seen = 0.0
-            for step, batch in enumerate(self._dataset(epoch), start=1):
-                batch_loss, batch_correct, batch_seen = self._train_step(batch)
-                loss_sum += float(batch_loss)
-                correct += float(batch_correct)
-                seen += float(batch_seen)
-                if not math.isfinite(loss_sum):
-                    raise FloatingPointError(
-                        f"Loss became {loss_sum} at epoch {epoch + 1}, step {step}; the last good "
-                        f"checkpoint is {self.manager.latest_checkpoint}. Lower --lr."
-                    )
-                if step % config.log_every == 0 or step == self.steps_per_epoch:
-                    elapsed = time.perf_counter() - started
-                    done = epoch * self.steps_per_epoch + step
-                    eta = elapsed / step * (total_steps - done)
-                    self.print(
-                        f"epoch {epoch + 1}/{config.epochs} step {step}/{self.steps_per_epoch} "
-                        f"loss {loss_sum / seen:.4f} acc {100 * correct / seen:.1f}% "
-                        f"lr {self.current_lr():.4g} {seen / elapsed:.1f} img/s "
-                        f"ETA {eta:.0f}s"
-                    )
-            seconds = time.perf_counter() - started
-            self.epoch.assign(epoch + 1)
-            self.manager.save(checkpoint_number=epoch + 1)
-            history.append(
-                {
-                    "epoch": epoch + 1,
-                    "loss": loss_sum / seen,
-                    "accuracy": 100 * correct / seen,
-                    "lr": self.current_lr(),
-                    "images_per_second": seen / seconds,
-                    "seconds": seconds,
-                }
-            )
-            with open(log_path, "w") as f:
-                json.dump(history, f, indent=2)
-        return history
 
 
 def random_state_variables(model):
@@ -196,9 +44,327 @@ def random_state_variables(model):
     random sequence as an uninterrupted one.
     """
     weight_ids = {id(w) for w in model.weights}
-    return {
-        f"state_{i}": v for i, v in enumerate(v for v in model.variables if id(v) not in weight_ids)
-    }
+    state = [v for v in model.variables if id(v) not in weight_ids]
+    return {f"state_{i}": v for i, v in enumerate(state)}
+
+
+class Trainer:
+    """Trains a WSOL model with SGD under a strategy, with exact resume.
+
+    Args:
+        config: a validated `wsol_tf.config.TrainConfig`.
+        train_records: `Records` of the training split.
+        strategy: a `tf.distribute.Strategy` (the default strategy works too).
+        print_fn: where progress lines go.
+        val_records: optional `Records` evaluated after each epoch to keep the
+            best checkpoint (by `config.best_metric`).
+    """
+
+    def __init__(self, config, train_records, strategy, print_fn=print, val_records=None):
+        self.config = config
+        self.records = train_records
+        self.val_records = val_records
+        self.strategy = strategy
+        self.chief = distribute.is_chief(strategy)
+        self.print = print_fn if self.chief else (lambda *_: None)
+        # Each worker reads its shard (len // workers images) in per-worker batches.
+        workers = (
+            strategy.extended._num_workers if hasattr(strategy.extended, "_num_workers") else 1
+        )
+        self.data_steps = (len(train_records) // workers) // (config.batch_size // workers)
+        if self.data_steps < 1:
+            raise ValueError(
+                f"--batch_size={config.batch_size} is larger than the training split "
+                f"({len(train_records)} images from {train_records.source})."
+            )
+        self.steps_per_epoch = config.steps_per_epoch or self.data_steps
+        self.total_steps = config.epochs * self.steps_per_epoch
+        keras.utils.set_random_seed(config.seed)
+        with strategy.scope():
+            self.model = self._build_model()
+            self.optimizer = self._build_optimizer()
+            self.optimizer.build(self.model.trainable_variables)
+            # Steps taken; fixes the epoch, the data position and the schedule on resume.
+            self.global_step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
+        self.kernels = _regularized_kernels(self.model)
+        prefixes = getattr(
+            models.backbone_module(config.model), "NEW_LAYER_PREFIXES", NEW_LAYER_PREFIXES
+        )
+        self.multipliers = lr_multipliers(self.model, config.lr_groups, prefixes)
+        self.checkpoint = tf.train.Checkpoint(
+            model=self.model,
+            optimizer=self.optimizer,
+            global_step=self.global_step,
+            random_state=random_state_variables(self.model),
+        )
+        # Only the chief keeps checkpoints; other workers write theirs to a scratch
+        # folder (every worker must take part in saving) and delete it.
+        checkpoint_dir = os.path.join(config.workdir, "checkpoints")
+        if not self.chief:
+            checkpoint_dir = os.path.join(
+                config.workdir, f"worker_{distribute.task_id(strategy)}_scratch"
+            )
+        self.manager = tf.train.CheckpointManager(
+            self.checkpoint, checkpoint_dir, max_to_keep=config.keep_checkpoints
+        )
+        self._train_loop = tf.function(self._distributed_loop)
+
+    def _build_model(self):
+        config = self.config
+        previous_policy = keras.mixed_precision.global_policy()
+        keras.mixed_precision.set_global_policy(config.precision)
+        try:
+            model = models.build(
+                config.model,
+                self.records.num_classes,
+                method=config.method,
+                pretrained=config.pretrained,
+                positions=config.resolved_positions,
+                image_size=config.image_size,
+                drop_rate=config.drop_rate,
+                gamma=config.resolved_gamma,
+                seed=config.seed,
+            )
+        finally:
+            keras.mixed_precision.set_global_policy(previous_policy)
+        if config.sync_batch_norm:
+            # Read at call time: batch statistics over all replicas, so the result does
+            # not depend on how the global batch is split.
+            for layer in model._flatten_layers():
+                if isinstance(layer, keras.layers.BatchNormalization):
+                    layer.synchronized = True
+        return model
+
+    def _build_optimizer(self):
+        config = self.config
+        schedule = WarmupSchedule(
+            config.lr,
+            self.total_steps,
+            kind=config.lr_schedule,
+            boundaries=[e * self.steps_per_epoch for e in config.lr_decay_epochs],
+            decay=config.lr_decay,
+            warmup_steps=int(round(config.warmup_epochs * self.steps_per_epoch)),
+        )
+        decoupled = config.weight_decay if config.weight_decay_mode == "decoupled" else None
+        optimizer = keras.optimizers.SGD(
+            learning_rate=schedule,
+            momentum=config.momentum,
+            nesterov=config.nesterov,
+            weight_decay=decoupled,
+        )
+        if config.precision == "mixed_float16":
+            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+        return optimizer
+
+    @property
+    def step(self):
+        return int(self.global_step.numpy())
+
+    def _replica_step(self, batch):
+        config = self.config
+        images, labels = batch["image"], batch["label"]
+        with tf.GradientTape() as tape:
+            logits = tf.cast(self.model(images, training=True), tf.float32)
+            per_example = keras.losses.sparse_categorical_crossentropy(
+                labels, logits, from_logits=True
+            )
+            loss = tf.nn.compute_average_loss(per_example, global_batch_size=config.batch_size)
+            if config.weight_decay > 0 and config.weight_decay_mode == "l2":
+                penalty = config.weight_decay * tf.add_n(
+                    [tf.nn.l2_loss(tf.cast(k, tf.float32)) for k in self.kernels]
+                )
+                loss += tf.nn.scale_regularization_loss(penalty)
+            scaled_loss = (
+                self.optimizer.scale_loss(loss)
+                if isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer)
+                else loss
+            )
+        variables = self.model.trainable_variables
+        gradients = tape.gradient(scaled_loss, variables)
+        # Learning-rate groups: with (Nesterov) momentum SGD, scaling a variable's
+        # gradient scales its step exactly as a per-variable learning rate would.
+        gradients = [
+            g if m == 1.0 else g * tf.cast(m, g.dtype)
+            for g, m in zip(gradients, self.multipliers, strict=True)
+        ]
+        self.optimizer.apply_gradients(zip(gradients, variables, strict=True))
+        predictions = tf.argmax(logits, -1, output_type=tf.int32)
+        correct = tf.reduce_sum(tf.cast(tf.equal(predictions, labels), tf.float32))
+        return tf.reduce_sum(per_example), correct, tf.cast(tf.shape(labels)[0], tf.float32)
+
+    def _distributed_loop(self, iterator, num_steps):
+        totals = [tf.constant(0.0), tf.constant(0.0), tf.constant(0.0)]
+        for _ in tf.range(num_steps):
+            results = self.strategy.run(self._replica_step, args=(next(iterator),))
+            reduced = [
+                self.strategy.reduce(tf.distribute.ReduceOp.SUM, r, axis=None) for r in results
+            ]
+            totals = [t + r for t, r in zip(totals, reduced, strict=True)]
+        return totals
+
+    def _iterator(self, data_epoch, skip_batches):
+        def dataset_fn(input_context):
+            dataset = make_dataset(
+                self.records,
+                training=True,
+                image_size=self.config.image_size,
+                resize_size=self.config.resize_size,
+                batch_size=self.config.batch_size,
+                seed=self.config.seed,
+                epoch=data_epoch,
+                input_context=input_context,
+            )
+            # Each global step takes one per-replica batch per local replica.
+            local_replicas = self.strategy.num_replicas_in_sync // input_context.num_input_pipelines
+            return dataset.skip(skip_batches * local_replicas) if skip_batches else dataset
+
+        return iter(self.strategy.distribute_datasets_from_function(dataset_fn))
+
+    def restore(self):
+        """Restores the latest checkpoint of the workdir, if any; returns the global step."""
+        latest = tf.train.latest_checkpoint(os.path.join(self.config.workdir, "checkpoints"))
+        if latest:
+            self.checkpoint.restore(latest).assert_existing_objects_matched()
+            self.print(f"Resumed from {latest} (step {self.step}).")
+        return self.step
+
+    def current_lr(self):
+        return float(keras.ops.convert_to_numpy(self.optimizer.learning_rate))
+
+    def _save(self, step):
+        self.manager.save(checkpoint_number=step)
+        if not self.chief:
+            shutil.rmtree(self.manager.directory, ignore_errors=True)
+
+    def train(self, resume=True):
+        """Runs the remaining steps; returns the per-epoch log (also in train_log.json)."""
+        config = self.config
+        step = self.restore() if resume else 0
+        log_path = os.path.join(config.workdir, "train_log.json")
+        history = []
+        if step and os.path.isfile(log_path):
+            with open(log_path) as f:
+                history = [h for h in json.load(f) if h["epoch"] <= step // self.steps_per_epoch]
+        writer = None
+        if config.tensorboard and self.chief:
+            writer = tf.summary.create_file_writer(os.path.join(config.workdir, "tensorboard"))
+        best = self._load_best()
+        progress = Progress(self.total_steps, self.print, config.log_every)
+        while step < self.total_steps:
+            epoch = step // self.steps_per_epoch
+            epoch_end = (epoch + 1) * self.steps_per_epoch
+            started = time.perf_counter()
+            totals = np.zeros(3)
+            progress.start_epoch(epoch + 1, config.epochs, step, self.steps_per_epoch)
+            iterator, iterator_epoch = None, None
+            while step < epoch_end:
+                data_epoch, offset = divmod(step, self.data_steps)
+                if iterator_epoch != data_epoch:
+                    iterator, iterator_epoch = self._iterator(data_epoch, offset), data_epoch
+                num_steps = min(
+                    config.steps_per_loop,
+                    epoch_end - step,
+                    self.data_steps - offset,
+                    config.checkpoint_every_steps - step % config.checkpoint_every_steps
+                    if config.checkpoint_every_steps
+                    else self.total_steps,
+                )
+                loop_totals = np.array(
+                    [float(t) for t in self._train_loop(iterator, tf.constant(num_steps))]
+                )
+                step += num_steps
+                self.global_step.assign(step)
+                if not math.isfinite(loop_totals[0]):
+                    raise FloatingPointError(
+                        f"Loss became {loop_totals[0]} at step {step} (epoch {epoch + 1}); "
+                        f"stopped. The last good checkpoint is {self.manager.latest_checkpoint}; "
+                        "lower --lr or use --precision=float32."
+                    )
+                totals += loop_totals
+                lr = self.current_lr()
+                progress.update(
+                    step, totals[0] / totals[2], 100 * totals[1] / totals[2], lr, totals[2]
+                )
+                if writer and progress.logged:
+                    with writer.as_default(step=step):
+                        tf.summary.scalar("train/loss", totals[0] / totals[2])
+                        tf.summary.scalar("train/accuracy", 100 * totals[1] / totals[2])
+                        tf.summary.scalar("train/learning_rate", lr)
+                        tf.summary.scalar(
+                            "train/images_per_second", progress.images_per_second(totals[2])
+                        )
+                if config.checkpoint_every_steps and step % config.checkpoint_every_steps == 0:
+                    if step < epoch_end:
+                        self._save(step)
+            seconds = time.perf_counter() - started
+            record = {
+                "epoch": epoch + 1,
+                "step": step,
+                "loss": totals[0] / totals[2],
+                "accuracy": 100 * totals[1] / totals[2],
+                "lr": self.current_lr(),
+                "images_per_second": totals[2] / seconds,
+                "seconds": seconds,
+            }
+            self._save(step)
+            if self.val_records is not None:
+                record.update(self._validate(epoch + 1, writer, best))
+            history.append(record)
+            if self.chief:
+                with open(log_path, "w") as f:
+                    json.dump(history, f, indent=2)
+                if writer:
+                    self._epoch_summaries(writer, step, record)
+        return history
+
+    def _load_best(self):
+        path = os.path.join(self.config.workdir, "best", "best.json")
+        if os.path.isfile(path):
+            with open(path) as f:
+                return json.load(f)
+        return {"value": -1.0}
+
+    def _validate(self, epoch, writer, best):
+        from wsol_tf.evaluation import evaluate_model
+
+        metrics = evaluate_model(
+            self.model,
+            self.val_records,
+            image_size=self.config.image_size,
+            resize_size=self.config.resize_size,
+            batch_size=self.config.batch_size,
+            out_dir=None,
+            print_fn=lambda *_: None,
+        )
+        name = self.config.best_metric
+        result = {f"val_{k}": metrics[k] for k in ("top1_clas", "gt_known_loc", "top1_loc")}
+        self.print(
+            f"epoch {epoch} validation ({self.config.val_split}): "
+            + ", ".join(f"{k} {v:.2f}" for k, v in result.items())
+        )
+        if self.chief and metrics[name] > best["value"]:
+            best.update({"value": metrics[name], "metric": name, "epoch": epoch})
+            best_dir = os.path.join(self.config.workdir, "best")
+            tf.train.Checkpoint(model=self.model).write(os.path.join(best_dir, "model"))
+            with open(os.path.join(best_dir, "best.json"), "w") as f:
+                json.dump(best, f, indent=2)
+            self.print(f"new best {name} {metrics[name]:.2f}: {best_dir}")
+        if writer:
+            with writer.as_default(step=self.step):
+                for key, value in result.items():
+                    tf.summary.scalar(key.replace("val_", "val/"), value)
+        return result
+
+    def _epoch_summaries(self, writer, step, record):
+        from wsol_tf.summaries import cam_overlay_image
+
+        with writer.as_default(step=step):
+            tf.summary.scalar("epoch/loss", record["loss"])
+            tf.summary.scalar("epoch/accuracy", record["accuracy"])
+            records = self.val_records if self.val_records is not None else self.records
+            image = cam_overlay_image(self.model, records, self.config)
+            tf.summary.image("cam_overlays", image[None], step=step)
+        writer.flush()
 
 
 def latest_checkpoint(workdir):

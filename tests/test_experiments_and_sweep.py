@@ -1,0 +1,109 @@
+"""Experiment configs with flag overrides, and the sweep runner."""
+
+import csv
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from absl import flags
+
+from wsol_tf import experiments, sweep
+from wsol_tf import train as train_cli
+from wsol_tf.data import synthetic
+
+
+@pytest.fixture
+def parsed_flags():
+    def parse(*args):
+        flags.FLAGS.unparse_flags()
+        flags.FLAGS(["train", *args])
+        return train_cli.config_from_flags()
+
+    yield parse
+    flags.FLAGS.unparse_flags()
+
+
+def test_every_table3_row_has_both_datasets_and_names_its_paper_number():
+    names = experiments.available()
+    assert len(names) == 8
+    for name in names:
+        module = __import__(f"wsol_tf.experiments.{name}", fromlist=["CONFIGS"])
+        assert set(module.CONFIGS) == {"cub", "imagenet"}
+        assert "Paper:" in module.__doc__ and "make train" in module.__doc__
+
+
+def test_explicit_flags_override_the_experiment(parsed_flags):
+    config = parsed_flags(
+        "--experiment=table3_vgg16gap_adl", "--dataset=cub", "--lr=0.5", "--epochs=2"
+    )
+    assert config.experiment == "table3_vgg16gap_adl"
+    assert (config.model, config.method, config.dataset) == ("vgg16gap", "adl", "cub")
+    assert config.lr == 0.5 and config.epochs == 2  # typed flags win
+    assert config.weight_decay == 5e-4 and config.steps_per_epoch == 1000  # recipe kept
+    assert config.lr_decay_epochs == (30, 60, 90, 100) and config.lr_groups == "pretrained_0.1"
+    assert config.image_size == (224, 224) and config.batch_size == 32
+
+
+def test_auto_picks_the_table3_recipe_only_when_one_exists(parsed_flags):
+    config = parsed_flags("--experiment=auto", "--model=resnet50se", "--dataset=imagenet")
+    assert config.experiment == "table3_resnet50se_adl" and config.steps_per_epoch == 8000
+    assert config.lr == 0.01 and config.weight_decay == 1e-4
+    plain = parsed_flags("--experiment=auto", "--model=tinyvgg", "--lr=0.3")
+    assert plain.experiment is None and plain.lr == 0.3 and plain.dataset == "synthetic"
+
+
+def test_unknown_experiment_lists_the_valid_ones():
+    with pytest.raises(ValueError, match="valid: auto, none, table3_inceptionv3_adl"):
+        experiments.lookup("table9_x", "tinyvgg", "adl", "cub")
+
+
+def test_parse_grid_and_points():
+    grid = sweep.parse_grid(["drop_rate=0.25,0.5", "--gamma=0.8,0.9,1.0"])
+    assert grid == [("drop_rate", ["0.25", "0.5"]), ("gamma", ["0.8", "0.9", "1.0"])]
+    points = sweep.grid_points(grid)
+    assert len(points) == 6 and points[0] == [("drop_rate", "0.25"), ("gamma", "0.8")]
+    assert sweep.point_name(points[-1]) == "drop_rate-0.5_gamma-1.0"
+    for bad in (["drop_rate"], ["=0.5"], ["workdir=a"], ["a=1", "a=2"], []):
+        with pytest.raises(ValueError):
+            sweep.parse_grid(bad)
+
+
+def test_write_tables(tmp_path):
+    rows = [
+        {"run": "a", "gamma": "0.8", "status": "ok", "top1_loc": 12.5},
+        {"run": "b", "gamma": "0.9", "status": "failed (train exit 2)"},
+    ]
+    csv_path, md_path = sweep.write_tables(rows, str(tmp_path))
+    with open(csv_path) as f:
+        read = list(csv.DictReader(f))
+    assert read[0]["top1_loc"] == "12.5" and read[1]["top1_loc"] == ""
+    lines = open(md_path).read().splitlines()
+    assert lines[0] == "| run | gamma | status | top1_loc |"
+    assert lines[2] == "| a | 0.8 | ok | 12.50 |"
+
+
+@pytest.mark.slow
+def test_sweep_runs_each_point_and_resumes(tmp_path):
+    data = tmp_path / "tiny"
+    synthetic.generate(
+        data, num_classes=3, train_per_class=8, test_per_class=4, seed=1, min_size=40, max_size=64
+    )
+    command = [
+        sys.executable, "-m", "wsol_tf.sweep", "--grid", "drop_rate=0.25,1.0",
+        f"--out={tmp_path / 'sweep'}", "--", "--dataset=cub", f"--data_dir={data}",
+        "--epochs=1", "--batch_size=8", "--image_size=32,48", "--notensorboard",
+    ]  # fmt: skip
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    first = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-2000:]
+    with open(tmp_path / "sweep" / "results.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["drop_rate"] for r in rows] == ["0.25", "1.0"]
+    assert all(r["status"] == "ok" and 0 <= float(r["top1_loc"]) <= 100 for r in rows)
+    for value in ("0.25", "1.0"):
+        with open(tmp_path / "sweep" / f"drop_rate-{value}" / "config.json") as f:
+            assert json.load(f)["drop_rate"] == float(value)
+    again = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    assert again.returncode == 0 and "$ " not in again.stdout  # nothing re-run

@@ -1,0 +1,99 @@
+"""Learning-rate schedules and per-variable learning-rate groups."""
+
+import math
+
+import keras
+import tensorflow as tf
+
+LR_SCHEDULES = ("step", "cosine")
+LR_GROUP_RULES = ("none", "pretrained_0.1", "new_10")
+
+
+@keras.saving.register_keras_serializable(package="wsol_tf")
+class WarmupSchedule(keras.optimizers.schedules.LearningRateSchedule):
+    """Linear warmup, then a step or cosine schedule, as a function of the global step.
+
+    Args:
+        base_lr: learning rate after warmup (before any decay).
+        total_steps: length of the run in steps (for cosine).
+        kind: "step" (multiply by `decay` at each step in `boundaries`,
+            Tensorpack's schedule) or "cosine" (decay to 0 at `total_steps`).
+        boundaries: steps at which the step schedule decays.
+        decay: factor of each step decay.
+        warmup_steps: steps of linear warmup from base_lr / warmup_steps.
+    """
+
+    def __init__(self, base_lr, total_steps, kind="step", boundaries=(), decay=0.1, warmup_steps=0):
+        if kind not in LR_SCHEDULES:
+            raise ValueError(f"lr schedule kind={kind!r}; valid: {', '.join(LR_SCHEDULES)}.")
+        self.base_lr = float(base_lr)
+        self.total_steps = int(total_steps)
+        self.kind = kind
+        self.boundaries = tuple(int(b) for b in boundaries)
+        self.decay = float(decay)
+        self.warmup_steps = int(warmup_steps)
+
+    def __call__(self, step):
+        step = tf.cast(step, tf.float32)
+        if self.kind == "cosine":
+            progress = tf.clip_by_value(step / max(self.total_steps, 1), 0.0, 1.0)
+            lr = 0.5 * self.base_lr * (1.0 + tf.cos(math.pi * progress))
+        else:
+            passed = tf.add_n([tf.cast(step >= b, tf.float32) for b in self.boundaries] + [0.0])
+            lr = self.base_lr * tf.pow(self.decay, passed)
+        if self.warmup_steps > 0:
+            warmup = self.base_lr * (step + 1.0) / self.warmup_steps
+            lr = tf.where(step < self.warmup_steps, tf.minimum(warmup, lr), lr)
+        return lr
+
+    def get_config(self):
+        return {
+            "base_lr": self.base_lr,
+            "total_steps": self.total_steps,
+            "kind": self.kind,
+            "boundaries": self.boundaries,
+            "decay": self.decay,
+            "warmup_steps": self.warmup_steps,
+        }
+
+
+# The WSOL head (the added conv "features*" and the "classifier") never has ImageNet
+# weights; backbones may name more layers that train at the full rate (Tensorpack keeps
+# ResNet's last stage at 1x).
+NEW_LAYER_PREFIXES = ("features", "classifier")
+
+
+def is_new_layer(name, prefixes=NEW_LAYER_PREFIXES):
+    """True for layers that the learning-rate groups treat as new (not pretrained)."""
+    return name.startswith(tuple(prefixes))
+
+
+def lr_multipliers(model, rule, new_layer_prefixes=NEW_LAYER_PREFIXES):
+    """One learning-rate multiplier per trainable variable of `model`.
+
+    Args:
+        model: a WSOL model.
+        rule: "none" (all 1); "pretrained_0.1" (Tensorpack: backbone layers at
+            0.1x, new layers at 1x); "new_10" (wsolevaluation: new layers at
+            10x, backbone at 1x).
+        new_layer_prefixes: layer-name prefixes of the new layers.
+
+    Returns:
+        A list of floats aligned with `model.trainable_variables`.
+    """
+    if rule not in LR_GROUP_RULES:
+        raise ValueError(f"--lr_groups={rule!r}: valid: {', '.join(LR_GROUP_RULES)}.")
+    owner = {}
+    for layer in model._flatten_layers(include_self=False):
+        for variable in layer.trainable_variables:
+            owner.setdefault(id(variable), layer.name)
+    multipliers = []
+    for variable in model.trainable_variables:
+        new = is_new_layer(owner.get(id(variable), ""), new_layer_prefixes)
+        if rule == "pretrained_0.1":
+            multipliers.append(1.0 if new else 0.1)
+        elif rule == "new_10":
+            multipliers.append(10.0 if new else 1.0)
+        else:
+            multipliers.append(1.0)
+    return multipliers

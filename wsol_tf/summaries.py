@@ -1,0 +1,39 @@
+"""Pictures for TensorBoard: CAM overlays of a few fixed images, drawn each epoch."""
+
+import numpy as np
+
+from wsol_tf import models
+from wsol_tf.boxes import box_from_scoremap
+from wsol_tf.cam import scoremaps_for_input
+from wsol_tf.data.pipeline import make_dataset
+from wsol_tf.evaluation import gt_boxes_in_pixels
+from wsol_tf.visualize import overlay_grid
+
+
+def cam_overlay_image(model, records, config, num_images=4, cam_threshold=0.2):
+    """(H', W', 3) float32 in [0, 1]: image | CAM | overlay (GT red, predicted green) rows
+    for the first `num_images` images of `records` at the eval transform."""
+    batch = next(
+        iter(
+            make_dataset(
+                records,
+                training=False,
+                image_size=config.image_size,
+                resize_size=config.resize_size,
+                batch_size=num_images,
+            )
+        )
+    )
+    features, _ = models.cam_model(model)(batch["image"], training=False)
+    labels = batch["label"].numpy()
+    maps = scoremaps_for_input(
+        np.asarray(features, np.float32), models.classifier_kernel(model), labels,
+        config.image_size,
+    )  # fmt: skip
+    boxes = gt_boxes_in_pixels(batch["boxes"].numpy())
+    counts = batch["num_boxes"].numpy()
+    images = np.clip(batch["image"].numpy(), 0, 255).astype(np.uint8)
+    gt = [boxes[i, : max(counts[i], 0)] for i in range(len(labels))]
+    predicted = [box_from_scoremap(m, cam_threshold) for m in maps]
+    grid = overlay_grid(list(images), list(maps), gt, predicted)
+    return grid.astype(np.float32) / 255.0
