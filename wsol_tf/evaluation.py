@@ -15,7 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from wsol_tf import models
-from wsol_tf.boxes import gt_boxes_for_input
+from wsol_tf.boxes import gt_boxes_for_input, validate_boxes
 from wsol_tf.cam import grad_cam_maps, normalize_scoremap, scoremaps_for_input, upsample_scoremaps
 from wsol_tf.data.pipeline import as_hw, default_resize_size, make_dataset
 from wsol_tf.metrics import LocalizationEvaluator
@@ -150,7 +150,9 @@ def image_label(records, row):
 
 def gt_for_row(records, row, image_size, resize_size):
     """(m, 4) int64 GT boxes of one record in input pixels."""
-    boxes = records.boxes[row, : records.num_boxes[row]]
+    boxes = validate_boxes(
+        records.boxes[row, : records.num_boxes[row]], name=f"GT boxes of {records.image_paths[row]}"
+    )
     original = original_size_hw(records.image_paths[row])
     return gt_boxes_for_input(boxes, original, image_size, resize_size)
 
@@ -215,8 +217,7 @@ def evaluate_model(
     num_classes = model.outputs[0].shape[-1]
     if records.num_classes != num_classes:
         raise ValueError(
-            f"The model has {num_classes} classes but {records.source} has "
-            f"{records.num_classes}."
+            f"The model has {num_classes} classes but {records.source} has {records.num_classes}."
         )
     scorer = ScoremapModel(model, image_size, cam)
     evaluator = LocalizationEvaluator(
