@@ -4,10 +4,13 @@ pictures, and the refusals (bad score maps, bad boxes, a checkpoint that does no
 import dataclasses
 import json
 import os
+import subprocess
+import sys
 
 import cv2
 import numpy as np
 import pytest
+from conftest import CUB_MINI
 
 from wsol_tf import run
 from wsol_tf.boxes import gt_boxes_for_input
@@ -18,6 +21,13 @@ from wsol_tf.evaluation import evaluate_scoremaps, original_size_hw
 from wsol_tf.scoremaps import image_id_of, load_scoremap, save_scoremap, scoremap_file
 
 IMAGE_SIZE = (32, 48)  # non-square on purpose
+
+
+def run_cli(*args):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    return subprocess.run(
+        [sys.executable, "-m", *args], capture_output=True, text=True, env=env, timeout=120
+    )
 
 
 @pytest.fixture(scope="module")
@@ -160,3 +170,85 @@ def test_checkpoint_that_does_not_fit_is_refused(trained, tmp_path):
         load_model(trained, num_classes=5)
     with pytest.raises(FileNotFoundError, match="no file"):
         load_model(trained, checkpoint=os.path.join(trained, "checkpoints", "ckpt-99"))
+
+
+# --- localize and export ---------------------------------------------------------------------
+
+
+def test_component_box_matches_largest_contour_box():
+    from wsol_tf.boxes import box_from_scoremap
+    from wsol_tf.serving import component_boxes
+
+    maps = np.zeros((3, 30, 44))
+    maps[0, 3:10, 5:30] = 1.0  # big block
+    maps[0, 20:27, 35:40] = 0.8  # small block: not the largest
+    maps[1, 12:29, 30:44] = 0.6  # touches the bottom-right border: x1, y1 clipped
+    maps[1, 0:2, 0:2] = 1.0
+    got = component_boxes(maps, 0.2).numpy()
+    for i in range(3):
+        np.testing.assert_array_equal(got[i], box_from_scoremap(maps[i], 0.2))
+    np.testing.assert_array_equal(got[0], [5, 3, 30, 10])
+    np.testing.assert_array_equal(got[2], [0, 0, 0, 0])  # empty map
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.path.isdir(CUB_MINI), reason=f"real CUB mini set not at {CUB_MINI}")
+def test_localize_cli_on_a_real_image(trained, tmp_path):
+    image = os.path.join(
+        CUB_MINI, "images", "001.Black_footed_Albatross", "Black_Footed_Albatross_0046_18.jpg"
+    )
+    result = run_cli("wsol_tf.localize", f"--workdir={trained}", f"--out={tmp_path}", image)
+    assert result.returncode == 0, result.stderr[-2000:]
+    (line,) = result.stdout.strip().splitlines()
+    out = json.loads(line)
+    assert out["size"] == [335, 500]  # (H, W) of that CUB image
+    x0, y0, x1, y1 = out["box"]
+    assert 0 <= x0 <= x1 <= 499 and 0 <= y0 <= y1 <= 334
+    scores = [c["score"] for c in out["top_classes"]]
+    assert len(scores) == 3 and scores == sorted(scores, reverse=True)  # 3 classes in total
+    assert abs(sum(scores) - 1) < 1e-5
+    assert cv2.imread(out["overlay"]).shape == (335, 500, 3)
+    missing = run_cli("wsol_tf.localize", f"--workdir={trained}", str(tmp_path / "none.jpg"))
+    assert missing.returncode == 2 and "none.jpg" in missing.stderr
+
+
+RELOAD_SCRIPT = """
+import json, sys
+import numpy as np
+import tensorflow as tf
+serve = tf.saved_model.load(sys.argv[1]).signatures["serving_default"]
+out = serve(images=tf.constant(np.load(sys.argv[2])))
+print(json.dumps({k: v.numpy().tolist() for k, v in out.items()}))
+"""
+
+
+@pytest.mark.slow
+def test_export_reloads_in_a_fresh_process(trained, tmp_path):
+    from wsol_tf.restore import load_model
+
+    saved = str(tmp_path / "saved")
+    result = run_cli("wsol_tf.export", f"--workdir={trained}", f"--out={saved}")
+    assert result.returncode == 0, result.stderr[-2000:]
+    images = np.random.default_rng(3).uniform(0, 255, (2, 50, 70, 3)).astype(np.float32)
+    np.save(tmp_path / "images.npy", images)
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    reloaded = subprocess.run(
+        [sys.executable, "-c", RELOAD_SCRIPT, saved, str(tmp_path / "images.npy")],
+        capture_output=True, text=True, env=env, timeout=120,
+    )  # fmt: skip
+    assert reloaded.returncode == 0, reloaded.stderr[-2000:]
+    out = {k: np.array(v) for k, v in json.loads(reloaded.stdout.strip().splitlines()[-1]).items()}
+    import tensorflow as tf
+
+    model, _, _ = load_model(trained)
+    expected = tf.nn.softmax(model(tf.image.resize(images, IMAGE_SIZE), training=False)).numpy()
+    np.testing.assert_allclose(out["scores"], expected, rtol=1e-4, atol=1e-6)
+    np.testing.assert_array_equal(out["classes"], expected.argmax(-1))
+    assert out["cam"].shape == (2, *IMAGE_SIZE)
+    assert out["cam"].min() >= 0 and out["cam"].max() <= 1
+    from wsol_tf.serving import component_boxes
+
+    np.testing.assert_array_equal(out["box"], component_boxes(out["cam"], 0.2).numpy())
+    np.testing.assert_allclose(
+        out["box_original"], out["box"] * np.array([70 / 48, 50 / 32] * 2), rtol=1e-6
+    )
