@@ -65,8 +65,7 @@ def check_scoremap(scoremap, where: str, shape=None) -> np.ndarray:
         raise ValueError(f"{where}: score map contains NaN or Inf")
     if scoremap.size and (scoremap.min() < 0 or scoremap.max() > 1):
         raise ValueError(
-            f"{where}: score map must lie in [0, 1]; got min {scoremap.min()}, "
-            f"max {scoremap.max()}"
+            f"{where}: score map must lie in [0, 1]; got min {scoremap.min()}, max {scoremap.max()}"
         )
     return scoremap.astype(np.float64)
 
