@@ -160,3 +160,79 @@ def test_validate_boxes_names_the_culprit():
         validate_boxes([[0, 0, np.inf, 5]], "gt_boxes")
     with pytest.raises(ValueError, match="shaped"):
         validate_boxes(np.zeros((2, 3)), "x")
+
+
+# --- the fast exact sweep and GT geometry ---------------------------------------------------
+
+
+def _random_maps(seed, count=6, shape=(37, 53)):
+    """Smooth random maps with several blobs (upsampled noise), normalised to [0, 1]."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    maps = []
+    for _ in range(count):
+        small = rng.random((5, 7))
+        m = cv2.resize(small, (shape[1], shape[0]), interpolation=cv2.INTER_CUBIC)
+        m = (m - m.min()) / (m.max() - m.min())
+        maps.append(m * rng.uniform(0.3, 1.0))  # max below 1 on purpose: max uint8 < 255
+    return maps
+
+
+@pytest.mark.parametrize("multi_contour", [False, True])
+def test_grouped_sweep_equals_per_threshold_loop(multi_contour):
+    from wsol_tf.boxes import boxes_from_scoremap_loop
+
+    grid = np.arange(0, 1, 0.001)
+    for m in _random_maps(seed=7) + [np.zeros((9, 14))]:
+        fast = boxes_from_scoremap(m, grid, multi_contour)
+        slow = boxes_from_scoremap_loop(m, grid, multi_contour)
+        assert len(fast) == len(slow) == len(grid)
+        for a, b in zip(fast, slow, strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_threshold_levels_truncate_like_int():
+    from wsol_tf.boxes import threshold_levels
+
+    taus = np.arange(0, 1, 0.001)
+    for max_value in (0, 1, 77, 200, 255):
+        expected = [int(t * np.uint8(max_value)) for t in taus]
+        np.testing.assert_array_equal(threshold_levels(taus, max_value), expected)
+    np.testing.assert_array_equal(threshold_levels([0.2, 0.5, 0.999], 255), [51, 127, 254])
+
+
+def test_levels_at_or_above_max_give_no_box():
+    from wsol_tf.boxes import boxes_by_level
+
+    image = np.zeros((6, 9), np.uint8)
+    image[1:3, 2:5] = 100
+    out = boxes_by_level(image, [99, 100, 180, 99])
+    assert sorted(out) == [99, 100, 180]
+    np.testing.assert_array_equal(out[99][0], [[2, 1, 5, 3]])
+    for level in (100, 180):
+        np.testing.assert_array_equal(out[level][0], [[0, 0, 0, 0]])
+
+
+def test_gt_boxes_plain_resize_is_wsolevaluation_resize_bbox():
+    from wsol_tf.boxes import gt_boxes_for_input
+
+    # CUB image 500 x 335 (W x H), box (60, 27, 385, 331) -> 224 x 224:
+    # int(60*224/500)=26, int(27*224/335)=18, int(385*224/500)=172, int(331*224/335)=221.
+    got = gt_boxes_for_input([[60, 27, 385, 331]], (335, 500), (224, 224))
+    np.testing.assert_array_equal(got, [[26, 18, 172, 221]])
+    # Non-square input, box past the image edge: no clipping, as resize_bbox.
+    got = gt_boxes_for_input([[0, 0, 210, 100]], (100, 200), (32, 48), resize_size=(32, 48))
+    np.testing.assert_array_equal(got, [[0, 0, 50, 32]])
+
+
+def test_gt_boxes_follow_resize_then_centre_crop():
+    from wsol_tf.boxes import gt_boxes_for_input
+
+    # (H, W) 100 x 200 -> resize 40 x 60 (scale y 0.4, x 0.3) -> crop 32 x 48 at (y 4, x 6).
+    # (10, 20, 150, 90) -> (3, 8, 45, 36) -> shift (-3, 4, 39, 32) -> clip (0, 4, 39, 32).
+    got = gt_boxes_for_input([[10, 20, 150, 90]], (100, 200), (32, 48), resize_size=(40, 60))
+    np.testing.assert_array_equal(got, [[0, 4, 39, 32]])
+    assert got.dtype == np.int64
+    with pytest.raises(ValueError, match="resize_size"):
+        gt_boxes_for_input([[0, 0, 1, 1]], (10, 10), (32, 48), resize_size=(30, 60))

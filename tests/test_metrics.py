@@ -225,3 +225,118 @@ def test_accumulate_refuses_bad_input_and_keeps_state():
     assert ev.num_images == 5
     ev.reset()
     assert ev.num_images == 0 and len(ev.per_image()["index"]) == 0
+
+
+# --- MaxBoxAcc, MaxBoxAccV2 (fine grid) ------------------------------------------------------
+
+
+def _two_blob_map():
+    """Big blob (5, 5, 25, 15) at 1.0 and a small one (40, 25, 45, 30) at 0.5 (uint8 127)."""
+    m = np.zeros((H, W))
+    m[5:15, 5:25] = 1.0
+    m[25:30, 40:45] = 0.5
+    return m
+
+
+def test_maxboxacc_and_v2_hand_built():
+    # Image 0: GT = the small blob. Largest contour = big blob -> IoU 0 at every tau (v1 misses);
+    # all contours: the small blob's box has IoU 1 while 127 > int(tau * 255), i.e. tau < 0.5.
+    # Image 1: one blob (10, 5, 30, 20) vs GT (10, 5, 30, 12): IoU (21*8)/(21*16) = 0.5 exactly
+    # with the +1 convention -> counts at delta 0.3 and 0.5 (>=), not 0.7.
+    maps = np.stack([_two_blob_map(), _map_with_box((10, 5, 30, 20))])
+    gt = np.array([[(40, 25, 45, 30)], [(10, 5, 30, 12)]])
+    ev = LocalizationEvaluator()
+    ev.accumulate(maps, None, np.array([0, 1]), np.array([0, 1]), gt, np.array([1, 1]))
+    res = ev.compute()
+    assert res["maxboxacc"] == 50.0
+    assert res["maxboxacc_threshold"] == 0.0  # flat plateaus: the first grid point already wins
+    per_iou = res["maxboxacc_v2_per_iou"]
+    assert [per_iou[k]["accuracy"] for k in ("0.3", "0.5", "0.7")] == [100.0, 100.0, 50.0]
+    assert res["maxboxacc_v2"] == pytest.approx(250.0 / 3, abs=1e-12)
+    assert len(res["curve"]["thresholds"]) == 1000
+    # Largest-contour GT-known over the grid: image 1 only while the blob survives (tau < 1).
+    assert res["curve"]["best_gt_known_loc"] == 50.0
+    assert res["pxap"] is None and res["num_images_with_mask"] == 0
+    json.dumps(res)
+
+
+def test_maxboxacc_best_threshold_on_nested_plateaus():
+    # GT = middle plateau (uint8 127 inside an outer ring at 51). The middle box appears when
+    # int(tau * 255) >= 51, first at tau = 0.2 (0.2 * 255 = 51.0...), and holds until 127.
+    maps = _nested_map(0.2, 0.5)[None]
+    gt = np.array([[(16, 10, 48, 30)]])
+    ev = LocalizationEvaluator()
+    ev.accumulate(maps, None, np.array([0]), np.array([0]), gt, np.array([1]))
+    res = ev.compute()
+    assert res["maxboxacc"] == 100.0
+    assert res["maxboxacc_threshold"] == 0.2
+    curve = dict(zip(res["curve"]["thresholds"], res["curve"]["gt_known_loc"], strict=True))
+    assert curve[0.199] == 0.0 and curve[0.2] == 100.0 and curve[0.498] == 100.0
+    assert curve[0.5] == 0.0  # int(0.5 * 255) = 127: 127 > 127 fails, only the core remains
+
+
+def _reference_box_accuracies(maps, gt_lists, grid, deltas, multi_contour):
+    """wsolevaluation's BoxEvaluator as a plain loop: per-threshold boxes, then counts."""
+    from wsol_tf.boxes import boxes_from_scoremap_loop, iou
+
+    correct = {d: np.zeros(len(grid)) for d in deltas}
+    for m, gt in zip(maps, gt_lists, strict=True):
+        per_tau = boxes_from_scoremap_loop(m, grid, multi_contour)
+        best = np.array([iou(boxes, gt).max() for boxes in per_tau])
+        for d in deltas:
+            correct[d][np.where(best >= d)[0]] += 1
+    return [float((correct[d] * 100.0 / float(len(maps))).max()) for d in deltas]
+
+
+def test_maxboxacc_equals_a_plain_per_threshold_reference():
+    rng = np.random.default_rng(11)
+    import cv2
+
+    maps, gts = [], []
+    for _ in range(12):
+        small = rng.random((4, 6))
+        m = cv2.resize(small, (W, H), interpolation=cv2.INTER_CUBIC)
+        maps.append((m - m.min()) / (m.max() - m.min()))
+        x0, y0 = rng.integers(0, W // 2), rng.integers(0, H // 2)
+        boxes = [(x0, y0, x0 + rng.integers(5, W // 2), y0 + rng.integers(5, H // 2))]
+        boxes.append((0, 0, rng.integers(5, W), rng.integers(5, H)))
+        gts.append(np.array(boxes))
+    grid = np.arange(0, 1, 0.01)
+    ev = LocalizationEvaluator(cam_curve_interval=0.01)
+    labels = np.zeros(12, dtype=np.int64)
+    ev.accumulate(np.stack(maps), None, labels, labels, np.stack(gts), np.full(12, 2))
+    res = ev.compute()
+    (v1,) = _reference_box_accuracies(maps, gts, grid, [0.5], multi_contour=False)
+    v2 = _reference_box_accuracies(maps, gts, grid, [0.3, 0.5, 0.7], multi_contour=True)
+    assert res["maxboxacc"] == v1
+    assert [res["maxboxacc_v2_per_iou"][k]["accuracy"] for k in ("0.3", "0.5", "0.7")] == v2
+    assert res["maxboxacc_v2"] == float(np.average(v2))
+    assert 0 < res["maxboxacc"] < 100  # the case is not trivial
+
+
+def test_no_grid_and_grid_validation():
+    ev = LocalizationEvaluator(cam_curve_interval=None)
+    ev.accumulate(*_hand_batch())
+    assert "maxboxacc" not in ev.compute()
+    for bad in (0.0, 1.0, -0.1):
+        with pytest.raises(ValueError, match="cam_curve_interval"):
+            LocalizationEvaluator(cam_curve_interval=bad)
+
+
+def test_masks_give_pxap_and_are_validated():
+    from wsol_tf.pxap import pxap
+
+    maps_gt = _hand_batch()[0]
+    masks = np.zeros(maps_gt.shape, dtype=np.uint8)
+    masks[:, 5:20, 10:30] = 1
+    masks[:, 0, :] = 255
+    batch = list(_hand_batch())
+    ev = LocalizationEvaluator(cam_curve_interval=0.01)
+    ev.accumulate(*batch, masks=list(masks[:4]) + [None])
+    res = ev.compute()
+    assert res["num_images_with_mask"] == 4
+    assert res["pxap"] == pytest.approx(pxap(maps_gt[:4], masks[:4], np.arange(0, 1, 0.01)))
+    bad = masks.copy()
+    bad[2, 0, 0] = 7
+    with pytest.raises(ValueError, match=r"masks\[2\]"):
+        LocalizationEvaluator().accumulate(*batch, masks=bad)

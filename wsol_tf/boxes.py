@@ -39,6 +39,87 @@ def _check_scoremap(scoremap) -> np.ndarray:
     return scoremap
 
 
+def scoremap_to_uint8(scoremap) -> np.ndarray:
+    """``uint8(map * 255)`` of a validated float64 map, as wsolevaluation builds its image.
+
+    Args:
+        scoremap: (H, W) float map in [0, 1].
+
+    Returns:
+        (H, W) uint8 image.
+    """
+    return (_check_scoremap(scoremap) * 255).astype(np.uint8)
+
+
+def threshold_levels(thresholds, max_value: int) -> np.ndarray:
+    """Integer cut ``int(tau * max_value)`` of each CAM threshold (wsolevaluation's rule).
+
+    The binary image at tau only depends on this integer, and ``max_value`` is the uint8
+    image's maximum, so a whole sweep maps onto at most 256 distinct levels.
+
+    Args:
+        thresholds: (T,) CAM thresholds in [0, 1].
+        max_value: maximum of the uint8 score image (0..255).
+
+    Returns:
+        (T,) int64 levels; a pixel is foreground at tau iff ``pixel > level``.
+    """
+    thresholds = np.asarray(thresholds, dtype=np.float64).reshape(-1)  # (T,)
+    # float64 product then truncation toward zero: int() of the same product for tau >= 0.
+    return (thresholds * float(max_value)).astype(np.int64)
+
+
+def contour_boxes_at_level(image, level: int) -> tuple[np.ndarray, int]:
+    """All contour boxes of ``image > level`` and the index of the largest contour.
+
+    Args:
+        image: (H, W) uint8 score image.
+        level: integer cut; foreground is ``pixel > level`` (cv2.THRESH_BINARY).
+
+    Returns:
+        boxes (n, 4) int64, one per contour of ``findContours(RETR_TREE,
+        CHAIN_APPROX_SIMPLE)`` in cv2's order, and the index of the first contour of largest
+        ``cv2.contourArea`` (what ``max(contours, key=cv2.contourArea)`` picks). No contour:
+        ``[[0, 0, 0, 0]]`` and index 0.
+    """
+    height, width = image.shape
+    _, binary = cv2.threshold(image, int(level), 255, cv2.THRESH_BINARY)
+    contours = cv2.findContours(binary, cv2.RETR_TREE, cv2.CHAIN_APPROX_SIMPLE)[_CONTOUR_INDEX]
+    if len(contours) == 0:
+        return np.zeros((1, 4), dtype=np.int64), 0
+    areas = [cv2.contourArea(c) for c in contours]
+    largest = int(np.argmax(areas))  # first maximum, like max(contours, key=contourArea)
+    boxes = np.empty((len(contours), 4), dtype=np.int64)  # (n, 4)
+    for j, contour in enumerate(contours):
+        x, y, w, h = cv2.boundingRect(contour)
+        boxes[j] = (x, y, min(x + w, width - 1), min(y + h, height - 1))
+    return boxes, largest
+
+
+def boxes_by_level(image, levels) -> dict[int, tuple[np.ndarray, int]]:
+    """``contour_boxes_at_level`` once per distinct level (the fast exact sweep).
+
+    Levels at or above the image's maximum leave no foreground pixel, so they get the
+    no-contour answer without calling cv2.
+
+    Args:
+        image: (H, W) uint8 score image.
+        levels: iterable of integer cuts (duplicates allowed).
+
+    Returns:
+        {level: (boxes (n, 4) int64, largest index)} for each distinct level.
+    """
+    max_value = int(image.max()) if image.size else 0
+    out = {}
+    for level in np.unique(np.asarray(levels, dtype=np.int64)):
+        level = int(level)
+        if level >= max_value:
+            out[level] = (np.zeros((1, 4), dtype=np.int64), 0)
+        else:
+            out[level] = contour_boxes_at_level(image, level)
+    return out
+
+
 def boxes_from_scoremap(scoremap, thresholds, multi_contour: bool = False) -> list[np.ndarray]:
     """Estimate boxes from a normalised score map at several CAM thresholds.
 
@@ -46,6 +127,10 @@ def boxes_from_scoremap(scoremap, thresholds, multi_contour: bool = False) -> li
     tau the foreground is ``pixel > int(tau * max(uint8 map))`` (strict, cv2.THRESH_BINARY);
     contours come from ``cv2.findContours(RETR_TREE, CHAIN_APPROX_SIMPLE)``; each contour's
     ``cv2.boundingRect`` (x, y, w, h) gives ``(x, y, min(x + w, W - 1), min(y + h, H - 1))``.
+
+    Contours are found once per distinct integer level rather than once per threshold (see
+    ``boxes_by_level``); ``boxes_from_scoremap_loop`` is the plain per-threshold loop that
+    gives identical output.
 
     Args:
         scoremap: (H, W) float map in [0, 1]; cast to float64 first.
@@ -58,6 +143,22 @@ def boxes_from_scoremap(scoremap, thresholds, multi_contour: bool = False) -> li
         List of length T; entry i is an (n_i, 4) int64 array of boxes at ``thresholds[i]``.
         When nothing survives the threshold the entry is ``[[0, 0, 0, 0]]`` (n_i = 1).
     """
+    image = scoremap_to_uint8(scoremap)  # (H, W) uint8
+    levels = threshold_levels(thresholds, int(image.max()) if image.size else 0)  # (T,)
+    by_level = boxes_by_level(image, levels)
+    results = []
+    for level in levels:
+        boxes, largest = by_level[int(level)]
+        results.append(boxes.copy() if multi_contour else boxes[largest : largest + 1].copy())
+    return results
+
+
+def boxes_from_scoremap_loop(scoremap, thresholds, multi_contour: bool = False) -> list[np.ndarray]:
+    """Reference for ``boxes_from_scoremap``: one threshold + contour pass per threshold.
+
+    This is the straightforward loop wsolevaluation runs; kept to test and benchmark the
+    grouped sweep against. Same arguments and return value as ``boxes_from_scoremap``.
+    """
     scoremap = _check_scoremap(scoremap)  # (H, W) float64
     thresholds = np.asarray(thresholds, dtype=np.float64).reshape(-1)  # (T,)
     height, width = scoremap.shape
@@ -65,7 +166,6 @@ def boxes_from_scoremap(scoremap, thresholds, multi_contour: bool = False) -> li
     max_value = int(image.max()) if image.size else 0
     results = []
     for tau in thresholds:
-        # Python float maths (float64) so int() truncates the same product wsolevaluation does.
         _, binary = cv2.threshold(image, int(float(tau) * max_value), 255, cv2.THRESH_BINARY)
         contours = cv2.findContours(binary, cv2.RETR_TREE, cv2.CHAIN_APPROX_SIMPLE)[_CONTOUR_INDEX]
         if len(contours) == 0:
@@ -143,9 +243,42 @@ def rescale_boxes(boxes, from_hw: Sequence[int], to_hw: Sequence[int], truncate:
     boxes = np.asarray(boxes, dtype=np.float64)
     if boxes.shape[-1:] != (4,):
         raise ValueError(f"boxes must be shaped (..., 4); got {boxes.shape}")
-    scale = np.array([to_w / from_w, to_h / from_h, to_w / from_w, to_h / from_h])  # (4,)
-    out = boxes * scale  # (..., 4)
+    # x * new_w / w in that order, as wsolevaluation's resize_bbox: x * (new_w / w) can differ
+    # in the last bit and flip an int() truncation.
+    numerator = np.array([to_w, to_h, to_w, to_h])  # (4,)
+    denominator = np.array([from_w, from_h, from_w, from_h])  # (4,)
+    out = boxes * numerator / denominator  # (..., 4)
     return np.trunc(out).astype(np.int64) if truncate else out
+
+
+def gt_boxes_for_input(boxes, original_hw, image_size, resize_size=None) -> np.ndarray:
+    """GT boxes from original-image pixels to integer network-input pixels (float64 maths).
+
+    With ``resize_size`` None or equal to ``image_size`` the image is plainly resized and this
+    is exactly wsolevaluation's ``resize_bbox`` (``int(x * new_w / w)``, no clipping). With a
+    larger ``resize_size`` the evaluation pipeline resizes then centre-crops; the boxes follow
+    (scale, shift by the crop offset, clip to the crop) and are then truncated with int().
+
+    Args:
+        boxes: (M, 4) boxes (x0, y0, x1, y1) in original pixels.
+        original_hw: (H, W) of the original image.
+        image_size: (h, w) network input.
+        resize_size: (h, w) before the centre crop, or None for a plain resize.
+
+    Returns:
+        (M, 4) int64 boxes in input pixels.
+    """
+    image_h, image_w = (int(s) for s in image_size)
+    if resize_size is None or tuple(int(s) for s in resize_size) == (image_h, image_w):
+        return rescale_boxes(boxes, original_hw, (image_h, image_w), truncate=True)
+    resize_h, resize_w = (int(s) for s in resize_size)
+    if resize_h < image_h or resize_w < image_w:
+        raise ValueError(f"resize_size={resize_size} must be at least image_size={image_size}")
+    scaled = rescale_boxes(boxes, original_hw, (resize_h, resize_w))  # (M, 4) float64
+    offset_y, offset_x = (resize_h - image_h) // 2, (resize_w - image_w) // 2
+    shifted = scaled - np.array([offset_x, offset_y, offset_x, offset_y], dtype=np.float64)
+    upper = np.array([image_w, image_h, image_w, image_h], dtype=np.float64)
+    return np.trunc(np.clip(shifted, 0.0, upper)).astype(np.int64)
 
 
 def validate_boxes(boxes, name: str = "boxes") -> np.ndarray:

@@ -1,7 +1,14 @@
-"""Evaluate a training run: `python -m wsol_tf.evaluate --workdir=W [--split=test]`.
+"""Evaluate a training run or saved score maps.
 
-Writes W/metrics.json (Top-1 Clas, GT-known Loc, Top-1 Loc at --threshold and over
-the Tensorpack sweep) and W/overlays.png (GT box red, predicted box green).
+    python -m wsol_tf.evaluate --workdir=W [--checkpoint=C] [--dataset=D --data_dir=P
+        --split=S] [--cam=cam|gradcam] [--threshold=0.2] [--cam_curve_interval=0.001]
+        [--save_scoremaps=DIR]
+    python -m wsol_tf.evaluate --scoremaps=DIR --dataset=D --data_dir=P --split=S --out_dir=O
+
+Writes metrics.json (Top-1 Clas, GT-known Loc, Top-1 Loc at --threshold, over Tensorpack's
+sweep and over the fine grid; MaxBoxAcc; MaxBoxAccV2; PxAP where masks exist; image counts)
+and picture grids (overlays.png = the first images, pictures_best.png, pictures_worst.png;
+GT box red, predicted green) to --out_dir (default: the workdir).
 """
 
 import json
@@ -10,17 +17,35 @@ import sys
 from absl import app, flags, logging
 
 from wsol_tf import run
+from wsol_tf.evaluation import CAM_METHODS
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("workdir", None, "Training workdir (holds config.json and checkpoints/).")
+flags.DEFINE_string("workdir", None, "Training workdir (config.json, checkpoints/).")
 flags.DEFINE_string("checkpoint", None, "Checkpoint path; default: the workdir's latest.")
 flags.DEFINE_string("dataset", None, "Dataset to evaluate on; default: the training dataset.")
 flags.DEFINE_string("data_dir", None, "Dataset folder; default: the training one.")
 flags.DEFINE_string("split", "test", "Split to evaluate.")
+flags.DEFINE_enum("cam", "cam", list(CAM_METHODS), "Classic CAM or Grad-CAM (no ReLU).")
 flags.DEFINE_float("threshold", 0.2, "CAM threshold (fraction of the map's maximum).")
+flags.DEFINE_float(
+    "cam_curve_interval", 0.001, "Step of the fine threshold grid np.arange(0, 1, step)."
+)
+flags.DEFINE_string("scoremaps", None, "Score saved .npy maps in this folder (no model).")
+flags.DEFINE_string("save_scoremaps", None, "Write the GT class's score maps here (.npy).")
 flags.DEFINE_integer("batch_size", 32, "Images per forward pass.")
-flags.DEFINE_string("out_dir", None, "Where metrics.json and overlays.png go; default: workdir.")
-flags.mark_flag_as_required("workdir")
+flags.DEFINE_integer("num_pictures", 8, "Rows of each picture grid (0: none).")
+flags.DEFINE_string("out_dir", None, "Where metrics.json and pictures go; default: workdir.")
+
+HEADLINE = (
+    "top1_clas",
+    "gt_known_loc",
+    "top1_loc",
+    "maxboxacc",
+    "maxboxacc_v2",
+    "pxap",
+    "num_images",
+    "num_skipped",
+)
 
 
 def main(argv):
@@ -29,6 +54,21 @@ def main(argv):
     logging.set_verbosity(logging.WARNING)
     if not 0.0 <= FLAGS.threshold < 1.0:
         print(f"error: --threshold={FLAGS.threshold} must be in [0, 1).", file=sys.stderr)
+        return 2
+    if not 0.0 < FLAGS.cam_curve_interval < 1.0:
+        print(
+            f"error: --cam_curve_interval={FLAGS.cam_curve_interval} must be in (0, 1).",
+            file=sys.stderr,
+        )
+        return 2
+    if FLAGS.batch_size < 1 or FLAGS.num_pictures < 0:
+        print("error: --batch_size must be >= 1 and --num_pictures >= 0.", file=sys.stderr)
+        return 2
+    if FLAGS.scoremaps and FLAGS.save_scoremaps:
+        print("error: --scoremaps and --save_scoremaps exclude each other.", file=sys.stderr)
+        return 2
+    if not FLAGS.workdir and not FLAGS.scoremaps:
+        print("error: give --workdir (or --scoremaps with --dataset).", file=sys.stderr)
         return 2
     try:
         metrics = run.evaluate(
@@ -40,12 +80,16 @@ def main(argv):
             cam_threshold=FLAGS.threshold,
             batch_size=FLAGS.batch_size,
             out_dir=FLAGS.out_dir,
+            cam=FLAGS.cam,
+            cam_curve_interval=FLAGS.cam_curve_interval,
+            scoremaps=FLAGS.scoremaps,
+            save_scoremaps=FLAGS.save_scoremaps,
+            num_pictures=FLAGS.num_pictures,
         )
     except (FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    headline = {k: metrics[k] for k in ("top1_clas", "gt_known_loc", "top1_loc", "num_images")}
-    print(json.dumps(headline))
+    print(json.dumps({k: metrics.get(k) for k in HEADLINE}))
     return 0
 
 

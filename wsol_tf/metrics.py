@@ -10,17 +10,38 @@ Definitions (ADL paper; box rules of clovaai/wsolevaluation, see ``wsol_tf.boxes
   ``correct_cls and gt_known_correct``; when the class is wrong it is wrong whatever the box.
 
 Every metric is computed at each CAM threshold of a sweep (Tensorpack's 0.05 ... 0.35 by
-default, plus ``cam_threshold``); the headline numbers use ``cam_threshold``.
+default, plus ``cam_threshold``); the headline numbers use ``cam_threshold``. The same is
+computed over wsolevaluation's fine grid ``np.arange(0, 1, cam_curve_interval)``, together with
+
+* MaxBoxAcc: best GT-known accuracy over the fine grid at IoU >= 0.5 with the largest
+  contour's box (wsolevaluation v1);
+* MaxBoxAccV2: for each IoU delta in (0.3, 0.5, 0.7), the best accuracy over the grid with a
+  box per contour (the best one counts), then the mean over delta;
+* PxAP where GT masks are given (``wsol_tf.pxap``).
+
+All of these use the GT class's score map. Contours are found once per distinct integer
+cut ``int(tau * max)`` per image and shared by every threshold and metric (``boxes_by_level``).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from wsol_tf.boxes import boxes_from_scoremap, iou, validate_boxes
+from wsol_tf.boxes import (
+    boxes_by_level,
+    scoremap_to_uint8,
+    threshold_levels,
+    validate_boxes,
+)
+from wsol_tf.boxes import iou as box_iou
+from wsol_tf.pxap import pxap_from_histograms, pxap_histograms
 
 # Tensorpack ADL sweeps cam_threshold = 0.05 + i * 0.05 for i = 0..6.
 DEFAULT_SWEEP = np.arange(0.05, 0.351, 0.05)
+
+# wsolevaluation's MaxBoxAccV2 IoU thresholds (its iou_threshold_list 30, 50, 70 divided by 100).
+MAXBOXACC_V2_IOUS = (0.3, 0.5, 0.7)
+MAXBOXACC_IOU = 0.5
 
 # Thresholds closer than this are the same threshold (float noise from np.arange).
 _SAME_THRESHOLD = 1e-9
@@ -45,6 +66,49 @@ def _check_fraction(value, name: str, low_open: bool = False) -> float:
     return value
 
 
+def sweep_ious(scoremap, gt_boxes, threshold_sets) -> list[dict[str, np.ndarray]]:
+    """Best IoU of the predicted box(es) against the GT boxes at every threshold of every set.
+
+    One contour pass per distinct integer level of the union of the sets; every threshold
+    that maps onto that level reuses it.
+
+    Args:
+        scoremap: (H, W) float map in [0, 1].
+        gt_boxes: (m, 4) GT boxes in the map's pixels.
+        threshold_sets: sequence of (T_s,) threshold arrays.
+
+    Returns:
+        One dict per set with ``iou_largest`` (T_s,) float64 (largest contour's box),
+        ``box_largest`` (T_s, 4) int64, ``iou_multi`` (T_s,) (best over all contours' boxes)
+        and ``box_multi`` (T_s, 4) (the box achieving it).
+    """
+    image = scoremap_to_uint8(scoremap)  # (H, W) uint8
+    max_value = int(image.max()) if image.size else 0
+    levels = [threshold_levels(t, max_value) for t in threshold_sets]  # [(T_s,)]
+    unique = np.unique(np.concatenate(levels)) if levels else np.zeros(0, np.int64)  # (L,)
+    n = len(unique)
+    iou_largest, iou_multi = np.empty(n), np.empty(n)  # (L,)
+    box_largest = np.empty((n, 4), dtype=np.int64)  # (L, 4)
+    box_multi = np.empty((n, 4), dtype=np.int64)
+    for i, (boxes, largest) in enumerate(boxes_by_level(image, unique).values()):
+        best = box_iou(boxes, gt_boxes).max(axis=1)  # (n_boxes,)
+        j = int(np.argmax(best))
+        iou_largest[i], box_largest[i] = best[largest], boxes[largest]
+        iou_multi[i], box_multi[i] = best[j], boxes[j]
+    out = []
+    for set_levels in levels:
+        where = np.searchsorted(unique, set_levels)  # (T_s,) rows of the level tables
+        out.append(
+            {
+                "iou_largest": iou_largest[where],
+                "box_largest": box_largest[where],
+                "iou_multi": iou_multi[where],
+                "box_multi": box_multi[where],
+            }
+        )
+    return out
+
+
 class LocalizationEvaluator:
     """Accumulate per-batch results, then ``compute()`` WSOL accuracies.
 
@@ -63,6 +127,11 @@ class LocalizationEvaluator:
         iou_threshold: IoU needed for a box to count as correct (delta, default 0.5; ``>=``).
         multi_contour: False (default) takes the largest contour's box per threshold; True
             keeps a box per contour and scores the best one (wsolevaluation's MaxBoxAccV2 mode).
+            Applies to Top-1 Clas/GT-known/Top-1 Loc and their sweeps; MaxBoxAcc and
+            MaxBoxAccV2 always use their own rule.
+        cam_curve_interval: step of the fine grid ``np.arange(0, 1, step)`` (wsolevaluation's
+            default 0.001); None skips the grid, MaxBoxAcc, MaxBoxAccV2 and PxAP.
+        v2_iou_thresholds: the IoU deltas MaxBoxAccV2 averages over.
     """
 
     def __init__(
@@ -71,6 +140,8 @@ class LocalizationEvaluator:
         thresholds=None,
         iou_threshold: float = 0.5,
         multi_contour: bool = False,
+        cam_curve_interval: float | None = 0.001,
+        v2_iou_thresholds=MAXBOXACC_V2_IOUS,
     ):
         self.cam_threshold = _check_fraction(cam_threshold, "cam_threshold")
         self.iou_threshold = _check_fraction(iou_threshold, "iou_threshold", low_open=True)
@@ -83,6 +154,22 @@ class LocalizationEvaluator:
         self.thresholds = _merge_thresholds(sweep, self.cam_threshold)  # (T,)
         self._cam_index = int(np.argmin(np.abs(self.thresholds - self.cam_threshold)))
         self.multi_contour = bool(multi_contour)
+        if cam_curve_interval is None:
+            self.cam_curve_interval = None
+            self.curve_thresholds = np.zeros(0)
+        else:
+            step = _check_fraction(cam_curve_interval, "cam_curve_interval", low_open=True)
+            if step >= 1:
+                raise ValueError(f"cam_curve_interval must be in (0, 1); got {cam_curve_interval}")
+            self.cam_curve_interval = step
+            # Exactly wsolevaluation's cam_threshold_list values.
+            self.curve_thresholds = np.arange(0, 1, step)  # (G,)
+        self.v2_iou_thresholds = tuple(
+            _check_fraction(d, "every value in v2_iou_thresholds", low_open=True)
+            for d in v2_iou_thresholds
+        )
+        if not self.v2_iou_thresholds:
+            raise ValueError("v2_iou_thresholds must not be empty")
         self.reset()
 
     def reset(self) -> None:
@@ -92,6 +179,14 @@ class LocalizationEvaluator:
         self._num_correct_cls = 0
         self._gt_known_hits = np.zeros(num_thresholds, dtype=np.int64)  # (T,)
         self._top1_hits = np.zeros(num_thresholds, dtype=np.int64)  # (T,)
+        grid = len(self.curve_thresholds)
+        self._curve_gt_known_hits = np.zeros(grid, dtype=np.int64)  # (G,)
+        self._curve_top1_hits = np.zeros(grid, dtype=np.int64)  # (G,)
+        self._maxboxacc_hits = np.zeros(grid, dtype=np.int64)  # (G,) largest contour, IoU 0.5
+        self._v2_hits = np.zeros((len(self.v2_iou_thresholds), grid), dtype=np.int64)  # (D, G)
+        self._mask_fg_hist = np.zeros(grid + 2)  # (G + 2,)
+        self._mask_bg_hist = np.zeros(grid + 2)
+        self._num_masks = 0
         self._records: dict[str, list] = {
             "index": [],
             "label": [],
@@ -110,22 +205,17 @@ class LocalizationEvaluator:
         return self._num_images
 
     def _best_box(self, scoremap, gt) -> tuple[np.ndarray, np.ndarray]:
-        """Best IoU against ``gt`` (m, 4) at every threshold.
+        """Best IoU against ``gt`` (m, 4) at every sweep threshold, in the evaluator's mode.
 
         Returns:
             ious (T,), boxes (T, 4) int64 (the predicted box achieving each best IoU).
         """
-        per_threshold = boxes_from_scoremap(scoremap, self.thresholds, self.multi_contour)
-        ious = np.empty(len(per_threshold))  # (T,)
-        boxes = np.empty((len(per_threshold), 4), dtype=np.int64)  # (T, 4)
-        for t, candidates in enumerate(per_threshold):
-            best_per_box = iou(candidates, gt).max(axis=1)  # (n_t,)
-            j = int(np.argmax(best_per_box))
-            ious[t], boxes[t] = best_per_box[j], candidates[j]
-        return ious, boxes
+        (sweep,) = sweep_ious(scoremap, gt, [self.thresholds])
+        mode = "multi" if self.multi_contour else "largest"
+        return sweep[f"iou_{mode}"], sweep[f"box_{mode}"]
 
     def accumulate(
-        self, scoremaps_gt, scoremaps_pred, predictions, labels, gt_boxes, num_boxes
+        self, scoremaps_gt, scoremaps_pred, predictions, labels, gt_boxes, num_boxes, masks=None
     ) -> None:
         """Add one batch.
 
@@ -140,6 +230,8 @@ class LocalizationEvaluator:
             labels: (B,) ground-truth class indices.
             gt_boxes: (B, M, 4) GT boxes (x0, y0, x1, y1) in input pixels, padded to M.
             num_boxes: (B,) number of valid boxes per image (1 <= n <= M); the first n count.
+            masks: optional (B, H, W) GT masks for PxAP (1 object, 0 background, 255 ignore),
+                or a length-B sequence with None for images without a mask.
 
         Raises:
             ValueError on wrong shapes, NaN/Inf or out-of-range score maps, or invalid boxes.
@@ -191,14 +283,27 @@ class LocalizationEvaluator:
                 )
         for b in range(batch):
             validate_boxes(gt_boxes[b, : num_boxes[b]], name=f"gt_boxes[{b}] of this batch")
+        histograms = self._mask_histograms(masks, maps_gt)  # validated before anything counts
 
         k = self._cam_index
+        mode = "multi" if self.multi_contour else "largest"
         for b in range(batch):
             gt = gt_boxes[b, : num_boxes[b]]  # (m, 4)
-            gt_ious, gt_best = self._best_box(maps_gt[b], gt)  # (T,), (T, 4)
+            sweep, curve = sweep_ious(maps_gt[b], gt, [self.thresholds, self.curve_thresholds])
+            gt_ious, gt_best = sweep[f"iou_{mode}"], sweep[f"box_{mode}"]  # (T,), (T, 4)
             gt_ok = gt_ious >= self.iou_threshold  # (T,)
             correct_cls = bool(predictions[b] == labels[b])
             top1_ok = gt_ok & correct_cls  # (T,)
+            curve_ok = curve[f"iou_{mode}"] >= self.iou_threshold  # (G,)
+            self._curve_gt_known_hits += curve_ok
+            self._curve_top1_hits += curve_ok & correct_cls
+            self._maxboxacc_hits += curve["iou_largest"] >= MAXBOXACC_IOU
+            for d, delta in enumerate(self.v2_iou_thresholds):
+                self._v2_hits[d] += curve["iou_multi"] >= delta
+            if histograms[b] is not None:
+                self._mask_fg_hist += histograms[b][0]
+                self._mask_bg_hist += histograms[b][1]
+                self._num_masks += 1
             if correct_cls:
                 top1_iou, top1_box = gt_ious[k], gt_best[k]
             elif maps_pred is not None:
@@ -224,6 +329,26 @@ class LocalizationEvaluator:
             rec["top1_loc_correct"].append(bool(top1_ok[k]))
             self._num_images += 1
 
+    def _mask_histograms(self, masks, maps_gt) -> list:
+        """Per-image (fg, bg) PxAP histograms, or None where there is no mask."""
+        batch = len(maps_gt)
+        if masks is None:
+            return [None] * batch
+        if len(masks) != batch:
+            raise ValueError(f"masks must have B={batch} entries; got {len(masks)}")
+        if self.cam_curve_interval is None:
+            raise ValueError("masks need the fine grid: cam_curve_interval must not be None")
+        out = []
+        for b in range(batch):
+            if masks[b] is None:
+                out.append(None)
+                continue
+            try:
+                out.append(pxap_histograms(maps_gt[b], masks[b], self.curve_thresholds))
+            except ValueError as error:
+                raise ValueError(f"masks[{b}] of this batch: {error}") from None
+        return out
+
     def compute(self) -> dict:
         """Accuracies over everything accumulated.
 
@@ -237,6 +362,11 @@ class LocalizationEvaluator:
               lowest one on ties); ``best_gt_known_loc``: that accuracy.
             * ``best_top1_loc``: highest Top-1 Loc over the sweep, chosen on its own, at
               ``best_top1_threshold`` (may differ from ``best_threshold``).
+            * with a fine grid: ``cam_curve_interval``; ``curve`` = {``thresholds``,
+              ``gt_known_loc``, ``top1_loc``} lists and the best of each with its threshold;
+              ``maxboxacc`` and ``maxboxacc_threshold``; ``maxboxacc_v2`` and
+              ``maxboxacc_v2_per_iou`` = {delta: {``accuracy``, ``threshold``}};
+              ``pxap`` (None without masks) and ``num_images_with_mask``.
 
         Raises:
             RuntimeError if nothing was accumulated.
@@ -271,6 +401,44 @@ class LocalizationEvaluator:
             "best_gt_known_loc": float(gt_known[best_gt]),
             "best_top1_loc": float(top1[best_top1]),
             "best_top1_threshold": shown[best_top1],
+            **self._compute_curve(n),
+        }
+
+    def _compute_curve(self, n: float) -> dict:
+        """Fine-grid metrics (MaxBoxAcc, MaxBoxAccV2, PxAP); {} without a grid."""
+        if self.cam_curve_interval is None:
+            return {}
+        shown = [round(float(t), 6) for t in self.curve_thresholds]
+        gt_known = self._curve_gt_known_hits * 100.0 / n  # (G,)
+        top1 = self._curve_top1_hits * 100.0 / n  # (G,)
+        # Same arithmetic as wsolevaluation: num_correct * 100. / float(cnt), then max.
+        maxboxacc = self._maxboxacc_hits * 100.0 / n  # (G,)
+        v2 = self._v2_hits * 100.0 / n  # (D, G)
+        v2_best = [float(row.max()) for row in v2]
+        best_gt, best_top1 = int(np.argmax(gt_known)), int(np.argmax(top1))
+        pxap = None
+        if self._num_masks:
+            pxap = pxap_from_histograms(self._mask_fg_hist, self._mask_bg_hist)
+        return {
+            "cam_curve_interval": self.cam_curve_interval,
+            "curve": {
+                "thresholds": shown,
+                "gt_known_loc": gt_known.tolist(),
+                "top1_loc": top1.tolist(),
+                "best_threshold": shown[best_gt],
+                "best_gt_known_loc": float(gt_known[best_gt]),
+                "best_top1_threshold": shown[best_top1],
+                "best_top1_loc": float(top1[best_top1]),
+            },
+            "maxboxacc": float(maxboxacc.max()),
+            "maxboxacc_threshold": shown[int(np.argmax(maxboxacc))],
+            "maxboxacc_v2": float(np.average(v2_best)),
+            "maxboxacc_v2_per_iou": {
+                str(delta): {"accuracy": v2_best[d], "threshold": shown[int(np.argmax(v2[d]))]}
+                for d, delta in enumerate(self.v2_iou_thresholds)
+            },
+            "pxap": pxap,
+            "num_images_with_mask": int(self._num_masks),
         }
 
     def per_image(self) -> dict[str, np.ndarray]:

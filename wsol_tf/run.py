@@ -42,7 +42,7 @@ def train(config, resume=True, print_fn=print):
 
 
 def evaluate(
-    workdir,
+    workdir=None,
     checkpoint=None,
     dataset=None,
     data_dir=None,
@@ -50,55 +50,77 @@ def evaluate(
     cam_threshold=0.2,
     batch_size=32,
     out_dir=None,
+    cam="cam",
+    cam_curve_interval=0.001,
+    scoremaps=None,
+    save_scoremaps=None,
+    num_pictures=8,
     print_fn=print,
 ):
-    """Evaluates a training workdir's checkpoint; writes metrics.json and overlays.png.
+    """Evaluates a workdir's checkpoint, or saved score maps; writes metrics.json and pictures.
 
-    The model, image size and dataset come from the workdir's config.json; the
-    dataset, folder and split can be overridden.
+    With ``scoremaps`` no model is built: the ``.npy`` maps in that folder are scored against
+    ``dataset``/``data_dir``/``split`` (``workdir`` then only supplies defaults). Otherwise the
+    model, image size and dataset come from the workdir's config.json; the dataset, folder and
+    split can be overridden.
+
+    Returns:
+        The metrics dict (see ``LocalizationEvaluator.compute``) plus run information.
     """
-    from wsol_tf import models
     from wsol_tf.config import TrainConfig
-    from wsol_tf.evaluation import evaluate_model
-    from wsol_tf.trainer import latest_checkpoint, restore_model
+    from wsol_tf.evaluation import evaluate_model, evaluate_scoremaps
+    from wsol_tf.restore import load_model
 
-    config = TrainConfig.load(workdir)
-    checkpoint = checkpoint or latest_checkpoint(workdir)
-    if not checkpoint:
-        raise FileNotFoundError(f"No checkpoint in {os.path.join(workdir, 'checkpoints')}.")
-    dataset = dataset or config.dataset
-    data_dir = data_dir if (data_dir or dataset != config.dataset) else config.data_dir
+    config = TrainConfig.load(workdir) if workdir else None
+    if config is None and not scoremaps:
+        raise ValueError("--workdir is required unless --scoremaps is given.")
+    if config is not None:
+        dataset_given = dataset
+        dataset = dataset or config.dataset
+        if not (data_dir or (dataset_given and dataset_given != config.dataset)):
+            data_dir = config.data_dir
+    if not dataset:
+        raise ValueError("--scoremaps without --workdir needs --dataset (and --data_dir).")
+    out_dir = out_dir or workdir
+    if not out_dir:
+        raise ValueError("--scoremaps without --workdir needs --out_dir for metrics.json.")
     records = load_split(dataset, data_dir, split)
-    model = models.build(
-        config.model,
-        records.num_classes,
-        method=config.method,
-        positions=config.resolved_positions,
-        image_size=config.image_size,
-        drop_rate=config.drop_rate,
-        gamma=config.resolved_gamma,
-    )
-    restore_model(model, checkpoint)
-    print_fn(f"Evaluating {checkpoint} on {dataset} {split} ({len(records)} images)")
-    metrics = evaluate_model(
-        model,
-        records,
-        image_size=config.image_size,
-        resize_size=config.resize_size,
-        batch_size=batch_size,
-        cam_threshold=cam_threshold,
-        out_dir=out_dir or workdir,
-        print_fn=print_fn,
-    )
-    metrics.update(
-        {
-            "checkpoint": checkpoint,
-            "model": config.model,
-            "method": config.method,
-            "dataset": dataset,
-            "split": split,
-        }
-    )
-    with open(os.path.join(out_dir or workdir, "metrics.json"), "w") as f:
+    info = {"dataset": dataset, "split": split}
+    if scoremaps:
+        print_fn(f"Evaluating score maps in {scoremaps} on {dataset} {split}")
+        metrics = evaluate_scoremaps(
+            scoremaps,
+            records,
+            cam_threshold=cam_threshold,
+            cam_curve_interval=cam_curve_interval,
+            out_dir=out_dir,
+            num_overlays=num_pictures,
+            print_fn=print_fn,
+        )
+        info["scoremaps"] = scoremaps
+    else:
+        model, config, checkpoint = load_model(workdir, checkpoint, records.num_classes)
+        print_fn(f"Evaluating {checkpoint} on {dataset} {split} ({len(records)} images)")
+        metrics = evaluate_model(
+            model,
+            records,
+            image_size=config.image_size,
+            resize_size=config.resize_size,
+            batch_size=batch_size,
+            cam_threshold=cam_threshold,
+            cam=cam,
+            cam_curve_interval=cam_curve_interval,
+            out_dir=out_dir,
+            num_overlays=num_pictures,
+            save_scoremaps=save_scoremaps,
+            print_fn=print_fn,
+        )
+        info.update(
+            {"checkpoint": checkpoint, "model": config.model, "method": config.method, "cam": cam}
+        )
+        if save_scoremaps:
+            info["saved_scoremaps"] = save_scoremaps
+    metrics.update(info)
+    with open(os.path.join(out_dir, "metrics.json"), "w") as f:
         json.dump(metrics, f, indent=2)
     return metrics

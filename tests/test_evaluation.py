@@ -1,0 +1,254 @@
+"""Evaluation end to end on a tiny generated set: saved score maps in and out, Grad-CAM,
+pictures, and the refusals (bad score maps, bad boxes, a checkpoint that does not fit)."""
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+from conftest import CUB_MINI
+
+from wsol_tf import run
+from wsol_tf.boxes import gt_boxes_for_input
+from wsol_tf.config import TrainConfig
+from wsol_tf.data import synthetic
+from wsol_tf.data.cub import load_cub
+from wsol_tf.evaluation import evaluate_scoremaps, original_size_hw
+from wsol_tf.scoremaps import image_id_of, load_scoremap, save_scoremap, scoremap_file
+
+IMAGE_SIZE = (32, 48)  # non-square on purpose
+
+
+def run_cli(*args):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    return subprocess.run(
+        [sys.executable, "-m", *args], capture_output=True, text=True, env=env, timeout=120
+    )
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("data") / "tiny"
+    synthetic.generate(
+        root, num_classes=3, train_per_class=6, test_per_class=3, seed=2, min_size=40, max_size=64
+    )
+    return str(root)
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_data, tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("run") / "w"
+    config = TrainConfig(
+        model="tinyvgg", dataset="cub", data_dir=tiny_data, method="adl", epochs=1,
+        batch_size=6, image_size=IMAGE_SIZE, seed=1, workdir=str(workdir), log_every=100,
+    )  # fmt: skip
+    run.train(config, print_fn=lambda _: None)
+    return str(workdir)
+
+
+def test_image_id_is_the_path_under_images(tiny_data):
+    records = load_cub(tiny_data, "test")
+    image_id = image_id_of(records.image_paths[0], tiny_data)
+    assert image_id.count("/") == 1 and image_id.endswith(".jpg")
+    assert os.path.join(tiny_data, "images", image_id) == records.image_paths[0]
+    assert scoremap_file("/r", image_id) == os.path.join("/r", *image_id.split("/")) + ".npy"
+    with pytest.raises(ValueError, match="relative"):
+        scoremap_file("/r", "../x.jpg")
+
+
+def _gt_box_maps(records, out_dir, shift=0):
+    """Maps that are 1 exactly on each image's GT box (moved right by ``shift`` pixels)."""
+    for path, boxes in zip(records.image_paths, records.boxes, strict=True):
+        x0, y0, x1, y1 = gt_boxes_for_input(boxes[:1], original_size_hw(path), IMAGE_SIZE)[0]
+        m = np.zeros(IMAGE_SIZE)
+        m[y0:y1, x0 + shift : x1 + shift] = 1.0
+        save_scoremap(out_dir, image_id_of(path, records.source), m)
+
+
+def test_hand_made_maps_on_the_gt_box_score_full_marks(tiny_data, tmp_path):
+    records = load_cub(tiny_data, "test")
+    _gt_box_maps(records, str(tmp_path / "maps"))
+    res = evaluate_scoremaps(str(tmp_path / "maps"), records, print_fn=lambda _: None)
+    assert res["num_images"] == 9 and res["num_skipped"] == 0
+    assert res["gt_known_loc"] == 100.0
+    assert res["maxboxacc"] == 100.0 and res["maxboxacc_v2"] == 100.0
+    assert res["top1_clas"] is None and res["top1_loc"] is None
+    # Moved right by a full box width: no overlap at all.
+    _gt_box_maps(records, str(tmp_path / "far"), shift=1000)
+    res = evaluate_scoremaps(str(tmp_path / "far"), records, print_fn=lambda _: None)
+    assert res["maxboxacc"] == 0.0
+
+
+@pytest.mark.slow
+def test_saved_scoremaps_score_like_in_memory(trained, tmp_path):
+    saved = str(tmp_path / "maps")
+    memory = run.evaluate(
+        trained, save_scoremaps=saved, out_dir=str(tmp_path / "a"), print_fn=lambda _: None
+    )
+    assert len([f for _, _, fs in os.walk(saved) for f in fs if f.endswith(".npy")]) == 9
+    from_disk = run.evaluate(
+        scoremaps=saved, dataset="cub", data_dir=TrainConfig.load(trained).data_dir,
+        out_dir=str(tmp_path / "b"), print_fn=lambda _: None,
+    )  # fmt: skip
+    for key in ("gt_known_loc", "best_gt_known_loc", "maxboxacc", "maxboxacc_v2", "num_images"):
+        assert from_disk[key] == memory[key], key
+    assert from_disk["maxboxacc_v2_per_iou"] == memory["maxboxacc_v2_per_iou"]
+    assert from_disk["curve"]["gt_known_loc"] == memory["curve"]["gt_known_loc"]
+    assert [s["gt_known_loc"] for s in from_disk["sweep"]] == [
+        s["gt_known_loc"] for s in memory["sweep"]
+    ]
+    with open(tmp_path / "a" / "metrics.json") as f:
+        written = json.load(f)
+    for key in ("top1_clas", "top1_loc", "maxboxacc", "maxboxacc_v2", "pxap", "num_skipped"):
+        assert key in written
+    for name in ("chosen", "best", "worst"):
+        grid = cv2.imread(written["pictures"][name])
+        assert grid.shape == (8 * IMAGE_SIZE[0], 3 * IMAGE_SIZE[1], 3)
+
+
+@pytest.mark.slow
+def test_grad_cam_equals_cam_for_a_gap_head(trained, tmp_path):
+    # With GAP -> Dense on the CAM features, d logit_c / dF[h, w, k] = w[k, c] / (h w), so
+    # Grad-CAM is CAM / (h w) and the normalised maps (hence all metrics) agree.
+    from wsol_tf.evaluation import ScoremapModel
+    from wsol_tf.restore import load_model
+
+    model, config, _ = load_model(trained)
+    rng = np.random.default_rng(0)
+    images = rng.uniform(0, 255, (4, *IMAGE_SIZE, 3)).astype(np.float32)
+    classes = np.array([0, 1, 2, 1])
+    logits_a, cam = ScoremapModel(model, IMAGE_SIZE, "cam")(images, classes)
+    logits_b, grad = ScoremapModel(model, IMAGE_SIZE, "gradcam")(images, classes)
+    np.testing.assert_allclose(logits_a, logits_b, rtol=1e-5, atol=1e-5)
+    assert cam.shape == grad.shape == (4, *IMAGE_SIZE)
+    np.testing.assert_allclose(grad, cam, atol=1e-4)
+    with pytest.raises(ValueError, match="gradcam"):
+        ScoremapModel(model, IMAGE_SIZE, "gradcampp")
+
+
+def test_bad_scoremaps_are_refused_naming_the_file(tiny_data, tmp_path):
+    records = load_cub(tiny_data, "test")
+    root = str(tmp_path / "maps")
+    _gt_box_maps(records, root)
+    image_id = image_id_of(records.image_paths[4], tiny_data)
+    path = scoremap_file(root, image_id)
+    np.save(path, np.full(IMAGE_SIZE, np.nan))
+    with pytest.raises(ValueError, match="NaN") as error:
+        evaluate_scoremaps(root, records, print_fn=lambda _: None)
+    assert path in str(error.value)
+    np.save(path, np.zeros((3, *IMAGE_SIZE)))
+    with pytest.raises(ValueError, match="2D"):
+        load_scoremap(root, image_id)
+    np.save(path, np.zeros((IMAGE_SIZE[0], IMAGE_SIZE[1] + 1)))
+    with pytest.raises(ValueError, match="shape"):
+        load_scoremap(root, image_id, shape=IMAGE_SIZE)
+    os.remove(path)
+    with pytest.raises(FileNotFoundError, match=image_id):
+        evaluate_scoremaps(root, records, print_fn=lambda _: None)
+
+
+def test_gt_box_with_x1_below_x0_is_refused(tiny_data, tmp_path):
+    records = load_cub(tiny_data, "test")
+    _gt_box_maps(records, str(tmp_path / "maps"))
+    boxes = records.boxes.copy()
+    boxes[2, 0] = (30, 5, 10, 20)
+    bad = dataclasses.replace(records, boxes=boxes)
+    with pytest.raises(ValueError, match="invalid box") as error:
+        evaluate_scoremaps(str(tmp_path / "maps"), bad, print_fn=lambda _: None)
+    assert records.image_paths[2] in str(error.value)
+
+
+@pytest.mark.slow
+def test_checkpoint_that_does_not_fit_is_refused(trained, tmp_path):
+    from wsol_tf.restore import load_model
+
+    with pytest.raises(ValueError, match="does not match the model"):
+        load_model(trained, num_classes=5)
+    with pytest.raises(FileNotFoundError, match="no file"):
+        load_model(trained, checkpoint=os.path.join(trained, "checkpoints", "ckpt-99"))
+
+
+# --- localize and export ---------------------------------------------------------------------
+
+
+def test_component_box_matches_largest_contour_box():
+    from wsol_tf.boxes import box_from_scoremap
+    from wsol_tf.serving import component_boxes
+
+    maps = np.zeros((3, 30, 44))
+    maps[0, 3:10, 5:30] = 1.0  # big block
+    maps[0, 20:27, 35:40] = 0.8  # small block: not the largest
+    maps[1, 12:29, 30:44] = 0.6  # touches the bottom-right border: x1, y1 clipped
+    maps[1, 0:2, 0:2] = 1.0
+    got = component_boxes(maps, 0.2).numpy()
+    for i in range(3):
+        np.testing.assert_array_equal(got[i], box_from_scoremap(maps[i], 0.2))
+    np.testing.assert_array_equal(got[0], [5, 3, 30, 10])
+    np.testing.assert_array_equal(got[2], [0, 0, 0, 0])  # empty map
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.path.isdir(CUB_MINI), reason=f"real CUB mini set not at {CUB_MINI}")
+def test_localize_cli_on_a_real_image(trained, tmp_path):
+    image = os.path.join(
+        CUB_MINI, "images", "001.Black_footed_Albatross", "Black_Footed_Albatross_0046_18.jpg"
+    )
+    result = run_cli("wsol_tf.localize", f"--workdir={trained}", f"--out={tmp_path}", image)
+    assert result.returncode == 0, result.stderr[-2000:]
+    (line,) = result.stdout.strip().splitlines()
+    out = json.loads(line)
+    assert out["size"] == [335, 500]  # (H, W) of that CUB image
+    x0, y0, x1, y1 = out["box"]
+    assert 0 <= x0 <= x1 <= 499 and 0 <= y0 <= y1 <= 334
+    scores = [c["score"] for c in out["top_classes"]]
+    assert len(scores) == 3 and scores == sorted(scores, reverse=True)  # 3 classes in total
+    assert abs(sum(scores) - 1) < 1e-5
+    assert cv2.imread(out["overlay"]).shape == (335, 500, 3)
+    missing = run_cli("wsol_tf.localize", f"--workdir={trained}", str(tmp_path / "none.jpg"))
+    assert missing.returncode == 2 and "none.jpg" in missing.stderr
+
+
+RELOAD_SCRIPT = """
+import json, sys
+import numpy as np
+import tensorflow as tf
+serve = tf.saved_model.load(sys.argv[1]).signatures["serving_default"]
+out = serve(images=tf.constant(np.load(sys.argv[2])))
+print(json.dumps({k: v.numpy().tolist() for k, v in out.items()}))
+"""
+
+
+@pytest.mark.slow
+def test_export_reloads_in_a_fresh_process(trained, tmp_path):
+    from wsol_tf.restore import load_model
+
+    saved = str(tmp_path / "saved")
+    result = run_cli("wsol_tf.export", f"--workdir={trained}", f"--out={saved}")
+    assert result.returncode == 0, result.stderr[-2000:]
+    images = np.random.default_rng(3).uniform(0, 255, (2, 50, 70, 3)).astype(np.float32)
+    np.save(tmp_path / "images.npy", images)
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    reloaded = subprocess.run(
+        [sys.executable, "-c", RELOAD_SCRIPT, saved, str(tmp_path / "images.npy")],
+        capture_output=True, text=True, env=env, timeout=120,
+    )  # fmt: skip
+    assert reloaded.returncode == 0, reloaded.stderr[-2000:]
+    out = {k: np.array(v) for k, v in json.loads(reloaded.stdout.strip().splitlines()[-1]).items()}
+    import tensorflow as tf
+
+    model, _, _ = load_model(trained)
+    expected = tf.nn.softmax(model(tf.image.resize(images, IMAGE_SIZE), training=False)).numpy()
+    np.testing.assert_allclose(out["scores"], expected, rtol=1e-4, atol=1e-6)
+    np.testing.assert_array_equal(out["classes"], expected.argmax(-1))
+    assert out["cam"].shape == (2, *IMAGE_SIZE)
+    assert out["cam"].min() >= 0 and out["cam"].max() <= 1
+    from wsol_tf.serving import component_boxes
+
+    np.testing.assert_array_equal(out["box"], component_boxes(out["cam"], 0.2).numpy())
+    np.testing.assert_allclose(
+        out["box_original"], out["box"] * np.array([70 / 48, 50 / 32] * 2), rtol=1e-6
+    )

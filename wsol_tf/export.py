@@ -1,0 +1,48 @@
+"""Export a trained run as a SavedModel: `python -m wsol_tf.export --workdir=W --out=M`.
+
+The SavedModel's ``serving_default`` maps a batch of RGB images (float, [0, 255], any size)
+to class scores, the top-1 class's CAM and its box (see ``wsol_tf.serving``). Load it with
+``tf.saved_model.load(M).signatures["serving_default"](images=...)``.
+"""
+
+import json
+import sys
+
+from absl import app, flags, logging
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("workdir", None, "Training workdir (config.json, checkpoints/).")
+flags.DEFINE_string("checkpoint", None, "Checkpoint path; default: the workdir's latest.")
+flags.DEFINE_string("out", None, "SavedModel folder to write.")
+flags.DEFINE_float("threshold", 0.2, "CAM threshold of the exported box.")
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    logging.set_verbosity(logging.WARNING)
+    if not FLAGS.workdir or not FLAGS.out:
+        print("error: --workdir and --out are required.", file=sys.stderr)
+        return 2
+    if not 0.0 <= FLAGS.threshold < 1.0:
+        print(f"error: --threshold={FLAGS.threshold} must be in [0, 1).", file=sys.stderr)
+        return 2
+    from wsol_tf.restore import class_names, load_model
+    from wsol_tf.serving import export
+
+    try:
+        model, config, checkpoint = load_model(FLAGS.workdir, FLAGS.checkpoint)
+    except (FileNotFoundError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    export(model, config.image_size, FLAGS.out, FLAGS.threshold)
+    names = class_names(FLAGS.workdir)
+    if names is not None:
+        with open(f"{FLAGS.out}/classes.json", "w") as f:
+            json.dump(names, f, indent=1)
+    print(json.dumps({"saved_model": FLAGS.out, "checkpoint": checkpoint}))
+    return 0
+
+
+if __name__ == "__main__":
+    app.run(main)
