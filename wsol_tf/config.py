@@ -111,6 +111,8 @@ class TrainConfig:
     tensorboard: bool = True
 
     def __post_init__(self):
+        if self.pretrained in ("", "none", "None"):
+            self.pretrained = None  # `--pretrained=` or `--pretrained=none` turns a recipe's off
         self.image_size = _as_hw(self.image_size)
         self.resize_size = None if self.resize_size is None else _as_hw(self.resize_size)
         self.positions = None if self.positions is None else tuple(self.positions)
