@@ -24,8 +24,16 @@ logger = logging.getLogger("wsol_tf.data")
 
 
 def decode_uint8(data):
-    """Encoded bytes (JPEG, PNG, GIF, BMP; gray, RGB, RGBA or CMYK) -> (H, W, 3) uint8 RGB."""
-    image = tf.io.decode_image(data, channels=3, expand_animations=False, dtype=tf.uint8)
+    """Encoded bytes (JPEG, PNG, GIF, BMP; gray, RGB, RGBA or CMYK) -> (H, W, 3) uint8 RGB.
+
+    JPEGs use the accurate integer IDCT (libjpeg's ISLOW, as PIL and OpenCV), not
+    TensorFlow's default INTEGER_FAST, whose pixels differ by up to ~4 levels.
+    """
+    image = tf.cond(
+        tf.io.is_jpeg(data),
+        lambda: tf.io.decode_jpeg(data, channels=3, dct_method="INTEGER_ACCURATE"),
+        lambda: tf.io.decode_image(data, channels=3, expand_animations=False, dtype=tf.uint8),
+    )
     image.set_shape([None, None, 3])
     return image
 
