@@ -11,6 +11,10 @@
 Boxes become `x0, y0, x1, y1 = x, y, x + w, y + h`, as wsolevaluation's metadata
 writes them. Class ids present in the folder are remapped to 0..K-1 in sorted
 order, so a subset of classes (e.g. 001-010) trains a K-way classifier.
+
+Held-out validation: with `val_per_class=N`, split "val" holds N images of each
+class drawn from the official train split with a fixed seed, and split "train"
+returns the rest, so hyperparameters can be chosen without touching test.
 """
 
 import os
@@ -19,7 +23,7 @@ import numpy as np
 
 from wsol_tf.data.records import Records, pad_boxes
 
-SPLITS = ("train", "test")
+SPLITS = ("train", "val", "test")
 _FILES = (
     "images.txt",
     "image_class_labels.txt",
@@ -55,12 +59,16 @@ def _read_table(path, num_fields, convert):
     return table
 
 
-def load_cub(data_dir, split):
+def load_cub(data_dir, split, val_per_class=0, val_seed=0):
     """Reads one split of a CUB-layout folder.
 
     Args:
         data_dir: the folder holding images/ and the five annotation files.
-        split: "train" or "test" (the official split).
+        split: "train" or "test" (the official split), or "val" (needs
+            val_per_class > 0).
+        val_per_class: images per class moved from train to a held-out "val"
+            split (0: no val split; train is the whole official train split).
+        val_seed: seed of that draw; the same seed gives the same val split.
 
     Returns:
         `Records` with boxes in original-image pixels, `x0, y0, x1, y1`.
@@ -71,6 +79,10 @@ def load_cub(data_dir, split):
     """
     if split not in SPLITS:
         raise ValueError(f"CUB split must be one of {SPLITS}, got split={split!r}.")
+    if val_per_class < 0:
+        raise ValueError(f"val_per_class={val_per_class} must be >= 0.")
+    if split == "val" and val_per_class == 0:
+        raise ValueError("CUB split='val' needs val_per_class > 0 (--val_per_class).")
     data_dir = os.path.abspath(os.path.expanduser(data_dir))
     for name in _FILES:
         path = os.path.join(data_dir, name)
@@ -101,8 +113,12 @@ def load_cub(data_dir, split):
         raise ValueError(f"{file('classes.txt')}: class id {unknown[0]} is not listed.")
     class_index = {c: k for k, c in enumerate(present_classes)}
 
-    wanted = 1 if split == "train" else 0
+    wanted = 0 if split == "test" else 1
     image_ids = [i for i in sorted(paths) if is_train[i] == wanted]
+    if split != "test" and val_per_class > 0:
+        val_ids = held_out_ids(image_ids, class_of, val_per_class, val_seed, file("images.txt"))
+        keep = val_ids if split == "val" else set(image_ids) - val_ids
+        image_ids = [i for i in image_ids if i in keep]
     box_lists = []
     for i in image_ids:
         x, y, w, h = xywh[i]
@@ -121,5 +137,20 @@ def load_cub(data_dir, split):
         num_boxes=num_boxes,
         image_ids=image_ids,
         class_names=[class_dirs[c] for c in present_classes],
-        source=data_dir,
+        source=data_dir if split != "val" else f"{data_dir} (val: {val_per_class}/class)",
     )
+
+
+def held_out_ids(train_ids, class_of, per_class, seed, where):
+    """`per_class` ids of each class drawn from `train_ids` with `seed` (independent of order)."""
+    rng = np.random.default_rng(seed)
+    chosen = set()
+    for c in sorted(set(class_of[i] for i in train_ids)):
+        ids = sorted(i for i in train_ids if class_of[i] == c)
+        if len(ids) <= per_class:
+            raise ValueError(
+                f"{where}: class {c} has {len(ids)} training images; val_per_class={per_class} "
+                "would leave none for training."
+            )
+        chosen.update(ids[k] for k in rng.permutation(len(ids))[:per_class])
+    return chosen

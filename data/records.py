@@ -19,6 +19,10 @@ class Records:
             images.txt), length N.
         class_names: name of each class index, length num_classes.
         source: where the split was read from, for messages.
+        image_sizes: optional (N, 2) int32 `width, height` of each original
+            image as the annotation states it (None when unknown).
+        mask_paths: optional per-image lists of mask files (OpenImages PxAP).
+        ignore_paths: optional per-image lists of ignore-region masks.
     """
 
     image_paths: list
@@ -28,6 +32,9 @@ class Records:
     image_ids: list
     class_names: list
     source: str = ""
+    image_sizes: np.ndarray | None = None
+    mask_paths: list | None = None
+    ignore_paths: list | None = None
 
     def __post_init__(self):
         n = len(self.image_paths)
@@ -35,11 +42,39 @@ class Records:
             len(self.labels) == len(self.boxes) == len(self.num_boxes) == len(self.image_ids) == n
         ):
             raise ValueError(f"Records from {self.source!r}: inconsistent lengths.")
+        for name in ("image_sizes", "mask_paths", "ignore_paths"):
+            value = getattr(self, name)
+            if value is not None and len(value) != n:
+                raise ValueError(f"Records from {self.source!r}: {name} must have length {n}.")
         if self.boxes.ndim != 3 or self.boxes.shape[-1] != 4:
             raise ValueError(f"Records from {self.source!r}: boxes must be (N, M, 4).")
 
     def __len__(self):
         return len(self.image_paths)
+
+    def subset(self, rows, source=None):
+        """The Records of the given rows (in that order), e.g. a held-out split."""
+        rows = np.asarray(rows, np.int64)
+
+        def pick(values):
+            return None if values is None else [values[r] for r in rows]
+
+        return dataclasses.replace(
+            self,
+            image_paths=pick(self.image_paths),
+            labels=self.labels[rows],
+            boxes=self.boxes[rows],
+            num_boxes=self.num_boxes[rows],
+            image_ids=pick(self.image_ids),
+            source=self.source if source is None else source,
+            image_sizes=None if self.image_sizes is None else self.image_sizes[rows],
+            mask_paths=pick(self.mask_paths),
+            ignore_paths=pick(self.ignore_paths),
+        )
+
+    def describe(self, row):
+        """How log lines name image `row`: its id and file."""
+        return f"id {self.image_ids[row]} ({self.image_paths[row]})"
 
     @property
     def num_classes(self):

@@ -74,3 +74,74 @@ def eval_transform(image, boxes, image_size, resize_size):
     image, boxes = resize_with_boxes(image, boxes, resize_size)
     offset = center_crop_offset(resize_size, image_size)
     return crop_with_boxes(image, boxes, offset, image_size)
+
+
+def crop_resize_with_boxes(image, boxes, offset_yx, crop_hw, out_hw):
+    """Crops (h, w) at (y, x), resizes the crop to out_hw; boxes shifted, clipped, scaled."""
+    image, boxes = crop_with_boxes(image, boxes, offset_yx, crop_hw)
+    return resize_with_boxes(image, boxes, out_hw)
+
+
+def sample_resized_crop(height, width, seed, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3), attempts=10):
+    """The crop window of torchvision's RandomResizedCrop (wsolevaluation's augmentation).
+
+    Up to `attempts` draws of an area fraction in `scale` and a log-uniform aspect
+    ratio w/h in `ratio`; the first window that fits is used, else the central
+    crop with the aspect ratio clamped to `ratio`. All attempts are drawn at once
+    from the stateless `seed`, so the window depends only on the seed.
+
+    Args:
+        height, width: scalar int tensors, size of the image.
+        seed: (2,) int tensor.
+
+    Returns:
+        (y, x, h, w) int32 scalars of the window.
+    """
+    h_f, w_f = tf.cast(height, tf.float32), tf.cast(width, tf.float32)
+    seeds = tf.random.experimental.stateless_split(seed, num=4)
+    area = h_f * w_f * tf.random.stateless_uniform((attempts,), seeds[0], scale[0], scale[1])
+    log_ratio = tf.random.stateless_uniform(
+        (attempts,), seeds[1], tf.math.log(float(ratio[0])), tf.math.log(float(ratio[1]))
+    )
+    aspect = tf.exp(log_ratio)
+    # Python's round() is half-to-even, as tf.round.
+    w = tf.cast(tf.round(tf.sqrt(area * aspect)), tf.int32)
+    h = tf.cast(tf.round(tf.sqrt(area / aspect)), tf.int32)
+    fits = (w > 0) & (w <= width) & (h > 0) & (h <= height)
+    first = tf.argmax(tf.cast(fits, tf.int32), output_type=tf.int32)
+    u = tf.random.stateless_uniform((2,), seeds[2])
+    h_pick, w_pick = h[first], w[first]
+    y_pick = tf.cast(u[0] * tf.cast(height - h_pick + 1, tf.float32), tf.int32)
+    x_pick = tf.cast(u[1] * tf.cast(width - w_pick + 1, tf.float32), tf.int32)
+    # Fallback: central crop, aspect ratio clamped to the range.
+    in_ratio = w_f / h_f
+    w_fb = tf.where(
+        in_ratio > ratio[1], tf.cast(tf.round(h_f * ratio[1]), tf.int32), tf.cast(width, tf.int32)
+    )
+    h_fb = tf.where(
+        in_ratio < ratio[0], tf.cast(tf.round(w_f / ratio[0]), tf.int32), tf.cast(height, tf.int32)
+    )
+    any_fits = tf.reduce_any(fits)
+    h_out = tf.where(any_fits, h_pick, h_fb)
+    w_out = tf.where(any_fits, w_pick, w_fb)
+    y_out = tf.where(any_fits, y_pick, (height - h_fb) // 2)
+    x_out = tf.where(any_fits, x_pick, (width - w_fb) // 2)
+    return tf.minimum(y_out, height - h_out), tf.minimum(x_out, width - w_out), h_out, w_out
+
+
+def random_resized_crop_transform(image, boxes, image_size, seed):
+    """wsolevaluation's training augmentation: RandomResizedCrop(image_size) + random flip.
+
+    Args:
+        image: (H, W, 3) float32.
+        boxes: (M, 4) float32.
+        image_size: (h, w) of the network input.
+        seed: (2,) int tensor for the stateless random draws.
+    """
+    crop_seed, flip_seed = tf.unstack(tf.random.experimental.stateless_split(seed, num=2))
+    shape = tf.shape(image)
+    y, x, h, w = sample_resized_crop(shape[0], shape[1], crop_seed)
+    image, boxes = crop_resize_with_boxes(image, boxes, (y, x), (h, w), image_size)
+    flip = tf.random.stateless_uniform((), flip_seed) < 0.5
+    flipped_image, flipped_boxes = flip_with_boxes(image, boxes)
+    return tf.where(flip, flipped_image, image), tf.where(flip, flipped_boxes, boxes)

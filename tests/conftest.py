@@ -15,3 +15,8 @@ needs_cub_mini = pytest.mark.skipif(
     not os.path.isdir(CUB_MINI),
     reason=f"real CUB mini set not found at {CUB_MINI} (set WSOL_TF_SHARED_DATA)",
 )
+ILSVRC_MINI = os.path.join(SHARED_DATA, "ILSVRC2012_val_mini")
+needs_ilsvrc_mini = pytest.mark.skipif(
+    not os.path.isdir(ILSVRC_MINI),
+    reason=f"real ILSVRC mini set not found at {ILSVRC_MINI} (set WSOL_TF_SHARED_DATA)",
+)

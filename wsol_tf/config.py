@@ -5,8 +5,8 @@ import json
 import os
 
 from wsol_tf import models
+from wsol_tf.data.datasets import DATASETS, NEEDS_DATA_DIR
 
-DATASETS = ("synthetic", "cub")
 STRATEGIES = ("auto", "one_device", "mirrored", "multi_worker")
 LR_SCHEDULES = ("step", "cosine")
 LR_GROUP_RULES = ("none", "pretrained_0.1", "new_10")
@@ -23,7 +23,9 @@ class TrainConfig:
         experiment: the `wsol_tf.experiments` module the settings came from.
         pretrained: None (random init), "imagenet" (keras.applications
             weights) or a weights file (.h5 / Tensorpack .npz).
-        dataset: "synthetic" (embedded, generated) or "cub" (CUB_200_2011 layout).
+        dataset: one of `wsol_tf.data.datasets.DATASETS`: "synthetic" (embedded,
+            generated), "cub" (CUB_200_2011 layout), "imagenet", "wsol_metadata",
+            "tfds_cub", "tfds_pets", "tfds_imagenet", "folder".
         data_dir: dataset folder; for "synthetic" the cache folder (None: default).
         method: "cam" (vanilla) or "adl".
         drop_rate: ADL drop_rate (Tensorpack's keep_prob 0.25 is drop_rate 0.75).
@@ -123,8 +125,8 @@ class TrainConfig:
         module = models.backbone_module(self.model)  # names the valid models
         if self.dataset not in DATASETS:
             raise ValueError(f"--dataset={self.dataset!r}: valid datasets: {', '.join(DATASETS)}.")
-        if self.dataset == "cub" and not self.data_dir:
-            raise ValueError("--dataset=cub needs --data_dir=<folder of CUB_200_2011>.")
+        if self.dataset in NEEDS_DATA_DIR and not self.data_dir:
+            raise ValueError(f"--dataset={self.dataset} needs --data_dir=<dataset folder>.")
         if self.strategy not in STRATEGIES:
             raise ValueError(f"--strategy={self.strategy!r}: valid: {', '.join(STRATEGIES)}.")
         if self.method not in models.METHODS:

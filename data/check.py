@@ -1,0 +1,179 @@
+"""Checks a dataset folder before training: counts, classes, box statistics, unreadable files.
+
+Every image of each split is read and decoded once (in parallel), so a bad
+file is found now rather than hours into training. Library side of
+`python -m wsol_tf.data check` (see `__main__.py`).
+"""
+
+import json
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from wsol_tf.data.datasets import load_split
+from wsol_tf.data.decode import try_decode, why_unreadable
+
+
+def default_splits(dataset, data_dir):
+    """The splits a dataset folder has (those `check` visits without --split)."""
+    if dataset == "imagenet":
+        return [s for s in ("train", "val") if os.path.isdir(os.path.join(data_dir, s))]
+    if dataset == "wsol_metadata":
+        root = os.path.join(data_dir, "wsol_metadata")
+        return sorted(e.name for e in os.scandir(root) if e.is_dir()) if os.path.isdir(root) else []
+    if dataset == "folder":
+        return ["train"]
+    if dataset == "tfds_imagenet":
+        return ["train", "val"]
+    return ["train", "test"]
+
+
+def scan_images(source):
+    """Decodes every image of a split once.
+
+    Returns:
+        (sizes, boxes, labels, unreadable): sizes (N, 2) int `width, height`
+        (0, 0 for unreadable files), boxes a list of (n_i, 4) arrays in
+        original-image pixels, labels (N,), and unreadable a list of
+        {"index", "path", "reason"}.
+    """
+    n = len(source)
+    sizes = np.zeros((n, 2), np.int64)
+    if hasattr(source, "as_dataset"):  # tfds: decoded by tfds; boxes only known after reading
+        boxes, labels = [None] * n, np.zeros(n, np.int32)
+        for e in source.as_dataset(shuffle=False, seed=0, epoch=0).prefetch(64):
+            i = int(e["index"])
+            sizes[i] = (e["image"].shape[1], e["image"].shape[0])
+            boxes[i] = e["boxes"].numpy()[: int(e["num_boxes"])]
+            labels[i] = int(e["label"])
+        return sizes, boxes, labels, []
+    dataset = tf.data.Dataset.from_tensor_slices(
+        {"path": list(source.image_paths), "index": tf.range(n, dtype=tf.int32)}
+    )
+    dataset = dataset.interleave(
+        try_decode, cycle_length=16, num_parallel_calls=tf.data.AUTOTUNE, deterministic=False
+    )
+    dataset = dataset.map(
+        lambda e: {"index": e["index"], "shape": tf.shape(e["image"])[:2], "ok": e["ok"]},
+        num_parallel_calls=tf.data.AUTOTUNE,
+    )
+    unreadable = []
+    for e in dataset.prefetch(64).as_numpy_iterator():
+        i = int(e["index"])
+        if e["ok"]:
+            sizes[i] = (e["shape"][1], e["shape"][0])
+        else:
+            path = source.image_paths[i]
+            unreadable.append({"index": i, "path": path, "reason": why_unreadable(path)})
+    boxes = [source.boxes[i, : source.num_boxes[i]] for i in range(n)]
+    return sizes, boxes, np.asarray(source.labels), sorted(unreadable, key=lambda u: u["index"])
+
+
+def split_report(source, sizes, boxes, labels, unreadable):
+    """Summary statistics of one scanned split (a JSON-able dict)."""
+    counts = np.bincount(labels, minlength=source.num_classes)
+    present = counts[counts > 0]
+    per_image = np.array([len(b) for b in boxes])
+    all_boxes = np.concatenate([b for b in boxes if len(b)] or [np.zeros((0, 4))])
+    owner = np.repeat(np.arange(len(boxes)), per_image)
+    report = {
+        "source": source.source,
+        "images": len(source),
+        "classes": int(source.num_classes),
+        "classes_present": int(len(present)),
+        "images_per_class": [int(present.min()), int(present.max())] if len(present) else [0, 0],
+        "boxes": int(len(all_boxes)),
+        "boxes_per_image": [int(per_image.min()), int(per_image.max())],
+        "images_without_box": int((per_image == 0).sum()),
+        "unreadable": len(unreadable),
+        "unreadable_files": unreadable,
+    }
+    if len(all_boxes):
+        w = all_boxes[:, 2] - all_boxes[:, 0]
+        h = all_boxes[:, 3] - all_boxes[:, 1]
+        image_wh = sizes[owner].astype(np.float64)
+        known = image_wh[:, 0] > 0
+        area = w[known] * h[known] / (image_wh[known, 0] * image_wh[known, 1])
+        outside = (all_boxes[known, 2] > image_wh[known, 0]) | (
+            all_boxes[known, 3] > image_wh[known, 1]
+        )
+        report.update(
+            {
+                "box_width_mean": float(w.mean()),
+                "box_height_mean": float(h.mean()),
+                "box_area_fraction": [
+                    float(area.min()),
+                    float(np.median(area)),
+                    float(area.max()),
+                ]
+                if area.size
+                else None,
+                "empty_boxes": int(((w <= 0) | (h <= 0)).sum()),
+                "boxes_outside_image": int(outside.sum()),
+            }
+        )
+    stated = getattr(source, "image_sizes", None)
+    if stated is not None:
+        readable = sizes[:, 0] > 0
+        report["size_mismatches"] = int((np.any(stated != sizes, axis=1) & readable).sum())
+    return report
+
+
+def format_report(split, r):
+    lines = [
+        f"[{split}] {r['source']}",
+        f"  images {r['images']}, classes {r['classes']} ({r['classes_present']} present, "
+        f"{r['images_per_class'][0]}..{r['images_per_class'][1]} images per class)",
+        f"  boxes {r['boxes']} ({r['boxes_per_image'][0]}..{r['boxes_per_image'][1]} per image, "
+        f"{r['images_without_box']} images without a box)",
+    ]
+    if r.get("box_area_fraction"):
+        lo, med, hi = r["box_area_fraction"]
+        lines.append(
+            f"  box mean {r['box_width_mean']:.1f} x {r['box_height_mean']:.1f} px, area / image "
+            f"min {lo:.3f} median {med:.3f} max {hi:.3f}; empty {r['empty_boxes']}, "
+            f"outside the image {r['boxes_outside_image']}"
+        )
+    if "size_mismatches" in r:
+        lines.append(f"  images whose size differs from the annotation: {r['size_mismatches']}")
+    lines.append(f"  unreadable files: {r['unreadable']}")
+    lines += [f"    {u['path']}: {u['reason']}" for u in r["unreadable_files"]]
+    return "\n".join(lines)
+
+
+def check(dataset, data_dir, splits=None, json_path=None, print_fn=print, **options):
+    """Scans the splits of a dataset; prints a report; optionally writes per-image JSON.
+
+    Returns:
+        {split: report dict}. Raises like `load_split` on a missing file or a
+        malformed annotation (naming the file and line).
+    """
+    splits = splits or default_splits(dataset, data_dir)
+    if not splits:
+        raise FileNotFoundError(f"--dataset={dataset} --data_dir={data_dir}: no splits found.")
+    reports, images = {}, []
+    for split in splits:
+        source = load_split(dataset, data_dir, split, **options)
+        sizes, boxes, labels, unreadable = scan_images(source)
+        reports[split] = split_report(source, sizes, boxes, labels, unreadable)
+        print_fn(format_report(split, reports[split]))
+        if json_path:
+            bad = {u["index"] for u in unreadable}
+            for i in range(len(source)):
+                images.append(
+                    {
+                        "split": split,
+                        "id": str(source.image_ids[i]),
+                        "class_index": int(labels[i]),
+                        "image_size": None if i in bad else [int(v) for v in sizes[i]],
+                        "boxes": [[float(v) for v in b] for b in boxes[i]],
+                        "readable": i not in bad,
+                    }
+                )
+    if json_path:
+        with open(json_path, "w") as f:
+            json.dump({"dataset": dataset, "data_dir": data_dir, "splits": reports,
+                       "images": images}, f, indent=1)  # fmt: skip
+        print_fn(f"wrote {len(images)} image records to {json_path}")
+    return reports

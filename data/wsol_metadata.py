@@ -1,0 +1,169 @@
+"""wsolevaluation's metadata folders (clovaai/wsolevaluation, `metadata/<DATASET>/<split>/`).
+
+    image_ids.txt      <image_id>                   one line per image; the id is the
+                                                    image path relative to the image root
+    class_labels.txt   <image_id>,<class index>
+    image_sizes.txt    <image_id>,<width>,<height>  (optional)
+    localization.txt   <image_id>,<x0>,<y0>,<x1>,<y1>       one line per box (CUB, ImageNet), or
+                       <image_id>,<mask path>,<ignore path>  one line per mask (OpenImages, PxAP)
+
+By default the metadata of split S is read from `<data_dir>/wsol_metadata/S`
+and images from `<data_dir>/<image_id>`, or `<data_dir>/images/<image_id>` when
+that is where the first image lies (the CUB layout). Class names come from
+`LOC_synset_mapping.txt` in data_dir when present (then num_classes is its
+length), else they are "class_<k>" for k up to the largest label.
+"""
+
+import os
+
+import numpy as np
+
+from wsol_tf.data.annotations import (
+    check_files_exist,
+    line_error,
+    numbered_lines,
+    parse_box,
+    require_file,
+)
+from wsol_tf.data.imagenet import MAPPING, read_synset_mapping
+from wsol_tf.data.records import Records, pad_boxes
+
+
+def _rows(path, num_fields):
+    """(line_number, line, fields) of a comma-separated file with `num_fields` per line."""
+    for line_number, line in numbered_lines(path):
+        fields = [f.strip() for f in line.split(",")]
+        if len(fields) not in num_fields:
+            want = " or ".join(str(n) for n in num_fields)
+            raise line_error(path, line_number, line, f"expected {want} comma-separated fields")
+        yield line_number, line, fields
+
+
+def _image_root(data_dir, first_id, image_root):
+    if image_root:
+        return os.path.abspath(os.path.expanduser(image_root))
+    for root in (data_dir, os.path.join(data_dir, "images")):
+        if os.path.isfile(os.path.join(root, first_id)):
+            return root
+    raise FileNotFoundError(
+        f"wsol_metadata: image {first_id!r} is neither in {data_dir} nor in "
+        f"{os.path.join(data_dir, 'images')}; pass image_root."
+    )
+
+
+def load_wsol_metadata(data_dir, split, metadata_dir=None, image_root=None):
+    """Reads split `split` of a wsolevaluation metadata folder (layout in the module doc).
+
+    Args:
+        data_dir: dataset folder (holding the images and, by default, wsol_metadata/).
+        split: subfolder of the metadata folder ("train", "val", "test", ...).
+        metadata_dir: the folder holding the split folders; default
+            `<data_dir>/wsol_metadata`.
+        image_root: folder the image ids are relative to; default found as above.
+
+    Returns:
+        `Records` with every box of each image (x0, y0, x1, y1, original pixels),
+        image_sizes when image_sizes.txt is present, and mask_paths /
+        ignore_paths for OpenImages-style localization.
+
+    Raises:
+        FileNotFoundError naming a missing file; ValueError naming the file and
+        line of a malformed or inconsistent annotation.
+    """
+    data_dir = os.path.abspath(os.path.expanduser(data_dir))
+    metadata_dir = metadata_dir or os.path.join(data_dir, "wsol_metadata")
+    folder = os.path.join(metadata_dir, split)
+    if not os.path.isdir(folder):
+        available = sorted(os.listdir(metadata_dir)) if os.path.isdir(metadata_dir) else []
+        raise FileNotFoundError(
+            f"wsol_metadata: no split folder {folder} (splits found: {available or 'none'})."
+        )
+
+    def file(name):
+        return require_file(os.path.join(folder, name), f"wsol_metadata split {split!r}")
+
+    ids, seen = [], set()
+    for line_number, line in numbered_lines(file("image_ids.txt")):
+        if line in seen:
+            raise line_error(file("image_ids.txt"), line_number, line, "duplicate image id")
+        seen.add(line)
+        ids.append(line)
+    if not ids:
+        raise ValueError(f"{file('image_ids.txt')}: no image ids.")
+
+    labels = {}
+    for line_number, line, (image_id, label) in _rows(file("class_labels.txt"), (2,)):
+        if image_id not in seen:
+            raise line_error(file("class_labels.txt"), line_number, line, "unknown image id")
+        if not label.isdigit():
+            raise line_error(file("class_labels.txt"), line_number, line, "label must be >= 0")
+        labels[image_id] = int(label)
+    _require_all(ids, labels, file("class_labels.txt"))
+
+    sizes = None
+    sizes_path = os.path.join(folder, "image_sizes.txt")
+    if os.path.isfile(sizes_path):
+        sizes = {}
+        for line_number, line, (image_id, width, height) in _rows(sizes_path, (3,)):
+            if not (width.isdigit() and height.isdigit()):
+                raise line_error(sizes_path, line_number, line, "width and height must be ints")
+            sizes[image_id] = (int(width), int(height))
+        _require_all(ids, sizes, sizes_path)
+
+    boxes = {i: [] for i in ids}
+    masks, ignores = {i: [] for i in ids}, {i: [] for i in ids}
+    has_masks = False
+    loc_path = file("localization.txt")
+    for line_number, line, fields in _rows(loc_path, (3, 5)):
+        image_id = fields[0]
+        if image_id not in seen:
+            raise line_error(loc_path, line_number, line, "unknown image id")
+        if len(fields) == 5:
+            box = parse_box(fields[1:], loc_path, line_number, line)
+            if sizes is not None:
+                width, height = sizes[image_id]
+                if box[2] > width or box[3] > height:
+                    raise line_error(loc_path, line_number, line, f"box outside {width}x{height}")
+            boxes[image_id].append(box)
+        else:
+            has_masks = True
+            masks[image_id].append(fields[1])
+            if fields[2]:
+                ignores[image_id].append(fields[2])
+
+    root = _image_root(data_dir, ids[0], image_root)
+    image_paths = [os.path.join(root, i) for i in ids]
+    check_files_exist(image_paths, lambda k: f"{file('image_ids.txt')}:{k + 1}")
+    box_array, num_boxes = pad_boxes([boxes[i] for i in ids])
+    label_array = np.array([labels[i] for i in ids], np.int32)
+    mapping = os.path.join(data_dir, MAPPING)
+    if os.path.isfile(mapping):
+        class_names = read_synset_mapping(mapping)[1]
+        if label_array.max() >= len(class_names):
+            raise ValueError(
+                f"{file('class_labels.txt')}: label {label_array.max()} >= the "
+                f"{len(class_names)} classes of {mapping}."
+            )
+    else:
+        class_names = [f"class_{k}" for k in range(int(label_array.max()) + 1)]
+    return Records(
+        image_paths=image_paths,
+        labels=label_array,
+        boxes=box_array,
+        num_boxes=num_boxes,
+        image_ids=ids,
+        class_names=class_names,
+        source=folder,
+        image_sizes=None if sizes is None else np.array([sizes[i] for i in ids], np.int32),
+        # Mask paths are relative to the same root as the image ids (wsolevaluation).
+        mask_paths=[[os.path.join(root, m) for m in masks[i]] for i in ids] if has_masks else None,
+        ignore_paths=(
+            [[os.path.join(root, m) for m in ignores[i]] for i in ids] if has_masks else None
+        ),
+    )
+
+
+def _require_all(ids, table, path):
+    missing = [i for i in ids if i not in table]
+    if missing:
+        raise ValueError(f"{path}: no line for image id {missing[0]!r} of image_ids.txt.")

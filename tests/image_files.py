@@ -1,0 +1,72 @@
+"""Builds image files for the decoding tests: CMYK JPEG (no Pillow), truncated, corrupt."""
+
+import struct
+
+import cv2
+import numpy as np
+
+
+def _segments(jpeg):
+    """{marker: [payload, ...]} of a baseline JPEG's header, plus the entropy-coded scan data."""
+    assert jpeg[:2] == b"\xff\xd8"
+    pos, found = 2, {}
+    while True:
+        marker = jpeg[pos + 1]
+        length = struct.unpack(">H", jpeg[pos + 2 : pos + 4])[0]
+        payload = jpeg[pos + 4 : pos + 2 + length]
+        found.setdefault(marker, []).append(payload)
+        pos += 2 + length
+        if marker == 0xDA:  # SOS: the scan data follows, up to EOI
+            end = jpeg.rindex(b"\xff\xd9")
+            return found, jpeg[pos:end]
+
+
+def _segment(marker, payload):
+    return bytes([0xFF, marker]) + struct.pack(">H", len(payload) + 2) + payload
+
+
+def cmyk_jpeg(stored_cmyk):
+    """A 4-component (Adobe CMYK) JPEG of the (H, W, 4) uint8 `stored_cmyk` values.
+
+    Each channel is encoded as a grayscale JPEG by OpenCV; their scans become the
+    four single-component scans of one sequential JPEG with an Adobe APP14
+    marker (transform 0 = CMYK), so no CMYK-capable encoder is needed.
+    """
+    h, w, _ = stored_cmyk.shape
+    scans, tables = [], None
+    for k in range(4):
+        ok, buf = cv2.imencode(".jpg", stored_cmyk[:, :, k], [cv2.IMWRITE_JPEG_QUALITY, 100])
+        assert ok
+        found, data = _segments(buf.tobytes())
+        tables = tables or found
+        scans.append(data)
+    adobe = b"Adobe" + struct.pack(">HHHB", 100, 0, 0, 0)
+    sof = struct.pack(">BHHB", 8, h, w, 4) + b"".join(bytes([k + 1, 0x11, 0]) for k in range(4))
+    out = b"\xff\xd8" + _segment(0xEE, adobe)
+    out += b"".join(_segment(0xDB, p) for p in tables[0xDB])
+    out += _segment(0xC0, sof)
+    out += b"".join(_segment(0xC4, p) for p in tables[0xC4])
+    for k in range(4):
+        out += _segment(0xDA, bytes([1, k + 1, 0x00, 0, 63, 0])) + scans[k]
+    return out + b"\xff\xd9"
+
+
+def jpeg_bytes(image, quality=95):
+    ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    assert ok
+    return buf.tobytes()
+
+
+def png_bytes(image):
+    ok, buf = cv2.imencode(".png", image)
+    assert ok
+    return buf.tobytes()
+
+
+def bgr(h, w, seed=0):
+    """A smooth (H, W, 3) uint8 BGR test image (compresses well, decodes close)."""
+    y, x = np.mgrid[0:h, 0:w]
+    rng = np.random.default_rng(seed)
+    base = rng.integers(40, 200, size=3)
+    image = np.stack([base[c] + 40 * np.sin((x + 2 * y) / (7.0 + c)) for c in range(3)], -1)
+    return np.clip(image, 0, 255).astype(np.uint8)

@@ -1,0 +1,227 @@
+"""ImageNet, wsolevaluation metadata, plain folders, CUB held-out val, load_split options."""
+
+import os
+
+import numpy as np
+import pytest
+from conftest import CUB_MINI, ILSVRC_MINI, needs_cub_mini, needs_ilsvrc_mini
+from image_files import bgr, jpeg_bytes
+from test_cub import write_cub
+
+from wsol_tf.data.cub import load_cub
+from wsol_tf.data.datasets import load_split
+from wsol_tf.data.pipeline import make_dataset
+
+XML = """<annotation><filename>{stem}</filename>
+<size><width>{w}</width><height>{h}</height><depth>3</depth></size>{objects}</annotation>"""
+OBJECT = """<object><name>{wnid}</name><bndbox><xmin>{0}</xmin><ymin>{1}</ymin>
+<xmax>{2}</xmax><ymax>{3}</ymax></bndbox></object>"""
+
+
+@needs_ilsvrc_mini
+def test_real_imagenet_xml_keeps_every_object():
+    records = load_split("imagenet", ILSVRC_MINI, "val")
+    assert len(records) == 1300 and records.num_classes == 1000
+    assert int(records.num_boxes.sum()) == 1943  # the README's count
+    row = records.image_ids.index("val/ILSVRC2012_val_00000347.JPEG")
+    assert records.num_boxes[row] == 8  # 8 <object>s in its XML
+    np.testing.assert_array_equal(records.boxes[row, 0], [9, 106, 50, 177])
+    np.testing.assert_array_equal(records.boxes[row, 7], [150, 88, 181, 120])
+    assert records.labels[row] == 472  # n02951358 (canoe) is line 473 of the mapping
+    np.testing.assert_array_equal(records.image_sizes[row], [227, 227])
+
+
+@needs_ilsvrc_mini
+def test_real_imagenet_metadata_matches_xml():
+    xml = load_split("imagenet", ILSVRC_MINI, "val")
+    meta = load_split("wsol_metadata", ILSVRC_MINI, "test")
+    order = [xml.image_ids.index(i) for i in meta.image_ids]
+    np.testing.assert_array_equal(meta.labels, xml.labels[order])
+    np.testing.assert_array_equal(meta.num_boxes, xml.num_boxes[order])
+    np.testing.assert_array_equal(meta.boxes, xml.boxes[order])
+
+
+@needs_cub_mini
+def test_real_cub_metadata_golden_box():
+    meta = load_split("wsol_metadata", CUB_MINI, "test")
+    row = meta.image_ids.index("001.Black_footed_Albatross/Black_Footed_Albatross_0046_18.jpg")
+    np.testing.assert_array_equal(meta.boxes[row, 0], [60, 27, 385, 331])
+    np.testing.assert_array_equal(meta.image_sizes[row], [500, 335])
+    assert meta.image_paths[row] == load_cub(CUB_MINI, "test").image_paths[0]
+
+
+def write_imagenet(root, wnids=("n02", "n01", "n03"), csv=False):
+    """train/<wnid>/ images for three classes, a mapping in non-sorted order, and val boxes."""
+    (root / "LOC_synset_mapping.txt").write_text("".join(f"{w}0 name {w}\n" for w in wnids))
+    for k, w in enumerate(wnids):
+        os.makedirs(root / "train" / f"{w}0")
+        for j in range(2):
+            (root / "train" / f"{w}0" / f"{w}0_{j}.JPEG").write_bytes(jpeg_bytes(bgr(20, 30, k)))
+    os.makedirs(root / "val")
+    objects = {
+        "v1": [("n010", [1, 2, 10, 12]), ("n010", [5, 6, 25, 19])],
+        "v2": [("n030", [0, 0, 9, 9])],
+    }
+    for stem in objects:
+        (root / "val" / f"{stem}.JPEG").write_bytes(jpeg_bytes(bgr(20, 30)))
+    if csv:
+        rows = ["ImageId,PredictionString"] + [
+            f"{stem}," + " ".join(f"{w} {' '.join(map(str, b))}" for w, b in objs)
+            for stem, objs in objects.items()
+        ]
+        (root / "LOC_val_solution.csv").write_text("\n".join(rows) + "\n")
+    else:
+        os.makedirs(root / "bbox_val")
+        for stem, objs in objects.items():
+            body = "".join(OBJECT.format(*b, wnid=w) for w, b in objs)
+            (root / "bbox_val" / f"{stem}.xml").write_text(
+                XML.format(stem=stem, w=30, h=20, objects=body)
+            )
+    return root
+
+
+@pytest.mark.parametrize("csv", [False, True])
+def test_imagenet_layouts(tmp_path, csv):
+    write_imagenet(tmp_path, csv=csv)
+    train = load_split("imagenet", str(tmp_path), "train")
+    # Class index = mapping line order (n020, n010, n030), not sorted order.
+    assert train.class_names[0].startswith("n020")
+    labels = dict(zip([os.path.dirname(i) for i in train.image_ids], train.labels, strict=True))
+    assert labels == {"train/n010": 1, "train/n020": 0, "train/n030": 2}
+    assert (train.num_boxes == 0).all()
+    val = load_split("imagenet", str(tmp_path), "val")
+    assert val.image_ids == ["val/v1.JPEG", "val/v2.JPEG"]
+    np.testing.assert_array_equal(val.labels, [1, 2])
+    np.testing.assert_array_equal(val.num_boxes, [2, 1])
+    np.testing.assert_array_equal(val.boxes[0], [[1, 2, 10, 12], [5, 6, 25, 19]])
+
+
+def test_imagenet_sorted_wnids_without_mapping(tmp_path):
+    write_imagenet(tmp_path)
+    os.remove(tmp_path / "LOC_synset_mapping.txt")
+    train = load_split("imagenet", str(tmp_path), "train")
+    assert train.class_names == ["n010", "n020", "n030"]
+
+
+def test_imagenet_bad_annotations_are_named(tmp_path):
+    write_imagenet(tmp_path, csv=True)
+    path = tmp_path / "LOC_val_solution.csv"
+    path.write_text(path.read_text().replace("n030 0 0 9 9", "n030 0 0 9"))
+    with pytest.raises(ValueError, match=r"LOC_val_solution.csv:3: expected"):
+        load_split("imagenet", str(tmp_path), "val")
+    path.write_text(path.read_text().replace("n030 0 0 9", "n999 0 0 9 9"))
+    with pytest.raises(ValueError, match="n999 is not a known class"):
+        load_split("imagenet", str(tmp_path), "val")
+
+
+def test_imagenet_malformed_xml_named(tmp_path):
+    write_imagenet(tmp_path)
+    (tmp_path / "bbox_val" / "v2.xml").write_text("<annotation><object>")
+    with pytest.raises(ValueError, match=r"v2.xml: malformed XML"):
+        load_split("imagenet", str(tmp_path), "val")
+
+
+def write_metadata(root, localization):
+    folder = root / "wsol_metadata" / "test"
+    os.makedirs(folder)
+    os.makedirs(root / "c")
+    ids = ["c/a.jpg", "c/b.jpg"]
+    for i in ids:
+        (root / i).write_bytes(jpeg_bytes(bgr(40, 60)))
+    (folder / "image_ids.txt").write_text("\n".join(ids) + "\n")
+    (folder / "class_labels.txt").write_text("c/a.jpg,1\nc/b.jpg,0\n")
+    (folder / "image_sizes.txt").write_text("c/a.jpg,60,40\nc/b.jpg,60,40\n")
+    (folder / "localization.txt").write_text(localization)
+    return folder
+
+
+def test_wsol_metadata_several_boxes_per_image(tmp_path):
+    write_metadata(tmp_path, "c/a.jpg,1,2,30,20\nc/b.jpg,0,0,10,10\nc/a.jpg,5,5,60,40\n")
+    records = load_split("wsol_metadata", str(tmp_path), "test")
+    np.testing.assert_array_equal(records.num_boxes, [2, 1])
+    np.testing.assert_array_equal(records.boxes[0], [[1, 2, 30, 20], [5, 5, 60, 40]])
+    np.testing.assert_array_equal(records.labels, [1, 0])
+    assert records.class_names == ["class_0", "class_1"]
+    batch = next(iter(make_dataset(records, training=False, image_size=(20, 30), batch_size=2,
+                                   eval_resize="resize")))  # fmt: skip
+    np.testing.assert_allclose(batch["boxes"].numpy()[0], [[0.5, 1, 15, 10], [2.5, 2.5, 30, 20]])
+
+
+@pytest.mark.parametrize(
+    "line, message",
+    [
+        ("c/a.jpg,1,2,x,20", r"localization.txt:2: box coordinates must be numbers"),
+        ("c/a.jpg,1,2,30", r"localization.txt:2: expected 3 or 5"),
+        ("c/z.jpg,1,2,3,4", r"localization.txt:2: unknown image id"),
+        ("c/a.jpg,1,2,61,20", r"localization.txt:2: box outside 60x40"),
+        ("c/a.jpg,30,2,10,20", r"localization.txt:2: box has x1 < x0"),
+    ],
+)
+def test_wsol_metadata_malformed_line_named(tmp_path, line, message):
+    write_metadata(tmp_path, f"c/b.jpg,0,0,10,10\n{line}\n")
+    with pytest.raises(ValueError, match=message):
+        load_split("wsol_metadata", str(tmp_path), "test")
+
+
+def test_wsol_metadata_missing_image_named(tmp_path):
+    write_metadata(tmp_path, "c/a.jpg,1,2,30,20\nc/b.jpg,0,0,10,10\n")
+    os.remove(tmp_path / "c" / "b.jpg")
+    with pytest.raises(FileNotFoundError, match=r"image_ids.txt:2: no image file .*b.jpg"):
+        load_split("wsol_metadata", str(tmp_path), "test")
+
+
+def test_wsol_metadata_openimages_masks(tmp_path):
+    write_metadata(tmp_path, "c/a.jpg,c/a_m1.png,c/ignore.png\nc/a.jpg,c/a_m2.png,\n"
+                   "c/b.jpg,c/b_m.png,\n")  # fmt: skip
+    records = load_split("wsol_metadata", str(tmp_path), "test")
+    assert [[os.path.basename(m) for m in ms] for ms in records.mask_paths] == [
+        ["a_m1.png", "a_m2.png"],
+        ["b_m.png"],
+    ]
+    assert [len(i) for i in records.ignore_paths] == [1, 0]
+    assert (records.num_boxes == 0).all()
+
+
+def test_folder_source_trains_without_boxes(tmp_path):
+    for k, name in enumerate(["zebra", "ant"]):
+        os.makedirs(tmp_path / name)
+        for j in range(3):
+            (tmp_path / name / f"{j}.jpg").write_bytes(jpeg_bytes(bgr(24 + j, 32, k)))
+    records = load_split("folder", str(tmp_path), "train")
+    assert records.class_names == ["ant", "zebra"]
+    np.testing.assert_array_equal(records.labels, [0, 0, 0, 1, 1, 1])
+    batch = next(iter(make_dataset(records, training=True, image_size=16, batch_size=6)))
+    np.testing.assert_array_equal(batch["num_boxes"].numpy(), 0)
+    assert batch["image"].shape == (6, 16, 16, 3)
+    with pytest.raises(FileNotFoundError, match="no test/ subfolder"):
+        load_split("folder", str(tmp_path), "test")
+
+
+def test_cub_held_out_val(tmp_path):
+    write_cub(tmp_path, classes=(3, 7, 9), per_class=6)  # 3 train images per class
+    full = load_cub(tmp_path, "train")
+    train = load_split("cub", str(tmp_path), "train", val_per_class=2, val_seed=1)
+    val = load_split("cub", str(tmp_path), "val", val_per_class=2, val_seed=1)
+    assert sorted(train.image_ids + val.image_ids) == full.image_ids
+    assert not set(train.image_ids) & set(val.image_ids)
+    np.testing.assert_array_equal(np.bincount(val.labels), [2, 2, 2])
+    again = load_split("cub", str(tmp_path), "val", val_per_class=2, val_seed=1)
+    assert again.image_ids == val.image_ids
+    other = [load_split("cub", str(tmp_path), "val", val_per_class=2, val_seed=s).image_ids
+             for s in range(2, 6)]  # fmt: skip
+    assert any(o != val.image_ids for o in other)
+    assert (
+        load_cub(tmp_path, "test").image_ids
+        == load_split("cub", str(tmp_path), "test", val_per_class=2).image_ids
+    )
+    with pytest.raises(ValueError, match="would leave none"):
+        load_split("cub", str(tmp_path), "val", val_per_class=3)
+
+
+def test_load_split_refuses_unknown_names(tmp_path):
+    with pytest.raises(ValueError, match="--dataset='coco'"):
+        load_split("coco", str(tmp_path), "train")
+    with pytest.raises(ValueError, match="unknown option 'val_per_class'"):
+        load_split("imagenet", str(tmp_path), "val", val_per_class=3)
+    with pytest.raises(ValueError, match="needs --data_dir"):
+        load_split("wsol_metadata", None, "test")

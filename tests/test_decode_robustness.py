@@ -1,0 +1,110 @@
+"""Bad and unusual image files: CMYK, grayscale, PNG in .JPEG decode; broken files are skipped,
+counted and named; a missing file is an error before training."""
+
+import cv2
+import numpy as np
+import pytest
+import tensorflow as tf
+from image_files import bgr, cmyk_jpeg, jpeg_bytes, png_bytes
+
+from wsol_tf.data.decode import SkipLog, decode_image, why_unreadable
+from wsol_tf.data.pipeline import make_dataset
+from wsol_tf.data.records import Records, pad_boxes
+
+
+def test_cmyk_jpeg_decodes_to_rgb(tmp_path):
+    # Adobe CMYK stores inverted ink: RGB = stored C/M/Y * stored K / 255.
+    stored = np.zeros((16, 24, 4), np.uint8)
+    stored[:, :8] = (255, 0, 0, 255)  # red
+    stored[:, 8:16] = (0, 255, 0, 255)  # green
+    stored[:, 16:] = (200, 100, 50, 128)  # (100.4, 50.2, 25.1)
+    path = tmp_path / "cmyk.JPEG"
+    path.write_bytes(cmyk_jpeg(stored))
+    image = decode_image(str(path)).numpy()
+    assert image.shape == (16, 24, 3)
+    np.testing.assert_allclose(image[8, 3], [255, 0, 0], atol=3)
+    np.testing.assert_allclose(image[8, 11], [0, 255, 0], atol=3)
+    np.testing.assert_allclose(image[8, 20], [100.4, 50.2, 25.1], atol=3)
+
+
+def test_grayscale_jpeg_becomes_three_equal_channels(tmp_path):
+    data = jpeg_bytes(bgr(20, 30)[:, :, 0], quality=100)
+    path = tmp_path / "gray.jpg"
+    path.write_bytes(data)
+    image = decode_image(str(path)).numpy()
+    assert image.shape == (20, 30, 3)
+    np.testing.assert_array_equal(image[..., 0], image[..., 2])
+    # The reference: OpenCV's decoding of the same bytes (libjpeg IDCTs may differ by 1).
+    reference = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE)
+    assert reference.ndim == 2
+    np.testing.assert_allclose(image[..., 0], reference, atol=1)
+
+
+def test_png_data_in_jpeg_file_decodes_exactly(tmp_path):
+    image_bgr = bgr(12, 18)
+    path = tmp_path / "actually_png.JPEG"
+    path.write_bytes(png_bytes(image_bgr))
+    np.testing.assert_array_equal(decode_image(str(path)).numpy(), image_bgr[..., ::-1])
+
+
+@pytest.fixture
+def broken_records(tmp_path):
+    """Five images: good, truncated JPEG, good PNG-in-JPEG, corrupt bytes, good."""
+    files = {
+        "a.jpg": jpeg_bytes(bgr(30, 40, 1)),
+        "truncated.jpg": jpeg_bytes(bgr(30, 40, 2))[:300],
+        "c.JPEG": png_bytes(bgr(40, 30, 3)),
+        "corrupt.jpg": b"\xff\xd8 this is not a jpeg" * 20,
+        "e.jpg": jpeg_bytes(bgr(36, 52, 4)),
+    }
+    paths = []
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+        paths.append(str(tmp_path / name))
+    boxes, num_boxes = pad_boxes([[[1, 2, 10, 12]]] * 5)
+    return Records(paths, np.arange(5, dtype=np.int32) % 2, boxes, num_boxes, list(range(5)),
+                   ["x", "y"])  # fmt: skip
+
+
+@pytest.mark.parametrize("cache", [None, "memory"])
+def test_broken_files_are_skipped_counted_and_named(broken_records, cache):
+    log = SkipLog()
+    dataset = make_dataset(broken_records, training=False, image_size=(16, 24), batch_size=2,
+                           skip_log=log, cache=cache)  # fmt: skip
+    indices = np.concatenate([b["index"].numpy() for b in dataset])
+    np.testing.assert_array_equal(indices, [0, 2, 4])  # order kept, broken ones gone
+    assert len(log) == 2
+    entries = log.to_json()
+    assert entries["num_skipped"] == 2
+    assert [e["path"].rsplit("/", 1)[1] for e in entries["skipped"]] == [
+        "corrupt.jpg",
+        "truncated.jpg",
+    ]
+    assert all(e["reason"] for e in entries["skipped"])
+
+
+def test_skipped_file_counted_once_over_epochs(broken_records):
+    log = SkipLog()
+    for epoch in range(2):
+        ds = make_dataset(broken_records, training=True, image_size=(16, 16), batch_size=1,
+                          epoch=epoch, skip_log=log)  # fmt: skip
+        assert sorted(int(b["index"][0]) for b in ds) == [0, 2, 4]
+    assert len(log) == 2
+
+
+def test_skipped_files_are_logged(broken_records, caplog):
+    with caplog.at_level("WARNING", logger="wsol_tf.data"):
+        list(make_dataset(broken_records, training=False, image_size=16, batch_size=5,
+                          skip_log=SkipLog()))  # fmt: skip
+    assert "truncated.jpg" in caplog.text and "corrupt.jpg" in caplog.text
+
+
+def test_why_unreadable(tmp_path, broken_records):
+    assert why_unreadable(broken_records.image_paths[0]) is None
+    assert why_unreadable(broken_records.image_paths[1])
+    assert why_unreadable(str(tmp_path / "missing.jpg"))
+
+
+def test_decode_image_raises_on_a_bad_file(broken_records):
+    with pytest.raises(tf.errors.InvalidArgumentError):
+        decode_image(broken_records.image_paths[3])
