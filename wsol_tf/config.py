@@ -11,7 +11,7 @@ STRATEGIES = ("auto", "one_device", "mirrored", "multi_worker")
 LR_SCHEDULES = ("step", "cosine")
 LR_GROUP_RULES = ("none", "pretrained_0.1", "new_10")
 WEIGHT_DECAY_MODES = ("l2", "decoupled")
-PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16", "float64")
 
 
 @dataclasses.dataclass
@@ -44,6 +44,13 @@ class TrainConfig:
             kernels, as Tensorpack's regularizer adds it to the loss.
         image_size: (h, w) network input.
         resize_size: (h, w) before cropping; None means image_size * 256 / 224.
+        train_augment: "crop_flip" (resize, random crop, flip: Tensorpack) or
+            "random_resized_crop" (wsolevaluation).
+        eval_resize: "crop" (resize to resize_size, center crop: Tensorpack)
+            or "resize" (straight to image_size: wsolevaluation).
+        val_per_class: hold out this many training images per class as the
+            "val" split (CUB layouts; fixed seed), for choosing hyperparameters
+            without touching test.
         seed: seed of initialization, data order, augmentation and ADL draws.
         workdir: where checkpoints, config.json and logs go.
         strategy: "auto" (MirroredStrategy over visible GPUs, else the default
@@ -60,8 +67,8 @@ class TrainConfig:
         lr_groups: "none"; "pretrained_0.1" (Tensorpack: backbone layers at
             0.1x); "new_10" (wsolevaluation: new head layers at 10x).
         warmup_epochs: linear warmup length in epochs (may be fractional).
-        precision: "float32", "mixed_float16" (with loss scaling) or
-            "mixed_bfloat16".
+        precision: "float32", "mixed_float16" (with loss scaling),
+            "mixed_bfloat16", or "float64" (slow; for numerical checks).
         sync_batch_norm: batch statistics over all replicas, so a run's
             result does not depend on the number of replicas.
         checkpoint_every_steps: also checkpoint every N steps (0: epochs only).
@@ -93,6 +100,9 @@ class TrainConfig:
     weight_decay: float = 1e-4
     image_size: tuple = (96, 96)
     resize_size: tuple | None = None
+    train_augment: str = "crop_flip"
+    eval_resize: str = "crop"
+    val_per_class: int = 0
     seed: int = 0
     workdir: str = "workdirs/run"
     strategy: str = "auto"
@@ -156,6 +166,7 @@ class TrainConfig:
             ok = all(r >= i for r, i in zip(self.resize_size, self.image_size, strict=True))
             _check(ok, "resize_size", self.resize_size, f">= image_size {self.image_size}")
         _check(self.log_every >= 1, "log_every", self.log_every, ">= 1")
+        _check(self.val_per_class >= 0, "val_per_class", self.val_per_class, ">= 0")
         _check(self.cpu_replicas >= 0, "cpu_replicas", self.cpu_replicas, ">= 0")
         if self.steps_per_epoch is not None:
             _check(self.steps_per_epoch >= 1, "steps_per_epoch", self.steps_per_epoch, ">= 1")
@@ -168,6 +179,8 @@ class TrainConfig:
             ("weight_decay_mode", self.weight_decay_mode, WEIGHT_DECAY_MODES),
             ("lr_groups", self.lr_groups, LR_GROUP_RULES),
             ("precision", self.precision, PRECISIONS),
+            ("train_augment", self.train_augment, ("crop_flip", "random_resized_crop")),
+            ("eval_resize", self.eval_resize, ("crop", "resize")),
             ("best_metric", self.best_metric, ("top1_loc", "gt_known_loc", "top1_clas")),
         ]:
             if value not in valid:
@@ -178,6 +191,15 @@ class TrainConfig:
                 f"--cpu_replicas={self.cpu_replicas}."
             )
         return self
+
+    @property
+    def eval_resize_size(self):
+        """Resize before the evaluation center crop: image_size itself means no crop."""
+        return self.image_size if self.eval_resize == "resize" else self.resize_size
+
+    def split_options(self):
+        """Options of `wsol_tf.data.datasets.load_split` for this run."""
+        return {"val_per_class": self.val_per_class} if self.val_per_class else {}
 
     @property
     def resolved_gamma(self):

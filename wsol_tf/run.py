@@ -4,6 +4,7 @@ import json
 import os
 
 from wsol_tf.data.datasets import load_split
+from wsol_tf.data.pipeline import SKIP_LOG
 from wsol_tf.distribute import is_chief, make_strategy
 from wsol_tf.trainer import Trainer
 
@@ -105,7 +106,7 @@ def evaluate(
             model,
             records,
             image_size=config.image_size,
-            resize_size=config.resize_size,
+            resize_size=config.eval_resize_size,
             batch_size=batch_size,
             cam_threshold=cam_threshold,
             cam=cam,
@@ -121,6 +122,9 @@ def evaluate(
         if save_scoremaps:
             info["saved_scoremaps"] = save_scoremaps
     metrics.update(info)
+    unreadable = SKIP_LOG.to_json()
+    metrics["unreadable_files"] = unreadable["skipped"]
+    metrics["num_skipped"] = metrics.get("num_skipped", 0) + unreadable["num_skipped"]
     with open(os.path.join(out_dir, "metrics.json"), "w") as f:
         json.dump(metrics, f, indent=2)
     return metrics

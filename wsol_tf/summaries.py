@@ -19,7 +19,7 @@ def cam_overlay_image(model, records, config, num_images=4, cam_threshold=0.2):
                 records,
                 training=False,
                 image_size=config.image_size,
-                resize_size=config.resize_size,
+                resize_size=config.eval_resize_size,
                 batch_size=num_images,
             )
         )

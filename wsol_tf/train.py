@@ -25,7 +25,10 @@ flags.DEFINE_string("model", _DEFAULTS.model, "Backbone name.")
 flags.DEFINE_string(
     "pretrained", None, "None, 'imagenet', or a weights file (.h5, Tensorpack .npz)."
 )
-flags.DEFINE_string("dataset", _DEFAULTS.dataset, "Dataset: synthetic or cub.")
+flags.DEFINE_string(
+    "dataset", _DEFAULTS.dataset,
+    "synthetic, cub, imagenet, wsol_metadata, tfds_cub, tfds_pets, tfds_imagenet or folder.",
+)  # fmt: skip
 flags.DEFINE_string("data_dir", None, "Dataset folder (synthetic: cache folder, optional).")
 flags.DEFINE_string("method", _DEFAULTS.method, "WSOL method: cam or adl.")
 flags.DEFINE_float(
@@ -44,6 +47,15 @@ flags.DEFINE_boolean("nesterov", _DEFAULTS.nesterov, "Nesterov momentum.")
 flags.DEFINE_float("weight_decay", _DEFAULTS.weight_decay, "L2 weight decay on kernels.")
 flags.DEFINE_string("image_size", "96", "Network input: N or H,W.")
 flags.DEFINE_string("resize_size", None, "Resize before crop: N or H,W (default image*256/224).")
+flags.DEFINE_enum(
+    "train_augment", "crop_flip", ["crop_flip", "random_resized_crop"],
+    "Training augmentation: Tensorpack's resize + random crop + flip, or wsolevaluation's.",
+)  # fmt: skip
+flags.DEFINE_enum(
+    "eval_resize", "crop", ["crop", "resize"],
+    "Evaluation: resize + center crop (Tensorpack) or resize to the input size (wsolevaluation).",
+)  # fmt: skip
+flags.DEFINE_integer("val_per_class", 0, "Hold out N training images per class as split 'val'.")
 flags.DEFINE_integer("seed", _DEFAULTS.seed, "Random seed.")
 flags.DEFINE_string("workdir", None, "Output folder (checkpoints, config.json, logs).")
 flags.DEFINE_string("strategy", _DEFAULTS.strategy, "auto, one_device, mirrored or multi_worker.")
@@ -58,7 +70,10 @@ flags.DEFINE_enum(
 )  # fmt: skip
 flags.DEFINE_float("warmup_epochs", 0.0, "Linear learning-rate warmup, in epochs.")
 flags.DEFINE_enum(
-    "precision", "float32", ["float32", "mixed_float16", "mixed_bfloat16"], "Compute precision."
+    "precision",
+    "float32",
+    ["float32", "mixed_float16", "mixed_bfloat16", "float64"],
+    "Compute precision (float64: slow, for numerical checks).",
 )
 flags.DEFINE_boolean("sync_batch_norm", True, "Batch statistics over all replicas.")
 flags.DEFINE_integer("checkpoint_every_steps", 0, "Also checkpoint every N steps (0: epochs only).")

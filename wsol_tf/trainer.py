@@ -22,9 +22,10 @@ import numpy as np
 import tensorflow as tf
 
 from wsol_tf import distribute, models
-from wsol_tf.data.pipeline import make_dataset
+from wsol_tf.data.pipeline import SKIP_LOG, make_dataset
 from wsol_tf.progress import Progress
 from wsol_tf.schedules import NEW_LAYER_PREFIXES, WarmupSchedule, lr_multipliers
+from wsol_tf.sync_batch_norm import synchronize_batch_norm
 
 
 def _regularized_kernels(model):
@@ -128,11 +129,9 @@ class Trainer:
         finally:
             keras.mixed_precision.set_global_policy(previous_policy)
         if config.sync_batch_norm:
-            # Read at call time: batch statistics over all replicas, so the result does
-            # not depend on how the global batch is split.
-            for layer in model._flatten_layers():
-                if isinstance(layer, keras.layers.BatchNormalization):
-                    layer.synchronized = True
+            # Batch statistics over all replicas: the result does not depend on how the
+            # global batch is split.
+            synchronize_batch_norm(model)
         return model
 
     def _build_optimizer(self):
@@ -213,7 +212,11 @@ class Trainer:
                 seed=self.config.seed,
                 epoch=data_epoch,
                 input_context=input_context,
+                train_augment=self.config.train_augment,
             )
+            # Unreadable files are skipped (and logged), which can leave an epoch a batch
+            # short: repeat so every data epoch serves its full data_steps.
+            dataset = dataset.repeat()
             # Each global step takes one per-replica batch per local replica.
             local_replicas = self.strategy.num_replicas_in_sync // input_context.num_input_pipelines
             return dataset.skip(skip_batches * local_replicas) if skip_batches else dataset
@@ -307,6 +310,11 @@ class Trainer:
                 "seconds": seconds,
             }
             self._save(step)
+            skipped = SKIP_LOG.to_json()
+            record["num_unreadable_files"] = skipped["num_skipped"]
+            if skipped["num_skipped"] and self.chief:
+                with open(os.path.join(config.workdir, "unreadable_files.json"), "w") as f:
+                    json.dump(skipped, f, indent=2)
             if self.val_records is not None:
                 record.update(self._validate(epoch + 1, writer, best))
             history.append(record)
@@ -331,7 +339,7 @@ class Trainer:
             self.model,
             self.val_records,
             image_size=self.config.image_size,
-            resize_size=self.config.resize_size,
+            resize_size=self.config.eval_resize_size,
             batch_size=self.config.batch_size,
             cam_curve_interval=0.01,  # the headline metric is at one threshold; keep it cheap
             out_dir=None,
