@@ -25,6 +25,7 @@ import logging
 import os
 import re
 import socket
+import warnings
 
 import keras
 import numpy as np
@@ -274,7 +275,10 @@ def _keras_reference(spec, path):
     for include_top in (False, True):
         reference = application(weights=None, include_top=include_top)
         try:
-            reference.load_weights(path)
+            with warnings.catch_warnings():
+                # Keras 3 only warns when a .weights.h5 file misses layers: refuse instead.
+                warnings.filterwarnings("error", message=r".*(Skipping|could not be loaded)")
+                reference.load_weights(path)
             return reference
         except Exception as error:  # noqa: BLE001 - report both attempts below
             errors.append(f"include_top={include_top}: {error}")
