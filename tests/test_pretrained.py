@@ -78,14 +78,17 @@ def test_inception_weights_transfer_by_creation_order(tmp_path):
         keras.applications.inception_v3.preprocess_input(x.copy())
     )
     np.testing.assert_allclose(_submodel(model, "mixed2")(x), expected, rtol=1e-4, atol=1e-4)
-    # mixed4-7 are unchanged by the surgery: same input, same output, block by block.
-    features = np.random.default_rng(3).uniform(0, 2, (2, 7, 9, 768)).astype(np.float32)
+    # mixed4-7 are unchanged by the surgery: same input, same output, block by block. Our
+    # mixed3 keeps 7x11 at this size; keras' has 7x11 at 139x203, so load the file there too.
+    wide = keras.applications.InceptionV3(
+        weights=None, include_top=False, input_shape=(139, 203, 3)
+    )
+    wide.load_weights(path)
+    features = np.random.default_rng(3).uniform(0, 2, (2, 7, 11, 768)).astype(np.float32)
     for block in ("mixed4", "mixed5", "mixed6", "mixed7"):
         previous = f"mixed{int(block[-1]) - 1}"
         ours = keras.Model(model.get_layer(previous).output, model.get_layer(block).output)
-        theirs = keras.Model(
-            reference.get_layer(previous).output, reference.get_layer(block).output
-        )
+        theirs = keras.Model(wide.get_layer(previous).output, wide.get_layer(block).output)
         np.testing.assert_allclose(ours(features), theirs(features), rtol=1e-4, atol=1e-4)
     assert models.new_layer_names(model) == ("spg_a3_1b", "features", "classifier")
     assert len(models.pretrained_report(model).unused) == 2 * 24  # mixed8-10: 24 conv + 24 BN
