@@ -2,11 +2,29 @@
 
 import keras
 
-from wsol_tf.models import tinyvgg
+from wsol_tf.models import inceptionv3, mobilenetv1, resnet50, resnet50se, tinyvgg, vgg16gap
 from wsol_tf.models.methods import METHODS, MethodInserter
+from wsol_tf.models.pretrained import (
+    PretrainedReport,
+    PretrainedWeightsUnavailable,
+    check_pretrained,
+    load_pretrained,
+    new_layer_names,
+    pretrained_layer_names,
+    pretrained_report,
+    split_trainable_variables,
+)
 
-# name -> module with build_<name>, POSITIONS, DEFAULT_POSITIONS, DEFAULT_GAMMA.
-BACKBONES = {"tinyvgg": tinyvgg}
+# name -> module with build_<name>, POSITIONS, DEFAULT_POSITIONS, DEFAULT_GAMMA, and for
+# ImageNet initialization KERAS_WEIGHTS (keras.applications file) and/or tensorpack_names.
+BACKBONES = {
+    "tinyvgg": tinyvgg,
+    "vgg16gap": vgg16gap,
+    "resnet50se": resnet50se,
+    "resnet50": resnet50,
+    "mobilenetv1": mobilenetv1,
+    "inceptionv3": inceptionv3,
+}
 FEATURES_LAYER = "features"
 CLASSIFIER_LAYER = "classifier"
 
@@ -47,8 +65,12 @@ def build(
         num_classes: classifier size.
         method: one of `METHODS` ("cam": vanilla, "adl": ADL at `positions`).
         positions: position names; None means the backbone's paper defaults.
-        pretrained: None (random init). ImageNet initialization is not
-            available for the CPU backbone.
+        pretrained: None (random init), "imagenet" (keras.applications weights,
+            from the Keras cache or downloaded; fails fast offline), a keras
+            .h5 weights file, or a Tensorpack .npz checkpoint (vgg16gap,
+            resnet50se). See `wsol_tf.models.pretrained`; afterwards
+            `pretrained_layer_names(model)` / `split_trainable_variables(model)`
+            tell pretrained from new layers.
         image_size: int or (h, w) of the input.
         drop_rate: ADL drop_rate.
         gamma: ADL gamma; None means the backbone's default.
@@ -63,8 +85,7 @@ def build(
         raise ValueError(f"Unknown method={method!r}; valid methods: {', '.join(METHODS)}.")
     if num_classes < 1:
         raise ValueError(f"num_classes must be >= 1, got num_classes={num_classes}.")
-    if pretrained:
-        raise ValueError(f"pretrained={pretrained!r}: no ImageNet weights exist for {name!r}.")
+    check_pretrained(module, pretrained)  # before building: bad flags fail fast
     inserter = MethodInserter(
         method,
         module.DEFAULT_POSITIONS if positions is None else positions,
@@ -75,7 +96,9 @@ def build(
         seed=seed,
     )
     builder = getattr(module, f"build_{name}")
-    return builder(num_classes, inserter, image_size=_as_hw(image_size))
+    model = builder(num_classes, inserter, image_size=_as_hw(image_size))
+    load_pretrained(model, module, pretrained)
+    return model
 
 
 def cam_model(model):
@@ -88,4 +111,16 @@ def classifier_kernel(model):
     return keras.ops.convert_to_numpy(model.get_layer(CLASSIFIER_LAYER).kernel)
 
 
-__all__ = ["BACKBONES", "METHODS", "build", "cam_model", "classifier_kernel"]
+__all__ = [
+    "BACKBONES",
+    "METHODS",
+    "PretrainedReport",
+    "PretrainedWeightsUnavailable",
+    "build",
+    "cam_model",
+    "classifier_kernel",
+    "new_layer_names",
+    "pretrained_layer_names",
+    "pretrained_report",
+    "split_trainable_variables",
+]

@@ -101,7 +101,7 @@ def run_cli(*args):
     [
         ("--gamma=1.5", "--gamma=1.5 is invalid"),
         ("--drop_rate=-0.2", "--drop_rate=-0.2 is invalid"),
-        ("--model=vgg99", "valid models: tinyvgg"),
+        ("--model=vgg99", "valid models: inceptionv3, mobilenetv1, resnet50, resnet50se, tinyvgg"),
         ("--adl_positions=block9_pool", "valid positions: block1_conv2"),
         ("--dataset=coco", "valid datasets: synthetic, cub"),
     ],

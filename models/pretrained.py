@@ -1,0 +1,324 @@
+"""ImageNet initialization: keras.applications .h5 files and Tensorpack .npz checkpoints.
+
+`load_pretrained(model, module, pretrained)` fills the backbone layers of a WSOL
+model built by `wsol_tf.models.build` and records which layers got weights, so the
+trainer can give pretrained and new layers different learning rates:
+
+- `pretrained="imagenet"`: the keras.applications weights file of the backbone
+  (`module.KERAS_WEIGHTS`), taken from the Keras cache
+  (`$KERAS_HOME/models/<file>`, default `~/.keras/models/<file>`) or downloaded
+  there with a short network timeout. Offline, it fails within seconds with a
+  message naming both ways out.
+- `pretrained="/path/file.h5"`: a keras.applications weights file (the legacy
+  .h5 files keras downloads, or a Keras 3 `.weights.h5` saved from a
+  keras.applications model, with or without its top). The file is loaded into
+  the matching keras.applications model first (Keras checks the structure), and
+  the layers are then copied into the surgered graph by name, or, for
+  InceptionV3 whose keras layers have no stable names, by order of creation.
+- `pretrained="/path/x.npz"`: a Tensorpack checkpoint (`module.tensorpack_names`
+  maps our layers to Tensorpack variable names). Unmatched variables on either
+  side are reported, not fatal; a file with no matching variable is refused.
+"""
+
+import dataclasses
+import logging
+import os
+import re
+import socket
+import warnings
+
+import keras
+import numpy as np
+
+IMAGENET = "imagenet"
+DOWNLOAD_TIMEOUT_S = 10.0
+_REPORT_ATTR = "_wsol_pretrained_report"
+log = logging.getLogger(__name__)
+
+
+class PretrainedWeightsUnavailable(RuntimeError):
+    """ImageNet weights are neither in the Keras cache nor downloadable."""
+
+
+@dataclasses.dataclass(frozen=True)
+class KerasWeights:
+    """Where keras.applications keeps a backbone's ImageNet weights (no-top file).
+
+    Attributes:
+        application: attribute of `keras.applications` building the source model.
+        file_name: the file's name in the Keras cache (`<keras home>/models/`).
+        origin: the URL keras downloads it from.
+        file_hash: md5 keras checks after a download (None: no check).
+    """
+
+    application: str
+    file_name: str
+    origin: str
+    file_hash: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class PretrainedReport:
+    """Which layers of a model were initialized from a file.
+
+    Attributes:
+        source: the file the weights came from.
+        loaded_layers: names of the model's layers that got weights.
+        new_layers: names of the model's layers with weights that did not.
+        unused: entries of the file that no layer took (layers or variables).
+        missing: Tensorpack variable names a mapped layer needed and the file lacks.
+    """
+
+    source: str
+    loaded_layers: tuple
+    new_layers: tuple
+    unused: tuple = ()
+    missing: tuple = ()
+
+    def summary(self):
+        lines = [
+            f"Pretrained weights from {self.source}: {len(self.loaded_layers)} layers loaded, "
+            f"{len(self.new_layers)} new ({', '.join(self.new_layers) or 'none'})."
+        ]
+        if self.unused:
+            shown = ", ".join(self.unused[:10]) + (" ..." if len(self.unused) > 10 else "")
+            lines.append(f"  unused entries of the file ({len(self.unused)}): {shown}")
+        if self.missing:
+            shown = ", ".join(self.missing[:10]) + (" ..." if len(self.missing) > 10 else "")
+            lines.append(f"  variables missing from the file ({len(self.missing)}): {shown}")
+        return "\n".join(lines)
+
+
+def keras_cache_dir():
+    """The Keras home keras.utils.get_file uses: $KERAS_HOME or ~/.keras."""
+    return os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+
+
+def imagenet_weights_path(spec, cache_dir=None, timeout=DOWNLOAD_TIMEOUT_S):
+    """Returns the local path of `spec`'s file, downloading it into the Keras cache if absent.
+
+    Raises:
+        PretrainedWeightsUnavailable: the file is not cached and the download
+            failed (e.g. no network), after at most about `timeout` seconds per
+            network operation. The message says where to put the file.
+    """
+    cache_dir = cache_dir or keras_cache_dir()
+    cached = os.path.join(cache_dir, "models", spec.file_name)
+    if os.path.isfile(cached):
+        return cached
+    previous = socket.getdefaulttimeout()
+    # get_file has no timeout of its own; an unreachable host would otherwise hang.
+    socket.setdefaulttimeout(timeout)
+    try:
+        return keras.utils.get_file(
+            spec.file_name,
+            spec.origin,
+            cache_subdir="models",
+            file_hash=spec.file_hash,
+            cache_dir=cache_dir,
+        )
+    except Exception as error:  # URLError, timeouts, HTTP errors, hash mismatch.
+        raise PretrainedWeightsUnavailable(
+            f"--pretrained=imagenet: could not download {spec.origin} ({error}). Without "
+            f"network access, copy the file to {cached} (the Keras cache, set by KERAS_HOME), "
+            f"or pass --pretrained=/path/{spec.file_name}."
+        ) from error
+    finally:
+        socket.setdefaulttimeout(previous)
+
+
+def parse_pretrained(pretrained):
+    """Returns (kind, path): kind is None, "imagenet", "keras" (.h5) or "tensorpack" (.npz)."""
+    if pretrained is None or pretrained in ("", "none", "None"):
+        return None, None
+    if pretrained == IMAGENET:
+        return IMAGENET, None
+    path = os.path.expanduser(str(pretrained))
+    if path.endswith(".h5"):
+        kind = "keras"
+    elif path.endswith(".npz"):
+        kind = "tensorpack"
+    else:
+        raise ValueError(
+            f"--pretrained={pretrained!r}: expected 'imagenet', a keras .h5 weights file or a "
+            "Tensorpack .npz checkpoint."
+        )
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"--pretrained={pretrained!r}: no such file {path}.")
+    return kind, path
+
+
+def check_pretrained(module, pretrained):
+    """Validates `pretrained` for a backbone module before anything is built.
+
+    Returns:
+        (kind, path) as `parse_pretrained`.
+
+    Raises:
+        ValueError: the backbone has no weights of that kind.
+        FileNotFoundError: the file does not exist.
+    """
+    kind, path = parse_pretrained(pretrained)
+    if kind is None:
+        return kind, path
+    keras_spec = getattr(module, "KERAS_WEIGHTS", None)
+    tensorpack_names = getattr(module, "tensorpack_names", None)
+    if kind in (IMAGENET, "keras") and keras_spec is None:
+        hint = (
+            " Pass a Tensorpack checkpoint: --pretrained=/path/x.npz." if tensorpack_names else ""
+        )
+        raise ValueError(
+            f"--pretrained={pretrained!r}: no keras.applications weights exist for "
+            f"--model={module.NAME}.{hint}"
+        )
+    if kind == "tensorpack" and tensorpack_names is None:
+        raise ValueError(
+            f"--pretrained={pretrained!r}: --model={module.NAME} has no Tensorpack naming; "
+            "pass --pretrained=imagenet or a keras .h5 file."
+        )
+    return kind, path
+
+
+def load_pretrained(model, module, pretrained):
+    """Initializes `model`'s backbone from `pretrained`; returns and records a report.
+
+    Args:
+        model: a model built by `module.build_<name>`.
+        module: the backbone module (KERAS_WEIGHTS, tensorpack_names, ...).
+        pretrained: None, "imagenet", "/path/file.h5" or "/path/x.npz".
+
+    Returns:
+        `PretrainedReport`, or None when `pretrained` is None.
+    """
+    kind, path = check_pretrained(module, pretrained)
+    if kind is None:
+        return None
+    keras_spec = getattr(module, "KERAS_WEIGHTS", None)
+    if kind == IMAGENET:
+        path = imagenet_weights_path(keras_spec)
+    if kind == "tensorpack":
+        loaded, unused, missing = _load_tensorpack(model, module.tensorpack_names(model), path)
+    else:
+        loaded, unused = _load_keras_application(model, module, keras_spec, path)
+        missing = ()
+    report = PretrainedReport(
+        source=path,
+        loaded_layers=tuple(loaded),
+        new_layers=tuple(n for n in _weighted_layer_names(model) if n not in set(loaded)),
+        unused=tuple(unused),
+        missing=tuple(missing),
+    )
+    object.__setattr__(model, _REPORT_ATTR, report)  # plain attribute, not a tracked one
+    log.info(report.summary())
+    return report
+
+
+def pretrained_report(model):
+    """The `PretrainedReport` of `model`, or None when it was not initialized from a file."""
+    return getattr(model, _REPORT_ATTR, None)
+
+
+def pretrained_layer_names(model):
+    """Names of the layers initialized from pretrained weights (empty when none)."""
+    report = pretrained_report(model)
+    return report.loaded_layers if report else ()
+
+
+def new_layer_names(model):
+    """Names of the layers with weights that were not pretrained (all of them when none)."""
+    report = pretrained_report(model)
+    return report.new_layers if report else tuple(_weighted_layer_names(model))
+
+
+def split_trainable_variables(model):
+    """Returns (pretrained, new): `model.trainable_variables` split by layer origin.
+
+    The two lists partition the trainable variables, in the model's order, for
+    the "pretrained layers at 0.1x the learning rate" rule.
+    """
+    pretrained_names = set(pretrained_layer_names(model))
+    pretrained_ids = {
+        id(v)
+        for layer in model.layers
+        if layer.name in pretrained_names
+        for v in layer.trainable_weights
+    }
+    variables = model.trainable_variables
+    return (
+        [v for v in variables if id(v) in pretrained_ids],
+        [v for v in variables if id(v) not in pretrained_ids],
+    )
+
+
+def _weighted_layer_names(model):
+    return [layer.name for layer in model.layers if layer.weights]
+
+
+def _assign(model, arrays_by_layer, source):
+    for name, arrays in arrays_by_layer.items():
+        layer = model.get_layer(name)
+        expected = [tuple(w.shape) for w in layer.weights]
+        found = [tuple(a.shape) for a in arrays]
+        if expected != found:
+            raise ValueError(
+                f"{source}: layer {name!r} needs weights of shapes {expected}; the file has "
+                f"{found}. Is it the right backbone's file?"
+            )
+        layer.set_weights(arrays)
+    return list(arrays_by_layer)
+
+
+def _keras_reference(spec, path):
+    """The keras.applications model with `path` loaded, trying the no-top variant first."""
+    application = getattr(keras.applications, spec.application)
+    errors = []
+    for include_top in (False, True):
+        reference = application(weights=None, include_top=include_top)
+        try:
+            with warnings.catch_warnings():
+                # Keras 3 only warns when a .weights.h5 file misses layers: refuse instead.
+                warnings.filterwarnings("error", message=r".*(Skipping|could not be loaded)")
+                reference.load_weights(path)
+            return reference
+        except Exception as error:  # noqa: BLE001 - report both attempts below
+            errors.append(f"include_top={include_top}: {error}")
+    raise ValueError(
+        f"--pretrained={path}: not a keras.applications.{spec.application} weights file "
+        f"({'; '.join(errors)})."
+    )
+
+
+def _load_keras_application(model, module, spec, path):
+    reference = _keras_reference(spec, path)
+    match = getattr(module, "match_keras_layers", None)
+    if match is None:  # keras names are kept: match by name
+        ours = {layer.name for layer in model.layers if layer.weights}
+        pairs = {layer.name: layer for layer in reference.layers if layer.name in ours}
+    else:
+        pairs = match(model, reference)
+    used = {id(layer) for layer in pairs.values()}
+    unused = [layer.name for layer in reference.layers if layer.weights and id(layer) not in used]
+    arrays = {name: layer.get_weights() for name, layer in pairs.items() if layer.weights}
+    return _assign(model, arrays, path), unused
+
+
+def _load_tensorpack(model, names_by_layer, path):
+    with np.load(path) as npz:
+        # Tensorpack saves variable names with or without the ":0" tensor suffix.
+        values = {re.sub(r":0$", "", key): npz[key] for key in npz.files}
+    arrays, missing, used = {}, [], set()
+    for layer_name, names in names_by_layer.items():
+        absent = [n for n in names if n not in values]
+        if absent:
+            missing.extend(absent)
+            continue
+        arrays[layer_name] = [values[n] for n in names]
+        used.update(names)
+    if not arrays:
+        expected = next(iter(names_by_layer.values()))[0]
+        raise ValueError(
+            f"--pretrained={path}: no variable matches the Tensorpack naming of this backbone "
+            f"(expected e.g. {expected!r}; the file has {', '.join(sorted(values)[:5])} ...)."
+        )
+    unused = sorted(k for k in values if k not in used)
+    return _assign(model, arrays, path), unused, missing

@@ -1,0 +1,98 @@
+"""VGG16-GAP (VGG-GAP in the ADL paper): VGG16 without pool5 and the FC layers, plus a
+3x3 conv with 1024 channels + ReLU, global average pooling and a dense classifier.
+
+The feature map is 1/16 of the input (14x14 at 224). Layer names are
+keras.applications.VGG16's (`block{i}_conv{j}`, `block{i}_pool`), so its ImageNet
+weights load by name; the added conv is "features" and the dense layer
+"classifier", both new.
+
+Input: RGB float in [0, 255]; normalized inside the model as the Caffe VGG16
+weights expect (RGB -> BGR, minus the Caffe BGR mean; `ImageNetPreprocessing("caffe")`).
+
+Positions: every conv (`block{i}_conv{j}`, output after its ReLU), `block{1..4}_pool`
+and "features". Defaults: the paper's best setting (Table 2): after pool3,
+after pool4, after conv5_3 = block3_pool, block4_pool, block5_conv3; gamma 0.8.
+
+Tensorpack checkpoint naming (the ADL repo's `vgg_gap` and vgg16.npz):
+    conv{i}_{j}/W, conv{i}_{j}/b  ->  block{i}_conv{j} kernel, bias
+The ADL repo's new layers ("new", "linear") are not mapped: they are trained anew.
+
+Parameters for 200 classes: VGG16 convs 14,714,688 + features conv 4,719,616 +
+classifier 205,000 = 19,639,304 (78.6 MB in float32; paper: 78 MB).
+"""
+
+import keras
+
+from wsol_tf.models.methods import MethodInserter
+from wsol_tf.models.preprocessing import ImageNetPreprocessing
+from wsol_tf.models.pretrained import KerasWeights
+
+NAME = "vgg16gap"
+FEATURE_STRIDE = 16
+BLOCKS = ((64, 2), (128, 2), (256, 3), (512, 3), (512, 3))
+FEATURES_CHANNELS = 1024
+POSITIONS = tuple(
+    name
+    for block, (_, convs) in enumerate(BLOCKS, start=1)
+    for name in [f"block{block}_conv{j}" for j in range(1, convs + 1)]
+    + ([f"block{block}_pool"] if block < len(BLOCKS) else [])
+) + ("features",)
+DEFAULT_POSITIONS = ("block3_pool", "block4_pool", "block5_conv3")
+DEFAULT_GAMMA = 0.8
+KERAS_WEIGHTS = KerasWeights(
+    application="VGG16",
+    file_name="vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
+    origin="https://storage.googleapis.com/tensorflow/keras-applications/vgg16/"
+    "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
+    file_hash="6d6bbae143d832006294945121d1f1fc",
+)
+
+
+def build_vgg16gap(num_classes, inserter: MethodInserter, image_size=(224, 224)):
+    """Builds VGG16-GAP.
+
+    Args:
+        num_classes: number of classes of the classifier.
+        inserter: the method inserter (ADL or nothing) for the named positions.
+        image_size: (h, w) of the input, each a multiple of 16 for an exact 1/16 map.
+
+    Returns:
+        A `keras.Model` from RGB images in [0, 255] to logits, with layers
+        "features" (1024 channels, 1/16 of the input) and "classifier".
+    """
+    inputs = keras.Input((image_size[0], image_size[1], 3), name="image")
+    x = ImageNetPreprocessing("caffe", name="preprocess")(inputs)
+    for block, (filters, convs) in enumerate(BLOCKS, start=1):
+        for j in range(1, convs + 1):
+            name = f"block{block}_conv{j}"
+            x = keras.layers.Conv2D(filters, 3, padding="same", activation="relu", name=name)(x)
+            x = inserter.after(name, x)
+        if block < len(BLOCKS):  # pool5 removed
+            x = keras.layers.MaxPooling2D(2, name=f"block{block}_pool")(x)
+            x = inserter.after(f"block{block}_pool", x)
+    x = keras.layers.Conv2D(
+        FEATURES_CHANNELS,
+        3,
+        padding="same",
+        activation="relu",
+        kernel_initializer="he_normal",
+        name="features",
+    )(x)
+    x = inserter.after("features", x)
+    x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
+    outputs = keras.layers.Dense(
+        num_classes,
+        kernel_initializer=keras.initializers.RandomNormal(stddev=0.01),
+        name="classifier",
+    )(x)
+    inserter.check_all_inserted()
+    return keras.Model(inputs, outputs, name=NAME)
+
+
+def tensorpack_names(model):
+    """{our layer name: [Tensorpack variable names in the layer's weight order]}."""
+    names = {}
+    for block, (_, convs) in enumerate(BLOCKS, start=1):
+        for j in range(1, convs + 1):
+            names[f"block{block}_conv{j}"] = [f"conv{block}_{j}/W", f"conv{block}_{j}/b"]
+    return names
