@@ -48,6 +48,8 @@ HEAD_CHANNELS = 1024
 POSITIONS = (*[f"mixed{i}" for i in range(8)], "spg_a3_1b", "features")
 DEFAULT_POSITIONS = ("mixed2", "mixed7", "features")
 DEFAULT_GAMMA = 0.8
+# Learning-rate groups: the SPG head and the classifier are new.
+NEW_LAYER_PREFIXES = ("spg_", "features", "classifier")
 KERAS_WEIGHTS = KerasWeights(
     application="InceptionV3",
     file_name="inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5",

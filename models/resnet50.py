@@ -41,6 +41,9 @@ def block_output_names(stages=STAGES):
 POSITIONS = ("pool1_pool", *block_output_names())
 DEFAULT_POSITIONS = ("conv4_block1_out", "conv5_block1_out", "features")
 DEFAULT_GAMMA = 0.9
+# Learning-rate groups: stage 5 and the classifier are new (wsolevaluation trains layer4 and
+# fc at 10x; Tensorpack keeps its ResNet's last stage at 1x).
+NEW_LAYER_PREFIXES = ("conv5_", "features", "classifier")
 KERAS_WEIGHTS = KerasWeights(
     application="ResNet50",
     file_name="resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5",

@@ -53,6 +53,9 @@ BN_MOMENTUM = 0.9
 POSITIONS = resnet50.POSITIONS
 DEFAULT_POSITIONS = resnet50.DEFAULT_POSITIONS
 DEFAULT_GAMMA = 0.9
+# Learning-rate groups: Tensorpack trains conv0 and group0-2 at 0.1x and group3 (stage 5)
+# and the classifier at 1x (_LR_SCALE in junsukchoe/ADL train.py).
+NEW_LAYER_PREFIXES = ("conv5_", "features", "classifier")
 KERAS_WEIGHTS = None  # no keras.applications counterpart
 _CONV_INIT = keras.initializers.VarianceScaling(
     2.0, mode="fan_out", distribution="truncated_normal"

@@ -3,6 +3,7 @@
 import json
 import os
 
+from wsol_tf import models
 from wsol_tf.data.datasets import load_split
 from wsol_tf.data.pipeline import SKIP_LOG
 from wsol_tf.distribute import is_chief, make_strategy
@@ -38,7 +39,15 @@ def train(config, resume=True, print_fn=print):
             f"{records.num_classes} classes, {strategy.num_replicas_in_sync} replica(s), "
             f"precision {config.precision}, workdir {config.workdir}"
         )
+    if config.lr_groups == "pretrained_0.1" and not config.pretrained:
+        print_fn(
+            "warning: --lr_groups=pretrained_0.1 without --pretrained: the backbone trains "
+            "from scratch at 0.1x the learning rate (Tensorpack scales only pretrained runs)."
+        )
     trainer = Trainer(config, records, strategy, print_fn=print_fn, val_records=val_records)
+    report = models.pretrained_report(trainer.model)
+    if report is not None and is_chief(strategy):
+        print_fn(report.summary())
     return trainer.train(resume=resume)
 
 
