@@ -8,6 +8,7 @@ import sys
 import cv2
 import numpy as np
 import pytest
+from conftest import CUB_MINI, needs_cub_mini
 
 from wsol_tf import run
 from wsol_tf.config import TrainConfig
@@ -124,6 +125,8 @@ import sys
 import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from conftest import CUB_MINI, needs_cub_mini
+
 from wsol_tf import run
 from wsol_tf.config import TrainConfig
 config = TrainConfig(model="tinyvgg", dataset="cub", data_dir=sys.argv[1], method="adl",
@@ -149,3 +152,18 @@ def run_cli_script(script, *args):
     return subprocess.run(
         [sys.executable, "-c", script, *args], capture_output=True, text=True, env=env, timeout=300
     )
+
+
+@needs_cub_mini
+@pytest.mark.slow
+def test_train_and_evaluate_on_wsol_metadata_records_with_image_sizes(tmp_path):
+    # wsol_metadata (like imagenet) records carry image_sizes: evaluation must subset them too.
+    config = TrainConfig(
+        model="tinyvgg", dataset="wsol_metadata", data_dir=CUB_MINI, method="cam", epochs=1,
+        batch_size=50, image_size=(32, 48), seed=1, workdir=str(tmp_path / "w"),
+        tensorboard=False,
+    )  # fmt: skip
+    run.train(config, print_fn=lambda *_: None)
+    metrics = run.evaluate(str(tmp_path / "w"), cam_curve_interval=0.01, print_fn=lambda _: None)
+    assert metrics["num_images"] == 243 and metrics["dataset"] == "wsol_metadata"
+    assert 0 <= metrics["maxboxacc_v2"] <= 100

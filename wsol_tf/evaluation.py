@@ -6,7 +6,6 @@ int() as wsolevaluation does, see ``wsol_tf.boxes.gt_boxes_for_input``), then wr
 metrics.json and the pictures (chosen, best and worst images by GT-known IoU).
 """
 
-import dataclasses
 import json
 import os
 import time
@@ -47,16 +46,8 @@ def original_size_hw(path):
 
 
 def subset(records, rows):
-    """Records of the given rows only (same classes and source)."""
-    rows = np.asarray(rows, dtype=np.int64)
-    return dataclasses.replace(
-        records,
-        image_paths=[records.image_paths[r] for r in rows],
-        labels=records.labels[rows],
-        boxes=records.boxes[rows],
-        num_boxes=records.num_boxes[rows],
-        image_ids=[records.image_ids[r] for r in rows],
-    )
+    """Records of the given rows only (same classes and source; every per-image field)."""
+    return records.subset(rows)
 
 
 class ScoremapModel:
