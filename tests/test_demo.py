@@ -1,0 +1,30 @@
+"""`make demo` end to end at one epoch: both runs train, evaluate and land in one table."""
+
+import json
+import os
+
+import cv2
+import pytest
+
+from wsol_tf.demo import run_demo
+
+
+@pytest.mark.slow
+def test_demo_one_epoch_smoke(tmp_path):
+    lines = []
+    results = run_demo(
+        str(tmp_path / "demo"), epochs=1, data_dir=str(tmp_path / "cache"), print_fn=lines.append
+    )
+    assert list(results) == ["cam", "adl"]
+    for method, metrics in results.items():
+        assert metrics["method"] == method and metrics["num_images"] == 320
+        for key in ("top1_clas", "gt_known_loc", "top1_loc", "maxboxacc_v2"):
+            assert 0.0 <= metrics[key] <= 100.0
+        assert cv2.imread(metrics["overlays"]) is not None
+    table = (tmp_path / "demo" / "results.md").read_text().splitlines()
+    assert table[0].startswith("| method | Top-1 Clas | GT-known Loc | Top-1 Loc")
+    assert [row.split("|")[1].strip() for row in table[2:]] == ["CAM", "ADL"]
+    with open(tmp_path / "demo" / "results.json") as f:
+        assert set(json.load(f)) == {"cam", "adl"}
+    # The synthetic set was generated into the given cache, not the user's home.
+    assert any(name.startswith("synthetic-") for name in os.listdir(tmp_path / "cache"))
