@@ -328,3 +328,25 @@ def test_synchronized_moments_match_numpy_over_replicas():
     # Two-pass variance keeps ~1e-4 relative accuracy where E[x^2]-E[x]^2 in float32 has
     # none (its error, ~1000^2 * 6e-8 = 0.06, dwarfs the true variance 1e-4).
     np.testing.assert_allclose(var, reference.var((0, 1, 2)), rtol=1e-2)
+
+
+def one_step_weights(data_dir, workdir, **overrides):
+    cfg = config(data_dir, workdir, epochs=1, steps_per_epoch=1, **overrides).validate()
+    trainer = Trainer(cfg, load_split("cub", data_dir, "train"), make_strategy("one_device"))
+    before = {v.path: v.numpy().copy() for v in trainer.model.trainable_variables}
+    trainer.train(resume=False)
+    return before, {v.path: v.numpy() for v in trainer.model.trainable_variables}
+
+
+@pytest.mark.slow
+def test_decoupled_weight_decay_shrinks_kernels_only(tiny_data, tmp_path):
+    # Decoupled decay subtracts lr * wd * w from kernels before the gradient step; biases
+    # and batch-norm parameters are not decayed (as in the L2 mode).
+    lr, wd = 0.01, 0.1
+    before, plain = one_step_weights(tiny_data, tmp_path / "a", lr=lr, weight_decay=0.0)
+    _, decayed = one_step_weights(
+        tiny_data, tmp_path / "b", lr=lr, weight_decay=wd, weight_decay_mode="decoupled"
+    )
+    for path in before:
+        expected = -lr * wd * before[path] if path.endswith("/kernel") else 0.0
+        np.testing.assert_allclose(decayed[path] - plain[path], expected, atol=2e-7, err_msg=path)

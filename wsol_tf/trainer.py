@@ -84,6 +84,12 @@ class Trainer:
         with strategy.scope():
             self.model = self._build_model()
             self.optimizer = self._build_optimizer()
+            if config.weight_decay_mode == "decoupled":
+                # As the L2 mode: decay conv and dense kernels only, not biases or BN.
+                kernel_ids = {id(k) for k in _regularized_kernels(self.model)}
+                self._inner_optimizer().exclude_from_weight_decay(
+                    var_list=[v for v in self.model.trainable_variables if id(v) not in kernel_ids]
+                )
             self.optimizer.build(self.model.trainable_variables)
             # Steps taken; fixes the epoch, the data position and the schedule on resume.
             self.global_step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
@@ -154,6 +160,11 @@ class Trainer:
         if config.precision == "mixed_float16":
             optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
         return optimizer
+
+    def _inner_optimizer(self):
+        if isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer):
+            return self.optimizer.inner_optimizer
+        return self.optimizer
 
     @property
     def step(self):
