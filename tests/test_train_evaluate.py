@@ -167,3 +167,13 @@ def test_train_and_evaluate_on_wsol_metadata_records_with_image_sizes(tmp_path):
     metrics = run.evaluate(str(tmp_path / "w"), cam_curve_interval=0.01, print_fn=lambda _: None)
     assert metrics["num_images"] == 243 and metrics["dataset"] == "wsol_metadata"
     assert 0 <= metrics["maxboxacc_v2"] <= 100
+
+
+def test_train_cli_names_a_missing_dataset_file(tmp_path):
+    result = run_cli(
+        "wsol_tf.train", "--dataset=cub", f"--data_dir={tmp_path / 'no_cub'}",
+        f"--workdir={tmp_path / 'w'}",
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "missing images.txt" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "w").exists()

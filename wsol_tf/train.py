@@ -10,7 +10,7 @@ import sys
 from absl import app, flags, logging
 
 from wsol_tf import config as config_lib
-from wsol_tf import experiments, run
+from wsol_tf import experiments, models, run
 
 FLAGS = flags.FLAGS
 _DEFAULTS = config_lib.TrainConfig()
@@ -122,7 +122,12 @@ def main(argv):
         return 2
     if config.experiment:
         print(f"Settings of experiment {config.experiment}, overridden by the flags given.")
-    run.train(config, resume=FLAGS.resume)
+    try:
+        run.train(config, resume=FLAGS.resume)
+    except (FileNotFoundError, models.PretrainedWeightsUnavailable) as error:
+        # Missing data or weights: the message says what to do; a traceback adds nothing.
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     return 0
 
 
