@@ -15,6 +15,7 @@ the caller and counted as skipped.
 from __future__ import annotations
 
 import dataclasses
+import os
 
 import numpy as np
 import tensorflow as tf
@@ -110,15 +111,20 @@ class FileEvalSource:
             yield EvalBatch(batch_rows, batch["image"], batch["label"].numpy(), gts, masks)
 
     def image_id(self, row):
-        """wsolevaluation's id (path under the dataset folder) for saved score maps."""
+        """wsolevaluation's id (path under the dataset folder) for saved score maps.
+
+        wsol_metadata ids already are those paths (the image is ``<root>/<id>``); other
+        sources derive it from the file's place under the dataset folder.
+        """
         from wsol_tf.scoremaps import image_id_of
 
-        return image_id_of(self.records.image_paths[row], self.records.source)
+        image_id, path = self.records.image_ids[row], self.records.image_paths[row]
+        if isinstance(image_id, str) and path.replace(os.sep, "/").endswith("/" + image_id):
+            return image_id
+        return image_id_of(path, self.records.source)
 
     def name(self, row):
         """Short name of an image for captions: its file name without folder."""
-        import os
-
         return os.path.basename(self.records.image_paths[row])
 
 
@@ -160,7 +166,8 @@ class TfdsEvalSource:
         return gt_boxes_for_input(boxes, original, image_size, resize_size)
 
     def _element_mask(self, element, image_size, resize_size):
-        if "mask" not in element:
+        # A tfds image without a box (a pet trimap with no pet pixel) is skipped altogether.
+        if "mask" not in element or int(element["num_boxes"]) < 1:
             return None
         if self.source.box_mode == "mask":
             return pet_trimap_mask(element["mask"], image_size, resize_size)
