@@ -1,9 +1,11 @@
 """Datasets prepared by TensorFlow Datasets (tfds), read from a local tfds data_dir only.
 
     tfds_cub       caltech_birds2011   one box per image (tfds BBox: normalized ymin, xmin,
-                                       ymax, xmax) -> x0, y0, x1, y1 in pixels
+                                       ymax, xmax) -> x0, y0, x1, y1 in pixels; the
+                                       segmentation_mask is the PxAP mask
     tfds_pets      oxford_iiit_pet     box = tight box of the pet in the segmentation trimap
-                                       (values 1 = pet and 3 = its outline; 2 = background)
+                                       (values 1 = pet and 3 = its outline; 2 = background);
+                                       the trimap is the PxAP mask (outline ignored)
     tfds_imagenet  imagenet2012        no boxes (training); prepared from the manual_dir tars
                                        ILSVRC2012_img_{train,val}.tar when not yet prepared
 

@@ -9,6 +9,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -328,3 +329,43 @@ def test_tfds_pets_skips_images_without_a_pet(tmp_path):
                          np.ones(2, int))  # fmt: skip
     assert res["gt_known_loc"] == pytest.approx(reference.compute()["gt_known_loc"])
     assert res["maxboxacc"] == pytest.approx(reference.compute()["maxboxacc"])
+
+
+@pytest.mark.slow
+def test_run_evaluate_on_tfds_cub_after_training_on_it(tmp_path):
+    from wsol_tf import run
+    from wsol_tf.config import TrainConfig
+
+    examples = _cub_examples()
+    data_dir = tmp_path / "tfds"
+    fake_prepared("caltech_birds2011", data_dir, {"train": 3, "test": 3})
+    config = TrainConfig(
+        model="tinyvgg", dataset="tfds_cub", data_dir=str(data_dir), epochs=1, batch_size=3,
+        image_size=INPUT_HW, seed=1, workdir=str(tmp_path / "w"), log_every=100,
+    )  # fmt: skip
+    with tfds.testing.mock_data(policy=tfds.testing.MockPolicy.USE_FILES,
+                                data_dir=str(data_dir),
+                                as_dataset_fn=_mocked(examples, CUB_SIGNATURE)):  # fmt: skip
+        run.train(config, print_fn=lambda _: None)
+        res = run.evaluate(str(tmp_path / "w"), cam_curve_interval=0.01, num_pictures=2,
+                           print_fn=lambda _: None)  # fmt: skip
+    assert res["dataset"] == "tfds_cub" and res["num_images"] == 3
+    assert res["num_images_with_mask"] == 3 and 0 <= res["pxap"] <= 100
+    assert res["num_skipped"] == 0 and os.path.isfile(res["overlays"])
+    with open(tmp_path / "w" / "metrics.json") as f:
+        assert json.load(f)["pxap"] == res["pxap"]
+
+
+def test_mask_root_option_moves_the_masks(tmp_path):
+    truth = openimages_folder(tmp_path)
+    os.rename(tmp_path / "val", tmp_path / "moved")
+    os.makedirs(tmp_path / "images")
+    os.rename(tmp_path / "moved", tmp_path / "images" / "val")  # images under images/
+    masks_root = tmp_path / "masks"
+    shutil.copytree(tmp_path / "images" / "val", masks_root / "val")
+    for path in (tmp_path / "images" / "val").rglob("*_*.png"):
+        os.remove(path)  # only the images stay in the image root
+    records = load_split("wsol_metadata", str(tmp_path), "test", mask_root=str(masks_root))
+    assert all(p.startswith(str(masks_root)) for ps in records.mask_paths for p in ps)
+    got = openimages_mask(records.mask_paths[0], records.ignore_paths[0], INPUT_HW)
+    np.testing.assert_array_equal(got, _expected_mask(*truth["val/x/a.png"]))
