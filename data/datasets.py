@@ -6,10 +6,13 @@
 | cub           | CUB_200_2011/ (original layout)            | train, val*, test   | 1 / image   |
 | imagenet      | train/<wnid>/, val/ + bbox_val/ or CSV     | train, val          | val: all    |
 | wsol_metadata | images + wsol_metadata/<split>/            | any metadata folder | all / masks |
-| tfds_cub      | tfds data_dir (caltech_birds2011 prepared) | train, test         | 1 / image   |
+| tfds_cub      | tfds data_dir (caltech_birds2011 prepared) | train, test         | 1 + mask    |
 | tfds_pets     | tfds data_dir (oxford_iiit_pet prepared)   | train, test         | from mask   |
 | tfds_imagenet | tfds data_dir (imagenet2012 / manual_dir)  | train, val          | none        |
 | folder        | <class_name>/*.jpg (or <split>/<class>/)   | train (+ subfolders)| none        |
+
+Masks (for PxAP, see wsol_tf.gt_masks): wsol_metadata OpenImages lines, the tfds CUB
+segmentations and the pet trimaps; evaluation uses them automatically.
 
 *cub "val" exists with val_per_class > 0: N images per class drawn from the
 official train split (seed val_seed), and "train" then excludes them.
@@ -32,7 +35,7 @@ OPTIONS = {
     "synthetic": ("val_per_class", "val_seed"),
     "cub": ("val_per_class", "val_seed"),
     "imagenet": (),
-    "wsol_metadata": ("metadata_dir", "image_root"),
+    "wsol_metadata": ("metadata_dir", "image_root", "mask_root"),
     "tfds_cub": (),
     "tfds_pets": (),
     "tfds_imagenet": ("manual_dir",),
@@ -51,7 +54,7 @@ def load_split(dataset, data_dir, split, **options):
         split: "train", "test", "val", ... as the dataset has them.
         **options: per-dataset options (see OPTIONS): val_per_class (int,
             default 0) and val_seed (int, default 0) for cub/synthetic;
-            metadata_dir and image_root for wsol_metadata; manual_dir for
+            metadata_dir, image_root and mask_root for wsol_metadata; manual_dir for
             tfds_imagenet. Options set to None are ignored.
 
     Returns:

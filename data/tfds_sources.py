@@ -1,9 +1,11 @@
 """Datasets prepared by TensorFlow Datasets (tfds), read from a local tfds data_dir only.
 
     tfds_cub       caltech_birds2011   one box per image (tfds BBox: normalized ymin, xmin,
-                                       ymax, xmax) -> x0, y0, x1, y1 in pixels
+                                       ymax, xmax) -> x0, y0, x1, y1 in pixels; the
+                                       segmentation_mask is the PxAP mask
     tfds_pets      oxford_iiit_pet     box = tight box of the pet in the segmentation trimap
-                                       (values 1 = pet and 3 = its outline; 2 = background)
+                                       (values 1 = pet and 3 = its outline; 2 = background);
+                                       the trimap is the PxAP mask (outline ignored)
     tfds_imagenet  imagenet2012        no boxes (training); prepared from the manual_dir tars
                                        ILSVRC2012_img_{train,val}.tar when not yet prepared
 
@@ -88,12 +90,23 @@ class TfdsSource:
     def describe(self, row):
         return self.image_paths[row]
 
-    def as_dataset(self, *, shuffle, seed, epoch, input_context=None):
+    @property
+    def mask_feature(self):
+        """The tfds feature holding a GT mask for PxAP, or None (see ``wsol_tf.gt_masks``)."""
+        if "segmentation_mask" in self.builder.info.features and self.box_mode != "none":
+            return "segmentation_mask"
+        return None
+
+    def as_dataset(self, *, shuffle, seed, epoch, input_context=None, annotations=False):
         """Elements {image uint8 (H, W, 3), label, boxes (1, 4) pixels, num_boxes, index}.
 
         The index is the position in the read order: fixed (the split's order)
         without shuffling; with shuffling the files are read in an order drawn
         from (seed, epoch), so an epoch is still reproducible.
+
+        With ``annotations`` (evaluation), elements also carry ``bbox`` (1, 4) the
+        tfds box as stored (normalized ymin, xmin, ymax, xmax; "bbox" mode only) and
+        ``mask`` (H, W, 1) uint8 (the ``mask_feature``, when there is one).
         """
         import tensorflow_datasets as tfds
 
@@ -115,6 +128,7 @@ class TfdsSource:
                 reshuffle_each_iteration=False,
             )
         box_mode = self.box_mode
+        mask_feature = self.mask_feature if annotations else None
 
         def convert(index, example):
             image = example["image"]
@@ -127,13 +141,18 @@ class TfdsSource:
                 boxes, num_boxes = tf.zeros((1, 4), tf.float32), tf.constant(0, tf.int32)
             if image.shape.rank == 3 and image.shape[-1] == 1:
                 image = tf.image.grayscale_to_rgb(image)
-            return {
+            element = {
                 "image": image,
                 "label": tf.cast(example["label"], tf.int32),
                 "boxes": boxes,
                 "num_boxes": num_boxes,
                 "index": tf.cast(index, tf.int32),
             }
+            if annotations and box_mode == "bbox":
+                element["bbox"] = tf.reshape(tf.cast(example["bbox"], tf.float32), (1, 4))
+            if mask_feature:
+                element["mask"] = example[mask_feature]
+            return element
 
         return dataset.map(convert, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 

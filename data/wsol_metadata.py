@@ -9,7 +9,8 @@
 
 By default the metadata of split S is read from `<data_dir>/wsol_metadata/S`
 and images from `<data_dir>/<image_id>`, or `<data_dir>/images/<image_id>` when
-that is where the first image lies (the CUB layout). Class names come from
+that is where the first image lies (the CUB layout); mask paths (OpenImages) are
+relative to mask_root, by default that same image root. Class names come from
 `LOC_synset_mapping.txt` in data_dir when present (then num_classes is its
 length), else they are "class_<k>" for k up to the largest label.
 """
@@ -51,7 +52,7 @@ def _image_root(data_dir, first_id, image_root):
     )
 
 
-def load_wsol_metadata(data_dir, split, metadata_dir=None, image_root=None):
+def load_wsol_metadata(data_dir, split, metadata_dir=None, image_root=None, mask_root=None):
     """Reads split `split` of a wsolevaluation metadata folder (layout in the module doc).
 
     Args:
@@ -60,6 +61,8 @@ def load_wsol_metadata(data_dir, split, metadata_dir=None, image_root=None):
         metadata_dir: the folder holding the split folders; default
             `<data_dir>/wsol_metadata`.
         image_root: folder the image ids are relative to; default found as above.
+        mask_root: folder the mask and ignore paths are relative to (wsolevaluation's
+            --mask_root); default the image root.
 
     Returns:
         `Records` with every box of each image (x0, y0, x1, y1, original pixels),
@@ -146,6 +149,8 @@ def load_wsol_metadata(data_dir, split, metadata_dir=None, image_root=None):
             )
     else:
         class_names = [f"class_{k}" for k in range(int(label_array.max()) + 1)]
+    # wsolevaluation joins mask paths to its mask_root; ours defaults to the image root.
+    mask_base = os.path.abspath(os.path.expanduser(mask_root)) if mask_root else root
     return Records(
         image_paths=image_paths,
         labels=label_array,
@@ -155,10 +160,11 @@ def load_wsol_metadata(data_dir, split, metadata_dir=None, image_root=None):
         class_names=class_names,
         source=folder,
         image_sizes=None if sizes is None else np.array([sizes[i] for i in ids], np.int32),
-        # Mask paths are relative to the same root as the image ids (wsolevaluation).
-        mask_paths=[[os.path.join(root, m) for m in masks[i]] for i in ids] if has_masks else None,
+        mask_paths=(
+            [[os.path.join(mask_base, m) for m in masks[i]] for i in ids] if has_masks else None
+        ),
         ignore_paths=(
-            [[os.path.join(root, m) for m in ignores[i]] for i in ids] if has_masks else None
+            [[os.path.join(mask_base, m) for m in ignores[i]] for i in ids] if has_masks else None
         ),
     )
 

@@ -2,8 +2,11 @@
 
 Both paths feed one ``LocalizationEvaluator`` with the GT class's map, the predicted class's
 map, predictions, labels and GT boxes in network-input pixels (float64 maths, truncated with
-int() as wsolevaluation does, see ``wsol_tf.boxes.gt_boxes_for_input``), then write
-metrics.json and the pictures (chosen, best and worst images by GT-known IoU).
+int() as wsolevaluation does, see ``wsol_tf.boxes.gt_boxes_for_input``), plus GT masks for
+PxAP where the split has them (OpenImages mask files, tfds CUB segmentations, see
+``wsol_tf.gt_masks``), then write metrics.json and the pictures (chosen, best and worst
+images by GT-known IoU). Images with a mask but no box count in PxAP and Top-1 Clas only.
+Splits are file-backed ``Records`` or tfds sources (``wsol_tf.eval_sources``).
 """
 
 import json
@@ -14,40 +17,20 @@ import numpy as np
 import tensorflow as tf
 
 from wsol_tf import models
-from wsol_tf.boxes import gt_boxes_for_input, validate_boxes
 from wsol_tf.cam import grad_cam_maps, normalize_scoremap, scoremaps_for_input, upsample_scoremaps
-from wsol_tf.data.pipeline import as_hw, default_resize_size, make_dataset
+from wsol_tf.data.pipeline import as_hw, default_resize_size
+from wsol_tf.eval_sources import FileEvalSource, eval_source, original_size_hw
 from wsol_tf.metrics import LocalizationEvaluator
-from wsol_tf.scoremaps import (
-    image_id_of,
-    load_scoremap,
-    read_geometry,
-    save_scoremap,
-    write_geometry,
-)
+from wsol_tf.scoremaps import load_scoremap, read_geometry, save_scoremap, write_geometry
 from wsol_tf.visualize import overlay_grid, save_png
 
 CAM_METHODS = ("cam", "gradcam")
+__all__ = ["evaluate_model", "evaluate_scoremaps", "original_size_hw", "ScoremapModel"]
 
 
 def gt_boxes_in_pixels(boxes):
     """Continuous (B, M, 4) boxes -> integer pixels, truncated as wsolevaluation's int()."""
     return np.floor(np.maximum(boxes, 0.0)).astype(np.int64)
-
-
-def original_size_hw(path):
-    """(H, W) of an image file; JPEG headers are read without decoding."""
-    data = tf.io.read_file(path)
-    if data.numpy()[:2] == b"\xff\xd8":
-        shape = tf.image.extract_jpeg_shape(data).numpy()
-    else:
-        shape = tf.shape(tf.io.decode_image(data, channels=3, expand_animations=False)).numpy()
-    return int(shape[0]), int(shape[1])
-
-
-def subset(records, rows):
-    """Records of the given rows only (same classes and source; every per-image field)."""
-    return records.subset(rows)
 
 
 class ScoremapModel:
@@ -95,7 +78,7 @@ class ScoremapModel:
 
 
 def _pick_pictures(per_image, rows, num):
-    """Record rows to draw: the first ``num``, the ``num`` best and ``num`` worst by IoU."""
+    """Rows to draw: the first ``num``, the ``num`` best and ``num`` worst by GT-known IoU."""
     if num <= 0 or len(rows) == 0:
         return {}
     ious = np.nan_to_num(per_image["gt_known_iou"], nan=-1.0)
@@ -107,63 +90,78 @@ def _pick_pictures(per_image, rows, num):
     }
 
 
-def _write_pictures(picks, per_image, rows, records, load_maps, image_size, resize_size, out_dir):
-    """Render one PNG grid per pick list; returns {name: path}."""
-    where = {row: i for i, row in enumerate(rows)}
+def _picture_plan(evaluator, rows, mask_rows, source, num):
+    """(picks, {row: (predicted box or None, caption)}) for the picture grids.
+
+    With box images: chosen, best and worst by GT-known IoU. With mask-only images only
+    (OpenImages): the first ``num`` images, with their maps and no boxes.
+    """
+    if evaluator.num_images == 0:
+        picks = {"chosen": list(mask_rows[:num])} if num > 0 and mask_rows else {}
+        return picks, {r: (None, f"{source.name(r)} (mask)") for r in mask_rows[:num]}
+    per_image = evaluator.per_image()
+    info = {}
+    for i, row in enumerate(rows):
+        caption = f"{source.name(row)} IoU {per_image['gt_known_iou'][i]:.2f}" + (
+            "" if per_image["correct_cls"][i] else " (wrong class)"
+        )
+        info[row] = (per_image["gt_known_box"][i], caption)
+    return _pick_pictures(per_image, rows, num), info
+
+
+def _write_pictures(picks, info, source, maps_for, image_size, resize_size, out_dir):
+    """Render one PNG grid per pick list from one read of the picked images; {name: path}."""
+    wanted = sorted({r for picked in picks.values() for r in picked})
+    if not wanted:
+        return {}
+    images, maps = {}, {}
+    for batch in source.batches(wanted, image_size, resize_size, 16, with_annotations=False):
+        batch_maps = maps_for(batch)
+        for i, row in enumerate(batch.rows):
+            images[int(row)] = np.clip(batch.images[i].numpy(), 0, 255).astype(np.uint8)
+            maps[int(row)] = batch_maps[i]
     paths = {}
     for name, picked in picks.items():
-        sub = subset(records, picked)
-        images = []
-        for batch in make_dataset(
-            sub, training=False, image_size=image_size, resize_size=resize_size, batch_size=16
-        ):
-            images.extend(np.clip(batch["image"].numpy(), 0, 255).astype(np.uint8))
-        maps = load_maps(picked)
-        gts, preds, captions = [], [], []
-        for row in picked:
-            i = where[row]
-            gts.append(gt_for_row(records, row, image_size, resize_size))
-            preds.append(per_image["gt_known_box"][i])
-            captions.append(
-                f"{image_label(records, row)} IoU {per_image['gt_known_iou'][i]:.2f}"
-                + ("" if per_image["correct_cls"][i] else " (wrong class)")
-            )
-        grid = overlay_grid(images, maps, gts, preds, captions)
+        if not picked:
+            continue
+        gts = [source.gt(r, image_size, resize_size) for r in picked]
+        grid = overlay_grid(
+            [images[r] for r in picked], [maps[r] for r in picked], gts,
+            [info[r][0] for r in picked], [info[r][1] for r in picked],
+        )  # fmt: skip
         filename = "overlays.png" if name == "chosen" else f"pictures_{name}.png"
         paths[name] = str(save_png(os.path.join(out_dir, filename), grid))
     return paths
 
 
-def image_label(records, row):
-    """Short name of an image for captions: its file name without folder."""
-    return os.path.basename(records.image_paths[row])
-
-
-def gt_for_row(records, row, image_size, resize_size):
-    """(m, 4) int64 GT boxes of one record in input pixels."""
-    boxes = validate_boxes(
-        records.boxes[row, : records.num_boxes[row]], name=f"GT boxes of {records.image_paths[row]}"
-    )
-    original = original_size_hw(records.image_paths[row])
-    return gt_boxes_for_input(boxes, original, image_size, resize_size)
-
-
-def _finish(evaluator, rows, skipped, started, records, picks_fn, out_dir):
+def _finish(evaluator, skipped, started, source, pictures_fn, out_dir):
     """compute(), counts, pictures and metrics.json."""
-    if evaluator.num_images == 0:
-        raise ValueError(f"{records.source}: no image with a GT box to evaluate")
+    if evaluator.num_evaluated == 0:
+        what = "GT box or mask" if source.has_masks else "GT box"
+        raise ValueError(f"{_source_name(source)}: no image with a {what} to evaluate")
     metrics = evaluator.compute()
     metrics["num_skipped"] = int(skipped)
     metrics["seconds"] = time.perf_counter() - started
     if out_dir:
         os.makedirs(out_dir, exist_ok=True)
-        pictures = picks_fn(evaluator.per_image(), rows)
+        pictures = pictures_fn()
         metrics["pictures"] = pictures
         if "chosen" in pictures:
             metrics["overlays"] = pictures["chosen"]
         with open(os.path.join(out_dir, "metrics.json"), "w") as f:
             json.dump(metrics, f, indent=2)
     return metrics
+
+
+def _source_name(source):
+    return source.records.source if isinstance(source, FileEvalSource) else source.source.source
+
+
+def _split_batch(batch):
+    """Boolean (B,) has-box and has-mask flags of a batch."""
+    has_box = np.array([len(g) > 0 for g in batch.gts], dtype=bool)
+    has_mask = np.array([m is not None for m in batch.masks], dtype=bool)
+    return has_box, has_mask
 
 
 def evaluate_model(
@@ -182,88 +180,100 @@ def evaluate_model(
     masks_fn=None,
     print_fn=print,
 ):
-    """Computes the GT and predicted classes' score maps and scores their boxes.
+    """Computes the GT and predicted classes' score maps and scores their boxes and masks.
 
     Args:
         model: a WSOL model from `wsol_tf.models.build` (weights loaded).
-        records: `Records` of the split; images without a GT box are skipped and counted.
+        records: the split from ``load_split``: file-backed `Records` or a tfds source
+            (tfds_cub, tfds_pets; image ids are positions in the split's read order).
+            Images with neither a GT box nor a GT mask are skipped and counted.
         image_size: (h, w) network input.
         resize_size: (h, w) before the center crop; None: image_size * 256 / 224.
         batch_size: images per forward pass.
         cam_threshold: tau of the headline numbers (the sweeps are reported too).
         cam: "cam" or "gradcam".
-        cam_curve_interval: fine-grid step (MaxBoxAcc, MaxBoxAccV2, PxAP); None skips it.
+        cam_curve_interval: fine-grid step (MaxBoxAcc, MaxBoxAccV2, PxAP); None skips it
+            (and then a split with masks is refused: PxAP needs the grid).
         out_dir: where metrics.json and the pictures go (None: write nothing).
         num_overlays: rows of each picture grid (chosen = the first images, best, worst).
-        save_scoremaps: folder to write the GT class's maps to (wsolevaluation layout).
+        save_scoremaps: folder to write the GT class's maps to (wsolevaluation layout; tfds
+            rows are named by their read position).
         masks_fn: optional ``(records, row, image_size, resize_size) -> mask or None`` giving
-            GT masks for PxAP in input pixels.
+            GT masks for PxAP in input pixels (file-backed splits; overrides their masks).
+            Without it, masks come from the split (OpenImages metadata, tfds CUB / pets).
         print_fn: progress output.
 
     Returns:
-        The metrics dict (also written to out_dir/metrics.json).
+        The metrics dict (also written to out_dir/metrics.json); ``pxap`` is set when the
+        split has masks.
     """
     image_size = as_hw(image_size)
     resize_size = as_hw(resize_size) if resize_size is not None else default_resize_size(image_size)
     num_classes = model.outputs[0].shape[-1]
+    source = eval_source(records, masks_fn)
     if records.num_classes != num_classes:
         raise ValueError(
             f"The model has {num_classes} classes but {records.source} has {records.num_classes}."
         )
+    if source.has_masks and cam_curve_interval is None:
+        raise ValueError(f"{records.source} has GT masks: PxAP needs cam_curve_interval")
     scorer = ScoremapModel(model, image_size, cam)
     evaluator = LocalizationEvaluator(
         cam_threshold=cam_threshold, cam_curve_interval=cam_curve_interval
     )
     if save_scoremaps:
         write_geometry(save_scoremaps, image_size, resize_size)
-    has_box = np.flatnonzero(records.num_boxes >= 1)
-    skipped = len(records) - len(has_box)
-    dataset = make_dataset(
-        subset(records, has_box), training=False, image_size=image_size,
-        resize_size=resize_size, batch_size=batch_size,
-    )  # fmt: skip
-    rows = []
+    candidates = source.candidate_rows()
+    skipped = len(source) - len(candidates)
+    rows, mask_rows = [], []
     started = time.perf_counter()
-    for batch in dataset:
-        batch_rows = has_box[batch["index"].numpy()]
-        labels = batch["label"].numpy()
-        logits, maps_gt = scorer(batch["image"], labels)
+    for batch in source.batches(candidates, image_size, resize_size, batch_size):
+        has_box, has_mask = _split_batch(batch)
+        keep = np.flatnonzero(has_box | has_mask)
+        skipped += len(batch.rows) - len(keep)
+        if len(keep) == 0:
+            continue
+        images = batch.images if len(keep) == len(batch.rows) else tf.gather(batch.images, keep)
+        labels = batch.labels[keep]
+        logits, maps = scorer(images, labels)
         predictions = logits.argmax(-1)
-        maps_pred = maps_gt.copy()
-        wrong = np.flatnonzero(predictions != labels)
-        if wrong.size:
-            _, maps_pred[wrong] = scorer(tf.gather(batch["image"], wrong), predictions[wrong])
-        gts = [gt_for_row(records, r, image_size, resize_size) for r in batch_rows]
-        boxes, counts = _pad(gts)
-        masks = None
-        if masks_fn is not None:
-            masks = [masks_fn(records, r, image_size, resize_size) for r in batch_rows]
-        evaluator.accumulate(maps_gt, maps_pred, predictions, labels, boxes, counts, masks=masks)
+        boxed = np.flatnonzero(has_box[keep])  # positions in the kept images
+        if len(boxed):
+            maps_gt = maps if len(boxed) == len(keep) else maps[boxed]
+            maps_pred = maps_gt.copy()
+            wrong = np.flatnonzero(predictions[boxed] != labels[boxed])
+            if wrong.size:
+                boxed_images = images if len(boxed) == len(keep) else tf.gather(images, boxed)
+                _, maps_pred[wrong] = scorer(
+                    tf.gather(boxed_images, wrong), predictions[boxed][wrong]
+                )
+            boxes, counts = _pad([batch.gts[keep[i]] for i in boxed])
+            masks = [batch.masks[keep[i]] for i in boxed]
+            evaluator.accumulate(
+                maps_gt, maps_pred, predictions[boxed], labels[boxed], boxes, counts,
+                masks=masks if any(m is not None for m in masks) else None,
+            )  # fmt: skip
+            rows.extend(int(batch.rows[keep[i]]) for i in boxed)
+        mask_only = np.flatnonzero(~has_box[keep])
+        if len(mask_only):
+            evaluator.accumulate_masks(
+                maps[mask_only], [batch.masks[keep[i]] for i in mask_only],
+                predictions[mask_only], labels[mask_only],
+            )  # fmt: skip
+            mask_rows.extend(int(batch.rows[keep[i]]) for i in mask_only)
         if save_scoremaps:
-            for r, m in zip(batch_rows, maps_gt, strict=True):
-                image_id = image_id_of(records.image_paths[r], records.source)
-                save_scoremap(save_scoremaps, image_id, m)
-        rows.extend(int(r) for r in batch_rows)
-        print_fn(f"evaluated {evaluator.num_images}/{len(has_box)} images")
+            for i, k in enumerate(keep):
+                save_scoremap(save_scoremaps, source.image_id(batch.rows[k]), maps[i])
+        print_fn(f"evaluated {evaluator.num_evaluated}/{len(candidates)} images")
 
-    def load_maps(picked):
-        out = []
-        for start in range(0, len(picked), batch_size):
-            chunk = subset(records, picked[start : start + batch_size])
-            for batch in make_dataset(
-                chunk, training=False, image_size=image_size, resize_size=resize_size,
-                batch_size=batch_size,
-            ):  # fmt: skip
-                out.extend(scorer(batch["image"], batch["label"].numpy())[1])
-        return out
+    def maps_for(batch):
+        return scorer(batch.images, batch.labels)[1]
 
-    def pictures(per_image, rows):
-        picks = _pick_pictures(per_image, rows, num_overlays)
-        return _write_pictures(
-            picks, per_image, rows, records, load_maps, image_size, resize_size, out_dir
-        )
+    def pictures():
+        picks, info = _picture_plan(evaluator, rows, mask_rows, source, num_overlays)
+        return _write_pictures(picks, info, source, maps_for, image_size, resize_size, out_dir)
 
-    return _finish(evaluator, rows, skipped, started, records, pictures, out_dir)
+    return _finish(evaluator, skipped, started, source, pictures, out_dir)
 
 
 def _pad(box_lists):
@@ -287,17 +297,18 @@ def evaluate_scoremaps(
     masks_fn=None,
     print_fn=print,
 ):
-    """Scores saved ``.npy`` maps (wsolevaluation layout) against the split's GT boxes.
+    """Scores saved ``.npy`` maps (wsolevaluation layout) against the split's GT boxes and masks.
 
     No model is involved, so there is no classification: unless ``predictions`` are given,
     ``top1_clas``, ``top1_loc`` and ``best_top1_*`` are reported as None (the sweep lists'
     Top-1 entries then equal GT-known).
 
     Args:
-        scoremap_dir: folder holding ``<image id>.npy`` for every image with a GT box, plus
-            an optional ``scoremaps.json`` (input geometry). Without it each image is taken as
-            resized, uncropped, to its map's size (wsolevaluation's convention).
-        records: `Records` of the split.
+        scoremap_dir: folder holding ``<image id>.npy`` for every image with a GT box or mask,
+            plus an optional ``scoremaps.json`` (input geometry). Without it each image (and
+            mask) is taken as resized, uncropped, to its map's size (wsolevaluation's
+            convention).
+        records: file-backed `Records` of the split.
         predictions: optional (N,) predicted class per record row.
         cam_threshold, cam_curve_interval, out_dir, num_overlays, masks_fn, print_fn: as in
             ``evaluate_model``.
@@ -307,56 +318,65 @@ def evaluate_scoremaps(
     """
     if not os.path.isdir(scoremap_dir):
         raise FileNotFoundError(f"--scoremaps folder {scoremap_dir} does not exist")
+    if hasattr(records, "as_dataset"):
+        raise ValueError(
+            f"{records.source}: saved score maps are scored against file-backed splits only"
+        )
+    source = FileEvalSource(records, masks_fn)
     geometry = read_geometry(scoremap_dir)
     if predictions is not None and len(predictions) != len(records):
         raise ValueError(f"{len(predictions)} predictions for {len(records)} images")
+    if source.has_masks and cam_curve_interval is None:
+        raise ValueError(f"{records.source} has GT masks: PxAP needs cam_curve_interval")
     evaluator = LocalizationEvaluator(
         cam_threshold=cam_threshold, cam_curve_interval=cam_curve_interval
     )
-    has_box = np.flatnonzero(records.num_boxes >= 1)
-    skipped = len(records) - len(has_box)
-    rows, sizes = [], {}
+    candidates = source.candidate_rows()
+    skipped = len(records) - len(candidates)
+    rows, mask_rows, sizes = [], [], {}
     started = time.perf_counter()
 
-    def geometry_of(row, scoremap_shape):
-        if geometry is not None:
-            return geometry
-        return scoremap_shape, None
-
     def load(row):
-        image_id = image_id_of(records.image_paths[row], records.source)
         shape = geometry[0] if geometry is not None else None
-        return load_scoremap(scoremap_dir, image_id, shape)
+        return load_scoremap(scoremap_dir, source.image_id(row), shape)
 
-    for i, row in enumerate(has_box):
+    for i, row in enumerate(candidates):
         scoremap = load(row)
-        image_size, resize_size = geometry_of(row, scoremap.shape)
+        image_size, resize_size = geometry if geometry is not None else (scoremap.shape, None)
         sizes[int(row)] = (image_size, resize_size)
-        gt = gt_for_row(records, row, image_size, resize_size)
+        gt = source.gt(row, image_size, resize_size)
+        mask = source.mask(row, image_size, resize_size)
         label = int(records.labels[row])
         prediction = label if predictions is None else int(predictions[row])
-        masks = None if masks_fn is None else [masks_fn(records, row, image_size, resize_size)]
-        evaluator.accumulate(
-            scoremap[None], None, np.array([prediction]), np.array([label]), gt[None],
-            np.array([len(gt)]), masks=masks,
-        )  # fmt: skip
-        rows.append(int(row))
+        if len(gt):
+            evaluator.accumulate(
+                scoremap[None], None, np.array([prediction]), np.array([label]), gt[None],
+                np.array([len(gt)]), masks=None if mask is None else [mask],
+            )  # fmt: skip
+            rows.append(int(row))
+        elif mask is not None:
+            evaluator.accumulate_masks(
+                scoremap[None], [mask], np.array([prediction]), np.array([label])
+            )
+            mask_rows.append(int(row))
+        else:
+            skipped += 1
         if (i + 1) % 100 == 0:
-            print_fn(f"evaluated {i + 1}/{len(has_box)} score maps")
+            print_fn(f"evaluated {i + 1}/{len(candidates)} score maps")
 
-    def pictures(per_image, rows):
-        picks = _pick_pictures(per_image, rows, num_overlays)
+    def pictures():
+        picks, info = _picture_plan(evaluator, rows, mask_rows, source, num_overlays)
         if not picks:
             return {}
-        image_size, resize_size = sizes[rows[0]]
-        same = [r for r in rows if sizes[r] == (image_size, resize_size)]
-        picks = {k: [r for r in v if r in set(same)] for k, v in picks.items()}
+        image_size, resize_size = sizes[picks["chosen"][0]]
+        same = {r for r in sizes if sizes[r] == (image_size, resize_size)}
+        picks = {k: [r for r in v if r in same] for k, v in picks.items()}
         return _write_pictures(
-            picks, per_image, rows, records, lambda picked: [load(r) for r in picked],
+            picks, info, source, lambda batch: [load(r) for r in batch.rows],
             image_size, resize_size, out_dir,
         )  # fmt: skip
 
-    metrics = _finish(evaluator, rows, skipped, started, records, pictures, out_dir)
+    metrics = _finish(evaluator, skipped, started, source, pictures, out_dir)
     if predictions is None:
         # Without a classifier there is no Top-1 anything; GT-known metrics stand alone.
         for key in ("top1_clas", "top1_loc", "best_top1_loc", "best_top1_threshold"):

@@ -17,7 +17,8 @@ computed over wsolevaluation's fine grid ``np.arange(0, 1, cam_curve_interval)``
   contour's box (wsolevaluation v1);
 * MaxBoxAccV2: for each IoU delta in (0.3, 0.5, 0.7), the best accuracy over the grid with a
   box per contour (the best one counts), then the mean over delta;
-* PxAP where GT masks are given (``wsol_tf.pxap``).
+* PxAP where GT masks are given (``wsol_tf.pxap``). Images with a mask but no GT box
+  (OpenImages) go through ``accumulate_masks``: they count in PxAP and Top-1 Clas only.
 
 All of these use the GT class's score map. Contours are found once per distinct integer
 cut ``int(tau * max)`` per image and shared by every threshold and metric (``boxes_by_level``).
@@ -187,6 +188,8 @@ class LocalizationEvaluator:
         self._mask_fg_hist = np.zeros(grid + 2)  # (G + 2,)
         self._mask_bg_hist = np.zeros(grid + 2)
         self._num_masks = 0
+        self._mask_only_images = 0  # images with a mask and no box (accumulate_masks)
+        self._mask_only_correct = 0
         self._records: dict[str, list] = {
             "index": [],
             "label": [],
@@ -202,7 +205,44 @@ class LocalizationEvaluator:
 
     @property
     def num_images(self) -> int:
+        """Images with GT boxes accumulated (the box metrics' denominator)."""
         return self._num_images
+
+    @property
+    def num_evaluated(self) -> int:
+        """All images accumulated: with boxes, plus mask-only ones."""
+        return self._num_images + self._mask_only_images
+
+    def accumulate_masks(self, scoremaps_gt, masks, predictions, labels) -> None:
+        """Add images that have a GT mask but no GT box (OpenImages): PxAP and Top-1 Clas.
+
+        Args:
+            scoremaps_gt: (B, H, W) normalised CAMs of the ground-truth class.
+            masks: (B, H, W) GT masks (1 object, 0 background, 255 ignore) or B such arrays.
+            predictions: (B,) predicted class indices.
+            labels: (B,) ground-truth class indices.
+
+        Raises:
+            ValueError on wrong shapes or values; nothing is accumulated from a bad batch.
+        """
+        maps_gt = np.asarray(scoremaps_gt)
+        if maps_gt.ndim != 3:
+            raise ValueError(f"scoremaps_gt must be (B, H, W); got shape {maps_gt.shape}")
+        batch = maps_gt.shape[0]
+        predictions = np.asarray(predictions).reshape(-1)
+        labels = np.asarray(labels).reshape(-1)
+        for name, arr in (("predictions", predictions), ("labels", labels)):
+            if arr.shape != (batch,) or not np.issubdtype(arr.dtype, np.integer):
+                raise ValueError(f"{name} must be B={batch} integers; got {arr.shape} {arr.dtype}")
+        if masks is None or any(m is None for m in masks):
+            raise ValueError("accumulate_masks needs a mask for every image")
+        histograms = self._mask_histograms(masks, maps_gt)
+        for fg, bg in histograms:
+            self._mask_fg_hist += fg
+            self._mask_bg_hist += bg
+        self._num_masks += batch
+        self._mask_only_images += batch
+        self._mask_only_correct += int((predictions == labels).sum())
 
     def _best_box(self, scoremap, gt) -> tuple[np.ndarray, np.ndarray]:
         """Best IoU against ``gt`` (m, 4) at every sweep threshold, in the evaluator's mode.
@@ -367,12 +407,18 @@ class LocalizationEvaluator:
               ``maxboxacc`` and ``maxboxacc_threshold``; ``maxboxacc_v2`` and
               ``maxboxacc_v2_per_iou`` = {delta: {``accuracy``, ``threshold``}};
               ``pxap`` (None without masks) and ``num_images_with_mask``.
+            * with mask-only images (``accumulate_masks``): ``top1_clas`` and ``num_images``
+              cover every image and ``num_images_with_box`` counts those the box metrics
+              use; with no box image at all only Top-1 Clas and PxAP are given (box metrics
+              None).
 
         Raises:
             RuntimeError if nothing was accumulated.
         """
-        if self._num_images == 0:
+        if self.num_evaluated == 0:
             raise RuntimeError("compute() called before any accumulate(): no images")
+        if self._num_images == 0:
+            return self._compute_masks_only()
         n = float(self._num_images)
         gt_known = self._gt_known_hits * 100.0 / n  # (T,)
         top1 = self._top1_hits * 100.0 / n  # (T,)
@@ -381,7 +427,7 @@ class LocalizationEvaluator:
         best_top1 = int(np.argmax(top1))
         # Thresholds rounded for readability (np.arange leaves 0.15000000000000002).
         shown = [round(float(t), 6) for t in self.thresholds]
-        return {
+        metrics = {
             "top1_clas": self._num_correct_cls * 100.0 / n,
             "gt_known_loc": float(gt_known[k]),
             "top1_loc": float(top1[k]),
@@ -402,6 +448,30 @@ class LocalizationEvaluator:
             "best_top1_loc": float(top1[best_top1]),
             "best_top1_threshold": shown[best_top1],
             **self._compute_curve(n),
+        }
+        if self._mask_only_images:
+            # Classification covers every image; the box metrics only those with boxes.
+            total = self.num_evaluated
+            metrics["top1_clas"] = (self._num_correct_cls + self._mask_only_correct) * 100.0 / total
+            metrics["num_images"] = total
+            metrics["num_images_with_box"] = self._num_images
+        return metrics
+
+    def _compute_masks_only(self) -> dict:
+        """Metrics of an evaluation where no image has a GT box: PxAP and Top-1 Clas."""
+        n = self._mask_only_images
+        return {
+            "top1_clas": self._mask_only_correct * 100.0 / n,
+            "gt_known_loc": None,
+            "top1_loc": None,
+            "maxboxacc": None,
+            "maxboxacc_v2": None,
+            "pxap": pxap_from_histograms(self._mask_fg_hist, self._mask_bg_hist),
+            "num_images": n,
+            "num_images_with_box": 0,
+            "num_images_with_mask": int(self._num_masks),
+            "cam_threshold": float(self.cam_threshold),
+            "cam_curve_interval": self.cam_curve_interval,
         }
 
     def _compute_curve(self, n: float) -> dict:
