@@ -177,3 +177,33 @@ def test_train_cli_names_a_missing_dataset_file(tmp_path):
     assert result.returncode == 2
     assert "missing images.txt" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "w").exists()
+
+
+@pytest.mark.slow
+def test_held_out_val_split_is_validated_each_epoch_and_evaluable(tiny_data, tmp_path):
+    config = tiny_config(
+        tiny_data, tmp_path / "val", epochs=1, val_per_class=2, val_split="val", batch_size=6
+    )
+    history = run.train(config, print_fn=lambda *_: None)
+    assert history[0]["step"] == 3  # 24 - 3 classes x 2 held out = 18 images / 6
+    assert "val_gt_known_loc" in history[0]
+    metrics = run.evaluate(str(tmp_path / "val"), split="val", print_fn=lambda _: None)
+    assert metrics["num_images"] == 6 and metrics["split"] == "val"
+
+
+@pytest.mark.slow
+def test_folder_dataset_trains_and_evaluate_explains_it_has_no_boxes(tmp_path):
+    rng = np.random.default_rng(0)
+    for name in ("cat", "dog"):
+        (tmp_path / "photos" / name).mkdir(parents=True)
+        for i in range(4):
+            image = rng.integers(0, 255, (30 + i, 40, 3), dtype=np.uint8)
+            cv2.imwrite(str(tmp_path / "photos" / name / f"{i}.jpg"), image)
+    config = TrainConfig(
+        model="tinyvgg", dataset="folder", data_dir=str(tmp_path / "photos"), epochs=1,
+        batch_size=4, image_size=IMAGE_SIZE, workdir=str(tmp_path / "w"), tensorboard=False,
+    )  # fmt: skip
+    history = run.train(config, print_fn=lambda *_: None)
+    assert history[0]["step"] == 2
+    with pytest.raises(ValueError, match="has no boxes or masks"):
+        run.evaluate(str(tmp_path / "w"), split="train", print_fn=lambda _: None)

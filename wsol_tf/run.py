@@ -18,10 +18,11 @@ def train(config, resume=True, print_fn=print):
     if config.deterministic:
         tf.config.experimental.enable_op_determinism()
     strategy = make_strategy(config.strategy, config.cpu_replicas)
-    records = load_split(config.dataset, config.data_dir, "train")
-    val_records = (
-        load_split(config.dataset, config.data_dir, config.val_split) if config.val_split else None
-    )
+    options = config.split_options()
+    records = load_split(config.dataset, config.data_dir, "train", **options)
+    val_records = None
+    if config.val_split:
+        val_records = load_split(config.dataset, config.data_dir, config.val_split, **options)
     os.makedirs(config.workdir, exist_ok=True)
     if is_chief(strategy):
         config.save()
@@ -94,7 +95,15 @@ def evaluate(
     out_dir = out_dir or workdir
     if not out_dir:
         raise ValueError("--scoremaps without --workdir needs --out_dir for metrics.json.")
-    records = load_split(dataset, data_dir, split)
+    # The training run's split options (e.g. its held-out "val") apply to its own dataset.
+    same_data = config is not None and dataset == config.dataset and data_dir == config.data_dir
+    records = load_split(dataset, data_dir, split, **(config.split_options() if same_data else {}))
+    num_boxes, masks = getattr(records, "num_boxes", None), getattr(records, "mask_paths", None)
+    if num_boxes is not None and not num_boxes.any() and not masks:
+        raise ValueError(
+            f"{dataset} split {split!r} ({len(records)} images) has no boxes or masks: "
+            "localization cannot be evaluated on it."
+        )
     info = {"dataset": dataset, "split": split}
     if scoremaps:
         print_fn(f"Evaluating score maps in {scoremaps} on {dataset} {split}")

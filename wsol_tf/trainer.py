@@ -360,9 +360,10 @@ class Trainer:
         result = {f"val_{k}": metrics[k] for k in ("top1_clas", "gt_known_loc", "top1_loc")}
         self.print(
             f"epoch {epoch} validation ({self.config.val_split}): "
-            + ", ".join(f"{k} {v:.2f}" for k, v in result.items())
+            + ", ".join(f"{k} " + ("n/a" if v is None else f"{v:.2f}") for k, v in result.items())
         )
-        if self.chief and metrics[name] > best["value"]:
+        # Box metrics are None on a split without boxes (e.g. masks only).
+        if self.chief and metrics[name] is not None and metrics[name] > best["value"]:
             best.update({"value": metrics[name], "metric": name, "epoch": epoch})
             best_dir = os.path.join(self.config.workdir, "best")
             tf.train.Checkpoint(model=self.model).write(os.path.join(best_dir, "model"))
@@ -372,7 +373,8 @@ class Trainer:
         if writer:
             with writer.as_default(step=self.step):
                 for key, value in result.items():
-                    tf.summary.scalar(key.replace("val_", "val/"), value)
+                    if value is not None:
+                        tf.summary.scalar(key.replace("val_", "val/"), value)
         return result
 
     def _epoch_summaries(self, writer, step, record):
