@@ -125,8 +125,6 @@ import sys
 import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-from conftest import CUB_MINI, needs_cub_mini
-
 from wsol_tf import run
 from wsol_tf.config import TrainConfig
 config = TrainConfig(model="tinyvgg", dataset="cub", data_dir=sys.argv[1], method="adl",

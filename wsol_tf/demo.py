@@ -12,9 +12,15 @@ import time
 from absl import app, flags, logging
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("workdir", "workdirs/demo", "Where the two runs and the results go.")
-flags.DEFINE_integer("epochs", None, "Override the demo's epochs (e.g. 1 for a smoke run).")
-flags.DEFINE_string("data_dir", None, "Synthetic dataset cache folder (default: ~/.cache).")
+
+
+def define_flags():
+    """Only when run as a program: importing run_demo must not claim flag names that the
+    train/evaluate CLIs also define."""
+    flags.DEFINE_string("workdir", "workdirs/demo", "Where the two runs and the results go.")
+    flags.DEFINE_integer("epochs", None, "Override the demo's epochs (e.g. 1 for a smoke run).")
+    flags.DEFINE_string("data_dir", None, "Synthetic dataset cache folder (default: ~/.cache).")
+
 
 COLUMNS = (("top1_clas", "Top-1 Clas"), ("gt_known_loc", "GT-known Loc"), ("top1_loc", "Top-1 Loc"))
 
@@ -83,4 +89,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main)
