@@ -29,7 +29,8 @@ def stats(values):
 
 def fmt(values, unit="s", digits=3):
     med, lo, hi = stats(values)
-    return f"{med:.{digits}f} {unit} ({lo:.{digits}f}-{hi:.{digits}f})"
+    unit = f" {unit}" if unit else ""
+    return f"{med:.{digits}f}{unit} ({lo:.{digits}f}-{hi:.{digits}f})"
 
 
 def timed(fn, repeats):
