@@ -16,7 +16,7 @@ PYTEST_ARGS ?=
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONUNBUFFERED := 1
 
-.PHONY: install test lint format demo train evaluate clean
+.PHONY: install test lint format demo train evaluate bench clean
 
 install: $(STAMP)
 
@@ -48,6 +48,24 @@ train: install
 
 evaluate: install
 	$(PY) -m wsol_tf.evaluate --workdir=$(WORKDIR) $(ARGS)
+
+# Benchmarks (bench/, results in BENCHMARKS.md). Quick by default (fits 20 minutes on 2 shared
+# cores); `make bench BENCH_FULL=1` runs the full set (bigger batches, every backbone x 5 steps).
+BENCH_FULL ?=
+BENCH_OUT ?= workdirs/bench
+comma := ,
+BENCH_BACKBONES := --repeats=5 $(if $(BENCH_FULL),,--models=resnet50$(comma)mobilenetv1)
+
+bench: install
+	mkdir -p $(BENCH_OUT)
+	@echo "== bench mode: $(if $(BENCH_FULL),full,quick) =="
+	TF_CPP_MIN_LOG_LEVEL=3 $(PY) bench/bench_training.py $(if $(BENCH_FULL),,--quick)
+	TF_CPP_MIN_LOG_LEVEL=3 $(PY) bench/bench_adl_layer.py --repeats=7
+	TF_CPP_MIN_LOG_LEVEL=3 $(PY) bench/bench_pipeline.py --repeats=5
+	$(PY) bench/bench_evaluator.py --images=16 --repeats=5
+	TF_CPP_MIN_LOG_LEVEL=3 $(PY) bench/bench_backbones.py $(BENCH_BACKBONES) \
+		--json_out=$(BENCH_OUT)/backbones.json
+	$(PY) bench/scaling.py --backbones_json=$(BENCH_OUT)/backbones.json
 
 clean:
 	rm -rf workdirs .pytest_cache .ruff_cache *.egg-info

@@ -6,16 +6,19 @@ warm-up step, then time `--repeats` steps and print median/min/max.
 
     TF_CPP_MIN_LOG_LEVEL=3 .venv/bin/python bench/bench_backbones.py
     .venv/bin/python bench/bench_backbones.py --models=mobilenetv1 --size=224 --batch=32
+    .venv/bin/python bench/bench_backbones.py --json_out=workdirs/bench/backbones.json
+
+`--json_out` saves the measurements for `bench/scaling.py`.
 """
 
 import argparse
 import json
 import os
-import resource
-import statistics
-import subprocess
 import sys
-import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import common  # noqa: E402
 
 MODELS = ("vgg16gap", "resnet50se", "resnet50", "mobilenetv1", "inceptionv3")
 
@@ -46,19 +49,15 @@ def measure(name, size, batch, repeats, classes):
         return loss
 
     step().numpy()  # trace + warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        step().numpy()
-        times.append(time.perf_counter() - start)
-    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    _, times = common.timed(lambda: step().numpy(), repeats)
+    median, low, high = common.stats(times)
     return {
         "model": name,
         "params": model.count_params(),
-        "median_s": statistics.median(times),
-        "min_s": min(times),
-        "max_s": max(times),
-        "peak_rss_mib": peak_mib,
+        "median_s": median,
+        "min_s": low,
+        "max_s": high,
+        "peak_rss_mib": common.peak_rss_mib(),
     }
 
 
@@ -69,30 +68,35 @@ def main():
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--classes", type=int, default=200)
+    parser.add_argument("--json_out", help="also write the results here (for bench/scaling.py)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    common.check_repeats(args.repeats)
     if args.child:
-        result = measure(args.child, args.size, args.batch, args.repeats, args.classes)
-        print("RESULT " + json.dumps(result), flush=True)
+        common.emit_result(measure(args.child, args.size, args.batch, args.repeats, args.classes))
         return
     print(
         f"CPU training step, {args.size}x{args.size}, batch {args.batch}, {args.classes} classes, "
-        f"ADL at default positions, median of {args.repeats} steps after 1 warm-up "
-        f"({os.cpu_count()} CPUs visible)"
+        f"ADL at default positions, median of {args.repeats} steps after 1 warm-up; "
+        f"{common.machine_line()}"
     )
     print("| model | params | step s (median) | min | max | img/s | peak RSS MiB |")
     print("|---|---|---|---|---|---|---|")
+    results = []
     for name in args.models.split(","):
-        command = [sys.executable, __file__, f"--child={name}", f"--size={args.size}"]
-        command += [f"--batch={args.batch}", f"--repeats={args.repeats}"]
-        command += [f"--classes={args.classes}"]
-        out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-        r = json.loads(next(line for line in out.splitlines() if line.startswith("RESULT "))[7:])
+        flags = [f"--child={name}", f"--size={args.size}", f"--batch={args.batch}"]
+        flags += [f"--repeats={args.repeats}", f"--classes={args.classes}"]
+        r = common.run_child(__file__, flags)
+        results.append(r)
         print(
             f"| {name} | {r['params']:,} | {r['median_s']:.2f} | {r['min_s']:.2f} | "
             f"{r['max_s']:.2f} | {args.batch / r['median_s']:.1f} | {r['peak_rss_mib']:.0f} |",
             flush=True,
         )
+    if args.json_out:
+        os.makedirs(os.path.dirname(os.path.abspath(args.json_out)), exist_ok=True)
+        with open(args.json_out, "w") as f:
+            json.dump({"size": args.size, "batch": args.batch, "results": results}, f, indent=2)
 
 
 if __name__ == "__main__":

@@ -16,14 +16,18 @@ script checks the accuracies are identical before printing timings (median, min,
 """
 
 import argparse
-import statistics
-import time
+import os
+import sys
 
 import cv2
 import numpy as np
 
 from wsol_tf.boxes import boxes_from_scoremap_loop, iou
 from wsol_tf.metrics import LocalizationEvaluator, sweep_ious
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import common  # noqa: E402
 
 GRID = np.arange(0, 1, 0.001)
 DELTAS = (0.3, 0.5, 0.7)
@@ -85,47 +89,56 @@ def grouped_single(maps, gts):
     return [float((correct * 100.0 / len(maps)).max())]
 
 
-def timed(fn, repeats):
-    times, out = [], None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - start)
-    return out, times
-
-
-def summary(times):
-    return f"median {statistics.median(times):.3f} s (min {min(times):.3f}, max {max(times):.3f})"
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=16)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--size", type=int, default=224)
     args = parser.parse_args()
+    common.check_repeats(args.repeats)
     maps, gts = make_maps(args.images, args.size)
 
-    slow_out, slow_t = timed(lambda: straightforward(maps, gts), args.repeats)
-    fast_out, fast_t = timed(lambda: grouped(maps, gts), args.repeats)
+    # Equality first (this also warms both sides up), then interleaved timing rounds.
+    slow_out, fast_out = straightforward(maps, gts), grouped(maps, gts)
     if slow_out != fast_out:
         raise SystemExit(f"MISMATCH: loop {slow_out} vs grouped {fast_out}")
-    one_slow_out, one_slow_t = timed(
-        lambda: accuracies_loop(maps, gts, False, [0.5], boxes_from_scoremap_loop), args.repeats
-    )
-    one_fast_out, one_fast_t = timed(lambda: grouped_single(maps, gts), args.repeats)
+    one_slow_out = accuracies_loop(maps, gts, False, [0.5], boxes_from_scoremap_loop)
+    one_fast_out = grouped_single(maps, gts)
     if one_slow_out != one_fast_out:
         raise SystemExit(f"MISMATCH (single): {one_slow_out} vs {one_fast_out}")
+    times = common.interleaved(
+        {
+            "loop": lambda: straightforward(maps, gts),
+            "grouped": lambda: grouped(maps, gts),
+            "loop_single": lambda: accuracies_loop(
+                maps, gts, False, [0.5], boxes_from_scoremap_loop
+            ),
+            "grouped_single": lambda: grouped_single(maps, gts),
+        },
+        args.repeats,
+        warmup=0,
+    )
+    both = common.pair_ratios(times["loop"], times["grouped"])
+    single = common.pair_ratios(times["loop_single"], times["grouped_single"])
 
+    print(f"bench_evaluator; {common.machine_line()}")
     print(f"{args.images} maps {args.size}x{args.size}, {len(GRID)} thresholds, "
-          f"{args.repeats} repeats; identical values: MaxBoxAcc {fast_out[0]}, "
+          f"{args.repeats} interleaved repeats; identical values: MaxBoxAcc {fast_out[0]}, "
           f"MaxBoxAccV2 per IoU {fast_out[1]}")  # fmt: skip
-    print(f"MaxBoxAcc + V2, loop:    {summary(slow_t)}")
-    print(f"MaxBoxAcc + V2, grouped: {summary(fast_t)}")
-    print(f"  ratio (median): {statistics.median(slow_t) / statistics.median(fast_t):.1f}x")
-    print(f"MaxBoxAcc only, loop:    {summary(one_slow_t)}")
-    print(f"MaxBoxAcc only, grouped: {summary(one_fast_t)}")
-    print(f"  ratio (median): {statistics.median(one_slow_t) / statistics.median(one_fast_t):.1f}x")
+    n = args.images
+    print("| what | per-threshold loop | grouped | images/s loop | images/s grouped | ratio "
+          "(median, min-max) | target |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|")
+    for label, a, b, ratios, target in (
+        ("MaxBoxAcc + MaxBoxAccV2", times["loop"], times["grouped"], both, 5.0),
+        ("MaxBoxAcc only", times["loop_single"], times["grouped_single"], single, None),
+    ):
+        med = common.stats(ratios)[0]
+        verdict = "-" if target is None else f">= {target:g}x {'PASS' if med >= target else 'FAIL'}"
+        print(
+            f"| {label} | {common.fmt(a)} | {common.fmt(b)} | {n / common.stats(a)[0]:.1f} | "
+            f"{n / common.stats(b)[0]:.1f} | {common.fmt_ratio(ratios, 2)} | {verdict} |"
+        )
 
 
 if __name__ == "__main__":
