@@ -205,3 +205,21 @@ def test_folder_dataset_trains_and_evaluate_explains_it_has_no_boxes(tmp_path):
     assert history[0]["step"] == 2
     with pytest.raises(ValueError, match="has no boxes or masks"):
         run.evaluate(str(tmp_path / "w"), split="train", print_fn=lambda _: None)
+
+
+@pytest.mark.slow
+def test_a_corrupt_image_is_skipped_counted_and_named_in_the_run_json(tmp_path):
+    data = tmp_path / "data"
+    synthetic.generate(
+        data, num_classes=3, train_per_class=8, test_per_class=4, seed=4, min_size=40, max_size=64
+    )
+    paths = dict(line.split() for line in (data / "images.txt").read_text().splitlines())
+    is_train = dict(line.split() for line in (data / "train_test_split.txt").read_text().splitlines())
+    first_train = next(i for i in paths if is_train[i] == "1")
+    broken = data / "images" / paths[first_train]
+    broken.write_bytes(broken.read_bytes()[:40])  # a truncated JPEG
+    config = tiny_config(str(data), tmp_path / "w", epochs=1)
+    history = run.train(config, print_fn=lambda *_: None)
+    assert history[0]["num_unreadable_files"] >= 1
+    with open(tmp_path / "w" / "unreadable_files.json") as f:
+        assert str(broken) in [entry["path"] for entry in json.load(f)["skipped"]]
