@@ -214,7 +214,8 @@ def test_a_corrupt_image_is_skipped_counted_and_named_in_the_run_json(tmp_path):
         data, num_classes=3, train_per_class=8, test_per_class=4, seed=4, min_size=40, max_size=64
     )
     paths = dict(line.split() for line in (data / "images.txt").read_text().splitlines())
-    is_train = dict(line.split() for line in (data / "train_test_split.txt").read_text().splitlines())
+    split_lines = (data / "train_test_split.txt").read_text().splitlines()
+    is_train = dict(line.split() for line in split_lines)
     first_train = next(i for i in paths if is_train[i] == "1")
     broken = data / "images" / paths[first_train]
     broken.write_bytes(broken.read_bytes()[:40])  # a truncated JPEG
