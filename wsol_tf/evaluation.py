@@ -28,11 +28,6 @@ CAM_METHODS = ("cam", "gradcam")
 __all__ = ["evaluate_model", "evaluate_scoremaps", "original_size_hw", "ScoremapModel"]
 
 
-def gt_boxes_in_pixels(boxes):
-    """Continuous (B, M, 4) boxes -> integer pixels, truncated as wsolevaluation's int()."""
-    return np.floor(np.maximum(boxes, 0.0)).astype(np.int64)
-
-
 class ScoremapModel:
     """Images -> (logits, score maps of chosen classes) for a WSOL model.
 

@@ -6,7 +6,6 @@ from wsol_tf import models
 from wsol_tf.boxes import box_from_scoremap
 from wsol_tf.cam import scoremaps_for_input
 from wsol_tf.data.pipeline import make_dataset
-from wsol_tf.evaluation import gt_boxes_in_pixels
 from wsol_tf.visualize import overlay_grid
 
 
@@ -30,7 +29,8 @@ def cam_overlay_image(model, records, config, num_images=4, cam_threshold=0.2):
         np.asarray(features, np.float32), models.classifier_kernel(model), labels,
         config.image_size,
     )  # fmt: skip
-    boxes = gt_boxes_in_pixels(batch["boxes"].numpy())
+    # Pictures only: the pipeline's boxes, truncated to pixels as int() would.
+    boxes = np.floor(np.maximum(batch["boxes"].numpy(), 0.0)).astype(np.int64)
     counts = batch["num_boxes"].numpy()
     images = np.clip(batch["image"].numpy(), 0, 255).astype(np.uint8)
     gt = [boxes[i, : max(counts[i], 0)] for i in range(len(labels))]
