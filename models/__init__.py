@@ -2,6 +2,7 @@
 
 import keras
 
+from wsol_tf.data.pipeline import as_hw
 from wsol_tf.models import inceptionv3, mobilenetv1, resnet50, resnet50se, tinyvgg, vgg16gap
 from wsol_tf.models.methods import METHODS, MethodInserter
 from wsol_tf.models.pretrained import (
@@ -27,10 +28,6 @@ BACKBONES = {
 }
 FEATURES_LAYER = "features"
 CLASSIFIER_LAYER = "classifier"
-
-
-def _as_hw(size):
-    return (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
 
 
 def backbone_module(name):
@@ -96,7 +93,7 @@ def build(
         seed=seed,
     )
     builder = getattr(module, f"build_{name}")
-    model = builder(num_classes, inserter, image_size=_as_hw(image_size))
+    model = builder(num_classes, inserter, image_size=as_hw(image_size))
     load_pretrained(model, module, pretrained)
     return model
 

@@ -6,6 +6,7 @@ import os
 
 from wsol_tf import models
 from wsol_tf.data.datasets import DATASETS, NEEDS_DATA_DIR
+from wsol_tf.data.pipeline import as_hw
 
 STRATEGIES = ("auto", "one_device", "mirrored", "multi_worker")
 LR_SCHEDULES = ("step", "cosine")
@@ -231,14 +232,11 @@ class TrainConfig:
 
 
 def _as_hw(size):
-    if isinstance(size, int):
-        return (size, size)
+    """Also parses the flags' strings: "96", "96,128" or "96x128"."""
     if isinstance(size, str):
         size = [int(s) for s in size.replace("x", ",").split(",") if s]
-        if len(size) == 1:
-            size = size * 2
-    h, w = size
-    return (int(h), int(w))
+        size = size[0] if len(size) == 1 else size
+    return as_hw(size)
 
 
 def _check(ok, flag, value, expected):
