@@ -16,7 +16,7 @@ PYTEST_ARGS ?=
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONUNBUFFERED := 1
 
-.PHONY: install test lint format demo train evaluate bench clean
+.PHONY: install test lint format demo reproduce train evaluate bench clean
 
 install: $(STAMP)
 
@@ -41,6 +41,15 @@ format: install
 
 demo: install
 	$(PY) -m wsol_tf.demo $(ARGS)
+
+# The ADL paper's claims at CPU scale (synthetic Tables 1-2, CAM vs ADL over 3 seeds, CUB mini
+# when ../shared/data has it): about an hour on 2 cores. Writes RESULTS.md and results/*.png;
+# run again to resume after an interruption. REPRO_ARGS="--epochs=1 --seeds=2" is a smoke run.
+REPRO_JOBS ?= 1
+REPRO_ARGS ?=
+reproduce: install
+	$(PY) -m wsol_tf.reproduce --jobs=$(REPRO_JOBS) --results_md=RESULTS.md --figures_dir=results \
+		$(REPRO_ARGS)
 
 train: install
 	$(PY) -m wsol_tf.train --experiment=$(EXPERIMENT) --model=$(MODEL) --dataset=$(DATASET) \

@@ -2,6 +2,8 @@
 
 `table3_<model>_<method>` modules hold `CONFIGS = {dataset: TrainConfig kwargs}` for a
 row of the ADL paper's Table 3; `synthetic_demo` holds the `make demo` runs.
+`synthetic_adl_vs_cam`, `synthetic_table1`, `synthetic_table2` and `cub_mini` define the runs of
+`make reproduce` (`wsol_tf.reproduce`): `runs(seeds, **overrides)` -> `reproduction.Run`s.
 """
 
 import importlib

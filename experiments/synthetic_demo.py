@@ -25,12 +25,24 @@ COMMON = dict(
 )
 
 
+# ADL as the paper recommends for VGG-GAP: drop_rate 0.75, gamma 0.8, at the backbone's
+# default positions (block2_pool, block3_pool, block4_conv2: pool3, pool4, conv5-3 in VGG).
+ADL = dict(method="adl", drop_rate=0.75, gamma=0.8)
+
+
+def cam_settings(**overrides):
+    """TrainConfig kwargs (no workdir) of the vanilla CAM run."""
+    return {**COMMON, **overrides, "method": "cam"}
+
+
+def adl_settings(**overrides):
+    """TrainConfig kwargs (no workdir) of an ADL run; overrides change ADL's settings too."""
+    return {**COMMON, **ADL, **overrides}
+
+
 def configs(workdir_root="workdirs/demo", **overrides):
     """The two runs of the demo, with the same budget: vanilla CAM and ADL."""
-    settings = {**COMMON, **overrides}
     return {
-        "cam": TrainConfig(method="cam", workdir=f"{workdir_root}/cam", **settings),
-        "adl": TrainConfig(
-            method="adl", drop_rate=0.75, gamma=0.8, workdir=f"{workdir_root}/adl", **settings
-        ),
+        "cam": TrainConfig(workdir=f"{workdir_root}/cam", **cam_settings(**overrides)),
+        "adl": TrainConfig(workdir=f"{workdir_root}/adl", **adl_settings(**overrides)),
     }

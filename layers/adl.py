@@ -18,6 +18,10 @@ class ADL(keras.layers.Layer):
     - the importance map: `sigmoid(attention)`;
 
     and the input is multiplied by the chosen map, broadcast over channels.
+    The paper's ablation (Table 1, lower part) deactivates one component: its
+    branch then passes the input through unchanged ("N/A" in the paper), e.g.
+    `use_importance_map=False` applies the drop mask with probability
+    `drop_rate` and the raw feature map otherwise.
     At inference (`training` False or None) the layer is the identity.
     It has no weights; its only state is a random seed.
 
@@ -32,6 +36,10 @@ class ADL(keras.layers.Layer):
             Defaults to 0.9 (the paper's ResNet setting; VGG and Inception use
             0.8, MobileNetV1 0.95).
         seed: optional int, seed of the layer's random draws.
+        use_drop_mask: bool. False makes the drop branch the identity.
+            Defaults to True.
+        use_importance_map: bool. False makes the importance branch the
+            identity. Defaults to True. At least one of the two must be True.
         **kwargs: standard `keras.layers.Layer` arguments (name, dtype, ...).
 
     Example:
@@ -48,7 +56,15 @@ class ADL(keras.layers.Layer):
         Weakly Supervised Object Localization", CVPR 2019.
     """
 
-    def __init__(self, drop_rate=0.75, gamma=0.9, seed=None, **kwargs):
+    def __init__(
+        self,
+        drop_rate=0.75,
+        gamma=0.9,
+        seed=None,
+        use_drop_mask=True,
+        use_importance_map=True,
+        **kwargs,
+    ):
         # The layer has no variables to cast; keep the caller's dtype
         # (float16/bfloat16 inputs come back in the same dtype).
         kwargs.setdefault("autocast", False)
@@ -61,9 +77,22 @@ class ADL(keras.layers.Layer):
             raise ValueError(f"ADL gamma must be in (0, 1], got gamma={gamma}.")
         if seed is not None and not isinstance(seed, int):
             raise ValueError(f"ADL seed must be an int or None, got seed={seed!r}.")
+        for name, value in (
+            ("use_drop_mask", use_drop_mask),
+            ("use_importance_map", use_importance_map),
+        ):
+            if not isinstance(value, bool):
+                raise ValueError(f"ADL {name} must be a bool, got {name}={value!r}.")
+        if not (use_drop_mask or use_importance_map):
+            raise ValueError(
+                "ADL needs use_drop_mask or use_importance_map: with both False "
+                "(use_drop_mask=False, use_importance_map=False) it would be the identity."
+            )
         self.drop_rate = drop_rate
         self.gamma = gamma
         self.seed = seed
+        self.use_drop_mask = use_drop_mask
+        self.use_importance_map = use_importance_map
         self.supports_masking = True
         self.seed_generator = keras.random.SeedGenerator(seed)
 
@@ -101,17 +130,34 @@ class ADL(keras.layers.Layer):
         # computed and the importance map's gradient (a channel reduction and a broadcast
         # over the whole feature map) ran every step, though it is zero whenever the drop
         # mask (no gradient) is drawn: 3 steps in 4 at drop_rate 0.75. Same values.
-        selected = tf.cond(
+        return tf.cond(
             use_drop_mask,
-            lambda: self._drop_mask(inputs),
-            lambda: self._importance_map(inputs),
+            lambda: self._drop_branch(inputs),
+            lambda: self._importance_branch(inputs),
         )
-        return inputs * tf.cast(selected, inputs.dtype)
+
+    def _drop_branch(self, inputs):
+        if not self.use_drop_mask:
+            return tf.identity(inputs)
+        return inputs * tf.cast(self._drop_mask(inputs), inputs.dtype)
+
+    def _importance_branch(self, inputs):
+        if not self.use_importance_map:
+            return tf.identity(inputs)
+        return inputs * tf.cast(self._importance_map(inputs), inputs.dtype)
 
     def compute_output_shape(self, input_shape):
         return input_shape
 
     def get_config(self):
         config = super().get_config()
-        config.update({"drop_rate": self.drop_rate, "gamma": self.gamma, "seed": self.seed})
+        config.update(
+            {
+                "drop_rate": self.drop_rate,
+                "gamma": self.gamma,
+                "seed": self.seed,
+                "use_drop_mask": self.use_drop_mask,
+                "use_importance_map": self.use_importance_map,
+            }
+        )
         return config

@@ -4,7 +4,7 @@ import keras
 
 from wsol_tf.data.pipeline import as_hw
 from wsol_tf.models import inceptionv3, mobilenetv1, resnet50, resnet50se, tinyvgg, vgg16gap
-from wsol_tf.models.methods import METHODS, MethodInserter
+from wsol_tf.models.methods import ADL_VARIANTS, METHODS, MethodInserter
 from wsol_tf.models.pretrained import (
     PretrainedReport,
     PretrainedWeightsUnavailable,
@@ -54,6 +54,7 @@ def build(
     drop_rate=0.75,
     gamma=None,
     seed=None,
+    adl_variant="both",
 ):
     """Builds a WSOL model: backbone, method layers at named positions, GAP, classifier.
 
@@ -72,6 +73,8 @@ def build(
         drop_rate: ADL drop_rate.
         gamma: ADL gamma; None means the backbone's default.
         seed: seed of the method's random draws.
+        adl_variant: "both" (ADL), "drop_mask_only" or "importance_map_only"
+            (the paper's Table 1 ablations; see `ADL_VARIANTS`).
 
     Returns:
         `keras.Model` from RGB images in [0, 255] to logits, with layers named
@@ -91,6 +94,7 @@ def build(
         drop_rate=drop_rate,
         gamma=module.DEFAULT_GAMMA if gamma is None else gamma,
         seed=seed,
+        adl_variant=adl_variant,
     )
     builder = getattr(module, f"build_{name}")
     model = builder(num_classes, inserter, image_size=as_hw(image_size))
@@ -111,6 +115,7 @@ def classifier_kernel(model):
 __all__ = [
     "BACKBONES",
     "METHODS",
+    "ADL_VARIANTS",
     "PretrainedReport",
     "PretrainedWeightsUnavailable",
     "build",

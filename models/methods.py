@@ -9,6 +9,13 @@ builder serves every method and every set of positions.
 from wsol_tf.layers import ADL
 
 METHODS = ("cam", "adl")
+# The paper's Table 1 ablation: which ADL components run; a deactivated one passes the
+# feature map through unchanged. Values: (use_drop_mask, use_importance_map).
+ADL_VARIANTS = {
+    "both": (True, True),
+    "drop_mask_only": (True, False),
+    "importance_map_only": (False, True),
+}
 
 
 class MethodInserter:
@@ -22,10 +29,20 @@ class MethodInserter:
         drop_rate: ADL drop_rate.
         gamma: ADL gamma.
         seed: int or None; each ADL layer gets seed + its order of insertion.
+        adl_variant: one of `ADL_VARIANTS` ("both" is ADL; the others are the
+            paper's Table 1 ablations).
     """
 
     def __init__(
-        self, method, positions, valid_positions, backbone, drop_rate=0.75, gamma=0.9, seed=None
+        self,
+        method,
+        positions,
+        valid_positions,
+        backbone,
+        drop_rate=0.75,
+        gamma=0.9,
+        seed=None,
+        adl_variant="both",
     ):
         if method not in METHODS:
             raise ValueError(f"Unknown method={method!r}; valid methods: {', '.join(METHODS)}.")
@@ -36,6 +53,10 @@ class MethodInserter:
                 f"Unknown position {unknown[0]!r} for backbone {backbone!r}; valid positions: "
                 f"{', '.join(valid_positions)}."
             )
+        if adl_variant not in ADL_VARIANTS:
+            raise ValueError(
+                f"Unknown adl_variant={adl_variant!r}; valid: {', '.join(ADL_VARIANTS)}."
+            )
         if len(set(positions)) != len(positions):
             raise ValueError(f"Positions {positions} name a position twice.")
         self.method = method
@@ -44,6 +65,7 @@ class MethodInserter:
         self.drop_rate = drop_rate
         self.gamma = gamma
         self.seed = seed
+        self.adl_variant = adl_variant
         self.inserted = []
 
     def after(self, name, x):
@@ -53,7 +75,15 @@ class MethodInserter:
         if name not in self.positions:
             return x
         seed = None if self.seed is None else self.seed + len(self.inserted)
-        layer = ADL(drop_rate=self.drop_rate, gamma=self.gamma, seed=seed, name=f"adl_{name}")
+        use_drop_mask, use_importance_map = ADL_VARIANTS[self.adl_variant]
+        layer = ADL(
+            drop_rate=self.drop_rate,
+            gamma=self.gamma,
+            seed=seed,
+            use_drop_mask=use_drop_mask,
+            use_importance_map=use_importance_map,
+            name=f"adl_{name}",
+        )
         self.inserted.append(name)
         return layer(x)
 

@@ -171,3 +171,41 @@ def test_invalid_hyperparameters_name_the_value(kwargs, bad):
     name = next(iter(kwargs))
     with pytest.raises(ValueError, match=f"{name}={bad}"):
         ADL(**kwargs)
+
+
+@pytest.mark.parametrize(
+    "use_drop_mask,use_importance_map", [(True, False), (False, True)], ids=["drop", "importance"]
+)
+def test_ablation_variant_runs_one_component_else_passes_through(use_drop_mask, use_importance_map):
+    # The paper's Table 1 "N/A": a deactivated component's branch outputs the raw features.
+    x = np.abs(features(shape=(2, 5, 7, 3), seed=10)) + 0.1
+    layer = ADL(
+        drop_rate=0.5,
+        gamma=0.8,
+        seed=21,
+        use_drop_mask=use_drop_mask,
+        use_importance_map=use_importance_map,
+    )
+    step = tf.function(lambda inputs: layer(inputs, training=True))
+    active = adl_reference(x, 0.8, use_drop_mask)  # the one component that still runs
+    calls, active_calls = 400, 0
+    for _ in range(calls):
+        out = step(tf.constant(x)).numpy()
+        if np.array_equal(out, x):
+            continue
+        np.testing.assert_allclose(out, active, rtol=1e-6, atol=1e-6)
+        active_calls += 1
+    # The active branch is drawn with probability 0.5 either way; 3 sigma of 400 draws.
+    sigma = math.sqrt(0.25 / calls)
+    assert abs(active_calls / calls - 0.5) <= 3 * sigma, active_calls
+
+
+def test_ablation_variant_rejects_no_component_and_round_trips():
+    with pytest.raises(ValueError, match="use_drop_mask=False, use_importance_map=False"):
+        ADL(use_drop_mask=False, use_importance_map=False)
+    with pytest.raises(ValueError, match="use_drop_mask=1"):
+        ADL(use_drop_mask=1)
+    layer = ADL(drop_rate=0.75, use_importance_map=False, name="adl_drop_only")
+    config = layer.get_config()
+    assert (config["use_drop_mask"], config["use_importance_map"]) == (True, False)
+    assert ADL.from_config(config).get_config() == config

@@ -78,3 +78,23 @@ def test_unknown_model_and_method_refused():
         models.build("vgg99", 3)
     with pytest.raises(ValueError, match="method='has'"):
         models.build("tinyvgg", 3, method="has")
+
+
+@pytest.mark.parametrize(
+    "variant,expected",
+    [
+        ("both", (True, True)),
+        ("drop_mask_only", (True, False)),
+        ("importance_map_only", (False, True)),
+    ],
+)
+def test_adl_variant_reaches_every_adl_layer(variant, expected):
+    model = models.build("tinyvgg", 4, method="adl", adl_variant=variant)
+    adls = [layer for layer in model.layers if isinstance(layer, ADL)]
+    assert len(adls) == len(models.default_positions("tinyvgg"))
+    assert {(layer.use_drop_mask, layer.use_importance_map) for layer in adls} == {expected}
+
+
+def test_unknown_adl_variant_lists_the_valid_ones():
+    with pytest.raises(ValueError, match="adl_variant='drop'.*valid: both, drop_mask_only"):
+        models.build("tinyvgg", 3, method="adl", adl_variant="drop")

@@ -114,6 +114,12 @@ def test_train_cli_refuses_bad_flags_before_reading_data(flag, message, tmp_path
     assert not (tmp_path / "w").exists()
 
 
+def test_config_refuses_an_unknown_adl_variant():
+    with pytest.raises(ValueError, match="--adl_variant='drop'.*drop_mask_only"):
+        TrainConfig(adl_variant="drop").validate()
+    assert TrainConfig(adl_variant="importance_map_only").validate().adl_variant
+
+
 def test_evaluate_cli_names_a_missing_workdir(tmp_path):
     result = run_cli("wsol_tf.evaluate", f"--workdir={tmp_path / 'nothing'}")
     assert result.returncode == 2

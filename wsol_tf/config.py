@@ -31,6 +31,8 @@ class TrainConfig:
         method: "cam" (vanilla) or "adl".
         drop_rate: ADL drop_rate (Tensorpack's keep_prob 0.25 is drop_rate 0.75).
         gamma: ADL gamma; None means the backbone's default.
+        adl_variant: "both" (ADL), or the paper's Table 1 ablations "drop_mask_only" /
+            "importance_map_only" (the other branch passes the features through).
         positions: ADL position names; None means the backbone's defaults.
         epochs: number of epochs.
         batch_size: global batch size (split among replicas).
@@ -89,6 +91,7 @@ class TrainConfig:
     method: str = "adl"
     drop_rate: float = 0.75
     gamma: float | None = None
+    adl_variant: str = "both"
     positions: tuple | None = None
     epochs: int = 20
     batch_size: int = 32
@@ -183,6 +186,7 @@ class TrainConfig:
             ("train_augment", self.train_augment, ("crop_flip", "random_resized_crop")),
             ("eval_resize", self.eval_resize, ("crop", "resize")),
             ("best_metric", self.best_metric, ("top1_loc", "gt_known_loc", "top1_clas")),
+            ("adl_variant", self.adl_variant, tuple(models.ADL_VARIANTS)),
         ]:
             if value not in valid:
                 raise ValueError(f"--{flag}={value!r}: valid: {', '.join(valid)}.")

@@ -44,8 +44,11 @@ class ScoremapModel:
         self.cam = cam
         self._net = models.cam_model(model)
         self._kernel = models.classifier_kernel(model)
-        self._forward = tf.function(lambda images: self._net(images, training=False))
-        self._with_grads = tf.function(self._features_and_grads)
+        # reduce_retracing: the picture batches and a last partial batch have other sizes.
+        self._forward = tf.function(
+            lambda images: self._net(images, training=False), reduce_retracing=True
+        )
+        self._with_grads = tf.function(self._features_and_grads, reduce_retracing=True)
 
     def _features_and_grads(self, images, classes):
         with tf.GradientTape() as tape:

@@ -54,6 +54,7 @@ def load_model(workdir, checkpoint=None, num_classes=None):
         image_size=config.image_size,
         drop_rate=config.drop_rate,
         gamma=config.resolved_gamma,
+        adl_variant=config.adl_variant,
     )
     try:
         restore_model(model, checkpoint)

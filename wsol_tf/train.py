@@ -35,6 +35,10 @@ flags.DEFINE_float(
     "drop_rate", _DEFAULTS.drop_rate, "ADL drop_rate (Tensorpack keep_prob = 1 - drop_rate)."
 )
 flags.DEFINE_float("gamma", None, "ADL gamma; default: the backbone's paper value.")
+flags.DEFINE_enum(
+    "adl_variant", _DEFAULTS.adl_variant, ["both", "drop_mask_only", "importance_map_only"],
+    "ADL components (paper Table 1): both, or one with the other branch the identity.",
+)  # fmt: skip
 flags.DEFINE_list("adl_positions", None, "ADL positions by layer name; default: the backbone's.")
 flags.DEFINE_integer("epochs", _DEFAULTS.epochs, "Number of epochs.")
 flags.DEFINE_integer("batch_size", _DEFAULTS.batch_size, "Global batch size.")

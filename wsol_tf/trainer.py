@@ -130,6 +130,7 @@ class Trainer:
                 image_size=config.image_size,
                 drop_rate=config.drop_rate,
                 gamma=config.resolved_gamma,
+                adl_variant=config.adl_variant,
                 seed=config.seed,
             )
         finally:

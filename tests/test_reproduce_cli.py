@@ -1,0 +1,113 @@
+"""`python -m wsol_tf.reproduce` end to end: a one-epoch smoke run of every table (CI).
+
+The runs train one step on a tiny synthetic set, so the numbers mean nothing; what is checked
+is the shape of what a full run writes: every table and row, the seeds, metrics in range,
+the ADL - CAM gap, the baselines, the figures, and that a second call reuses every run.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import cv2
+import pytest
+
+from wsol_tf.data import synthetic
+from wsol_tf.experiments import synthetic_table1, synthetic_table2
+
+
+def reproduce(*args, timeout=600):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    return subprocess.run(
+        [sys.executable, "-m", "wsol_tf.reproduce", *args],
+        capture_output=True, text=True, env=env, timeout=timeout,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory):
+    root = tmp_path_factory.mktemp("reproduce")
+    data = synthetic.generate(
+        root / "data", num_classes=3, train_per_class=4, test_per_class=3, min_size=64,
+        max_size=96,
+    )  # fmt: skip
+    workdir = root / "work"
+    args = [
+        f"--workdir={workdir}", f"--synthetic_dir={data}", f"--cub_dir={data}",
+        "--epochs=1", "--steps_per_epoch=1", "--batch_size=8", "--seeds=2", "--jobs=2",
+        f"--results_md={root / 'RESULTS.md'}", f"--figures_dir={root / 'figures'}",
+    ]  # fmt: skip
+    first = reproduce(*args)
+    assert first.returncode == 0, first.stderr[-3000:]
+    second = reproduce(*args)
+    assert second.returncode == 0, second.stderr[-3000:]
+    return root, first, second
+
+
+@pytest.mark.slow
+def test_results_json_has_every_table_row_and_seed(smoke):
+    root, first, _ = smoke
+    report = json.loads((root / "work" / "results.json").read_text())
+    tables = report["tables"]
+    assert list(tables) == ["synthetic_adl_vs_cam", "synthetic_table1", "synthetic_table2",
+                            "cub_mini"]  # fmt: skip
+    assert list(tables["synthetic_table1"]["rows"]) == list(synthetic_table1.ROWS)
+    assert list(tables["synthetic_table2"]["rows"]) == list(synthetic_table2.ROWS)
+    main = tables["synthetic_adl_vs_cam"]
+    assert {row: s["seeds"] for row, s in main["rows"].items()} == {"CAM": [0, 1], "ADL": [0, 1]}
+    for table in tables.values():
+        for summary in table["rows"].values():
+            for metric in ("top1_clas", "gt_known_loc", "maxboxacc_v2"):
+                assert all(0.0 <= v <= 100.0 for v in summary[metric]["values"]), metric
+            assert all(t > 0 for t in summary["train_seconds"]["values"])
+    gap = main["gt_known_gap"]
+    assert len(gap["values"]) == 2
+    assert gap["mean"] == pytest.approx(sum(gap["values"]) / 2)
+    baseline = tables["cub_mini"]["centered_box_baseline"]
+    assert baseline["num_images"] == 9 and 0.0 <= baseline["best"] <= 100.0
+    assert baseline["best"] >= baseline["full_image"]
+    assert "ADL − CAM GT-known Loc" in first.stdout
+
+
+@pytest.mark.slow
+def test_results_md_and_figures(smoke):
+    root, _, _ = smoke
+    text = (root / "RESULTS.md").read_text()
+    for title in ("ADL vs CAM", "Table 1 analogue", "Table 2 analogue", "CUB-200-2011"):
+        assert f"## {title}" in text, title
+    for row in list(synthetic_table1.ROWS) + list(synthetic_table2.ROWS):
+        assert f"| {row}" in text, row
+    assert text.count("python -m wsol_tf.train --experiment=none") == 2 * 2 + 8 + 5 + 2
+    chart = cv2.imread(str(root / "figures" / "drop_rate.png"))
+    assert chart.shape == (420, 640, 3)
+    assert "](figures/drop_rate.png)" in text
+    overlays = cv2.imread(str(root / "figures" / "overlays_synthetic_adl_vs_cam.png"))
+    cam_grid = cv2.imread(str(root / "work" / "runs" / next(
+        d for d in os.listdir(root / "work" / "runs") if d.startswith("synthetic-adl-vs-cam-cam-s0")
+    ) / "overlays.png"))  # fmt: skip
+    # Two grids side by side under a 28 px title band, with a 12 px gutter between them.
+    assert overlays.shape == (cam_grid.shape[0] + 28, 2 * cam_grid.shape[1] + 12, 3)
+
+
+@pytest.mark.slow
+def test_second_call_reuses_every_run(smoke):
+    _, first, second = smoke
+    assert "(trained" in first.stdout
+    assert "(trained" not in second.stdout and second.stdout.count("(reused)") == 13
+
+
+@pytest.mark.parametrize(
+    "flag,message",
+    [
+        ("--tables=table9", "--tables=table9: valid tables: synthetic_adl_vs_cam"),
+        ("--seeds=0", "--seeds=0 must be >= 1"),
+        ("--cub_dir=/nonexistent/cub", "--cub_dir=/nonexistent/cub: no CUB layout"),
+        ("--epochs=0", "--epochs=0 must be >= 1"),
+    ],
+)
+def test_bad_flags_are_refused_before_any_run(flag, message, tmp_path):
+    result = reproduce(flag, f"--workdir={tmp_path / 'w'}", timeout=120)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert not (tmp_path / "w").exists()

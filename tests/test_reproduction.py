@@ -1,0 +1,113 @@
+"""Reproduction plumbing: run identity across tables, seed statistics, the report's pieces."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from wsol_tf import models
+from wsol_tf.config import TrainConfig
+from wsol_tf.experiments import cub_mini, synthetic_adl_vs_cam, synthetic_table1, synthetic_table2
+from wsol_tf.reproduction import (
+    Run,
+    aggregate,
+    format_mean_std,
+    mean_std,
+    paired_difference,
+    unique_runs,
+)
+from wsol_tf.results_report import gap_sentence, metrics_table, train_command
+
+
+def test_shared_settings_are_trained_once():
+    main = synthetic_adl_vs_cam.runs(range(3))
+    table1 = synthetic_table1.runs((0,))
+    table2 = synthetic_table2.runs((0,))
+    keys = {(r.table, r.row, r.seed): r.key for r in main + table1 + table2}
+    adl0 = keys[("synthetic_adl_vs_cam", "ADL", 0)]
+    cam0 = keys[("synthetic_adl_vs_cam", "CAM", 0)]
+    assert keys[("synthetic_table1", "75 / 25", 0)] == adl0
+    assert keys[("synthetic_table2", "+ block2_pool", 0)] == adl0
+    assert keys[("synthetic_table1", "N/A / N/A (CAM)", 0)] == cam0
+    assert keys[("synthetic_table2", "none (CAM)", 0)] == cam0
+    assert keys[("synthetic_adl_vs_cam", "ADL", 1)] != adl0  # the seed is part of the identity
+    # 6 main runs + 6 new Table 1 rows + 3 new Table 2 rows.
+    assert len(unique_runs(main + table1 + table2)) == 15
+    assert len(unique_runs(cub_mini.runs("/data/cub"))) == 2
+
+
+def test_every_planned_run_is_a_valid_config():
+    runs = synthetic_adl_vs_cam.runs((0,)) + synthetic_table1.runs((0,))
+    runs += synthetic_table2.runs((0,)) + cub_mini.runs("/data/cub")
+    for run in runs:
+        config = TrainConfig(**{**run.settings, "seed": run.seed}).validate()
+        assert config.seed == run.seed
+    table1 = {r.row: r.settings for r in synthetic_table1.runs((0,))}
+    assert table1["75 / N/A (drop mask only)"]["adl_variant"] == "drop_mask_only"
+    assert table1["0 / 100"]["drop_rate"] == 0.0
+    table2 = {r.row: r.settings for r in synthetic_table2.runs((0,))}
+    assert table2["block4_conv2"]["positions"] == ("block4_conv2",)
+    assert set(table2["+ block1_pool"]["positions"]) <= set(
+        models.backbone_module("tinyvgg").POSITIONS
+    )
+
+
+def test_mean_std_and_paired_difference_by_hand():
+    assert mean_std([1.0, 2.0, 3.0]) == (2.0, 1.0)  # sample std, ddof 1
+    assert mean_std([4.0]) == (4.0, 0.0)
+    assert all(math.isnan(v) for v in mean_std([None]))
+    a = [{"seed": 0, "m": 10.0}, {"seed": 1, "m": 30.0}, {"seed": 2, "m": 5.0}]
+    b = [{"seed": 1, "m": 20.0}, {"seed": 0, "m": 4.0}]  # paired by seed, not position
+    gap = paired_difference(a, b, "m")
+    assert gap["values"] == [6.0, 10.0]
+    assert gap["mean"] == 8.0 and gap["std"] == pytest.approx(math.sqrt(8.0))
+    assert format_mean_std(gap) == "8.0 ± 2.8"
+    assert "+8.00 ± 2.83 points" in gap_sentence(gap, 10.0)
+    assert "does NOT meet the target of +10" in gap_sentence(gap, 10.0)
+
+
+def _result(run, top1, gt_known):
+    return {
+        "key": run.key, "seed": run.seed, "workdir": f"w/{run.key}", "top1_clas": top1,
+        "gt_known_loc": gt_known, "top1_loc": None, "maxboxacc_v2": 50.0,
+        "train_seconds": 10.0, "train_accuracy": 90.0,
+    }  # fmt: skip
+
+
+def test_aggregate_groups_rows_over_seeds_in_order():
+    runs = [
+        Run("t", row, seed, {"method": row.lower()}) for row in ("CAM", "ADL") for seed in (0, 1)
+    ]
+    values = {
+        ("CAM", 0): (90, 10),
+        ("CAM", 1): (94, 20),
+        ("ADL", 0): (60, 30),
+        ("ADL", 1): (70, 34),
+    }
+    results = {r.key: _result(r, *values[(r.row, r.seed)]) for r in runs}
+    rows = aggregate(runs, results)["t"]
+    assert list(rows) == ["CAM", "ADL"]
+    assert rows["ADL"]["seeds"] == [0, 1]
+    assert rows["ADL"]["gt_known_loc"]["mean"] == 32.0
+    assert rows["CAM"]["top1_clas"]["std"] == pytest.approx(np.std([90, 94], ddof=1))
+    assert math.isnan(rows["CAM"]["top1_loc"]["mean"])  # missing values stay missing
+    table = metrics_table(rows, {"ADL": {"gt_known_loc": 74.78}})
+    assert "| ADL | 2 | 65.0 ± 7.1 | 32.0 ± 2.8 | – | 50.0 ± 0.0 | 10 | 74.78 | – | – |" in table
+
+
+def test_train_command_reproduces_the_config():
+    config = TrainConfig(
+        method="adl", positions=("block3_pool", "block4_conv2"), drop_rate=0.5, epochs=12,
+        image_size=(80, 96), adl_variant="drop_mask_only", workdir="runs/x",
+    )  # fmt: skip
+    command = train_command(json.loads(config.to_json()))
+    assert command.startswith("python -m wsol_tf.train --experiment=none ")
+    for flag in (
+        "--method=adl", "--adl_variant=drop_mask_only", "--drop_rate=0.5",
+        "--adl_positions=block3_pool,block4_conv2", "--epochs=12", "--image_size=80,96",
+        "--workdir=runs/x",
+    ):  # fmt: skip
+        assert flag in command.split(), flag
+    cam = train_command(json.loads(TrainConfig(method="cam", drop_rate=0.5).to_json()))
+    assert "--drop_rate" not in cam and "--method=cam" in cam

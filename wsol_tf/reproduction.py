@@ -1,0 +1,251 @@
+"""Run sets of training runs for the paper reproduction and aggregate them over seeds.
+
+A `Run` is one training + evaluation: a TrainConfig's settings and a seed, plus the table and
+row it fills. Runs with the same settings and seed (e.g. the main ADL run, which is also the
+drop_rate 0.75 row of Table 1) are trained once. Each run writes `result.json` beside its
+checkpoints; a later call with the same config reuses it, and a run killed half-way resumes
+from its last checkpoint, so a killed reproduction loses at most one epoch.
+
+Library code: explicit arguments, no FLAGS (the CLI is `wsol_tf.reproduce`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import os
+import re
+import time
+
+import numpy as np
+
+# Metrics kept per run (keys of `run.evaluate`'s result), in the tables' column order.
+METRICS = ("top1_clas", "gt_known_loc", "top1_loc", "maxboxacc_v2")
+METRIC_TITLES = {
+    "top1_clas": "Top-1 Clas",
+    "gt_known_loc": "GT-known Loc",
+    "top1_loc": "Top-1 Loc",
+    "maxboxacc_v2": "MaxBoxAccV2",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+    """One training run of a reproduction table.
+
+    Attributes:
+        table: the table it belongs to (an experiment module's name).
+        row: the table row it fills; a row's runs differ only in seed.
+        seed: the run's seed (TrainConfig.seed).
+        settings: TrainConfig keyword arguments; its seed and workdir are replaced by the
+            run's.
+    """
+
+    table: str
+    row: str
+    seed: int
+    settings: dict
+
+    @property
+    def key(self) -> str:
+        """Identity of what is trained: the same settings and seed give the same key."""
+        blob = json.dumps({**self.settings, "seed": self.seed}, sort_keys=True, default=list)
+        return hashlib.sha1(blob.encode()).hexdigest()[:10]
+
+    @property
+    def dirname(self) -> str:
+        slug = re.sub(r"[^a-z0-9]+", "-", f"{self.table} {self.row}".lower()).strip("-")
+        return f"{slug}-s{self.seed}-{self.key}"
+
+
+def unique_runs(runs):
+    """The runs to train: the first run of each key, in order."""
+    seen, unique = set(), []
+    for run in runs:
+        if run.key not in seen:
+            seen.add(run.key)
+            unique.append(run)
+    return unique
+
+
+def run_workdir(root, run: Run) -> str:
+    return os.path.join(root, "runs", run.dirname)
+
+
+def _config(run: Run, workdir: str):
+    from wsol_tf.config import TrainConfig
+
+    return TrainConfig(**{**run.settings, "seed": run.seed, "workdir": workdir})
+
+
+def _read_result(workdir, config):
+    path = os.path.join(workdir, "result.json")
+    if not os.path.isfile(path):
+        return None
+    with open(path) as f:
+        result = json.load(f)
+    return result if result.get("config") == json.loads(config.to_json()) else None
+
+
+def train_and_evaluate(run: Run, root: str, print_fn=print, threads: int = 0) -> dict:
+    """Trains (or resumes) and evaluates one run; returns its result dict (also result.json).
+
+    Args:
+        run: the run.
+        root: the reproduction's output folder; the run lives in root/runs/<run.dirname>.
+        print_fn: progress lines of the training loop.
+        threads: TensorFlow intra-op threads (0: TensorFlow's default), for parallel runs.
+
+    Returns:
+        {"key", "table", "row", "seed", "workdir", "config", metrics..., "train_seconds",
+        "evaluate_seconds", "overlays", "reused"}.
+    """
+    import keras
+    import tensorflow as tf
+
+    from wsol_tf import run as run_lib
+
+    workdir = run_workdir(root, run)
+    config = _config(run, workdir)
+    config.validate()
+    previous = _read_result(workdir, config)
+    if previous is not None:
+        return {**previous, "reused": True}
+    if threads:
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(threads)
+        except RuntimeError:
+            pass  # TensorFlow already started in this process: keep its pool
+    keras.backend.clear_session()
+    log = run_lib.train(config, resume=True, print_fn=print_fn)
+    started = time.perf_counter()
+    metrics = run_lib.evaluate(workdir, print_fn=lambda _: None)
+    evaluate_seconds = time.perf_counter() - started
+    train_log_path = os.path.join(workdir, "train_log.json")
+    with open(train_log_path) as f:
+        epochs = json.load(f)
+    result = {
+        "key": run.key,
+        "table": run.table,
+        "row": run.row,
+        "seed": run.seed,
+        "workdir": workdir,
+        "config": json.loads(config.to_json()),
+        **{name: metrics.get(name) for name in METRICS},
+        "train_accuracy": epochs[-1].get("accuracy") if epochs else None,
+        # Summed over epochs, so a resumed run counts every epoch once.
+        "train_seconds": float(sum(e.get("seconds", 0.0) for e in epochs)),
+        "evaluate_seconds": evaluate_seconds,
+        "epochs_run_now": len(log) if log is not None else None,
+        "num_test_images": metrics.get("num_images"),
+        "overlays": metrics.get("overlays"),
+        "reused": False,
+    }
+    with open(os.path.join(workdir, "result.json"), "w") as f:
+        json.dump(result, f, indent=2)
+    return result
+
+
+def _worker(args):
+    run, root, threads = args
+    return train_and_evaluate(run, root, print_fn=lambda *_: None, threads=threads)
+
+
+def execute(runs, root, jobs=1, print_fn=print):
+    """Trains and evaluates every unique run; returns {key: result}.
+
+    Args:
+        runs: `Run`s (duplicates by key are trained once).
+        root: output folder.
+        jobs: runs trained at once. >1 uses that many worker processes with
+            `cpu_count // jobs` TensorFlow threads each (small CPU models use two cores
+            better as two runs than as one).
+        print_fn: progress lines.
+    """
+    todo = unique_runs(runs)
+    results = {}
+    started = time.perf_counter()
+
+    def report(result, done):
+        elapsed = time.perf_counter() - started
+        what = "reused" if result["reused"] else f"trained {result['train_seconds']:.0f} s"
+        metrics = ", ".join(
+            f"{METRIC_TITLES[m]} {result[m]:.2f}" for m in METRICS if result.get(m) is not None
+        )
+        print_fn(
+            f"[{done}/{len(todo)}, {elapsed / 60:.1f} min] {result['table']} / {result['row']} "
+            f"seed {result['seed']}: {metrics} ({what})"
+        )
+
+    if jobs <= 1:
+        for index, run in enumerate(todo, start=1):
+            print_fn(f"[{index}/{len(todo)}] {run.table} / {run.row} seed {run.seed} ...")
+            result = train_and_evaluate(run, root, print_fn=lambda *_: None)
+            results[run.key] = result
+            report(result, index)
+        return results
+
+    import concurrent.futures
+    import multiprocessing
+
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    context = multiprocessing.get_context("spawn")  # TensorFlow does not survive fork
+    with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context) as pool:
+        futures = {pool.submit(_worker, (run, root, threads)): run for run in todo}
+        print_fn(f"{len(todo)} runs, {jobs} at a time ({threads} TensorFlow threads each)")
+        for done, future in enumerate(concurrent.futures.as_completed(futures), start=1):
+            result = future.result()
+            results[result["key"]] = result
+            report(result, done)
+    return results
+
+
+def mean_std(values):
+    """(mean, sample std with ddof 1; 0 for one value, NaN for none) of the finite values."""
+    values = np.asarray([v for v in values if v is not None and math.isfinite(v)], np.float64)
+    if len(values) == 0:
+        return math.nan, math.nan
+    return float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else 0.0
+
+
+def aggregate(runs, results):
+    """Per table and row: {"seeds", metric: {"mean", "std", "values"}, "train_seconds"}.
+
+    Returns:
+        {table: {row: summary}} with rows and tables in the order of ``runs``.
+    """
+    tables = {}
+    for run in runs:
+        row = tables.setdefault(run.table, {}).setdefault(run.row, {"seeds": [], "_r": []})
+        row["seeds"].append(run.seed)
+        row["_r"].append(results[run.key])
+    for rows in tables.values():
+        for summary in rows.values():
+            per_seed = summary.pop("_r")
+            for name in (*METRICS, "train_seconds", "train_accuracy"):
+                values = [r.get(name) for r in per_seed]
+                mean, std = mean_std(values)
+                summary[name] = {"mean": mean, "std": std, "values": values}
+            summary["workdirs"] = [r["workdir"] for r in per_seed]
+    return tables
+
+
+def paired_difference(results_a, results_b, metric):
+    """mean ± std over seeds of a − b, paired by seed (each a list of result dicts)."""
+    by_seed = {r["seed"]: r[metric] for r in results_b}
+    diffs = [r[metric] - by_seed[r["seed"]] for r in results_a if r["seed"] in by_seed]
+    mean, std = mean_std(diffs)
+    return {"mean": mean, "std": std, "values": diffs}
+
+
+def format_mean_std(summary, digits=1):
+    """'74.8 ± 2.1' (or '74.8' for one seed, '–' for none)."""
+    mean, std, values = summary["mean"], summary["std"], summary.get("values", [])
+    if not math.isfinite(mean):
+        return "–"
+    if len([v for v in values if v is not None]) <= 1:
+        return f"{mean:.{digits}f}"
+    return f"{mean:.{digits}f} ± {std:.{digits}f}"

@@ -1,0 +1,271 @@
+"""RESULTS.md of the reproduction: markdown tables, the drop_rate chart and overlay grids.
+
+Pure functions of the aggregated results (`wsol_tf.reproduction.aggregate`) and the paths of
+pictures; the CLI `wsol_tf.reproduce` calls them.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+import cv2
+import numpy as np
+
+from wsol_tf.plots import line_chart
+from wsol_tf.reproduction import METRIC_TITLES, METRICS, format_mean_std
+
+TABLE_METRICS = METRICS  # Top-1 Clas, GT-known Loc, Top-1 Loc, MaxBoxAccV2
+
+
+def train_command(config: dict) -> str:
+    """The `python -m wsol_tf.train` line that trains a run with these TrainConfig values.
+
+    Flags whose value is the default are left out (ADL's also for CAM runs, where they do
+    nothing); `config["workdir"]` is written as given.
+    """
+    import dataclasses
+
+    from wsol_tf.config import TrainConfig
+
+    defaults = TrainConfig()
+    skip = {"experiment", "workdir", "log_every", "tensorboard"}
+    if config.get("method") == "cam":
+        skip |= {"adl_variant", "drop_rate", "gamma", "positions"}
+    parts = ["python -m wsol_tf.train --experiment=none"]
+    for field in dataclasses.fields(TrainConfig):
+        name, value = field.name, config.get(field.name)
+        default = getattr(defaults, name)
+        if name in skip or value is None:
+            continue
+        if isinstance(value, list | tuple):
+            if tuple(value) == tuple(default or ()):
+                continue
+            value = ",".join(str(v) for v in value)
+        elif value == default and name != "method":
+            continue
+        parts.append(f"--{'adl_positions' if name == 'positions' else name}={value}")
+    parts.append(f"--workdir={config['workdir']}")
+    return " ".join(parts)
+
+
+def metrics_table(rows: dict, paper: dict | None = None, paper_row_names: dict | None = None):
+    """Markdown table: one line per row, mean ± std over seeds, with the paper's values.
+
+    Args:
+        rows: {row label: summary} from `aggregate` (one table).
+        paper: optional {row label: {metric: value}}.
+        paper_row_names: optional {row label: the paper's name of that row}.
+    """
+    header = ["setting", "seeds"] + [METRIC_TITLES[m] for m in TABLE_METRICS] + ["train s"]
+    if paper:
+        header += ["paper GT-known", "paper Top-1 Clas", "paper Top-1 Loc"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for label, summary in rows.items():
+        cells = [label if not paper_row_names else f"{label} ({paper_row_names[label]})"]
+        cells.append(str(len(summary["seeds"])))
+        cells += [format_mean_std(summary[m]) for m in TABLE_METRICS]
+        cells.append(f"{summary['train_seconds']['mean']:.0f}")
+        if paper:
+            values = paper.get(label, {})
+            cells += [
+                f"{values[m]:.2f}" if m in values else "–"
+                for m in ("gt_known_loc", "top1_clas", "top1_loc")
+            ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def drop_rate_chart(rows: dict, row_drop_rates: dict, path: str) -> str:
+    """PNG of GT-known Loc, Top-1 Loc and Top-1 Clas against drop_rate; returns the path.
+
+    Args:
+        rows: {row label: summary} of the Table 1 analogue.
+        row_drop_rates: {row label: drop_rate} of the rows on the curve.
+    """
+    labels = sorted(row_drop_rates, key=row_drop_rates.get)
+    x = np.array([row_drop_rates[label] for label in labels], np.float64)
+    series = {}
+    for metric in ("gt_known_loc", "top1_loc", "top1_clas", "maxboxacc_v2"):
+        means = [rows[label][metric]["mean"] for label in labels]
+        stds = [rows[label][metric]["std"] for label in labels]
+        series[METRIC_TITLES[metric]] = (means, stds)
+    chart = line_chart(
+        x, series, "ADL drop_rate (synthetic, TinyVGG-GAP)", "drop_rate", "accuracy (%)"
+    )
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    if not cv2.imwrite(path, cv2.cvtColor(chart, cv2.COLOR_RGB2BGR)):
+        raise OSError(f"could not write {path}")
+    return path
+
+
+def _label(image, text):
+    """Adds a white header band with ``text`` above an RGB image."""
+    band = np.full((28, image.shape[1], 3), 255, np.uint8)
+    cv2.putText(band, text, (6, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 1, cv2.LINE_AA)
+    return np.concatenate([band, image], axis=0)
+
+
+def side_by_side(grids: dict, path: str) -> str:
+    """Puts overlay-grid PNGs ({title: path}) next to each other under titles; returns path.
+
+    Grids of different heights are padded at the bottom with white.
+    """
+    images = []
+    for title, grid_path in grids.items():
+        image = cv2.imread(grid_path, cv2.IMREAD_COLOR)
+        if image is None:
+            raise FileNotFoundError(f"overlay grid {grid_path} is missing or unreadable")
+        images.append(_label(cv2.cvtColor(image, cv2.COLOR_BGR2RGB), title))
+    height = max(i.shape[0] for i in images)
+    padded = []
+    for image in images:
+        pad = np.full((height - image.shape[0], image.shape[1], 3), 255, np.uint8)
+        padded.append(np.concatenate([image, pad], axis=0))
+        padded.append(np.full((height, 12, 3), 255, np.uint8))  # gutter
+    combined = np.concatenate(padded[:-1], axis=1)
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    if not cv2.imwrite(path, cv2.cvtColor(combined, cv2.COLOR_RGB2BGR)):
+        raise OSError(f"could not write {path}")
+    return path
+
+
+def gap_sentence(gap: dict, target: float) -> str:
+    """One line on ADL − CAM GT-known Loc: mean ± std over paired seeds, against the target."""
+    mean, std, values = gap["mean"], gap["std"], gap["values"]
+    if not math.isfinite(mean):
+        return "ADL − CAM GT-known Loc: no paired seeds."
+    verdict = "meets" if mean >= target else "does NOT meet"
+    per_seed = ", ".join(f"{v:+.2f}" for v in values)
+    return (
+        f"ADL − CAM GT-known Loc: **{mean:+.2f} ± {std:.2f} points** over {len(values)} "
+        f"paired seeds (per seed: {per_seed}); this {verdict} the target of +{target:g}."
+    )
+
+
+def _baseline(runs):
+    """Centered-box baseline on the test split of the runs' dataset (first run's config)."""
+    from wsol_tf.baselines import centered_box_baseline
+    from wsol_tf.config import TrainConfig
+    from wsol_tf.data.datasets import load_split
+
+    config = TrainConfig(**{**runs[0].settings, "seed": runs[0].seed})
+    records = load_split(config.dataset, config.data_dir, "test", **config.split_options())
+    return centered_box_baseline(records, config.image_size, config.eval_resize_size)
+
+
+def _baseline_line(baseline):
+    return (
+        f"Centered-box baseline on the same {baseline['num_images']} test images (no model): "
+        f"GT-known Loc {baseline['full_image']:.2f} for the whole input, "
+        f"{baseline['best']:.2f} for the best centered box ({baseline['best_fraction']:.2f} "
+        "of each side, chosen on the test set itself, so optimistic)."
+    )
+
+
+def _commands(runs, results, root_dir):
+    lines = ["<details><summary>Commands of the runs</summary>", ""]
+    for run in runs:
+        config = dict(results[run.key]["config"])
+        config["workdir"] = os.path.relpath(config["workdir"], root_dir)
+        lines.append(f"- {run.row}, seed {run.seed}: `{train_command(config)}`")
+    lines += ["", "</details>"]
+    return lines
+
+
+def write_report(planned, results, workdir, results_md, figures_dir, command, wall_seconds):
+    """Aggregates, draws and writes results.json, the figures and the markdown report.
+
+    Args:
+        planned: {table name: [Run]} as run.
+        results: {run key: result} from `wsol_tf.reproduction.execute`.
+        workdir: the reproduction's output folder (results.json goes there and beside the
+            figures).
+        results_md: path of the markdown report.
+        figures_dir: folder of the PNGs.
+        command: the command line, quoted in the report.
+        wall_seconds: wall time of the whole reproduction call.
+
+    Returns:
+        {"summary": text for the terminal, "json": the results.json dict}.
+    """
+    import importlib
+    import json
+
+    from wsol_tf.reproduction import aggregate, paired_difference, unique_runs
+
+    md_dir = os.path.dirname(os.path.abspath(results_md))
+    tables = {name: aggregate(runs, results)[name] for name in planned for runs in [planned[name]]}
+    report = {"command": command, "wall_seconds": wall_seconds, "tables": {}, "figures": {}}
+    lines = [
+        "# Reproduction at CPU scale",
+        "",
+        "Measured by the current code with the command below; every number is a mean over "
+        "the seeds shown (± sample std when there are several). Accuracies in %, GT-known and "
+        "Top-1 Loc at CAM threshold 0.2 and IoU 0.5 (the paper's), MaxBoxAccV2 as in "
+        "wsolevaluation. `train s`: mean training seconds per run on this machine.",
+        "",
+        f"Command: `{command}`, wall time {wall_seconds / 60:.1f} min "
+        f"({len(unique_runs([r for rs in planned.values() for r in rs]))} distinct runs).",
+        "",
+    ]
+    summary = []
+    for name, runs in planned.items():
+        module = importlib.import_module(f"wsol_tf.experiments.{name}")
+        rows = tables[name]
+        entry = {"title": module.TITLE, "rows": rows, "paper": module.PAPER}
+        distinct = unique_runs(runs)
+        compute = sum(results[r.key]["train_seconds"] + results[r.key]["evaluate_seconds"]
+                      for r in distinct)  # fmt: skip
+        lines += [f"## {module.TITLE}", "", (module.__doc__ or "").strip().splitlines()[0], ""]
+        lines.append(f"Command: `python -m wsol_tf.reproduce --tables={name}` ({len(distinct)} "
+                     f"runs, {compute / 60:.1f} min of training and evaluation).")  # fmt: skip
+        lines.append("")
+        lines.append(metrics_table(rows, module.PAPER, getattr(module, "PAPER_ROW", None)))
+        lines.append("")
+        if name in ("synthetic_adl_vs_cam", "cub_mini"):
+            by_row = {row: [results[r.key] for r in runs if r.row == row] for row in ("ADL", "CAM")}
+            gap = paired_difference(by_row["ADL"], by_row["CAM"], "gt_known_loc")
+            entry["gt_known_gap"] = gap
+            target = getattr(module, "TARGET_GAP", 0.0)
+            sentence = gap_sentence(gap, target)
+            lines += [sentence, ""]
+            summary.append(f"{name}: {sentence}")
+            baseline = _baseline(runs)
+            entry["centered_box_baseline"] = baseline
+            lines += [_baseline_line(baseline), ""]
+            grids = {}
+            for row in ("CAM", "ADL"):
+                first = next(r for r in runs if r.row == row)
+                overlay = results[first.key].get("overlays")
+                if overlay:
+                    grids[f"{row} (seed {first.seed})"] = overlay
+            if len(grids) == 2:
+                path = side_by_side(grids, os.path.join(figures_dir, f"overlays_{name}.png"))
+                report["figures"][f"overlays_{name}"] = path
+                lines += [
+                    "CAM (left) and ADL (right) on the same test images: image | CAM | overlay "
+                    "with the GT box red and the predicted box green.",
+                    "",
+                    f"![CAM vs ADL overlays]({os.path.relpath(path, md_dir)})",
+                    "",
+                ]
+        if name == "synthetic_table1":
+            curve_rows = {row: module.ROWS[row][0] for row in module.DROP_RATE_ROWS}
+            path = drop_rate_chart(rows, curve_rows, os.path.join(figures_dir, "drop_rate.png"))
+            report["figures"]["drop_rate"] = path
+            lines += [f"![drop_rate curve]({os.path.relpath(path, md_dir)})", ""]
+        lines += _commands(runs, results, md_dir) + [""]
+        report["tables"][name] = entry
+    os.makedirs(workdir, exist_ok=True)
+    json_path = os.path.join(workdir, "results.json")
+    with open(json_path, "w") as f:
+        json.dump(report, f, indent=2)
+    os.makedirs(figures_dir, exist_ok=True)
+    if os.path.abspath(figures_dir) != os.path.abspath(workdir):
+        with open(os.path.join(figures_dir, "results.json"), "w") as f:
+            json.dump(report, f, indent=2)  # committed beside the figures
+    os.makedirs(md_dir, exist_ok=True)
+    with open(results_md, "w") as f:
+        f.write("\n".join(lines).rstrip() + "\n")
+    return {"summary": "\n".join(summary) or "Done.", "json": report}
