@@ -111,3 +111,29 @@ def test_train_command_reproduces_the_config():
         assert flag in command.split(), flag
     cam = train_command(json.loads(TrainConfig(method="cam", drop_rate=0.5).to_json()))
     assert "--drop_rate" not in cam and "--method=cam" in cam
+
+
+def _rows(values):
+    """{row: summary} with one seed, from {row: (top1_clas, gt_known_loc)}."""
+    return {
+        row: {"top1_clas": {"mean": c}, "gt_known_loc": {"mean": g}}
+        for row, (c, g) in values.items()
+    }
+
+
+def test_table_findings_name_the_measured_best_rows():
+    from wsol_tf.results_report import table1_findings, table2_findings
+
+    rows = _rows({
+        "100 / 0": (50, 20), "75 / 25": (60, 30), "50 / 50": (70, 35), "25 / 75": (80, 10),
+        "0 / 100": (90, 5), "N/A / N/A (CAM)": (95, 6), "75 / N/A (drop mask only)": (40, 28),
+        "N/A / 25 (importance map only)": (96, 7),
+    })  # fmt: skip
+    best, importance, drop = table1_findings(rows)
+    assert best.startswith("Best GT-known Loc on the drop_rate curve: 50 / 50 (35.0)")
+    assert "GT-known Loc 7.0 vs CAM 6.0" in importance
+    assert "Top-1 Clas 40.0 vs 60.0 with both components and 95.0 for CAM" in drop
+    rows = _rows({"none (CAM)": (95, 5), "block4_conv2": (96, 9), "+ block3_pool": (90, 25)})
+    gt, clas = table2_findings(rows)
+    assert "5.0 -> 9.0 -> 25.0; best: + block3_pool" in gt
+    assert "95.0 -> 96.0 -> 90.0" in clas

@@ -149,9 +149,16 @@ def train_and_evaluate(run: Run, root: str, print_fn=print, threads: int = 0) ->
     return result
 
 
+def _prefixed(run, print_fn):
+    """The training loop's progress lines, tagged with the run they belong to."""
+    return lambda line: print_fn(f"    [{run.table} / {run.row} / seed {run.seed}] {line}")
+
+
 def _worker(args):
     run, root, threads = args
-    return train_and_evaluate(run, root, print_fn=lambda *_: None, threads=threads)
+    return train_and_evaluate(
+        run, root, print_fn=_prefixed(run, lambda line: print(line, flush=True)), threads=threads
+    )
 
 
 def execute(runs, root, jobs=1, print_fn=print):
@@ -183,7 +190,7 @@ def execute(runs, root, jobs=1, print_fn=print):
     if jobs <= 1:
         for index, run in enumerate(todo, start=1):
             print_fn(f"[{index}/{len(todo)}] {run.table} / {run.row} seed {run.seed} ...")
-            result = train_and_evaluate(run, root, print_fn=lambda *_: None)
+            result = train_and_evaluate(run, root, print_fn=_prefixed(run, print_fn))
             results[run.key] = result
             report(result, index)
         return results
