@@ -1,10 +1,14 @@
-"""`python -m wsol_tf.data check --dataset D --data_dir P [--split S] [--json out.json]`.
+"""`python -m wsol_tf.data check --dataset D --data_dir P [--split S] [--json out.json]`
+and `python -m wsol_tf.data synthetic [--out DIR] [--body_hue_noise X ...]`.
 
 Validates a dataset folder before training: prints per split the number of
 images and classes, box statistics and unreadable files; --json writes one
 record per image (split, id, class index, image size `[width, height]`, every
 box `x0, y0, x1, y1` in original-image pixels). Exit status 1 when a file is
 unreadable, 2 on a missing file or malformed annotation.
+
+`synthetic` writes the embedded dataset with non-default parameters (CUB layout, so it
+trains with `--dataset=cub --data_dir=<printed folder>`); without --out it goes to the cache.
 """
 
 import argparse
@@ -27,7 +31,15 @@ def main(argv=None):
     check.add_argument("--val_per_class", type=int, default=None, help="cub: held-out val size")
     check.add_argument("--metadata_dir", default=None, help="wsol_metadata: metadata folder")
     check.add_argument("--image_root", default=None, help="wsol_metadata: image folder")
+    generate = commands.add_parser("synthetic", help="write a synthetic set, print its folder")
+    generate.add_argument("--out", default=None, help="folder (default: the dataset cache)")
+    from wsol_tf.data.synthetic import DEFAULTS
+
+    for name, value in DEFAULTS.items():
+        generate.add_argument(f"--{name}", type=type(value), default=value)
     args = parser.parse_args(argv)
+    if args.command == "synthetic":
+        return _synthetic(args, DEFAULTS)
 
     from wsol_tf.data.check import check as run_check
 
@@ -42,6 +54,22 @@ def main(argv=None):
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 1 if any(r["unreadable"] for r in reports.values()) else 0
+
+
+def _synthetic(args, defaults):
+    from wsol_tf.data import synthetic
+
+    params = {name: getattr(args, name) for name in defaults}
+    try:
+        if args.out:
+            root = synthetic.generate(args.out, **params)
+        else:
+            root = synthetic.ensure_synthetic(**params)
+    except (FileExistsError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(root)
+    return 0
 
 
 if __name__ == "__main__":

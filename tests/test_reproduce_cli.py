@@ -51,7 +51,7 @@ def test_results_json_has_every_table_row_and_seed(smoke):
     report = json.loads((root / "work" / "results.json").read_text())
     tables = report["tables"]
     assert list(tables) == ["synthetic_adl_vs_cam", "synthetic_table1", "synthetic_table2",
-                            "cub_mini"]  # fmt: skip
+                            "synthetic_body_evidence", "cub_mini"]  # fmt: skip
     assert list(tables["synthetic_table1"]["rows"]) == list(synthetic_table1.ROWS)
     assert list(tables["synthetic_table2"]["rows"]) == list(synthetic_table2.ROWS)
     main = tables["synthetic_adl_vs_cam"]
@@ -74,11 +74,13 @@ def test_results_json_has_every_table_row_and_seed(smoke):
 def test_results_md_and_figures(smoke):
     root, _, _ = smoke
     text = (root / "RESULTS.md").read_text()
-    for title in ("ADL vs CAM", "Table 1 analogue", "Table 2 analogue", "CUB-200-2011"):
+    for title in ("ADL vs CAM", "Table 1 analogue", "Table 2 analogue", "CAM vs ADL as the body",
+                  "CUB-200-2011"):  # fmt: skip
         assert f"## {title}" in text, title
     for row in list(synthetic_table1.ROWS) + list(synthetic_table2.ROWS):
         assert f"| {row}" in text, row
-    assert text.count("python -m wsol_tf.train --experiment=none") == 2 * 2 + 8 + 5 + 2
+    assert text.count("python -m wsol_tf.train --experiment=none") == 2 * 2 + 8 + 5 + 6 + 2
+    assert "Body hue noise 0.25, CAM -> ADL: GT-known Loc" in text
     chart = cv2.imread(str(root / "figures" / "drop_rate.png"))
     assert chart.shape == (420, 640, 3)
     assert "](figures/drop_rate.png)" in text

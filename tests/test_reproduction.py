@@ -2,6 +2,7 @@
 
 import json
 import math
+import os
 
 import numpy as np
 import pytest
@@ -35,6 +36,22 @@ def test_shared_settings_are_trained_once():
     # 6 main runs + 6 new Table 1 rows + 3 new Table 2 rows.
     assert len(unique_runs(main + table1 + table2)) == 15
     assert len(unique_runs(cub_mini.runs("/data/cub"))) == 2
+
+
+@pytest.mark.slow
+def test_body_evidence_rows_generate_their_sets_and_share_the_default(tmp_path):
+    from wsol_tf.experiments import synthetic_body_evidence as body
+
+    runs = body.runs((0,), cache_dir=tmp_path)
+    main = {r.row: r.key for r in synthetic_adl_vs_cam.runs((0,))}
+    keys = {r.row: r.key for r in runs}
+    assert keys[body.row_label("CAM", 0.8)] == main["CAM"]
+    assert keys[body.row_label("ADL", 0.8)] == main["ADL"]
+    strong = next(r for r in runs if r.row == body.row_label("ADL", 0.25))
+    assert strong.settings["dataset"] == "cub"
+    readme = (tmp_path / os.path.basename(strong.settings["data_dir"]) / "README").read_text()
+    assert '"body_hue_noise": 0.25' in readme
+    assert len(unique_runs(runs)) == 6
 
 
 def test_every_planned_run_is_a_valid_config():

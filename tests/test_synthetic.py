@@ -261,3 +261,42 @@ def test_class_specs_unique(k):
     assert len({s.name for s in specs}) == k
     with pytest.raises(ValueError):
         synthetic.class_specs(synthetic.MAX_CLASSES + 1)
+
+
+def test_body_hue_noise_sets_the_body_evidence_and_the_cache_key():
+    spacing = 180.0 / 8
+    assert {s.body_hue_std for s in synthetic.class_specs(8)} == {0.8 * spacing}
+    assert {s.body_hue_std for s in synthetic.class_specs(8, 0.25)} == {0.25 * spacing}
+    assert {s.body_hue_std for s in synthetic.class_specs(8, 0.0)} == {0.0}
+    with pytest.raises(ValueError, match="body_hue_noise=-0.1"):
+        synthetic.class_specs(8, -0.1)
+    assert synthetic.cache_key(body_hue_noise=0.25) != synthetic.cache_key()
+    assert synthetic.cache_key(body_hue_noise=0.8) == synthetic.cache_key()  # the default
+
+
+def test_body_hue_noise_changes_only_the_body(tmp_path):
+    params = dict(num_classes=2, train_per_class=1, test_per_class=1, min_size=64, max_size=80)
+    weak = synthetic.generate(tmp_path / "weak", **params)
+    strong = synthetic.generate(tmp_path / "strong", **params, body_hue_noise=0.0)
+    assert '"body_hue_noise": 0.0' in (strong / "README").read_text()
+    # Same poses and boxes (the noise is drawn from the same per-image stream), other pixels.
+    for name in ("bounding_boxes.txt", "part_boxes.txt", "images.txt"):
+        assert (weak / name).read_text() == (strong / name).read_text()
+    first = (weak / "images.txt").read_text().split()[1]
+    a = cv2.imread(str(weak / "images" / first)).astype(int)
+    b = cv2.imread(str(strong / "images" / first)).astype(int)
+    assert a.shape == b.shape and np.abs(a - b).mean() > 1.0
+
+
+def test_data_cli_writes_a_synthetic_set_with_its_parameters(tmp_path, capsys):
+    from wsol_tf.data.__main__ import main
+
+    out = tmp_path / "strong_body"
+    args = ["synthetic", "--out", str(out), "--num_classes", "2", "--train_per_class", "1",
+            "--test_per_class", "1", "--body_hue_noise", "0.25"]  # fmt: skip
+    assert main(args) == 0
+    assert capsys.readouterr().out.strip() == str(out.absolute())
+    assert '"body_hue_noise": 0.25' in (out / "README").read_text()
+    assert len((out / "images.txt").read_text().splitlines()) == 4
+    assert main(args) == 2  # refuses to overwrite
+    assert "exists and is not empty" in capsys.readouterr().err

@@ -6,7 +6,8 @@
 
 Tables (one `wsol_tf.experiments` module each; its docstring names the paper's numbers):
 synthetic_adl_vs_cam (CAM vs ADL over seeds), synthetic_table1 (drop_rate and components),
-synthetic_table2 (positions), cub_mini (real birds, with a centered-box baseline).
+synthetic_table2 (positions), synthetic_body_evidence (CAM vs ADL as the body's class
+evidence gets stronger), cub_mini (real birds, with a centered-box baseline).
 Runs shared by tables are trained once. Every run keeps its workdir under
 <workdir>/runs/; a killed reproduction resumes where it stopped when run again.
 Writes <workdir>/results.json, the figures under --figures_dir and --results_md.
@@ -20,7 +21,13 @@ import time
 from absl import app, flags, logging
 
 FLAGS = flags.FLAGS
-TABLES = ("synthetic_adl_vs_cam", "synthetic_table1", "synthetic_table2", "cub_mini")
+TABLES = (
+    "synthetic_adl_vs_cam",
+    "synthetic_table1",
+    "synthetic_table2",
+    "synthetic_body_evidence",
+    "cub_mini",
+)
 OVERRIDE_FLAGS = ("epochs", "steps_per_epoch", "batch_size")  # replace every run's setting
 DEFAULT_CUB_MINI = os.path.join("..", "shared", "data", "CUB_200_2011_mini")
 
@@ -73,6 +80,7 @@ def plan(tables, seeds, table_seeds, overrides, synthetic_dir, cub_dir, print_fn
     from wsol_tf.experiments import (
         cub_mini,
         synthetic_adl_vs_cam,
+        synthetic_body_evidence,
         synthetic_table1,
         synthetic_table2,
     )
@@ -87,6 +95,10 @@ def plan(tables, seeds, table_seeds, overrides, synthetic_dir, cub_dir, print_fn
         planned["synthetic_table1"] = synthetic_table1.runs(range(table_seeds), **synthetic)
     if "synthetic_table2" in tables:
         planned["synthetic_table2"] = synthetic_table2.runs(range(table_seeds), **synthetic)
+    if "synthetic_body_evidence" in tables:
+        planned["synthetic_body_evidence"] = synthetic_body_evidence.runs(
+            range(table_seeds), **synthetic
+        )
     if "cub_mini" in tables:
         if cub_dir is None:
             print_fn(f"Skipping cub_mini: no CUB mini at {DEFAULT_CUB_MINI} (pass --cub_dir).")
