@@ -45,8 +45,8 @@ def test_body_evidence_rows_generate_their_sets_and_share_the_default(tmp_path):
     runs = body.runs((0,), cache_dir=tmp_path)
     main = {r.row: r.key for r in synthetic_adl_vs_cam.runs((0,))}
     keys = {r.row: r.key for r in runs}
-    assert keys[body.row_label("CAM", 0.8)] == main["CAM"]
-    assert keys[body.row_label("ADL", 0.8)] == main["ADL"]
+    assert keys[body.row_label("CAM", 0.5)] == main["CAM"]  # the default set
+    assert keys[body.row_label("ADL", 0.5)] == main["ADL"]
     strong = next(r for r in runs if r.row == body.row_label("ADL", 0.25))
     assert strong.settings["dataset"] == "cub"
     readme = (tmp_path / os.path.basename(strong.settings["data_dir"]) / "README").read_text()
