@@ -90,13 +90,18 @@ def test_results_md_and_figures(smoke):
     ) / "overlays.png"))  # fmt: skip
     # Two grids side by side under a 28 px title band, with a 12 px gutter between them.
     assert overlays.shape == (cam_grid.shape[0] + 28, 2 * cam_grid.shape[1] + 12, 3)
+    body = cv2.imread(str(root / "figures" / "overlays_synthetic_body_evidence.png"))
+    assert body.shape == (cam_grid.shape[0] + 28, 6 * cam_grid.shape[1] + 5 * 12, 3)
 
 
 @pytest.mark.slow
 def test_second_call_reuses_every_run(smoke):
-    _, first, second = smoke
+    root, first, second = smoke
     assert "(trained" in first.stdout
     assert "(trained" not in second.stdout and second.stdout.count("(reused)") == 13
+    report = json.loads((root / "work" / "results.json").read_text())
+    assert (report["distinct_runs"], report["trained_now"]) == (13, 0)
+    assert report["compute_seconds"] > 0
 
 
 @pytest.mark.parametrize(

@@ -154,3 +154,21 @@ def test_table_findings_name_the_measured_best_rows():
     gt, clas = table2_findings(rows)
     assert "5.0 -> 9.0 -> 25.0; best: + block3_pool" in gt
     assert "95.0 -> 96.0 -> 90.0" in clas
+
+
+def test_a_workdir_is_reused_resumed_or_emptied_by_its_identity(tmp_path):
+    from wsol_tf.reproduction import _prepare_workdir, identity
+
+    workdir = tmp_path / "run"
+    config = TrainConfig(method="cam", epochs=3, workdir=str(workdir))
+    assert _prepare_workdir(str(workdir), config) is None  # new: made, identity written
+    (workdir / "ckpt-1.index").write_text("partial training")
+    assert _prepare_workdir(str(workdir), config) is None
+    assert (workdir / "ckpt-1.index").exists()  # same run, unfinished: resume from it
+    (workdir / "result.json").write_text(json.dumps({"identity": identity(config), "x": 1}))
+    assert _prepare_workdir(str(workdir), config)["x"] == 1  # finished: reused
+    other = TrainConfig(method="cam", epochs=4, workdir=str(workdir))
+    assert _prepare_workdir(str(workdir), other) is None
+    assert sorted(p.name for p in workdir.iterdir()) == ["identity.json"]  # emptied
+    # The synthetic set's generator parameters are part of the identity.
+    assert identity(config)["data"].startswith("synthetic-v")

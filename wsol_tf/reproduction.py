@@ -17,6 +17,7 @@ import json
 import math
 import os
 import re
+import shutil
 import time
 
 import numpy as np
@@ -80,13 +81,43 @@ def _config(run: Run, workdir: str):
     return TrainConfig(**{**run.settings, "seed": run.seed, "workdir": workdir})
 
 
-def _read_result(workdir, config):
-    path = os.path.join(workdir, "result.json")
+def identity(config) -> dict:
+    """What a run's results depend on besides the code: its config and the data it reads.
+
+    The embedded synthetic set is named by its generator parameters and version (the cache
+    key), so a changed generator default is not mistaken for the data of an earlier run.
+    """
+    from wsol_tf.data import synthetic
+
+    data = synthetic.cache_key() if config.dataset == "synthetic" else config.data_dir
+    return {"config": json.loads(config.to_json()), "data": data}
+
+
+def _read_json(path):
     if not os.path.isfile(path):
         return None
     with open(path) as f:
-        result = json.load(f)
-    return result if result.get("config") == json.loads(config.to_json()) else None
+        return json.load(f)
+
+
+def _prepare_workdir(workdir, config):
+    """Returns the earlier result of this very run, or None after making the workdir ready.
+
+    A workdir holding another run (an earlier config or dataset) is emptied, so training
+    never resumes from someone else's checkpoint; one holding this run's unfinished training
+    is kept, and training resumes from its last checkpoint.
+    """
+    wanted = identity(config)
+    result = _read_json(os.path.join(workdir, "result.json"))
+    if result is not None and result.get("identity") == wanted:
+        return result
+    started = _read_json(os.path.join(workdir, "identity.json"))
+    if started != wanted and os.path.isdir(workdir):
+        shutil.rmtree(workdir)
+    os.makedirs(workdir, exist_ok=True)
+    with open(os.path.join(workdir, "identity.json"), "w") as f:
+        json.dump(wanted, f, indent=2)
+    return None
 
 
 def train_and_evaluate(run: Run, root: str, print_fn=print, threads: int = 0) -> dict:
@@ -110,7 +141,7 @@ def train_and_evaluate(run: Run, root: str, print_fn=print, threads: int = 0) ->
     workdir = run_workdir(root, run)
     config = _config(run, workdir)
     config.validate()
-    previous = _read_result(workdir, config)
+    previous = _prepare_workdir(workdir, config)
     if previous is not None:
         return {**previous, "reused": True}
     if threads:
@@ -134,6 +165,7 @@ def train_and_evaluate(run: Run, root: str, print_fn=print, threads: int = 0) ->
         "seed": run.seed,
         "workdir": workdir,
         "config": json.loads(config.to_json()),
+        "identity": identity(config),
         **{name: metrics.get(name) for name in METRICS},
         "train_accuracy": epochs[-1].get("accuracy") if epochs else None,
         # Summed over epochs, so a resumed run counts every epoch once.

@@ -210,6 +210,30 @@ FINDINGS = {
 }
 
 
+def _overlay_figure(runs, results, rows, path):
+    """Side-by-side overlay grids of the first seed of each row; the path, or None."""
+    grids = {}
+    for row in rows:
+        first = next((r for r in runs if r.row == row), None)
+        overlay = first and results[first.key].get("overlays")
+        if not overlay or not os.path.isfile(overlay):
+            return None
+        grids[row] = overlay
+    return side_by_side(grids, path)
+
+
+def _body_evidence_overlay_rows(module):
+    return [module.row_label(m, noise) for noise in module.NOISES for m in ("CAM", "ADL")]
+
+
+# Rows whose overlay grids are put side by side, per table.
+OVERLAY_ROWS = {
+    "synthetic_adl_vs_cam": lambda module: ["CAM", "ADL"],
+    "cub_mini": lambda module: ["CAM", "ADL"],
+    "synthetic_body_evidence": _body_evidence_overlay_rows,
+}
+
+
 def _baseline(runs):
     """Centered-box baseline on the test split of the runs' dataset (first run's config)."""
     from wsol_tf.baselines import centered_box_baseline
@@ -241,14 +265,74 @@ def _commands(runs, results, root_dir):
     return lines
 
 
+def _compute_seconds(runs, results):
+    """Training + evaluation seconds of the distinct runs."""
+    from wsol_tf.reproduction import unique_runs
+
+    return sum(
+        results[r.key]["train_seconds"] + results[r.key]["evaluate_seconds"]
+        for r in unique_runs(runs)
+    )
+
+
+def _table_section(name, runs, rows, results, figures_dir, md_dir):
+    """(markdown lines, results.json entry, figures {name: path}, summary lines) of a table."""
+    import importlib
+
+    from wsol_tf.reproduction import paired_difference, unique_runs
+
+    module = importlib.import_module(f"wsol_tf.experiments.{name}")
+    entry = {"title": module.TITLE, "rows": rows, "paper": module.PAPER}
+    figures, summary = {}, []
+    lines = [f"## {module.TITLE}", "", (module.__doc__ or "").strip().splitlines()[0], ""]
+    lines += [
+        f"Command: `python -m wsol_tf.reproduce --tables={name}` ({len(unique_runs(runs))} "
+        f"runs, {_compute_seconds(runs, results) / 60:.1f} min of training and evaluation).",
+        "",
+        metrics_table(rows, module.PAPER, getattr(module, "PAPER_ROW", None)),
+        "",
+    ]
+    if name in ("synthetic_adl_vs_cam", "cub_mini"):
+        by_row = {row: [results[r.key] for r in runs if r.row == row] for row in ("ADL", "CAM")}
+        gap = paired_difference(by_row["ADL"], by_row["CAM"], "gt_known_loc")
+        sentence = gap_sentence(gap, getattr(module, "TARGET_GAP", None))
+        baseline = _baseline(runs)
+        entry.update(gt_known_gap=gap, centered_box_baseline=baseline)
+        lines += [sentence, "", _baseline_line(baseline, rows), ""]
+        summary.append(f"{name}: {sentence}")
+    overlay_rows = OVERLAY_ROWS.get(name, lambda module: None)(module)
+    path = overlay_rows and _overlay_figure(
+        runs, results, overlay_rows, os.path.join(figures_dir, f"overlays_{name}.png")
+    )
+    if path:
+        figures[f"overlays_{name}"] = path
+        lines += [
+            f"{', '.join(overlay_rows)} (left to right) on the same test images, seed "
+            f"{runs[0].seed}: image | CAM | overlay with the GT box red and the predicted box "
+            "green.",
+            "",
+            f"![CAM vs ADL overlays]({os.path.relpath(path, md_dir)})",
+            "",
+        ]
+    if name == "synthetic_table1":
+        curve_rows = {row: module.ROWS[row][0] for row in module.DROP_RATE_ROWS}
+        path = drop_rate_chart(rows, curve_rows, os.path.join(figures_dir, "drop_rate.png"))
+        figures["drop_rate"] = path
+        lines += [f"![drop_rate curve]({os.path.relpath(path, md_dir)})", ""]
+    entry["findings"] = FINDINGS.get(name, lambda rows: [])(rows)
+    lines += [f"- {finding}" for finding in entry["findings"]]
+    lines += ([""] if entry["findings"] else []) + _commands(runs, results, md_dir) + [""]
+    return lines, entry, figures, summary
+
+
 def write_report(planned, results, workdir, results_md, figures_dir, command, wall_seconds):
     """Aggregates, draws and writes results.json, the figures and the markdown report.
 
     Args:
         planned: {table name: [Run]} as run.
         results: {run key: result} from `wsol_tf.reproduction.execute`.
-        workdir: the reproduction's output folder (results.json goes there and beside the
-            figures).
+        workdir: the reproduction's output folder (results.json goes there, and a copy
+            beside the figures).
         results_md: path of the markdown report.
         figures_dir: folder of the PNGs.
         command: the command line, quoted in the report.
@@ -257,14 +341,25 @@ def write_report(planned, results, workdir, results_md, figures_dir, command, wa
     Returns:
         {"summary": text for the terminal, "json": the results.json dict}.
     """
-    import importlib
     import json
 
-    from wsol_tf.reproduction import aggregate, paired_difference, unique_runs
+    from wsol_tf.reproduction import aggregate, unique_runs
 
     md_dir = os.path.dirname(os.path.abspath(results_md))
-    tables = {name: aggregate(runs, results)[name] for name in planned for runs in [planned[name]]}
-    report = {"command": command, "wall_seconds": wall_seconds, "tables": {}, "figures": {}}
+    all_runs = [r for runs in planned.values() for r in runs]
+    distinct = unique_runs(all_runs)
+    trained_now = sum(not results[r.key].get("reused") for r in distinct)
+    total_compute = _compute_seconds(all_runs, results)
+    tables = aggregate(all_runs, results)
+    report = {
+        "command": command,
+        "wall_seconds": wall_seconds,
+        "distinct_runs": len(distinct),
+        "trained_now": trained_now,
+        "compute_seconds": total_compute,
+        "tables": {},
+        "figures": {},
+    }
     lines = [
         "# Reproduction at CPU scale",
         "",
@@ -273,64 +368,22 @@ def write_report(planned, results, workdir, results_md, figures_dir, command, wa
         "Top-1 Loc at CAM threshold 0.2 and IoU 0.5 (the paper's), MaxBoxAccV2 as in "
         "wsolevaluation. `train s`: mean training seconds per run on this machine.",
         "",
-        f"Command: `{command}`, wall time {wall_seconds / 60:.1f} min "
-        f"({len(unique_runs([r for rs in planned.values() for r in rs]))} distinct runs).",
+        f"Command: `{command}`: {len(distinct)} distinct runs, {trained_now} trained by this "
+        f"call ({wall_seconds / 60:.1f} min wall), the others reused from its workdir; "
+        f"training + evaluation summed over all runs: {total_compute / 60:.1f} min.",
         "",
     ]
     summary = []
     for name, runs in planned.items():
-        module = importlib.import_module(f"wsol_tf.experiments.{name}")
-        rows = tables[name]
-        entry = {"title": module.TITLE, "rows": rows, "paper": module.PAPER}
-        distinct = unique_runs(runs)
-        compute = sum(results[r.key]["train_seconds"] + results[r.key]["evaluate_seconds"]
-                      for r in distinct)  # fmt: skip
-        lines += [f"## {module.TITLE}", "", (module.__doc__ or "").strip().splitlines()[0], ""]
-        lines.append(f"Command: `python -m wsol_tf.reproduce --tables={name}` ({len(distinct)} "
-                     f"runs, {compute / 60:.1f} min of training and evaluation).")  # fmt: skip
-        lines.append("")
-        lines.append(metrics_table(rows, module.PAPER, getattr(module, "PAPER_ROW", None)))
-        lines.append("")
-        if name in ("synthetic_adl_vs_cam", "cub_mini"):
-            by_row = {row: [results[r.key] for r in runs if r.row == row] for row in ("ADL", "CAM")}
-            gap = paired_difference(by_row["ADL"], by_row["CAM"], "gt_known_loc")
-            entry["gt_known_gap"] = gap
-            target = getattr(module, "TARGET_GAP", None)
-            sentence = gap_sentence(gap, target)
-            lines += [sentence, ""]
-            summary.append(f"{name}: {sentence}")
-            baseline = _baseline(runs)
-            entry["centered_box_baseline"] = baseline
-            lines += [_baseline_line(baseline, rows), ""]
-            grids = {}
-            for row in ("CAM", "ADL"):
-                first = next(r for r in runs if r.row == row)
-                overlay = results[first.key].get("overlays")
-                if overlay:
-                    grids[f"{row} (seed {first.seed})"] = overlay
-            if len(grids) == 2:
-                path = side_by_side(grids, os.path.join(figures_dir, f"overlays_{name}.png"))
-                report["figures"][f"overlays_{name}"] = path
-                lines += [
-                    "CAM (left) and ADL (right) on the same test images: image | CAM | overlay "
-                    "with the GT box red and the predicted box green.",
-                    "",
-                    f"![CAM vs ADL overlays]({os.path.relpath(path, md_dir)})",
-                    "",
-                ]
-        if name == "synthetic_table1":
-            curve_rows = {row: module.ROWS[row][0] for row in module.DROP_RATE_ROWS}
-            path = drop_rate_chart(rows, curve_rows, os.path.join(figures_dir, "drop_rate.png"))
-            report["figures"]["drop_rate"] = path
-            lines += [f"![drop_rate curve]({os.path.relpath(path, md_dir)})", ""]
-        findings = FINDINGS.get(name, lambda rows: [])(rows)
-        entry["findings"] = findings
-        lines += [f"- {finding}" for finding in findings] + ([""] if findings else [])
-        lines += _commands(runs, results, md_dir) + [""]
+        section, entry, figures, table_summary = _table_section(
+            name, runs, tables[name], results, figures_dir, md_dir
+        )
+        lines += section
         report["tables"][name] = entry
+        report["figures"].update(figures)
+        summary += table_summary
     os.makedirs(workdir, exist_ok=True)
-    json_path = os.path.join(workdir, "results.json")
-    with open(json_path, "w") as f:
+    with open(os.path.join(workdir, "results.json"), "w") as f:
         json.dump(report, f, indent=2)
     os.makedirs(figures_dir, exist_ok=True)
     if os.path.abspath(figures_dir) != os.path.abspath(workdir):
