@@ -292,6 +292,12 @@ def _table_section(name, runs, rows, results, figures_dir, md_dir):
         metrics_table(rows, module.PAPER, getattr(module, "PAPER_ROW", None)),
         "",
     ]
+    if all(len(summary["seeds"]) == 1 for summary in rows.values()):
+        lines += [
+            "One seed per row: differences smaller than the seed-to-seed spread (the ± of "
+            "the tables with several seeds) are not resolved by this table.",
+            "",
+        ]
     if name in ("synthetic_adl_vs_cam", "cub_mini"):
         by_row = {row: [results[r.key] for r in runs if r.row == row] for row in ("ADL", "CAM")}
         gap = paired_difference(by_row["ADL"], by_row["CAM"], "gt_known_loc")
