@@ -101,6 +101,8 @@ def test_second_call_reuses_every_run(smoke):
     assert "(trained" not in second.stdout and second.stdout.count("(reused)") == 13
     report = json.loads((root / "work" / "results.json").read_text())
     assert (report["distinct_runs"], report["trained_now"]) == (13, 0)
+    # The reusing call keeps the first call's training wall time and adds nothing to it.
+    assert report["training_wall_seconds"] > report["wall_seconds"] > 0
     assert report["compute_seconds"] > 0
 
 

@@ -132,6 +132,8 @@ def main(argv):
     )
     if FLAGS.fresh:
         shutil.rmtree(os.path.join(FLAGS.workdir, "runs"), ignore_errors=True)
+        if os.path.isfile(os.path.join(FLAGS.workdir, "results.json")):
+            os.remove(os.path.join(FLAGS.workdir, "results.json"))  # its wall time too
     all_runs = [run for runs in planned.values() for run in runs]
     unique = reproduction.unique_runs(all_runs)
     print(

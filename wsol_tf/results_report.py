@@ -331,6 +331,25 @@ def _table_section(name, runs, rows, results, figures_dir, md_dir):
     return lines, entry, figures, summary
 
 
+def _training_wall_seconds(workdir, wall_seconds, results, planned):
+    """Wall time of the reproduce calls that trained runs in this workdir, summed.
+
+    A call that only reuses runs adds nothing, so regenerating the report keeps the time
+    the training took; the earlier calls' total is read from the last results.json.
+    """
+    import json
+
+    path = os.path.join(workdir, "results.json")
+    previous = 0.0
+    if os.path.isfile(path):
+        with open(path) as f:
+            earlier = json.load(f)
+        previous = earlier.get("training_wall_seconds", earlier.get("wall_seconds", 0.0))
+    keys = {r.key for runs in planned.values() for r in runs}
+    trained = any(not results[key].get("reused") for key in keys)
+    return previous + (wall_seconds if trained else 0.0)
+
+
 def write_report(planned, results, workdir, results_md, figures_dir, command, wall_seconds):
     """Aggregates, draws and writes results.json, the figures and the markdown report.
 
@@ -352,6 +371,7 @@ def write_report(planned, results, workdir, results_md, figures_dir, command, wa
     from wsol_tf.reproduction import aggregate, unique_runs
 
     md_dir = os.path.dirname(os.path.abspath(results_md))
+    training_wall = _training_wall_seconds(workdir, wall_seconds, results, planned)
     all_runs = [r for runs in planned.values() for r in runs]
     distinct = unique_runs(all_runs)
     trained_now = sum(not results[r.key].get("reused") for r in distinct)
@@ -360,6 +380,7 @@ def write_report(planned, results, workdir, results_md, figures_dir, command, wa
     report = {
         "command": command,
         "wall_seconds": wall_seconds,
+        "training_wall_seconds": training_wall,
         "distinct_runs": len(distinct),
         "trained_now": trained_now,
         "compute_seconds": total_compute,
@@ -376,6 +397,7 @@ def write_report(planned, results, workdir, results_md, figures_dir, command, wa
         "",
         f"Command: `{command}`: {len(distinct)} distinct runs, {trained_now} trained by this "
         f"call ({wall_seconds / 60:.1f} min wall), the others reused from its workdir; "
+        f"wall time of the calls that trained them: {training_wall / 60:.1f} min; "
         f"training + evaluation summed over all runs: {total_compute / 60:.1f} min.",
         "",
         "About the synthetic data: every synthetic table uses the embedded set with its "
