@@ -135,11 +135,14 @@ def gap_sentence(gap: dict, target: float | None = None) -> str:
     mean, std, values = gap["mean"], gap["std"], gap["values"]
     if not math.isfinite(mean):
         return "ADL − CAM GT-known Loc: no paired seeds."
-    per_seed = ", ".join(f"{v:+.2f}" for v in values)
-    sentence = (
-        f"ADL − CAM GT-known Loc: **{mean:+.2f} ± {std:.2f} points** over {len(values)} "
-        f"paired seeds (per seed: {per_seed})"
-    )
+    if len(values) == 1:
+        sentence = f"ADL − CAM GT-known Loc: **{mean:+.2f} points** (one seed, no spread)"
+    else:
+        per_seed = ", ".join(f"{v:+.2f}" for v in values)
+        sentence = (
+            f"ADL − CAM GT-known Loc: **{mean:+.2f} ± {std:.2f} points** over {len(values)} "
+            f"paired seeds (per seed: {per_seed})"
+        )
     if target is None:
         return sentence + "."
     verdict = "meets" if mean >= target else "does NOT meet"
