@@ -151,7 +151,7 @@ def train_and_evaluate(run: Run, root: str, print_fn=print, threads: int = 0) ->
         except RuntimeError:
             pass  # TensorFlow already started in this process: keep its pool
     keras.backend.clear_session()
-    log = run_lib.train(config, resume=True, print_fn=print_fn)
+    run_lib.train(config, resume=True, print_fn=print_fn)
     started = time.perf_counter()
     metrics = run_lib.evaluate(workdir, print_fn=lambda _: None)
     evaluate_seconds = time.perf_counter() - started
@@ -171,7 +171,6 @@ def train_and_evaluate(run: Run, root: str, print_fn=print, threads: int = 0) ->
         # Summed over epochs, so a resumed run counts every epoch once.
         "train_seconds": float(sum(e.get("seconds", 0.0) for e in epochs)),
         "evaluate_seconds": evaluate_seconds,
-        "epochs_run_now": len(log) if log is not None else None,
         "num_test_images": metrics.get("num_images"),
         "overlays": metrics.get("overlays"),
         "reused": False,
@@ -200,8 +199,8 @@ def execute(runs, root, jobs=1, print_fn=print):
         runs: `Run`s (duplicates by key are trained once).
         root: output folder.
         jobs: runs trained at once. >1 uses that many worker processes with
-            `cpu_count // jobs` TensorFlow threads each (small CPU models use two cores
-            better as two runs than as one).
+            `cpu_count // jobs` TensorFlow threads each (two TinyVGG runs on 2 cores gave
+            only about 17% more throughput than one, and each run's time doubles).
         print_fn: progress lines.
     """
     todo = unique_runs(runs)
