@@ -1,5 +1,6 @@
 """The centered-box baseline: golden boxes and IoU hits worked out by hand."""
 
+import cv2
 import numpy as np
 import pytest
 
@@ -25,11 +26,13 @@ def test_accuracy_counts_iou_of_at_least_one_half():
     np.testing.assert_allclose(accuracy, [100.0, 0.0])
 
 
-def test_baseline_follows_the_evaluation_geometry():
+def test_baseline_follows_the_evaluation_geometry(tmp_path):
     # One 40 x 80 (h, w) image whose GT box is its central half; evaluated at 20 x 40 after
     # a plain resize, the box becomes x 10..29, y 5..14, exactly the 0.5 centered box there.
+    path = str(tmp_path / "one.png")
+    cv2.imwrite(path, np.zeros((40, 80, 3), np.uint8))
     records = Records(
-        image_paths=["unused.jpg"],
+        image_paths=[path],
         labels=np.zeros(1, np.int32),
         boxes=np.array([[[20, 10, 60, 30]]], np.float32),
         num_boxes=np.ones(1, np.int32),

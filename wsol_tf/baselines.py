@@ -7,10 +7,10 @@ so a WSOL result is only informative next to it.
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 
-from wsol_tf.boxes import gt_boxes_for_input, iou
+from wsol_tf.boxes import iou
+from wsol_tf.eval_sources import FileEvalSource
 
 DEFAULT_FRACTIONS = np.round(np.arange(0.05, 1.0001, 0.05), 4)
 IOU_THRESHOLD = 0.5
@@ -52,18 +52,6 @@ def centered_box_accuracy(gt_boxes_list, image_hw, fractions=DEFAULT_FRACTIONS) 
     return hits * 100.0 / len(gt_boxes_list)
 
 
-def original_hw(records, row) -> tuple[int, int]:
-    """(H, W) of a record's original image: from the annotation, else from the file."""
-    if records.image_sizes is not None:
-        width, height = (int(v) for v in records.image_sizes[row])
-        if width > 0 and height > 0:
-            return height, width
-    image = cv2.imread(records.image_paths[row], cv2.IMREAD_UNCHANGED)
-    if image is None:
-        raise ValueError(f"cannot read image {records.image_paths[row]} for its size")
-    return image.shape[:2]
-
-
 def centered_box_baseline(records, image_size, resize_size=None, fractions=DEFAULT_FRACTIONS):
     """The centered-box baseline on a split, in the evaluation's input geometry.
 
@@ -78,13 +66,10 @@ def centered_box_baseline(records, image_size, resize_size=None, fractions=DEFAU
         (chosen on this split: an optimistic baseline), "best_fraction", "fractions",
         "accuracy", "num_images"}.
     """
-    gts = []
-    for row in range(len(records)):
-        count = int(records.num_boxes[row])
-        if count == 0:
-            continue
-        boxes = records.boxes[row, :count].astype(np.float64)
-        gts.append(gt_boxes_for_input(boxes, original_hw(records, row), image_size, resize_size))
+    # The evaluator's own GT geometry (file sizes, resize + center crop, truncation).
+    source = FileEvalSource(records)
+    gts = [source.gt(row, image_size, resize_size) for row in source.candidate_rows()]
+    gts = [gt for gt in gts if len(gt)]
     accuracy = centered_box_accuracy(gts, image_size, fractions)
     best = int(np.argmax(accuracy))
     full = centered_box_accuracy(gts, image_size, [1.0])[0]
