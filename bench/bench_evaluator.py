@@ -7,8 +7,8 @@ IoU 0.3/0.5/0.7) over wsolevaluation's grid np.arange(0, 1, 0.001) on the same m
 
 * loop: what wsolevaluation does, one ``cv2.threshold`` + ``cv2.findContours`` per threshold
   per image, one pass for MaxBoxAcc and another for MaxBoxAccV2
-  (``wsol_tf.boxes.boxes_from_scoremap_loop``);
-* grouped: ``wsol_tf.metrics.LocalizationEvaluator`` (contours once per distinct
+  (``wsol_tf.evaluation.boxes.boxes_from_scoremap_loop``);
+* grouped: ``wsol_tf.evaluation.metrics.LocalizationEvaluator`` (contours once per distinct
   ``int(tau * max)`` level, shared by both metrics, plus the Tensorpack sweep).
 
 Also times the single-metric case (largest contour only) to separate the two savings. The
@@ -22,8 +22,8 @@ import sys
 import cv2
 import numpy as np
 
-from wsol_tf.boxes import boxes_from_scoremap_loop, iou
-from wsol_tf.metrics import LocalizationEvaluator, sweep_ious
+from wsol_tf.evaluation.boxes import boxes_from_scoremap_loop, iou
+from wsol_tf.evaluation.metrics import LocalizationEvaluator, sweep_ious
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 

@@ -83,8 +83,8 @@ def trainer_round(model, method, size, batch_size, steps, workdir):
     """A callable running `steps` steps of our Trainer's compiled loop (one call)."""
     import tensorflow as tf
 
-    from wsol_tf.config import TrainConfig
-    from wsol_tf.trainer import Trainer
+    from wsol_tf.training.config import TrainConfig
+    from wsol_tf.training.trainer import Trainer
 
     config = TrainConfig(
         model=model,

@@ -11,7 +11,7 @@
 | tfds_imagenet | tfds data_dir (imagenet2012 / manual_dir)  | train, val          | none        |
 | folder        | <class_name>/*.jpg (or <split>/<class>/)   | train (+ subfolders)| none        |
 
-Masks (for PxAP, see wsol_tf.gt_masks): wsol_metadata OpenImages lines, the tfds CUB
+Masks (for PxAP, see wsol_tf.evaluation.gt_masks): wsol_metadata OpenImages lines, the tfds CUB
 segmentations and the pet trimaps; evaluation uses them automatically.
 
 *cub "val" exists with val_per_class > 0: N images per class drawn from the

@@ -92,7 +92,10 @@ class TfdsSource:
 
     @property
     def mask_feature(self):
-        """The tfds feature holding a GT mask for PxAP, or None (see ``wsol_tf.gt_masks``)."""
+        """The tfds feature holding a GT mask for PxAP, or None.
+
+        See ``wsol_tf.evaluation.gt_masks``.
+        """
         if "segmentation_mask" in self.builder.info.features and self.box_mode != "none":
             return "segmentation_mask"
         return None

@@ -10,7 +10,7 @@ Paper (Table 1, VGG-GAP fine-tuned on all 200 classes): GT-known Loc 51.09 (CAM)
 """
 
 from wsol_tf.experiments import synthetic_demo
-from wsol_tf.reproduction import Run
+from wsol_tf.reproduction.runs import Run
 
 NAME = "cub_mini"
 TITLE = "CUB-200-2011 classes 001-010, TinyVGG-GAP from scratch"

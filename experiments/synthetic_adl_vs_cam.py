@@ -10,7 +10,7 @@ Top-1 Clas 67.55 -> 62.25, Top-1 Loc 34.41 -> 49.69 (CAM -> ADL).
 """
 
 from wsol_tf.experiments.synthetic_demo import adl_settings, cam_settings
-from wsol_tf.reproduction import Run
+from wsol_tf.reproduction.runs import Run
 
 NAME = "synthetic_adl_vs_cam"
 TITLE = "ADL vs CAM on the synthetic set (mean ± std over seeds)"

@@ -13,7 +13,7 @@ between, which is where the paper's gains (GT-known 51.09 -> 74.78 on CUB) are m
 """
 
 from wsol_tf.experiments.synthetic_demo import adl_settings, cam_settings
-from wsol_tf.reproduction import Run
+from wsol_tf.reproduction.runs import Run
 
 NAME = "synthetic_body_evidence"
 TITLE = "CAM vs ADL as the body's class evidence gets stronger (synthetic, not in the paper)"

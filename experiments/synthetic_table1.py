@@ -9,7 +9,7 @@ vanilla (47.51 vs 51.09); the drop mask alone costs classification (61.55 vs 67.
 """
 
 from wsol_tf.experiments.synthetic_demo import adl_settings, cam_settings
-from wsol_tf.reproduction import Run
+from wsol_tf.reproduction.runs import Run
 
 NAME = "synthetic_table1"
 TITLE = "Table 1 analogue: drop_rate and components (synthetic)"

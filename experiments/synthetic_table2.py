@@ -8,7 +8,7 @@ Paper (VGG-GAP, CUB, GT-known Loc): N/A 51.09, conv5-3 57.99, +pool4 68.22, +poo
 """
 
 from wsol_tf.experiments.synthetic_demo import adl_settings, cam_settings
-from wsol_tf.reproduction import Run
+from wsol_tf.reproduction.runs import Run
 
 NAME = "synthetic_table2"
 TITLE = "Table 2 analogue: ADL positions, highest first (synthetic)"

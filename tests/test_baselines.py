@@ -4,8 +4,12 @@ import cv2
 import numpy as np
 import pytest
 
-from wsol_tf.baselines import centered_box, centered_box_accuracy, centered_box_baseline
 from wsol_tf.data.records import Records
+from wsol_tf.reproduction.baselines import (
+    centered_box,
+    centered_box_accuracy,
+    centered_box_baseline,
+)
 
 
 def test_centered_box_golden_values_on_a_non_square_input():

@@ -1,9 +1,9 @@
-"""Tests for wsol_tf.boxes: boxes from score maps (wsolevaluation rules), IoU, utilities."""
+"""Tests for wsol_tf.evaluation.boxes: boxes from score maps (wsolevaluation rules), IoU."""
 
 import numpy as np
 import pytest
 
-from wsol_tf.boxes import (
+from wsol_tf.evaluation.boxes import (
     box_from_scoremap,
     boxes_from_scoremap,
     iou,
@@ -181,7 +181,7 @@ def _random_maps(seed, count=6, shape=(37, 53)):
 
 @pytest.mark.parametrize("multi_contour", [False, True])
 def test_grouped_sweep_equals_per_threshold_loop(multi_contour):
-    from wsol_tf.boxes import boxes_from_scoremap_loop
+    from wsol_tf.evaluation.boxes import boxes_from_scoremap_loop
 
     grid = np.arange(0, 1, 0.001)
     for m in _random_maps(seed=7) + [np.zeros((9, 14))]:
@@ -193,7 +193,7 @@ def test_grouped_sweep_equals_per_threshold_loop(multi_contour):
 
 
 def test_threshold_levels_truncate_like_int():
-    from wsol_tf.boxes import threshold_levels
+    from wsol_tf.evaluation.boxes import threshold_levels
 
     taus = np.arange(0, 1, 0.001)
     for max_value in (0, 1, 77, 200, 255):
@@ -203,7 +203,7 @@ def test_threshold_levels_truncate_like_int():
 
 
 def test_levels_at_or_above_max_give_no_box():
-    from wsol_tf.boxes import boxes_by_level
+    from wsol_tf.evaluation.boxes import boxes_by_level
 
     image = np.zeros((6, 9), np.uint8)
     image[1:3, 2:5] = 100
@@ -215,7 +215,7 @@ def test_levels_at_or_above_max_give_no_box():
 
 
 def test_gt_boxes_plain_resize_is_wsolevaluation_resize_bbox():
-    from wsol_tf.boxes import gt_boxes_for_input
+    from wsol_tf.evaluation.boxes import gt_boxes_for_input
 
     # CUB image 500 x 335 (W x H), box (60, 27, 385, 331) -> 224 x 224:
     # int(60*224/500)=26, int(27*224/335)=18, int(385*224/500)=172, int(331*224/335)=221.
@@ -227,7 +227,7 @@ def test_gt_boxes_plain_resize_is_wsolevaluation_resize_bbox():
 
 
 def test_gt_boxes_follow_resize_then_centre_crop():
-    from wsol_tf.boxes import gt_boxes_for_input
+    from wsol_tf.evaluation.boxes import gt_boxes_for_input
 
     # (H, W) 100 x 200 -> resize 40 x 60 (scale y 0.4, x 0.3) -> crop 32 x 48 at (y 4, x 6).
     # (10, 20, 150, 90) -> (3, 8, 45, 36) -> shift (-3, 4, 39, 32) -> clip (0, 4, 39, 32).

@@ -1,9 +1,9 @@
-"""Tests for wsol_tf.cam: CAM, Grad-CAM, normalisation, upsampling."""
+"""Tests for wsol_tf.evaluation.cam: CAM, Grad-CAM, normalisation, upsampling."""
 
 import numpy as np
 import pytest
 
-from wsol_tf.cam import (
+from wsol_tf.evaluation.cam import (
     class_activation_maps,
     grad_cam_maps,
     normalize_scoremap,

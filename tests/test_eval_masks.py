@@ -23,10 +23,10 @@ from test_tfds_sources import _mocked, fake_prepared
 
 from wsol_tf import models
 from wsol_tf.data.datasets import load_split
-from wsol_tf.evaluation import evaluate_model, evaluate_scoremaps
-from wsol_tf.gt_masks import cub_segmentation_mask, openimages_mask, pet_trimap_mask
-from wsol_tf.metrics import LocalizationEvaluator
-from wsol_tf.scoremaps import load_scoremap, save_scoremap
+from wsol_tf.evaluation.evaluator import evaluate_model, evaluate_scoremaps
+from wsol_tf.evaluation.gt_masks import cub_segmentation_mask, openimages_mask, pet_trimap_mask
+from wsol_tf.evaluation.metrics import LocalizationEvaluator
+from wsol_tf.evaluation.scoremap_files import load_scoremap, save_scoremap
 
 GRID = np.arange(0, 1, 0.01)
 # Original images and masks are (40, 60); maps and inputs (20, 30): an exact factor of 2, so
@@ -333,8 +333,8 @@ def test_tfds_pets_skips_images_without_a_pet(tmp_path):
 
 @pytest.mark.slow
 def test_run_evaluate_on_tfds_cub_after_training_on_it(tmp_path):
-    from wsol_tf import run
-    from wsol_tf.config import TrainConfig
+    from wsol_tf import evaluation, training
+    from wsol_tf.training.config import TrainConfig
 
     examples = _cub_examples()
     data_dir = tmp_path / "tfds"
@@ -346,8 +346,8 @@ def test_run_evaluate_on_tfds_cub_after_training_on_it(tmp_path):
     with tfds.testing.mock_data(policy=tfds.testing.MockPolicy.USE_FILES,
                                 data_dir=str(data_dir),
                                 as_dataset_fn=_mocked(examples, CUB_SIGNATURE)):  # fmt: skip
-        run.train(config, print_fn=lambda _: None)
-        res = run.evaluate(str(tmp_path / "w"), cam_curve_interval=0.01, num_pictures=2,
+        training.train(config, print_fn=lambda _: None)
+        res = evaluation.evaluate(str(tmp_path / "w"), cam_curve_interval=0.01, num_pictures=2,
                            print_fn=lambda _: None)  # fmt: skip
     assert res["dataset"] == "tfds_cub" and res["num_images"] == 3
     assert res["num_images_with_mask"] == 3 and 0 <= res["pxap"] <= 100

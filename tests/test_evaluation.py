@@ -12,13 +12,18 @@ import numpy as np
 import pytest
 from conftest import CUB_MINI
 
-from wsol_tf import run
-from wsol_tf.boxes import gt_boxes_for_input
-from wsol_tf.config import TrainConfig
+from wsol_tf import evaluation, training
 from wsol_tf.data import synthetic
 from wsol_tf.data.cub import load_cub
-from wsol_tf.evaluation import evaluate_scoremaps, original_size_hw
-from wsol_tf.scoremaps import image_id_of, load_scoremap, save_scoremap, scoremap_file
+from wsol_tf.evaluation.boxes import gt_boxes_for_input
+from wsol_tf.evaluation.evaluator import evaluate_scoremaps, original_size_hw
+from wsol_tf.evaluation.scoremap_files import (
+    image_id_of,
+    load_scoremap,
+    save_scoremap,
+    scoremap_file,
+)
+from wsol_tf.training.config import TrainConfig
 
 IMAGE_SIZE = (32, 48)  # non-square on purpose
 
@@ -46,7 +51,7 @@ def trained(tiny_data, tmp_path_factory):
         model="tinyvgg", dataset="cub", data_dir=tiny_data, method="adl", epochs=1,
         batch_size=6, image_size=IMAGE_SIZE, seed=1, workdir=str(workdir), log_every=100,
     )  # fmt: skip
-    run.train(config, print_fn=lambda _: None)
+    training.train(config, print_fn=lambda _: None)
     return str(workdir)
 
 
@@ -86,11 +91,11 @@ def test_hand_made_maps_on_the_gt_box_score_full_marks(tiny_data, tmp_path):
 @pytest.mark.slow
 def test_saved_scoremaps_score_like_in_memory(trained, tmp_path):
     saved = str(tmp_path / "maps")
-    memory = run.evaluate(
+    memory = evaluation.evaluate(
         trained, save_scoremaps=saved, out_dir=str(tmp_path / "a"), print_fn=lambda _: None
     )
     assert len([f for _, _, fs in os.walk(saved) for f in fs if f.endswith(".npy")]) == 9
-    from_disk = run.evaluate(
+    from_disk = evaluation.evaluate(
         scoremaps=saved, dataset="cub", data_dir=TrainConfig.load(trained).data_dir,
         out_dir=str(tmp_path / "b"), print_fn=lambda _: None,
     )  # fmt: skip
@@ -114,8 +119,8 @@ def test_saved_scoremaps_score_like_in_memory(trained, tmp_path):
 def test_grad_cam_equals_cam_for_a_gap_head(trained, tmp_path):
     # With GAP -> Dense on the CAM features, d logit_c / dF[h, w, k] = w[k, c] / (h w), so
     # Grad-CAM is CAM / (h w) and the normalised maps (hence all metrics) agree.
-    from wsol_tf.evaluation import ScoremapModel
-    from wsol_tf.restore import load_model
+    from wsol_tf.evaluation.evaluator import ScoremapModel
+    from wsol_tf.training.checkpoints import load_model
 
     model, config, _ = load_model(trained)
     rng = np.random.default_rng(0)
@@ -164,7 +169,7 @@ def test_gt_box_with_x1_below_x0_is_refused(tiny_data, tmp_path):
 
 @pytest.mark.slow
 def test_checkpoint_that_does_not_fit_is_refused(trained, tmp_path):
-    from wsol_tf.restore import load_model
+    from wsol_tf.training.checkpoints import load_model
 
     with pytest.raises(ValueError, match="does not match the model"):
         load_model(trained, num_classes=5)
@@ -176,8 +181,8 @@ def test_checkpoint_that_does_not_fit_is_refused(trained, tmp_path):
 
 
 def test_component_box_matches_largest_contour_box():
-    from wsol_tf.boxes import box_from_scoremap
-    from wsol_tf.serving import component_boxes
+    from wsol_tf.deployment.saved_model import component_boxes
+    from wsol_tf.evaluation.boxes import box_from_scoremap
 
     maps = np.zeros((3, 30, 44))
     maps[0, 3:10, 5:30] = 1.0  # big block
@@ -224,7 +229,7 @@ print(json.dumps({k: v.numpy().tolist() for k, v in out.items()}))
 
 @pytest.mark.slow
 def test_export_reloads_in_a_fresh_process(trained, tmp_path):
-    from wsol_tf.restore import load_model
+    from wsol_tf.training.checkpoints import load_model
 
     saved = str(tmp_path / "saved")
     result = run_cli("wsol_tf.export", f"--workdir={trained}", f"--out={saved}")
@@ -246,7 +251,7 @@ def test_export_reloads_in_a_fresh_process(trained, tmp_path):
     np.testing.assert_array_equal(out["classes"], expected.argmax(-1))
     assert out["cam"].shape == (2, *IMAGE_SIZE)
     assert out["cam"].min() >= 0 and out["cam"].max() <= 1
-    from wsol_tf.serving import component_boxes
+    from wsol_tf.deployment.saved_model import component_boxes
 
     np.testing.assert_array_equal(out["box"], component_boxes(out["cam"], 0.2).numpy())
     np.testing.assert_allclose(

@@ -1,11 +1,11 @@
-"""Tests for wsol_tf.metrics.LocalizationEvaluator, on hand-built score maps with known IoUs."""
+"""Tests for wsol_tf.evaluation.metrics.LocalizationEvaluator on hand-built maps, known IoUs."""
 
 import json
 
 import numpy as np
 import pytest
 
-from wsol_tf.metrics import LocalizationEvaluator
+from wsol_tf.evaluation.metrics import LocalizationEvaluator
 
 H, W = 40, 64
 
@@ -277,7 +277,7 @@ def test_maxboxacc_best_threshold_on_nested_plateaus():
 
 def _reference_box_accuracies(maps, gt_lists, grid, deltas, multi_contour):
     """wsolevaluation's BoxEvaluator as a plain loop: per-threshold boxes, then counts."""
-    from wsol_tf.boxes import boxes_from_scoremap_loop, iou
+    from wsol_tf.evaluation.boxes import boxes_from_scoremap_loop, iou
 
     correct = {d: np.zeros(len(grid)) for d in deltas}
     for m, gt in zip(maps, gt_lists, strict=True):
@@ -324,7 +324,7 @@ def test_no_grid_and_grid_validation():
 
 
 def test_masks_give_pxap_and_are_validated():
-    from wsol_tf.pxap import pxap
+    from wsol_tf.evaluation.pxap import pxap
 
     maps_gt = _hand_batch()[0]
     masks = np.zeros(maps_gt.shape, dtype=np.uint8)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from wsol_tf.plots import SERIES_COLORS, line_chart, nice_ticks
+from wsol_tf.reproduction.plots import SERIES_COLORS, line_chart, nice_ticks
 
 
 def test_nice_ticks_golden_values():

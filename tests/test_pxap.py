@@ -1,9 +1,9 @@
-"""PxAP (wsol_tf.pxap): hand values and equality with a brute-force per-threshold count."""
+"""PxAP (wsol_tf.evaluation.pxap): hand values and a brute-force per-threshold count."""
 
 import numpy as np
 import pytest
 
-from wsol_tf.pxap import pxap, pxap_from_histograms, pxap_histograms
+from wsol_tf.evaluation.pxap import pxap, pxap_from_histograms, pxap_histograms
 
 
 def _brute_force_pxap(maps, masks, thresholds):

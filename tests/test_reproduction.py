@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from wsol_tf import models
-from wsol_tf.config import TrainConfig
 from wsol_tf.experiments import cub_mini, synthetic_adl_vs_cam, synthetic_table1, synthetic_table2
-from wsol_tf.reproduction import (
+from wsol_tf.reproduction.report import gap_sentence, metrics_table, train_command
+from wsol_tf.reproduction.runs import (
     Run,
     aggregate,
     format_mean_std,
@@ -18,7 +18,7 @@ from wsol_tf.reproduction import (
     paired_difference,
     unique_runs,
 )
-from wsol_tf.results_report import gap_sentence, metrics_table, train_command
+from wsol_tf.training.config import TrainConfig
 
 
 def test_shared_settings_are_trained_once():
@@ -139,7 +139,7 @@ def _rows(values):
 
 
 def test_table_findings_name_the_measured_best_rows():
-    from wsol_tf.results_report import table1_findings, table2_findings
+    from wsol_tf.reproduction.report import table1_findings, table2_findings
 
     rows = _rows({
         "100 / 0": (50, 20), "75 / 25": (60, 30), "50 / 50": (70, 35), "25 / 75": (80, 10),
@@ -157,7 +157,7 @@ def test_table_findings_name_the_measured_best_rows():
 
 
 def test_a_workdir_is_reused_resumed_or_emptied_by_its_identity(tmp_path):
-    from wsol_tf.reproduction import _prepare_workdir, identity
+    from wsol_tf.reproduction.runs import _prepare_workdir, identity
 
     workdir = tmp_path / "run"
     config = TrainConfig(method="cam", epochs=3, workdir=str(workdir))

@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from wsol_tf.boxes import iou
-from wsol_tf.metrics import _best_per_level
+from wsol_tf.evaluation.boxes import iou
+from wsol_tf.evaluation.metrics import _best_per_level
 
 
 def loop_reference(per_level, gt_boxes):

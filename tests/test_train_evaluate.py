@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from conftest import CUB_MINI, needs_cub_mini
 
-from wsol_tf import run
-from wsol_tf.config import TrainConfig
+from wsol_tf import evaluation, training
 from wsol_tf.data import synthetic
+from wsol_tf.training.config import TrainConfig
 
 IMAGE_SIZE = (32, 48)  # non-square on purpose
 
@@ -46,7 +46,7 @@ def tiny_config(data_dir, workdir, **overrides):
 
 def final_weights(workdir):
     from wsol_tf import models
-    from wsol_tf.trainer import latest_checkpoint, restore_model
+    from wsol_tf.training.trainer import latest_checkpoint, restore_model
 
     config = TrainConfig.load(workdir)
     model = models.build(config.model, 3, method=config.method, image_size=config.image_size)
@@ -57,7 +57,7 @@ def final_weights(workdir):
 @pytest.mark.slow
 def test_train_then_evaluate(tiny_data, tmp_path):
     lines = []
-    history = run.train(tiny_config(tiny_data, tmp_path / "run"), print_fn=lines.append)
+    history = training.train(tiny_config(tiny_data, tmp_path / "run"), print_fn=lines.append)
     assert [h["epoch"] for h in history] == [1, 2]
     assert all(np.isfinite(h["loss"]) and 0 <= h["accuracy"] <= 100 for h in history)
     assert any("img/s" in line and "loss" in line for line in lines)
@@ -65,7 +65,7 @@ def test_train_then_evaluate(tiny_data, tmp_path):
     with open(tmp_path / "run" / "train_log.json") as f:
         assert json.load(f) == history
 
-    metrics = run.evaluate(str(tmp_path / "run"), print_fn=lambda _: None)
+    metrics = evaluation.evaluate(str(tmp_path / "run"), print_fn=lambda _: None)
     assert metrics["num_images"] == 12
     for key in ("top1_clas", "gt_known_loc", "top1_loc"):
         assert 0.0 <= metrics[key] <= 100.0
@@ -78,10 +78,10 @@ def test_train_then_evaluate(tiny_data, tmp_path):
 
 @pytest.mark.slow
 def test_resume_after_an_epoch_equals_an_uninterrupted_run(tiny_data, tmp_path):
-    run.train(tiny_config(tiny_data, tmp_path / "straight"), print_fn=lambda _: None)
-    run.train(tiny_config(tiny_data, tmp_path / "resumed", epochs=1), print_fn=lambda _: None)
+    training.train(tiny_config(tiny_data, tmp_path / "straight"), print_fn=lambda _: None)
+    training.train(tiny_config(tiny_data, tmp_path / "resumed", epochs=1), print_fn=lambda _: None)
     lines = []
-    history = run.train(tiny_config(tiny_data, tmp_path / "resumed"), print_fn=lines.append)
+    history = training.train(tiny_config(tiny_data, tmp_path / "resumed"), print_fn=lines.append)
     assert any(line.startswith("Resumed from") for line in lines)
     assert [h["epoch"] for h in history] == [1, 2]
     straight = final_weights(str(tmp_path / "straight"))
@@ -131,12 +131,12 @@ import sys
 import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-from wsol_tf import run
-from wsol_tf.config import TrainConfig
+from wsol_tf import evaluation, training
+from wsol_tf.training.config import TrainConfig
 config = TrainConfig(model="tinyvgg", dataset="cub", data_dir=sys.argv[1], method="adl",
                      epochs=1, batch_size=8, image_size=(32, 48), workdir=sys.argv[2],
                      strategy="mirrored", log_every=1)
-history = run.train(config)
+history = training.train(config)
 print("LOSS", history[-1]["loss"])
 """
 
@@ -167,8 +167,10 @@ def test_train_and_evaluate_on_wsol_metadata_records_with_image_sizes(tmp_path):
         batch_size=50, image_size=(32, 48), seed=1, workdir=str(tmp_path / "w"),
         tensorboard=False,
     )  # fmt: skip
-    run.train(config, print_fn=lambda *_: None)
-    metrics = run.evaluate(str(tmp_path / "w"), cam_curve_interval=0.01, print_fn=lambda _: None)
+    training.train(config, print_fn=lambda *_: None)
+    metrics = evaluation.evaluate(
+        str(tmp_path / "w"), cam_curve_interval=0.01, print_fn=lambda _: None
+    )
     assert metrics["num_images"] == 243 and metrics["dataset"] == "wsol_metadata"
     assert 0 <= metrics["maxboxacc_v2"] <= 100
 
@@ -188,10 +190,10 @@ def test_held_out_val_split_is_validated_each_epoch_and_evaluable(tiny_data, tmp
     config = tiny_config(
         tiny_data, tmp_path / "val", epochs=1, val_per_class=2, val_split="val", batch_size=6
     )
-    history = run.train(config, print_fn=lambda *_: None)
+    history = training.train(config, print_fn=lambda *_: None)
     assert history[0]["step"] == 3  # 24 - 3 classes x 2 held out = 18 images / 6
     assert "val_gt_known_loc" in history[0]
-    metrics = run.evaluate(str(tmp_path / "val"), split="val", print_fn=lambda _: None)
+    metrics = evaluation.evaluate(str(tmp_path / "val"), split="val", print_fn=lambda _: None)
     assert metrics["num_images"] == 6 and metrics["split"] == "val"
 
 
@@ -207,10 +209,10 @@ def test_folder_dataset_trains_and_evaluate_explains_it_has_no_boxes(tmp_path):
         model="tinyvgg", dataset="folder", data_dir=str(tmp_path / "photos"), epochs=1,
         batch_size=4, image_size=IMAGE_SIZE, workdir=str(tmp_path / "w"), tensorboard=False,
     )  # fmt: skip
-    history = run.train(config, print_fn=lambda *_: None)
+    history = training.train(config, print_fn=lambda *_: None)
     assert history[0]["step"] == 2
     with pytest.raises(ValueError, match="has no boxes or masks"):
-        run.evaluate(str(tmp_path / "w"), split="train", print_fn=lambda _: None)
+        evaluation.evaluate(str(tmp_path / "w"), split="train", print_fn=lambda _: None)
 
 
 @pytest.mark.slow
@@ -226,7 +228,7 @@ def test_a_corrupt_image_is_skipped_counted_and_named_in_the_run_json(tmp_path):
     broken = data / "images" / paths[first_train]
     broken.write_bytes(broken.read_bytes()[:40])  # a truncated JPEG
     config = tiny_config(str(data), tmp_path / "w", epochs=1)
-    history = run.train(config, print_fn=lambda *_: None)
+    history = training.train(config, print_fn=lambda *_: None)
     assert history[0]["num_unreadable_files"] >= 1
     with open(tmp_path / "w" / "unreadable_files.json") as f:
         assert str(broken) in [entry["path"] for entry in json.load(f)["skipped"]]

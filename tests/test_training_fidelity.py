@@ -12,13 +12,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from wsol_tf import run
-from wsol_tf.config import TrainConfig
+from wsol_tf import training
 from wsol_tf.data import synthetic
 from wsol_tf.data.datasets import load_split
-from wsol_tf.distribute import make_strategy
-from wsol_tf.schedules import WarmupSchedule, is_new_layer
-from wsol_tf.trainer import Trainer
+from wsol_tf.training.config import TrainConfig
+from wsol_tf.training.distribute import make_strategy
+from wsol_tf.training.schedules import WarmupSchedule, is_new_layer
+from wsol_tf.training.trainer import Trainer
 
 IMAGE_SIZE = (32, 48)
 
@@ -64,17 +64,17 @@ def python(script, *args, env=None, timeout=300):
 
 MIRRORED_VS_ONE_DEVICE = """
 import json, sys
-from wsol_tf.distribute import split_cpu
+from wsol_tf.training.distribute import split_cpu
 split_cpu(2)
-from wsol_tf import run
-from wsol_tf.config import TrainConfig
+from wsol_tf import evaluation, training
+from wsol_tf.training.config import TrainConfig
 losses = {}
 for strategy in ("one_device", "mirrored"):
     config = TrainConfig(model="tinyvgg", dataset="cub", data_dir=sys.argv[1], method=sys.argv[2],
                          epochs=3, steps_per_epoch=1, batch_size=8, lr=float(sys.argv[4]),
                          image_size=(32, 48), seed=5, strategy=strategy, precision=sys.argv[5],
                          workdir=sys.argv[3] + "/" + strategy, tensorboard=False)
-    history = run.train(config, print_fn=lambda *_: None)
+    history = training.train(config, print_fn=lambda *_: None)
     losses[strategy] = [h["loss"] for h in history]
 print("LOSSES" + json.dumps(losses))
 """
@@ -107,7 +107,7 @@ def test_mirrored_and_one_device_both_train_with_adl(tiny_data, tmp_path):
 
 PER_REPLICA_DRAWS = """
 import json, sys
-from wsol_tf.distribute import split_cpu
+from wsol_tf.training.distribute import split_cpu
 split_cpu(2)
 import numpy as np
 import tensorflow as tf
@@ -190,8 +190,8 @@ def test_two_multi_worker_processes_complete_two_steps(tiny_data, tmp_path):
 
 KILLABLE_RUN = """
 import os, signal, sys
-from wsol_tf import run
-from wsol_tf.config import TrainConfig
+from wsol_tf import evaluation, training
+from wsol_tf.training.config import TrainConfig
 kill_at = sys.argv[3]
 def print_fn(line):
     print(line, flush=True)
@@ -201,7 +201,7 @@ config = TrainConfig(model="tinyvgg", dataset="cub", data_dir=sys.argv[1], metho
                      epochs=3, batch_size=4, lr=0.02, image_size=(32, 48), seed=9,
                      workdir=sys.argv[2], checkpoint_every_steps=2, log_every=1,
                      deterministic=True, tensorboard=False)
-run.train(config, print_fn=print_fn)
+training.train(config, print_fn=print_fn)
 """
 
 
@@ -281,7 +281,7 @@ def test_cosine_schedule_golden_values():
 def test_mixed_float16_trains_with_loss_scaling_and_writes_tensorboard(tiny_data, tmp_path):
     cfg = config(tiny_data, tmp_path / "fp16", precision="mixed_float16", tensorboard=True,
                  val_split="test", method="adl")  # fmt: skip
-    history = run.train(cfg, print_fn=lambda *_: None)
+    history = training.train(cfg, print_fn=lambda *_: None)
     assert np.isfinite(history[0]["loss"]) and "val_top1_loc" in history[0]
     assert os.path.isfile(tmp_path / "fp16" / "best" / "best.json")
     tags = set()
@@ -296,16 +296,16 @@ def test_mixed_float16_trains_with_loss_scaling_and_writes_tensorboard(tiny_data
 def test_non_finite_loss_stops_with_a_clear_message(tiny_data, tmp_path):
     cfg = config(tiny_data, tmp_path / "nan", lr=1e30, epochs=3, checkpoint_every_steps=1)
     with pytest.raises(FloatingPointError, match="stopped. The last good checkpoint is"):
-        run.train(cfg, print_fn=lambda *_: None)
+        training.train(cfg, print_fn=lambda *_: None)
 
 
 SYNC_MOMENTS = """
-from wsol_tf.distribute import split_cpu
+from wsol_tf.training.distribute import split_cpu
 split_cpu(2)
 import json
 import numpy as np
 import tensorflow as tf
-from wsol_tf.sync_batch_norm import synchronized_moments
+from wsol_tf.training.sync_batch_norm import synchronized_moments
 # Large mean, small spread: where E[x^2] - E[x]^2 cancels catastrophically.
 x = np.random.default_rng(0).normal(1000.0, 0.01, size=(8, 3, 5, 4)).astype(np.float32)
 strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])

@@ -1,10 +1,10 @@
-"""Tests for wsol_tf.visualize: colours (RGB), grid layout, PNG round trip (BGR on disk)."""
+"""Tests for wsol_tf.evaluation.visualize: colours (RGB), grid layout, PNG round trip (BGR)."""
 
 import cv2
 import numpy as np
 import pytest
 
-from wsol_tf.visualize import (
+from wsol_tf.evaluation.visualize import (
     colorize_scoremap,
     draw_boxes,
     overlay_grid,

@@ -41,7 +41,7 @@ def run_demo(workdir, epochs=None, data_dir=None, print_fn=print):
     """Trains and evaluates both runs; returns {method: metrics}."""
     import keras
 
-    from wsol_tf import run
+    from wsol_tf import evaluation, training
     from wsol_tf.experiments.synthetic_demo import configs
 
     overrides = {"data_dir": data_dir}
@@ -53,9 +53,9 @@ def run_demo(workdir, epochs=None, data_dir=None, print_fn=print):
         shutil.rmtree(config.workdir, ignore_errors=True)
         keras.backend.clear_session()
         started = time.perf_counter()
-        run.train(config, resume=False, print_fn=print_fn)
+        training.train(config, resume=False, print_fn=print_fn)
         train_seconds = time.perf_counter() - started
-        metrics = run.evaluate(config.workdir, print_fn=lambda _: None)
+        metrics = evaluation.evaluate(config.workdir, print_fn=lambda _: None)
         metrics["train_seconds"] = train_seconds
         results[method] = metrics
         print_fn(

@@ -16,8 +16,8 @@ import sys
 
 from absl import app, flags, logging
 
-from wsol_tf import run
-from wsol_tf.evaluation import CAM_METHODS
+from wsol_tf import evaluation
+from wsol_tf.evaluation.evaluator import CAM_METHODS
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Training workdir (config.json, checkpoints/).")
@@ -71,7 +71,7 @@ def main(argv):
         print("error: give --workdir (or --scoremaps with --dataset).", file=sys.stderr)
         return 2
     try:
-        metrics = run.evaluate(
+        metrics = evaluation.evaluate(
             FLAGS.workdir,
             checkpoint=FLAGS.checkpoint,
             dataset=FLAGS.dataset,

@@ -1,7 +1,8 @@
 """Export a trained run as a SavedModel: `python -m wsol_tf.export --workdir=W --out=M`.
 
 The SavedModel's ``serving_default`` maps a batch of RGB images (float, [0, 255], any size)
-to class scores, the top-1 class's CAM and its box (see ``wsol_tf.serving``). Load it with
+to class scores, the top-1 class's CAM and its box (see
+``wsol_tf.deployment.saved_model``). Load it with
 ``tf.saved_model.load(M).signatures["serving_default"](images=...)``.
 """
 
@@ -27,8 +28,8 @@ def main(argv):
     if not 0.0 <= FLAGS.threshold < 1.0:
         print(f"error: --threshold={FLAGS.threshold} must be in [0, 1).", file=sys.stderr)
         return 2
-    from wsol_tf.restore import class_names, load_model
-    from wsol_tf.serving import export
+    from wsol_tf.deployment.saved_model import export
+    from wsol_tf.training.checkpoints import class_names, load_model
 
     try:
         model, config, checkpoint = load_model(FLAGS.workdir, FLAGS.checkpoint)

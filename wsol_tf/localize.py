@@ -10,7 +10,7 @@ import sys
 
 from absl import app, flags, logging
 
-from wsol_tf.evaluation import CAM_METHODS
+from wsol_tf.evaluation.evaluator import CAM_METHODS
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Training workdir (config.json, checkpoints/).")
@@ -36,8 +36,8 @@ def main(argv):
     if errors:
         print("error: " + " ".join(errors), file=sys.stderr)
         return 2
-    from wsol_tf.inference import find_images, localize, make_scorer
-    from wsol_tf.restore import class_names, load_model
+    from wsol_tf.deployment.localizer import find_images, localize, make_scorer
+    from wsol_tf.training.checkpoints import class_names, load_model
 
     try:
         images = find_images(paths)

@@ -119,8 +119,8 @@ def main(argv):
         for error in errors:
             print(f"error: {error}", file=sys.stderr)
         return 2
-    from wsol_tf import reproduction
-    from wsol_tf.results_report import write_report
+    from wsol_tf.reproduction import runs as reproduction
+    from wsol_tf.reproduction.report import write_report
 
     started = time.perf_counter()
     cub_dir = FLAGS.cub_dir

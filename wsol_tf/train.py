@@ -9,8 +9,8 @@ import sys
 
 from absl import app, flags, logging
 
-from wsol_tf import config as config_lib
-from wsol_tf import experiments, models, run
+from wsol_tf import experiments, models, training
+from wsol_tf.training import config as config_lib
 
 FLAGS = flags.FLAGS
 _DEFAULTS = config_lib.TrainConfig()
@@ -127,7 +127,7 @@ def main(argv):
     if config.experiment:
         print(f"Settings of experiment {config.experiment}, overridden by the flags given.")
     try:
-        run.train(config, resume=FLAGS.resume)
+        training.train(config, resume=FLAGS.resume)
     except (FileNotFoundError, models.PretrainedWeightsUnavailable) as error:
         # Missing data or weights: the message says what to do; a traceback adds nothing.
         print(f"error: {error}", file=sys.stderr)

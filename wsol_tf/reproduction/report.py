@@ -1,6 +1,6 @@
 """RESULTS.md of the reproduction: markdown tables, the drop_rate chart and overlay grids.
 
-Pure functions of the aggregated results (`wsol_tf.reproduction.aggregate`) and the paths of
+Pure functions of the aggregated results (`wsol_tf.reproduction.runs.aggregate`) and the paths of
 pictures; the CLI `wsol_tf.reproduce` calls them.
 """
 
@@ -12,8 +12,8 @@ import os
 import cv2
 import numpy as np
 
-from wsol_tf.plots import line_chart
-from wsol_tf.reproduction import METRIC_TITLES, METRICS, format_mean_std
+from wsol_tf.reproduction.plots import line_chart
+from wsol_tf.reproduction.runs import METRIC_TITLES, METRICS, format_mean_std
 
 TABLE_METRICS = METRICS  # Top-1 Clas, GT-known Loc, Top-1 Loc, MaxBoxAccV2
 
@@ -26,7 +26,7 @@ def train_command(config: dict) -> str:
     """
     import dataclasses
 
-    from wsol_tf.config import TrainConfig
+    from wsol_tf.training.config import TrainConfig
 
     defaults = TrainConfig()
     skip = {"experiment", "workdir", "log_every", "tensorboard"}
@@ -239,9 +239,9 @@ OVERLAY_ROWS = {
 
 def _baseline(runs):
     """Centered-box baseline on the test split of the runs' dataset (first run's config)."""
-    from wsol_tf.baselines import centered_box_baseline
-    from wsol_tf.config import TrainConfig
     from wsol_tf.data.datasets import load_split
+    from wsol_tf.reproduction.baselines import centered_box_baseline
+    from wsol_tf.training.config import TrainConfig
 
     config = TrainConfig(**{**runs[0].settings, "seed": runs[0].seed})
     records = load_split(config.dataset, config.data_dir, "test", **config.split_options())
@@ -270,7 +270,7 @@ def _commands(runs, results, root_dir):
 
 def _compute_seconds(runs, results):
     """Training + evaluation seconds of the distinct runs."""
-    from wsol_tf.reproduction import unique_runs
+    from wsol_tf.reproduction.runs import unique_runs
 
     return sum(
         results[r.key]["train_seconds"] + results[r.key]["evaluate_seconds"]
@@ -282,7 +282,7 @@ def _table_section(name, runs, rows, results, figures_dir, md_dir):
     """(markdown lines, results.json entry, figures {name: path}, summary lines) of a table."""
     import importlib
 
-    from wsol_tf.reproduction import paired_difference, unique_runs
+    from wsol_tf.reproduction.runs import paired_difference, unique_runs
 
     module = importlib.import_module(f"wsol_tf.experiments.{name}")
     entry = {"title": module.TITLE, "rows": rows, "paper": module.PAPER}
@@ -358,7 +358,7 @@ def write_report(planned, results, workdir, results_md, figures_dir, command, wa
 
     Args:
         planned: {table name: [Run]} as run.
-        results: {run key: result} from `wsol_tf.reproduction.execute`.
+        results: {run key: result} from `wsol_tf.reproduction.runs.execute`.
         workdir: the reproduction's output folder (results.json goes there, and a copy
             beside the figures).
         results_md: path of the markdown report.
@@ -371,7 +371,7 @@ def write_report(planned, results, workdir, results_md, figures_dir, command, wa
     """
     import json
 
-    from wsol_tf.reproduction import aggregate, unique_runs
+    from wsol_tf.reproduction.runs import aggregate, unique_runs
 
     md_dir = os.path.dirname(os.path.abspath(results_md))
     training_wall = _training_wall_seconds(workdir, wall_seconds, results, planned)

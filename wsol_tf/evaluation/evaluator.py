@@ -2,11 +2,11 @@
 
 Both paths feed one ``LocalizationEvaluator`` with the GT class's map, the predicted class's
 map, predictions, labels and GT boxes in network-input pixels (float64 maths, truncated with
-int() as wsolevaluation does, see ``wsol_tf.boxes.gt_boxes_for_input``), plus GT masks for
-PxAP where the split has them (OpenImages mask files, tfds CUB segmentations, see
-``wsol_tf.gt_masks``), then write metrics.json and the pictures (chosen, best and worst
+int() as wsolevaluation does, see ``wsol_tf.evaluation.boxes.gt_boxes_for_input``), plus GT
+masks for PxAP where the split has them (OpenImages mask files, tfds CUB segmentations, see
+``wsol_tf.evaluation.gt_masks``), then write metrics.json and the pictures (chosen, best and worst
 images by GT-known IoU). Images with a mask but no box count in PxAP and Top-1 Clas only.
-Splits are file-backed ``Records`` or tfds sources (``wsol_tf.eval_sources``).
+Splits are file-backed ``Records`` or tfds sources (``wsol_tf.evaluation.sources``).
 """
 
 import json
@@ -17,12 +17,22 @@ import numpy as np
 import tensorflow as tf
 
 from wsol_tf import models
-from wsol_tf.cam import grad_cam_maps, normalize_scoremap, scoremaps_for_input, upsample_scoremaps
 from wsol_tf.data.pipeline import as_hw, default_resize_size
-from wsol_tf.eval_sources import FileEvalSource, eval_source, original_size_hw
-from wsol_tf.metrics import LocalizationEvaluator
-from wsol_tf.scoremaps import load_scoremap, read_geometry, save_scoremap, write_geometry
-from wsol_tf.visualize import overlay_grid, save_png
+from wsol_tf.evaluation.cam import (
+    grad_cam_maps,
+    normalize_scoremap,
+    scoremaps_for_input,
+    upsample_scoremaps,
+)
+from wsol_tf.evaluation.metrics import LocalizationEvaluator
+from wsol_tf.evaluation.scoremap_files import (
+    load_scoremap,
+    read_geometry,
+    save_scoremap,
+    write_geometry,
+)
+from wsol_tf.evaluation.sources import FileEvalSource, eval_source, original_size_hw
+from wsol_tf.evaluation.visualize import overlay_grid, save_png
 
 CAM_METHODS = ("cam", "gradcam")
 __all__ = ["evaluate_model", "evaluate_scoremaps", "original_size_hw", "ScoremapModel"]

@@ -22,7 +22,7 @@ import time
 
 import numpy as np
 
-# Metrics kept per run (keys of `run.evaluate`'s result), in the tables' column order.
+# Metrics kept per run (keys of `evaluation.evaluate`'s result), in the tables' column order.
 METRICS = ("top1_clas", "gt_known_loc", "top1_loc", "maxboxacc_v2")
 METRIC_TITLES = {
     "top1_clas": "Top-1 Clas",
@@ -76,7 +76,7 @@ def run_workdir(root, run: Run) -> str:
 
 
 def _config(run: Run, workdir: str):
-    from wsol_tf.config import TrainConfig
+    from wsol_tf.training.config import TrainConfig
 
     return TrainConfig(**{**run.settings, "seed": run.seed, "workdir": workdir})
 
@@ -136,7 +136,7 @@ def train_and_evaluate(run: Run, root: str, print_fn=print, threads: int = 0) ->
     import keras
     import tensorflow as tf
 
-    from wsol_tf import run as run_lib
+    from wsol_tf import evaluation, training
 
     workdir = run_workdir(root, run)
     config = _config(run, workdir)
@@ -151,9 +151,9 @@ def train_and_evaluate(run: Run, root: str, print_fn=print, threads: int = 0) ->
         except RuntimeError:
             pass  # TensorFlow already started in this process: keep its pool
     keras.backend.clear_session()
-    run_lib.train(config, resume=True, print_fn=print_fn)
+    training.train(config, resume=True, print_fn=print_fn)
     started = time.perf_counter()
-    metrics = run_lib.evaluate(workdir, print_fn=lambda _: None)
+    metrics = evaluation.evaluate(workdir, print_fn=lambda _: None)
     evaluate_seconds = time.perf_counter() - started
     train_log_path = os.path.join(workdir, "train_log.json")
     with open(train_log_path) as f:

@@ -20,10 +20,10 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from wsol_tf.boxes import gt_boxes_for_input, validate_boxes
 from wsol_tf.data import transforms
 from wsol_tf.data.pipeline import make_dataset
-from wsol_tf.gt_masks import cub_segmentation_mask, openimages_mask, pet_trimap_mask
+from wsol_tf.evaluation.boxes import gt_boxes_for_input, validate_boxes
+from wsol_tf.evaluation.gt_masks import cub_segmentation_mask, openimages_mask, pet_trimap_mask
 
 
 @dataclasses.dataclass
@@ -116,7 +116,7 @@ class FileEvalSource:
         wsol_metadata ids already are those paths (the image is ``<root>/<id>``); other
         sources derive it from the file's place under the dataset folder.
         """
-        from wsol_tf.scoremaps import image_id_of
+        from wsol_tf.evaluation.scoremap_files import image_id_of
 
         image_id, path = self.records.image_ids[row], self.records.image_paths[row]
         if isinstance(image_id, str) and path.replace(os.sep, "/").endswith("/" + image_id):

@@ -1,6 +1,6 @@
 """WSOL metrics: Top-1 Clas, GT-known Loc and Top-1 Loc, with a CAM-threshold sweep.
 
-Definitions (ADL paper; box rules of clovaai/wsolevaluation, see ``wsol_tf.boxes``):
+Definitions (ADL paper; box rules of clovaai/wsolevaluation, see ``wsol_tf.evaluation.boxes``):
 
 * Top-1 Clas: predicted class == label.
 * GT-known Loc: the box from the ground-truth class's CAM has IoU >= ``iou_threshold`` with
@@ -17,7 +17,7 @@ computed over wsolevaluation's fine grid ``np.arange(0, 1, cam_curve_interval)``
   contour's box (wsolevaluation v1);
 * MaxBoxAccV2: for each IoU delta in (0.3, 0.5, 0.7), the best accuracy over the grid with a
   box per contour (the best one counts), then the mean over delta;
-* PxAP where GT masks are given (``wsol_tf.pxap``). Images with a mask but no GT box
+* PxAP where GT masks are given (``wsol_tf.evaluation.pxap``). Images with a mask but no GT box
   (OpenImages) go through ``accumulate_masks``: they count in PxAP and Top-1 Clas only.
 
 All of these use the GT class's score map. Contours are found once per distinct integer
@@ -28,14 +28,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from wsol_tf.boxes import (
+from wsol_tf.evaluation.boxes import (
     boxes_by_level,
     scoremap_to_uint8,
     threshold_levels,
     validate_boxes,
 )
-from wsol_tf.boxes import iou as box_iou
-from wsol_tf.pxap import pxap_from_histograms, pxap_histograms
+from wsol_tf.evaluation.boxes import iou as box_iou
+from wsol_tf.evaluation.pxap import pxap_from_histograms, pxap_histograms
 
 # Tensorpack ADL sweeps cam_threshold = 0.05 + i * 0.05 for i = 0..6.
 DEFAULT_SWEEP = np.arange(0.05, 0.351, 0.05)

@@ -1,55 +1,11 @@
-"""Train and evaluate runs as library calls (the CLIs in train.py / evaluate.py wrap these)."""
+"""Evaluate a run's checkpoint, or saved score maps, as a library call
+(`python -m wsol_tf.evaluate` wraps it)."""
 
 import json
 import os
 
-from wsol_tf import models
 from wsol_tf.data.datasets import load_split
 from wsol_tf.data.pipeline import SKIP_LOG
-from wsol_tf.distribute import is_chief, make_strategy
-from wsol_tf.trainer import Trainer
-
-
-def train(config, resume=True, print_fn=print):
-    """Trains the run described by a `TrainConfig`; returns the per-epoch log."""
-    import tensorflow as tf
-
-    config.validate()
-    if config.deterministic:
-        tf.config.experimental.enable_op_determinism()
-    strategy = make_strategy(config.strategy, config.cpu_replicas)
-    options = config.split_options()
-    records = load_split(config.dataset, config.data_dir, "train", **options)
-    val_records = None
-    if config.val_split:
-        val_records = load_split(config.dataset, config.data_dir, config.val_split, **options)
-    os.makedirs(config.workdir, exist_ok=True)
-    if is_chief(strategy):
-        config.save()
-        with open(os.path.join(config.workdir, "classes.json"), "w") as f:
-            json.dump(records.class_names, f, indent=1)
-    method = config.method
-    if method == "adl":
-        method += (
-            f" (drop_rate {config.drop_rate}, gamma {config.resolved_gamma}, positions "
-            f"{','.join(config.resolved_positions)})"
-        )
-    if is_chief(strategy):
-        print_fn(
-            f"Training {config.model} with {method} on {config.dataset}: {len(records)} images, "
-            f"{records.num_classes} classes, {strategy.num_replicas_in_sync} replica(s), "
-            f"precision {config.precision}, workdir {config.workdir}"
-        )
-    if config.lr_groups == "pretrained_0.1" and not config.pretrained:
-        print_fn(
-            "warning: --lr_groups=pretrained_0.1 without --pretrained: the backbone trains "
-            "from scratch at 0.1x the learning rate (Tensorpack scales only pretrained runs)."
-        )
-    trainer = Trainer(config, records, strategy, print_fn=print_fn, val_records=val_records)
-    report = models.pretrained_report(trainer.model)
-    if report is not None and is_chief(strategy):
-        print_fn(report.summary())
-    return trainer.train(resume=resume)
 
 
 def evaluate(
@@ -78,9 +34,9 @@ def evaluate(
     Returns:
         The metrics dict (see ``LocalizationEvaluator.compute``) plus run information.
     """
-    from wsol_tf.config import TrainConfig
-    from wsol_tf.evaluation import evaluate_model, evaluate_scoremaps
-    from wsol_tf.restore import load_model
+    from wsol_tf.evaluation.evaluator import evaluate_model, evaluate_scoremaps
+    from wsol_tf.training.checkpoints import load_model
+    from wsol_tf.training.config import TrainConfig
 
     config = TrainConfig.load(workdir) if workdir else None
     if config is None and not scoremaps:

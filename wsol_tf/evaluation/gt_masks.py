@@ -1,6 +1,7 @@
 """GT masks for PxAP in network-input pixels: mask files (OpenImages) and tfds segmentations.
 
-Output convention (``wsol_tf.pxap``): (h, w) uint8, 1 = object, 0 = background, 255 = ignore.
+Output convention (``wsol_tf.evaluation.pxap``): (h, w) uint8, 1 = object, 0 = background,
+255 = ignore.
 
 Geometry: a mask goes through the evaluation pipeline's geometry (resize to ``resize_size``,
 centre crop ``image_size``; a plain resize when the two are equal), with nearest-neighbour
@@ -27,7 +28,7 @@ import os
 import cv2
 import numpy as np
 
-from wsol_tf.pxap import FOREGROUND, IGNORE
+from wsol_tf.evaluation.pxap import FOREGROUND, IGNORE
 
 
 def read_gray(path: str) -> np.ndarray:

@@ -4,7 +4,7 @@ A SavedModel cannot call cv2, so the box is computed in TF: the uint8 copy of th
 normalised CAM is cut at ``pixel > int(tau * max)`` (the evaluator's rule), the foreground
 is split into 8-connected components by iterated 3x3 max-pooling of pixel labels, and the
 component with the most pixels gives ``(x0, y0, min(x1 + 1, w - 1), min(y1 + 1, h - 1))``
-(boundingRect's x + w convention). This equals ``wsol_tf.boxes.box_from_scoremap`` except
+(boundingRect's x + w convention). This equals ``wsol_tf.evaluation.boxes.box_from_scoremap`` except
 where two components tie or differ in the order of pixel count and contour area (cv2 ranks
 contours by polygon area), and the CAM is upsampled with TF's bicubic resize rather than
 cv2's, so maps differ from the evaluator's by resampling noise.

@@ -4,7 +4,7 @@ import json
 import os
 
 from wsol_tf import models
-from wsol_tf.config import TrainConfig
+from wsol_tf.training.config import TrainConfig
 
 
 def class_names(workdir):
@@ -31,7 +31,7 @@ def load_model(workdir, checkpoint=None, num_classes=None):
         FileNotFoundError when the workdir, its config or a checkpoint is missing;
         ValueError when the checkpoint does not fit the model the config describes.
     """
-    from wsol_tf.trainer import latest_checkpoint, restore_model
+    from wsol_tf.training.trainer import latest_checkpoint, restore_model
 
     if not os.path.isfile(os.path.join(workdir, "config.json")):
         raise FileNotFoundError(f"--workdir={workdir}: no config.json (not a training workdir)")

@@ -21,11 +21,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from wsol_tf import distribute, models
+from wsol_tf import models
 from wsol_tf.data.pipeline import SKIP_LOG, make_dataset
-from wsol_tf.progress import Progress
-from wsol_tf.schedules import NEW_LAYER_PREFIXES, WarmupSchedule, lr_multipliers
-from wsol_tf.sync_batch_norm import synchronize_batch_norm
+from wsol_tf.training import distribute
+from wsol_tf.training.progress import Progress
+from wsol_tf.training.schedules import NEW_LAYER_PREFIXES, WarmupSchedule, lr_multipliers
+from wsol_tf.training.sync_batch_norm import synchronize_batch_norm
 
 
 def _regularized_kernels(model):
@@ -53,7 +54,7 @@ class Trainer:
     """Trains a WSOL model with SGD under a strategy, with exact resume.
 
     Args:
-        config: a validated `wsol_tf.config.TrainConfig`.
+        config: a validated `wsol_tf.training.config.TrainConfig`.
         train_records: `Records` of the training split.
         strategy: a `tf.distribute.Strategy` (the default strategy works too).
         print_fn: where progress lines go.
@@ -345,7 +346,7 @@ class Trainer:
         return {"value": -1.0}
 
     def _validate(self, epoch, writer, best):
-        from wsol_tf.evaluation import evaluate_model
+        from wsol_tf.evaluation.evaluator import evaluate_model
 
         metrics = evaluate_model(
             self.model,
@@ -379,7 +380,7 @@ class Trainer:
         return result
 
     def _epoch_summaries(self, writer, step, record):
-        from wsol_tf.summaries import cam_overlay_image
+        from wsol_tf.training.summaries import cam_overlay_image
 
         with writer.as_default(step=step):
             tf.summary.scalar("epoch/loss", record["loss"])

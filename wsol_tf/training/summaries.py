@@ -3,10 +3,10 @@
 import numpy as np
 
 from wsol_tf import models
-from wsol_tf.boxes import box_from_scoremap
-from wsol_tf.cam import scoremaps_for_input
 from wsol_tf.data.pipeline import make_dataset
-from wsol_tf.visualize import overlay_grid
+from wsol_tf.evaluation.boxes import box_from_scoremap
+from wsol_tf.evaluation.cam import scoremaps_for_input
+from wsol_tf.evaluation.visualize import overlay_grid
 
 
 def cam_overlay_image(model, records, config, num_images=4, cam_threshold=0.2):

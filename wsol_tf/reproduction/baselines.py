@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from wsol_tf.boxes import iou
-from wsol_tf.eval_sources import FileEvalSource
+from wsol_tf.evaluation.boxes import iou
+from wsol_tf.evaluation.sources import FileEvalSource
 
 DEFAULT_FRACTIONS = np.round(np.arange(0.05, 1.0001, 0.05), 4)
 IOU_THRESHOLD = 0.5

@@ -1,0 +1,1 @@
+"""Deployment: localize anyone's images (`localizer`) and export a SavedModel (`saved_model`)."""

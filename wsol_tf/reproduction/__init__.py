@@ -1,0 +1,1 @@
+"""Reproduction: run sets of configs once each (`runs`), baselines, the RESULTS.md report."""
