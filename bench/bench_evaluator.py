@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 
 from wsol_tf.evaluation.boxes import boxes_from_scoremap_loop, iou
-from wsol_tf.evaluation.metrics import LocalizationEvaluator, sweep_ious
+from wsol_tf.evaluation.metrics import LocalizationEvaluator, ious_at_thresholds
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -85,7 +85,7 @@ def grouped_single(maps, gts):
     """MaxBoxAcc alone with the grouped sweep (IoUs computed per level, not per threshold)."""
     correct = np.zeros(len(GRID))
     for m, gt in zip(maps, gts, strict=True):
-        correct[sweep_ious(m, gt, [GRID])[0]["iou_largest"] >= 0.5] += 1
+        correct[ious_at_thresholds(m, gt, [GRID])[0]["iou_largest"] >= 0.5] += 1
     return [float((correct * 100.0 / len(maps)).max())]
 
 

@@ -86,7 +86,7 @@ def trainer_round(model, method, size, batch_size, steps, workdir):
     from wsol_tf.training.config import TrainConfig
     from wsol_tf.training.trainer import Trainer
 
-    config = TrainConfig(
+    config = TrainConfig.from_settings(
         model=model,
         method=method,
         image_size=(size, size),

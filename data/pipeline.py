@@ -29,17 +29,44 @@ prefetched; `cache` keeps the files' bytes after the first pass, and
 each element is unchanged, only the order varies).
 """
 
+import contextlib
+
 import tensorflow as tf
 
 from wsol_tf.data import transforms
 from wsol_tf.data.decode import SkipLog, decode_image, keep_readable, try_decode, try_read
 
-__all__ = ["SKIP_LOG", "decode_image", "make_dataset", "SkipLog"]
+__all__ = ["SKIP_LOG", "decode_image", "make_dataset", "SkipLog", "skip_log_scope"]
 
 TRAIN_AUGMENTS = ("crop_flip", "random_resized_crop")
 EVAL_RESIZES = ("crop", "resize")
-# Where skipped (unreadable) images are recorded when the caller passes no SkipLog.
+# Where skipped (unreadable) images are recorded when the caller passes no SkipLog and no
+# `skip_log_scope` is open.
 SKIP_LOG = SkipLog()
+_SCOPES = []
+
+
+@contextlib.contextmanager
+def skip_log_scope():
+    """A fresh `SkipLog` for the datasets made inside the block (one evaluation, one run),
+    so a count never includes the skips of earlier work in the same process.
+
+    Example:
+        with skip_log_scope() as log:
+            ...  # make_dataset(...) here records into `log`
+        log.to_json()
+    """
+    log = SkipLog()
+    _SCOPES.append(log)
+    try:
+        yield log
+    finally:
+        _SCOPES.remove(log)
+
+
+def current_skip_log():
+    """The innermost open scope's log, else the module's `SKIP_LOG`."""
+    return _SCOPES[-1] if _SCOPES else SKIP_LOG
 
 
 def as_hw(size):
@@ -135,8 +162,8 @@ def make_dataset(
             persists across epochs and runs).
         deterministic: True (default) keeps the order fixed by (seed, epoch);
             False allows out-of-order parallel work (faster, same contents).
-        skip_log: a `SkipLog` recording unreadable images; default the
-            module's `SKIP_LOG`.
+        skip_log: a `SkipLog` recording unreadable images; default the innermost
+            `skip_log_scope`'s, else the module's `SKIP_LOG`.
 
     Returns:
         A batched, prefetched `tf.data.Dataset` of element dicts.
@@ -151,7 +178,7 @@ def make_dataset(
         raise ValueError(f"eval_resize={eval_resize!r}: valid: {', '.join(EVAL_RESIZES)}.")
     drop_remainder = training if drop_remainder is None else drop_remainder
     shuffle = training if shuffle is None else shuffle
-    log = SKIP_LOG if skip_log is None else skip_log
+    log = current_skip_log() if skip_log is None else skip_log
 
     if _is_file_source(records):
         dataset = _file_elements(

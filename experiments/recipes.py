@@ -38,7 +38,7 @@ def tensorpack_recipe(model, dataset, method):
         dataset=dataset,
         method=method,
         pretrained="imagenet",
-        drop_rate=0.75,
+        **({"drop_rate": 0.75} if method == "adl" else {}),
         epochs=105,
         steps_per_epoch=_STEPS_PER_EPOCH_AT_32[dataset],
         batch_size=32,

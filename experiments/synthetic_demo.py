@@ -43,6 +43,10 @@ def adl_settings(**overrides):
 def configs(workdir_root="workdirs/demo", **overrides):
     """The two runs of the demo, with the same budget: vanilla CAM and ADL."""
     return {
-        "cam": TrainConfig(workdir=f"{workdir_root}/cam", **cam_settings(**overrides)),
-        "adl": TrainConfig(workdir=f"{workdir_root}/adl", **adl_settings(**overrides)),
+        "cam": TrainConfig.from_settings(
+            workdir=f"{workdir_root}/cam", **cam_settings(**overrides)
+        ),
+        "adl": TrainConfig.from_settings(
+            workdir=f"{workdir_root}/adl", **adl_settings(**overrides)
+        ),
     }

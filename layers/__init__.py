@@ -1,5 +1,6 @@
 """Keras layers for weakly supervised object localization."""
 
 from wsol_tf.layers.adl import ADL
+from wsol_tf.layers.heads import ClassifierHead
 
-__all__ = ["ADL"]
+__all__ = ["ADL", "ClassifierHead"]

@@ -1,10 +1,15 @@
-"""WSOL backbones, built by name with a method inserted at named positions."""
+"""WSOL models: a backbone by name, a method's layers at named positions, the method's head.
 
-import keras
+`build(name, num_classes, method=...)` returns a `WSOLModel` whose call gives a dict of named
+outputs ("features", "logits", and whatever the method's head adds). Each backbone module
+(`BACKBONES`) has `build_features(taps, image_size)` (images -> feature map, no head),
+POSITIONS, DEFAULT_POSITIONS, DEFAULT_GAMMA, and for ImageNet initialization KERAS_WEIGHTS
+(keras.applications file) and/or tensorpack_names.
+"""
 
+from wsol_tf import methods
 from wsol_tf.data.pipeline import as_hw
 from wsol_tf.models import inceptionv3, mobilenetv1, resnet50, resnet50se, tinyvgg, vgg16gap
-from wsol_tf.models.methods import ADL_VARIANTS, METHODS, MethodInserter
 from wsol_tf.models.pretrained import (
     PretrainedReport,
     PretrainedWeightsUnavailable,
@@ -15,9 +20,8 @@ from wsol_tf.models.pretrained import (
     pretrained_report,
     split_trainable_variables,
 )
+from wsol_tf.models.taps import Taps
 
-# name -> module with build_<name>, POSITIONS, DEFAULT_POSITIONS, DEFAULT_GAMMA, and for
-# ImageNet initialization KERAS_WEIGHTS (keras.applications file) and/or tensorpack_names.
 BACKBONES = {
     "tinyvgg": tinyvgg,
     "vgg16gap": vgg16gap,
@@ -44,6 +48,16 @@ def default_gamma(name):
     return backbone_module(name).DEFAULT_GAMMA
 
 
+def build_backbone(name, method, image_size=224):
+    """The backbone of `name` as a functional `keras.Model` (images -> feature map) with
+    `method`'s insertions at its positions."""
+    module = backbone_module(name)
+    taps = Taps(method, method.positions, module.POSITIONS, name)
+    backbone = module.build_features(taps, image_size=as_hw(image_size))
+    taps.check_all_inserted()
+    return backbone
+
+
 def build(
     name,
     num_classes,
@@ -51,18 +65,17 @@ def build(
     positions=None,
     pretrained=None,
     image_size=224,
-    drop_rate=0.75,
-    gamma=None,
     seed=None,
-    adl_variant="both",
+    **method_params,
 ):
-    """Builds a WSOL model: backbone, method layers at named positions, GAP, classifier.
+    """Builds a WSOL model: backbone, the method's layers at named positions, its head.
 
     Args:
         name: backbone name, one of `BACKBONES`.
         num_classes: classifier size.
-        method: one of `METHODS` ("cam": vanilla, "adl": ADL at `positions`).
-        positions: position names; None means the backbone's paper defaults.
+        method: a method name (`wsol_tf.methods.names()`) or a `Method` instance.
+        positions: position names for the method's insertions; None means the method's
+            defaults for this backbone (the backbone's paper positions for ADL).
         pretrained: None (random init), "imagenet" (keras.applications weights,
             from the Keras cache or downloaded; fails fast offline), a keras
             .h5 weights file, or a Tensorpack .npz checkpoint (vgg16gap,
@@ -70,56 +83,48 @@ def build(
             `pretrained_layer_names(model)` / `split_trainable_variables(model)`
             tell pretrained from new layers.
         image_size: int or (h, w) of the input.
-        drop_rate: ADL drop_rate.
-        gamma: ADL gamma; None means the backbone's default.
         seed: seed of the method's random draws.
-        adl_variant: "both" (ADL), "drop_mask_only" or "importance_map_only"
-            (the paper's Table 1 ablations; see `ADL_VARIANTS`).
+        **method_params: the method's hyperparameters by field or flag name (e.g. ADL's
+            drop_rate=0.75, gamma=0.8, adl_variant="both").
 
     Returns:
-        `keras.Model` from RGB images in [0, 255] to logits, with layers named
-        `FEATURES_LAYER` (CAM features) and `CLASSIFIER_LAYER` (Dense).
+        `WSOLModel` from RGB images in [0, 255] to {"features", "logits", ...}; its
+        `backbone` has a layer named `FEATURES_LAYER` and its head a Dense named
+        `CLASSIFIER_LAYER`.
     """
+    from wsol_tf.models.wsol_model import WSOLModel
+
     module = backbone_module(name)
-    if method not in METHODS:
-        raise ValueError(f"Unknown method={method!r}; valid methods: {', '.join(METHODS)}.")
     if num_classes < 1:
         raise ValueError(f"num_classes must be >= 1, got num_classes={num_classes}.")
+    if isinstance(method, str):
+        cls = methods.get(method)
+        params = methods.params_from_settings(cls, method_params)
+        method = cls(params, backbone=module, positions=positions, seed=seed)
+    elif method_params or positions is not None:
+        raise ValueError("pass positions and parameters to the Method instance, not to build()")
     check_pretrained(module, pretrained)  # before building: bad flags fail fast
-    inserter = MethodInserter(
-        method,
-        module.DEFAULT_POSITIONS if positions is None else positions,
-        module.POSITIONS,
-        name,
-        drop_rate=drop_rate,
-        gamma=module.DEFAULT_GAMMA if gamma is None else gamma,
-        seed=seed,
-        adl_variant=adl_variant,
-    )
-    builder = getattr(module, f"build_{name}")
-    model = builder(num_classes, inserter, image_size=as_hw(image_size))
+    backbone = build_backbone(name, method, image_size)
+    initializer = getattr(module, "classifier_initializer", None)
+    head = method.build_head(num_classes, initializer() if initializer else None)
+    model = WSOLModel(backbone, head, method, num_classes, name=module.NAME)
     load_pretrained(model, module, pretrained)
     return model
 
 
-def cam_model(model):
-    """A model from images to (CAM feature map, logits), sharing `model`'s weights."""
-    return keras.Model(model.input, [model.get_layer(FEATURES_LAYER).output, model.output])
-
-
 def classifier_kernel(model):
-    """The classifier's (K, C) kernel as numpy, for classic CAM."""
+    """The head classifier's (K, C) kernel as numpy."""
+    import keras
+
     return keras.ops.convert_to_numpy(model.get_layer(CLASSIFIER_LAYER).kernel)
 
 
 __all__ = [
     "BACKBONES",
-    "METHODS",
-    "ADL_VARIANTS",
     "PretrainedReport",
     "PretrainedWeightsUnavailable",
     "build",
-    "cam_model",
+    "build_backbone",
     "classifier_kernel",
     "new_layer_names",
     "pretrained_layer_names",

@@ -39,9 +39,9 @@ import re
 
 import keras
 
-from wsol_tf.models.methods import MethodInserter
 from wsol_tf.models.preprocessing import ImageNetPreprocessing
 from wsol_tf.models.pretrained import KerasWeights
+from wsol_tf.models.taps import Taps
 
 NAME = "inceptionv3"
 HEAD_CHANNELS = 1024
@@ -121,17 +121,17 @@ def _block_c(conv, x, c7, name):
     return keras.layers.Concatenate(name=name)([b1, b7, bd, bp])
 
 
-def build_inceptionv3(num_classes, inserter: MethodInserter, image_size=(224, 224)):
+def build_features(inserter: Taps, image_size=(224, 224)):
     """Builds the WSOL InceptionV3 (SPG variant on keras' stem).
 
     Args:
-        num_classes: number of classes of the classifier.
-        inserter: the method inserter (ADL or nothing) for the named positions.
+        inserter: the method's taps (`Taps.after`) at the named positions.
         image_size: (h, w) of the input, each at least 64.
 
     Returns:
-        A `keras.Model` from RGB images in [0, 255] to logits, with layers
-        "features" (1024 channels, `feature_map_size` of the input) and "classifier".
+        The backbone `keras.Model` from RGB images in [0, 255] to its last
+        layer "features" (1024 channels, `feature_map_size` of the input);
+        no head (the method adds it).
     """
     if min(image_size) < 64:
         raise ValueError(f"InceptionV3 needs an input of at least 64x64, got {image_size}.")
@@ -153,10 +153,8 @@ def build_inceptionv3(num_classes, inserter: MethodInserter, image_size=(224, 22
     for name in ("spg_a3_1b", "features"):
         x = keras.layers.Conv2D(HEAD_CHANNELS, 3, padding="same", activation="relu", name=name)(x)
         x = inserter.after(name, x)
-    x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
-    outputs = keras.layers.Dense(num_classes, name="classifier")(x)
     inserter.check_all_inserted()
-    model = keras.Model(inputs, outputs, name=NAME)
+    model = keras.Model(inputs, x, name=NAME)
     object.__setattr__(model, _ORDER_ATTR, tuple(conv.order))  # plain, untracked attribute
     return model
 

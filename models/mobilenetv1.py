@@ -25,9 +25,9 @@ matches MobileNetV1 with its 1000-class ImageNet classifier instead:
 
 import keras
 
-from wsol_tf.models.methods import MethodInserter
 from wsol_tf.models.preprocessing import ImageNetPreprocessing
 from wsol_tf.models.pretrained import KerasWeights
+from wsol_tf.models.taps import Taps
 
 NAME = "mobilenetv1"
 FEATURE_STRIDE = 16
@@ -76,17 +76,17 @@ def _depthwise_block(x, filters, stride, block_id, out_name):
     return keras.layers.ReLU(6.0, name=out_name)(x)
 
 
-def build_mobilenetv1(num_classes, inserter: MethodInserter, image_size=(224, 224)):
+def build_features(inserter: Taps, image_size=(224, 224)):
     """Builds MobileNetV1 with the last strided depthwise conv at stride 1.
 
     Args:
-        num_classes: number of classes of the classifier.
-        inserter: the method inserter (ADL or nothing) for the named positions.
+        inserter: the method's taps (`Taps.after`) at the named positions.
         image_size: (h, w) of the input.
 
     Returns:
-        A `keras.Model` from RGB images in [0, 255] to logits, with layers
-        "features" (1024 channels, 1/16 of the input) and "classifier".
+        The backbone `keras.Model` from RGB images in [0, 255] to its last
+        layer "features" (1024 channels, 1/16 of the input);
+        no head (the method adds it).
     """
     inputs = keras.Input((image_size[0], image_size[1], 3), name="image")
     x = ImageNetPreprocessing("tf", name="preprocess")(inputs)
@@ -98,7 +98,5 @@ def build_mobilenetv1(num_classes, inserter: MethodInserter, image_size=(224, 22
         out_name = "features" if block_id == len(BLOCKS) else f"conv_pw_{block_id}_relu"
         x = _depthwise_block(x, filters, stride, block_id, out_name)
         x = inserter.after(out_name, x)
-    x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
-    outputs = keras.layers.Dense(num_classes, name="classifier")(x)
     inserter.check_all_inserted()
-    return keras.Model(inputs, outputs, name=NAME)
+    return keras.Model(inputs, x, name=NAME)

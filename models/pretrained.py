@@ -183,7 +183,7 @@ def load_pretrained(model, module, pretrained):
     """Initializes `model`'s backbone from `pretrained`; returns and records a report.
 
     Args:
-        model: a model built by `module.build_<name>`.
+        model: a `WSOLModel` built by `wsol_tf.models.build` (its backbone is loaded).
         module: the backbone module (KERAS_WEIGHTS, tensorpack_names, ...).
         pretrained: None, "imagenet", "/path/file.h5" or "/path/x.npz".
 
@@ -196,10 +196,12 @@ def load_pretrained(model, module, pretrained):
     keras_spec = getattr(module, "KERAS_WEIGHTS", None)
     if kind == IMAGENET:
         path = imagenet_weights_path(keras_spec)
+    backbone = getattr(model, "backbone", model)  # the head is always new
     if kind == "tensorpack":
-        loaded, unused, missing = _load_tensorpack(model, module.tensorpack_names(model), path)
+        names = module.tensorpack_names(backbone)
+        loaded, unused, missing = _load_tensorpack(backbone, names, path)
     else:
-        loaded, unused = _load_keras_application(model, module, keras_spec, path)
+        loaded, unused = _load_keras_application(backbone, module, keras_spec, path)
         missing = ()
     report = PretrainedReport(
         source=path,
@@ -239,7 +241,7 @@ def split_trainable_variables(model):
     pretrained_names = set(pretrained_layer_names(model))
     pretrained_ids = {
         id(v)
-        for layer in model.layers
+        for layer in _layers(model)
         if layer.name in pretrained_names
         for v in layer.trainable_weights
     }
@@ -250,8 +252,16 @@ def split_trainable_variables(model):
     )
 
 
+def _layers(model):
+    """The layers that own weights: a WSOLModel's backbone layers and its head's layers."""
+    if hasattr(model, "backbone") and hasattr(model, "head"):
+        head = [la for la in model.head._flatten_layers(include_self=False) if not la._layers]
+        return list(model.backbone.layers) + head
+    return list(model.layers)
+
+
 def _weighted_layer_names(model):
-    return [layer.name for layer in model.layers if layer.weights]
+    return [layer.name for layer in _layers(model) if layer.weights]
 
 
 def _assign(model, arrays_by_layer, source):

@@ -41,8 +41,8 @@ count by hand), i.e. 106.0 MB in float32, BN statistics included (paper: 107 MB)
 import keras
 
 from wsol_tf.models import resnet50
-from wsol_tf.models.methods import MethodInserter
 from wsol_tf.models.preprocessing import ImageNetPreprocessing
+from wsol_tf.models.taps import Taps
 
 NAME = "resnet50se"
 FEATURE_STRIDE = 16
@@ -103,17 +103,17 @@ def _se_bottleneck(x, width, stride, conv_shortcut, name, out_name):
     return keras.layers.Activation("relu", name=out_name)(x)
 
 
-def build_resnet50se(num_classes, inserter: MethodInserter, image_size=(224, 224)):
+def build_features(inserter: Taps, image_size=(224, 224)):
     """Builds ResNet50-SE with stage 5 at stride 1.
 
     Args:
-        num_classes: number of classes of the classifier.
-        inserter: the method inserter (ADL or nothing) for the named positions.
+        inserter: the method's taps (`Taps.after`) at the named positions.
         image_size: (h, w) of the input.
 
     Returns:
-        A `keras.Model` from RGB images in [0, 255] to logits, with layers
-        "features" (2048 channels, 1/16 of the input) and "classifier".
+        The backbone `keras.Model` from RGB images in [0, 255] to its last
+        layer "features" (2048 channels, 1/16 of the input);
+        no head (the method adds it).
     """
     inputs = keras.Input((image_size[0], image_size[1], 3), name="image")
     x = ImageNetPreprocessing("tensorpack", name="preprocess")(inputs)
@@ -130,10 +130,8 @@ def build_resnet50se(num_classes, inserter: MethodInserter, image_size=(224, 224
                 x, width, stride if first else 1, first, f"conv{stage}_block{b}", out_name
             )
             x = inserter.after(out_name, x)
-    x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
-    outputs = keras.layers.Dense(num_classes, name="classifier")(x)
     inserter.check_all_inserted()
-    return keras.Model(inputs, outputs, name=NAME)
+    return keras.Model(inputs, x, name=NAME)
 
 
 def tensorpack_names(model):

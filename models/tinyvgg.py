@@ -14,7 +14,7 @@ block3_pool, block4_conv2.
 
 import keras
 
-from wsol_tf.models.methods import MethodInserter
+from wsol_tf.models.taps import Taps
 
 NAME = "tinyvgg"
 FEATURE_STRIDE = 8
@@ -43,18 +43,18 @@ def _conv_bn_relu(x, filters, name):
     return keras.layers.ReLU(name=name)(x)
 
 
-def build_tinyvgg(num_classes, inserter: MethodInserter, image_size=(96, 96), widths=WIDTHS):
+def build_features(inserter: Taps, image_size=(96, 96), widths=WIDTHS):
     """Builds TinyVGG-GAP.
 
     Args:
-        num_classes: number of classes of the classifier.
-        inserter: the method inserter (ADL or nothing) for the named positions.
+        inserter: the method's taps (`Taps.after`) at the named positions.
         image_size: (h, w) of the input; RGB float in [0, 255].
         widths: channels of the four blocks.
 
     Returns:
-        A `keras.Model` mapping images to logits, with layers "features"
-        (the CAM's feature map, 1/8 of the input) and "classifier".
+        The backbone `keras.Model` from RGB images in [0, 255] to its last
+        layer "features" (the CAM's feature map, 1/8 of the input);
+        no head (the method adds it).
     """
     inputs = keras.Input((image_size[0], image_size[1], 3), name="image")
     x = keras.layers.Normalization(mean=MEAN, variance=[s * s for s in STD], name="normalize")(
@@ -70,7 +70,5 @@ def build_tinyvgg(num_classes, inserter: MethodInserter, image_size=(96, 96), wi
     x = keras.layers.Conv2D(widths[-1], 3, padding="same", name="features_conv")(x)
     x = keras.layers.ReLU(name="features")(x)
     x = inserter.after("features", x)
-    x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
-    outputs = keras.layers.Dense(num_classes, name="classifier")(x)
     inserter.check_all_inserted()
-    return keras.Model(inputs, outputs, name=NAME)
+    return keras.Model(inputs, x, name=NAME)

@@ -23,9 +23,9 @@ classifier 205,000 = 19,639,304 (78.6 MB in float32; paper: 78 MB).
 
 import keras
 
-from wsol_tf.models.methods import MethodInserter
 from wsol_tf.models.preprocessing import ImageNetPreprocessing
 from wsol_tf.models.pretrained import KerasWeights
+from wsol_tf.models.taps import Taps
 
 NAME = "vgg16gap"
 FEATURE_STRIDE = 16
@@ -48,17 +48,22 @@ KERAS_WEIGHTS = KerasWeights(
 )
 
 
-def build_vgg16gap(num_classes, inserter: MethodInserter, image_size=(224, 224)):
+def classifier_initializer():
+    """Tensorpack's initializer of the new classifier (the head's Dense): N(0, 0.01)."""
+    return keras.initializers.RandomNormal(stddev=0.01)
+
+
+def build_features(inserter: Taps, image_size=(224, 224)):
     """Builds VGG16-GAP.
 
     Args:
-        num_classes: number of classes of the classifier.
-        inserter: the method inserter (ADL or nothing) for the named positions.
+        inserter: the method's taps (`Taps.after`) at the named positions.
         image_size: (h, w) of the input, each a multiple of 16 for an exact 1/16 map.
 
     Returns:
-        A `keras.Model` from RGB images in [0, 255] to logits, with layers
-        "features" (1024 channels, 1/16 of the input) and "classifier".
+        The backbone `keras.Model` from RGB images in [0, 255] to its last
+        layer "features" (1024 channels, 1/16 of the input);
+        no head (the method adds it).
     """
     inputs = keras.Input((image_size[0], image_size[1], 3), name="image")
     x = ImageNetPreprocessing("caffe", name="preprocess")(inputs)
@@ -79,14 +84,8 @@ def build_vgg16gap(num_classes, inserter: MethodInserter, image_size=(224, 224))
         name="features",
     )(x)
     x = inserter.after("features", x)
-    x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
-    outputs = keras.layers.Dense(
-        num_classes,
-        kernel_initializer=keras.initializers.RandomNormal(stddev=0.01),
-        name="classifier",
-    )(x)
     inserter.check_all_inserted()
-    return keras.Model(inputs, outputs, name=NAME)
+    return keras.Model(inputs, x, name=NAME)
 
 
 def tensorpack_names(model):

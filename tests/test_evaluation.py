@@ -103,8 +103,8 @@ def test_saved_scoremaps_score_like_in_memory(trained, tmp_path):
         assert from_disk[key] == memory[key], key
     assert from_disk["maxboxacc_v2_per_iou"] == memory["maxboxacc_v2_per_iou"]
     assert from_disk["curve"]["gt_known_loc"] == memory["curve"]["gt_known_loc"]
-    assert [s["gt_known_loc"] for s in from_disk["sweep"]] == [
-        s["gt_known_loc"] for s in memory["sweep"]
+    assert [s["gt_known_loc"] for s in from_disk["per_threshold"]] == [
+        s["gt_known_loc"] for s in memory["per_threshold"]
     ]
     with open(tmp_path / "a" / "metrics.json") as f:
         written = json.load(f)

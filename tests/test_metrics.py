@@ -99,8 +99,8 @@ def test_box_maps_are_flat_plateaus_so_every_threshold_agrees():
     ev = LocalizationEvaluator()
     ev.accumulate(*_hand_batch())
     res = ev.compute()
-    assert [s["threshold"] for s in res["sweep"]] == [0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35]
-    for s in res["sweep"]:
+    assert [s["threshold"] for s in res["per_threshold"]] == [0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35]
+    for s in res["per_threshold"]:
         assert s["gt_known_loc"] == pytest.approx(60.0)
         assert s["top1_loc"] == pytest.approx(40.0)
 
@@ -139,7 +139,7 @@ def test_sweep_picks_the_threshold_that_wins():
     ev = LocalizationEvaluator(cam_threshold=0.2)
     ev.accumulate(maps, maps, np.array([1, 1]), np.array([1, 1]), gt, np.array([1, 1]))
     res = ev.compute()
-    by_tau = {s["threshold"]: s["gt_known_loc"] for s in res["sweep"]}
+    by_tau = {s["threshold"]: s["gt_known_loc"] for s in res["per_threshold"]}
     assert by_tau == {0.05: 0, 0.1: 0, 0.15: 50, 0.2: 50, 0.25: 100, 0.3: 0, 0.35: 0}
     assert res["best_threshold"] == 0.25
     assert res["best_gt_known_loc"] == 100.0

@@ -3,13 +3,13 @@
 Needs no network: the dataset is generated on first use (a few seconds) into the cache.
 """
 
-import json
 import os
-import shutil
 import sys
 import time
 
 from absl import app, flags, logging
+
+from wsol_tf.files import write_atomic, write_json
 
 FLAGS = flags.FLAGS
 
@@ -38,34 +38,26 @@ def results_table(results):
 
 
 def run_demo(workdir, epochs=None, data_dir=None, print_fn=print):
-    """Trains and evaluates both runs; returns {method: metrics}."""
-    import keras
-
-    from wsol_tf import evaluation, training
+    """Trains and evaluates both runs with the one runner; returns {method: metrics}."""
     from wsol_tf.experiments.synthetic_demo import configs
+    from wsol_tf.reproduction.runner import run_config
 
     overrides = {"data_dir": data_dir}
     if epochs is not None:
         overrides["epochs"] = epochs
     results = {}
     for method, config in configs(workdir, **overrides).items():
-        # A demo shows the whole run: start from scratch, never from an old checkpoint.
-        shutil.rmtree(config.workdir, ignore_errors=True)
-        keras.backend.clear_session()
+        # A demo shows the whole run: its own folders are trained from scratch every time.
         started = time.perf_counter()
-        training.train(config, resume=False, print_fn=print_fn)
-        train_seconds = time.perf_counter() - started
-        metrics = evaluation.evaluate(config.workdir, print_fn=lambda _: None)
-        metrics["train_seconds"] = train_seconds
-        results[method] = metrics
+        result = run_config(config, fresh=True, replace="delete", print_fn=print_fn)
+        result["train_seconds"] = time.perf_counter() - started - result["evaluate_seconds"]
+        results[method] = result
         print_fn(
             f"{method.upper()}: "
-            + ", ".join(f"{title} {metrics[key]:.2f}" for key, title in COLUMNS)
+            + ", ".join(f"{title} {result[key]:.2f}" for key, title in COLUMNS)
         )
-    with open(os.path.join(workdir, "results.json"), "w") as f:
-        json.dump(results, f, indent=2)
-    with open(os.path.join(workdir, "results.md"), "w") as f:
-        f.write(results_table(results) + "\n")
+    write_json(os.path.join(workdir, "results.json"), results)
+    write_atomic(os.path.join(workdir, "results.md"), results_table(results) + "\n")
     return results
 
 

@@ -17,7 +17,7 @@ import sys
 from absl import app, flags, logging
 
 from wsol_tf import evaluation
-from wsol_tf.evaluation.evaluator import CAM_METHODS
+from wsol_tf.evaluation import extractors
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Training workdir (config.json, checkpoints/).")
@@ -25,7 +25,10 @@ flags.DEFINE_string("checkpoint", None, "Checkpoint path; default: the workdir's
 flags.DEFINE_string("dataset", None, "Dataset to evaluate on; default: the training dataset.")
 flags.DEFINE_string("data_dir", None, "Dataset folder; default: the training one.")
 flags.DEFINE_string("split", "test", "Split to evaluate.")
-flags.DEFINE_enum("cam", "cam", list(CAM_METHODS), "Classic CAM or Grad-CAM (no ReLU).")
+flags.DEFINE_enum(
+    "cam", "classic", list(extractors.names()),
+    "Score-map extractor: classic (CAM) or gradcam (Grad-CAM without ReLU); cam = classic.",
+)  # fmt: skip
 flags.DEFINE_float("threshold", 0.2, "CAM threshold (fraction of the map's maximum).")
 flags.DEFINE_float(
     "cam_curve_interval", 0.001, "Step of the fine threshold grid np.arange(0, 1, step)."

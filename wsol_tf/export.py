@@ -11,11 +11,14 @@ import sys
 
 from absl import app, flags, logging
 
+from wsol_tf.evaluation import extractors
+
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Training workdir (config.json, checkpoints/).")
 flags.DEFINE_string("checkpoint", None, "Checkpoint path; default: the workdir's latest.")
 flags.DEFINE_string("out", None, "SavedModel folder to write.")
 flags.DEFINE_float("threshold", 0.2, "CAM threshold of the exported box.")
+flags.DEFINE_enum("cam", "classic", list(extractors.names()), "Score-map extractor.")
 
 
 def main(argv):
@@ -36,7 +39,7 @@ def main(argv):
     except (FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    export(model, config.image_size, FLAGS.out, FLAGS.threshold)
+    export(model, config.image_size, FLAGS.out, FLAGS.threshold, FLAGS.cam)
     names = class_names(FLAGS.workdir)
     if names is not None:
         with open(f"{FLAGS.out}/classes.json", "w") as f:

@@ -10,13 +10,13 @@ import sys
 
 from absl import app, flags, logging
 
-from wsol_tf.evaluation.evaluator import CAM_METHODS
+from wsol_tf.evaluation import extractors
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Training workdir (config.json, checkpoints/).")
 flags.DEFINE_string("checkpoint", None, "Checkpoint path; default: the workdir's latest.")
 flags.DEFINE_string("out", None, "Folder for the overlay PNGs (none written if unset).")
-flags.DEFINE_enum("cam", "cam", list(CAM_METHODS), "Classic CAM or Grad-CAM (no ReLU).")
+flags.DEFINE_enum("cam", "classic", list(extractors.names()), "Score-map extractor.")
 flags.DEFINE_float("threshold", 0.2, "CAM threshold (fraction of the map's maximum).")
 flags.DEFINE_integer("top_k", 5, "Classes listed per image.")
 
@@ -42,7 +42,7 @@ def main(argv):
     try:
         images = find_images(paths)
         model, config, _ = load_model(FLAGS.workdir, FLAGS.checkpoint)
-        scorer = make_scorer(model, config.image_size, FLAGS.cam)
+        scorer = make_scorer(model, FLAGS.cam)
         names = class_names(FLAGS.workdir)
         for path in images:
             result = localize(

@@ -3,18 +3,18 @@
     python -m wsol_tf.sweep --grid drop_rate=0.25,0.5,0.75 --grid gamma=0.8,0.9 \\
         --out workdirs/sweep -- --model=tinyvgg --dataset=synthetic --epochs=12
 
-Each grid point is one `wsol_tf.train` run (the flags after `--` plus the point's
-values) in `<out>/<name>`, then `wsol_tf.evaluate`; a point whose metrics.json
-exists is not run again, so a stopped sweep continues where it stopped. Results:
-`<out>/results.csv` and `<out>/results.md`, one row per point (failed points
-are kept with their status).
+Each grid point is one training run (the `wsol_tf.train` flags after `--` plus the point's
+values) in `<out>/<name>`, then its evaluation, by the one runner
+(`wsol_tf.reproduction.runner.run_config`): a point already trained and evaluated with the
+same full config, data and evaluation options is reused; one trained with other settings is
+moved aside and trained again; a stopped sweep continues where it stopped. Results:
+`<out>/results.csv` and `<out>/results.md`, one row per point (failed points are kept with
+their status).
 """
 
 import csv
 import itertools
-import json
 import os
-import subprocess
 import sys
 import time
 
@@ -59,31 +59,72 @@ def point_name(point):
     return "_".join(f"{name}-{value}" for name, value in point).replace("/", "-")
 
 
-def run_point(point, train_args, out, evaluate_args=(), python=sys.executable, print_fn=print):
-    """Trains and evaluates one grid point; returns its results row."""
+# --evaluate_args flag -> wsol_tf.evaluation.evaluate keyword.
+EVALUATE_ARGS = {
+    "cam": ("cam", str),
+    "threshold": ("cam_threshold", float),
+    "cam_curve_interval": ("cam_curve_interval", float),
+    "split": ("split", str),
+    "batch_size": ("batch_size", int),
+    "num_pictures": ("num_pictures", int),
+}
+
+
+def parse_evaluate_args(args):
+    """["--cam=gradcam", "--threshold=0.3"] -> {"cam": "gradcam", "cam_threshold": 0.3}."""
+    options = {}
+    for arg in args:
+        name, sep, value = arg.lstrip("-").partition("=")
+        if name not in EVALUATE_ARGS or not sep:
+            raise ValueError(
+                f"--evaluate_args: {arg!r} is not one of --{'=, --'.join(EVALUATE_ARGS)}=<value>"
+            )
+        key, kind = EVALUATE_ARGS[name]
+        try:
+            options[key] = kind(value)
+        except ValueError:
+            raise ValueError(f"--evaluate_args: {arg!r}: not a {kind.__name__}") from None
+    return options
+
+
+def point_config(point, train_args, out):
+    """The TrainConfig of one grid point: train flags + the point's values + its workdir."""
+    from absl import flags as absl_flags
+
+    from wsol_tf.training import flags as train_flags
+
+    values = absl_flags.FlagValues()
+    train_flags.define_flags(values)
+    overrides = [f"--{n}={v}" for n, v in point]
+    workdir = os.path.join(out, point_name(point))
+    try:
+        values(["sweep", *train_args, *overrides, f"--workdir={workdir}"])
+    except absl_flags.Error as error:
+        raise ValueError(f"training flags: {error}") from None
+    return train_flags.config_from_flags(values)
+
+
+def run_point(point, train_args, out, evaluate_args=(), print_fn=print):
+    """Trains and evaluates one grid point (or reuses it); returns its results row."""
+    from wsol_tf.reproduction.runner import run_config
+
     name = point_name(point)
-    workdir = os.path.join(out, name)
     row = {"run": name, **dict(point), "status": "ok", "seconds": 0.0}
-    metrics_path = os.path.join(workdir, "metrics.json")
-    if not os.path.isfile(metrics_path):
-        started = time.perf_counter()
-        overrides = [f"--{n}={v}" for n, v in point]
-        commands = [
-            [python, "-m", "wsol_tf.train", *train_args, *overrides, f"--workdir={workdir}"],
-            [python, "-m", "wsol_tf.evaluate", f"--workdir={workdir}", *evaluate_args],
-        ]
-        os.makedirs(workdir, exist_ok=True)
-        with open(os.path.join(workdir, "sweep.log"), "a") as log:
-            for command in commands:
-                print_fn("$ " + " ".join(command))
-                result = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT)
-                if result.returncode:
-                    row["status"] = f"failed ({command[2]} exit {result.returncode}, see sweep.log)"
-                    return row
-        row["seconds"] = time.perf_counter() - started
-    with open(metrics_path) as f:
-        metrics = json.load(f)
-    row.update({key: metrics[key] for key in METRICS})
+    started = time.perf_counter()
+    try:
+        config = point_config(point, train_args, out).validate()
+        result = run_config(
+            config,
+            evaluation=parse_evaluate_args(evaluate_args),
+            print_fn=print_fn,
+            train_print_fn=lambda *_: None,
+        )
+    except (ValueError, FileNotFoundError, FloatingPointError) as error:
+        row["status"] = f"failed: {error}"
+        return row
+    row["seconds"] = 0.0 if result["reused"] else time.perf_counter() - started
+    row["reused"] = result["reused"]
+    row.update({key: result[key] for key in METRICS})
     return row
 
 
@@ -117,8 +158,15 @@ def main(argv):
     if any(a.startswith("--workdir") for a in train_args):
         print("error: the sweep sets --workdir per run; use --out.", file=sys.stderr)
         return 2
-    os.makedirs(FLAGS.out, exist_ok=True)
     points = grid_points(grid)
+    try:
+        parse_evaluate_args(FLAGS.evaluate_args.split())
+        for point in points:  # every point's settings are checked before anything runs
+            point_config(point, train_args, FLAGS.out).validate()
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    os.makedirs(FLAGS.out, exist_ok=True)
     rows = []
     for i, point in enumerate(points, start=1):
         print(f"[{i}/{len(points)}] {point_name(point)}", flush=True)

@@ -12,9 +12,9 @@ import numpy as np
 import tensorflow as tf
 
 from wsol_tf.data import transforms
-from wsol_tf.data.pipeline import as_hw, decode_image
+from wsol_tf.data.pipeline import decode_image
 from wsol_tf.evaluation.boxes import box_from_scoremap, rescale_boxes
-from wsol_tf.evaluation.evaluator import ScoremapModel
+from wsol_tf.evaluation.extractors import ScoreMapper
 from wsol_tf.evaluation.visualize import draw_boxes, overlay_heatmap, save_png
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
@@ -79,7 +79,7 @@ def localize(scorer, class_names, path, *, cam_threshold=0.2, top_k=5, out_dir=N
     """One image: top classes with softmax scores, the top-1 class's box, an overlay.
 
     Args:
-        scorer: a ``wsol_tf.evaluation.evaluator.ScoremapModel``.
+        scorer: a ``wsol_tf.evaluation.extractors.ScoreMapper``.
         class_names: name per class index (or None for indices only).
         path: image file.
         cam_threshold: CAM threshold tau of the box.
@@ -132,6 +132,6 @@ def localize(scorer, class_names, path, *, cam_threshold=0.2, top_k=5, out_dir=N
     }
 
 
-def make_scorer(model, image_size, cam="cam"):
-    """``ScoremapModel`` for ``localize`` (kept here so callers need one import)."""
-    return ScoremapModel(model, as_hw(image_size), cam)
+def make_scorer(model, cam="classic"):
+    """``ScoreMapper`` for ``localize`` (kept here so callers need one import)."""
+    return ScoreMapper(model, cam)

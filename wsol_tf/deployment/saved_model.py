@@ -4,15 +4,15 @@ A SavedModel cannot call cv2, so the box is computed in TF: the uint8 copy of th
 normalised CAM is cut at ``pixel > int(tau * max)`` (the evaluator's rule), the foreground
 is split into 8-connected components by iterated 3x3 max-pooling of pixel labels, and the
 component with the most pixels gives ``(x0, y0, min(x1 + 1, w - 1), min(y1 + 1, h - 1))``
-(boundingRect's x + w convention). This equals ``wsol_tf.evaluation.boxes.box_from_scoremap`` except
-where two components tie or differ in the order of pixel count and contour area (cv2 ranks
+(boundingRect's x + w convention). This equals ``wsol_tf.evaluation.boxes.box_from_scoremap``
+except where two components tie or differ in the order of pixel count and contour area (cv2 ranks
 contours by polygon area), and the CAM is upsampled with TF's bicubic resize rather than
 cv2's, so maps differ from the evaluator's by resampling noise.
 """
 
 import tensorflow as tf
 
-from wsol_tf import models
+from wsol_tf.evaluation import extractors
 
 
 def component_boxes(scoremaps, threshold):
@@ -83,12 +83,14 @@ class LocalizerModule(tf.Module):
         model: trained WSOL model (``wsol_tf.models.build``) with its weights.
         image_size: (h, w) network input.
         cam_threshold: tau of the box.
+        cam: score-map extractor (``wsol_tf.evaluation.extractors``), through the model's
+            method (``Method.score_maps``), as the evaluator computes maps.
     """
 
-    def __init__(self, model, image_size, cam_threshold=0.2):
+    def __init__(self, model, image_size, cam_threshold=0.2, cam="classic"):
         super().__init__()
-        self.net = models.cam_model(model)
-        self.kernel = tf.Variable(models.classifier_kernel(model), trainable=False)
+        self.model = model
+        self.extractor = extractors.get(cam)
         self.image_size = [int(s) for s in image_size]
         self.cam_threshold = tf.Variable(float(cam_threshold), trainable=False)
 
@@ -102,10 +104,9 @@ class LocalizerModule(tf.Module):
         """
         original = tf.cast(tf.shape(images)[1:3], tf.float32)
         resized = tf.image.resize(images, self.image_size, method="bilinear")
-        features, logits = self.net(resized, training=False)
-        classes = tf.argmax(logits, axis=-1, output_type=tf.int32)
-        weights = tf.transpose(tf.gather(self.kernel, classes, axis=1))  # (B, K)
-        cams = tf.einsum("bhwk,bk->bhw", features, weights)[..., None]
+        logits, cams = self.model.method.score_maps(self.model, resized, None, self.extractor)
+        classes = tf.argmax(logits, axis=-1, output_type=tf.int32)  # the maps' classes
+        cams = tf.cast(cams, tf.float32)[..., None]
         cams = tf.image.resize(cams, self.image_size, method="bicubic")[..., 0]
         low = tf.reduce_min(cams, axis=[1, 2], keepdims=True)
         high = tf.reduce_max(cams, axis=[1, 2], keepdims=True)
@@ -115,7 +116,7 @@ class LocalizerModule(tf.Module):
         size = tf.constant(self.image_size, tf.float32)
         scale = tf.stack([original[1] / size[1], original[0] / size[0]] * 2)
         return {
-            "scores": tf.nn.softmax(logits),
+            "scores": tf.nn.softmax(tf.cast(logits, tf.float32)),
             "classes": classes,
             "cam": cams,
             "box": boxes,
@@ -123,8 +124,8 @@ class LocalizerModule(tf.Module):
         }
 
 
-def export(model, image_size, out_dir, cam_threshold=0.2):
+def export(model, image_size, out_dir, cam_threshold=0.2, cam="classic"):
     """Write a SavedModel whose ``serving_default`` signature is ``LocalizerModule.serve``."""
-    module = LocalizerModule(model, image_size, cam_threshold)
+    module = LocalizerModule(model, image_size, cam_threshold, cam)
     tf.saved_model.save(module, out_dir, signatures={"serving_default": module.serve})
     return out_dir

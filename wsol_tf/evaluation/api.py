@@ -1,11 +1,11 @@
 """Evaluate a run's checkpoint, or saved score maps, as a library call
 (`python -m wsol_tf.evaluate` wraps it)."""
 
-import json
 import os
 
 from wsol_tf.data.datasets import load_split
-from wsol_tf.data.pipeline import SKIP_LOG
+from wsol_tf.data.pipeline import skip_log_scope
+from wsol_tf.files import write_json
 
 
 def evaluate(
@@ -17,7 +17,7 @@ def evaluate(
     cam_threshold=0.2,
     batch_size=32,
     out_dir=None,
-    cam="cam",
+    cam="classic",
     cam_curve_interval=0.001,
     scoremaps=None,
     save_scoremaps=None,
@@ -38,67 +38,79 @@ def evaluate(
     from wsol_tf.training.checkpoints import load_model
     from wsol_tf.training.config import TrainConfig
 
-    config = TrainConfig.load(workdir) if workdir else None
-    if config is None and not scoremaps:
-        raise ValueError("--workdir is required unless --scoremaps is given.")
-    if config is not None:
-        dataset_given = dataset
-        dataset = dataset or config.dataset
-        if not (data_dir or (dataset_given and dataset_given != config.dataset)):
-            data_dir = config.data_dir
-    if not dataset:
-        raise ValueError("--scoremaps without --workdir needs --dataset (and --data_dir).")
-    out_dir = out_dir or workdir
-    if not out_dir:
-        raise ValueError("--scoremaps without --workdir needs --out_dir for metrics.json.")
-    # The training run's split options (e.g. its held-out "val") apply to its own dataset.
-    same_data = config is not None and dataset == config.dataset and data_dir == config.data_dir
-    records = load_split(dataset, data_dir, split, **(config.split_options() if same_data else {}))
-    num_boxes, masks = getattr(records, "num_boxes", None), getattr(records, "mask_paths", None)
-    if num_boxes is not None and not num_boxes.any() and not masks:
-        raise ValueError(
-            f"{dataset} split {split!r} ({len(records)} images) has no boxes or masks: "
-            "localization cannot be evaluated on it."
+    with skip_log_scope() as skip_log:  # this evaluation's unreadable files only
+        config = TrainConfig.load(workdir) if workdir else None
+        if config is None and not scoremaps:
+            raise ValueError("--workdir is required unless --scoremaps is given.")
+        if config is not None:
+            dataset_given = dataset
+            dataset = dataset or config.dataset
+            if not (data_dir or (dataset_given and dataset_given != config.dataset)):
+                data_dir = config.data_dir
+        if not dataset:
+            raise ValueError("--scoremaps without --workdir needs --dataset (and --data_dir).")
+        out_dir = out_dir or workdir
+        if not out_dir:
+            raise ValueError("--scoremaps without --workdir needs --out_dir for metrics.json.")
+        # The training run's split options (e.g. its held-out "val") apply to its own dataset.
+        same_data = config is not None and dataset == config.dataset and data_dir == config.data_dir
+        records = load_split(
+            dataset, data_dir, split, **(config.split_options() if same_data else {})
         )
-    info = {"dataset": dataset, "split": split}
-    if scoremaps:
-        print_fn(f"Evaluating score maps in {scoremaps} on {dataset} {split}")
-        metrics = evaluate_scoremaps(
-            scoremaps,
-            records,
-            cam_threshold=cam_threshold,
-            cam_curve_interval=cam_curve_interval,
-            out_dir=out_dir,
-            num_overlays=num_pictures,
-            print_fn=print_fn,
-        )
-        info["scoremaps"] = scoremaps
-    else:
-        model, config, checkpoint = load_model(workdir, checkpoint, records.num_classes)
-        print_fn(f"Evaluating {checkpoint} on {dataset} {split} ({len(records)} images)")
-        metrics = evaluate_model(
-            model,
-            records,
-            image_size=config.image_size,
-            resize_size=config.eval_resize_size,
-            batch_size=batch_size,
-            cam_threshold=cam_threshold,
-            cam=cam,
-            cam_curve_interval=cam_curve_interval,
-            out_dir=out_dir,
-            num_overlays=num_pictures,
-            save_scoremaps=save_scoremaps,
-            print_fn=print_fn,
-        )
-        info.update(
-            {"checkpoint": checkpoint, "model": config.model, "method": config.method, "cam": cam}
-        )
-        if save_scoremaps:
-            info["saved_scoremaps"] = save_scoremaps
+        num_boxes, masks = getattr(records, "num_boxes", None), getattr(records, "mask_paths", None)
+        if num_boxes is not None and not num_boxes.any() and not masks:
+            raise ValueError(
+                f"{dataset} split {split!r} ({len(records)} images) has no boxes or masks: "
+                "localization cannot be evaluated on it."
+            )
+        info = {"dataset": dataset, "split": split}
+        if scoremaps:
+            print_fn(f"Evaluating score maps in {scoremaps} on {dataset} {split}")
+            metrics = evaluate_scoremaps(
+                scoremaps,
+                records,
+                cam_threshold=cam_threshold,
+                cam_curve_interval=cam_curve_interval,
+                out_dir=out_dir,
+                num_overlays=num_pictures,
+                print_fn=print_fn,
+            )
+            info["scoremaps"] = scoremaps
+        else:
+            model, config, checkpoint = load_model(workdir, checkpoint, records.num_classes)
+            print_fn(f"Evaluating {checkpoint} on {dataset} {split} ({len(records)} images)")
+            metrics = evaluate_model(
+                model,
+                records,
+                image_size=config.image_size,
+                resize_size=config.eval_resize_size,
+                batch_size=batch_size,
+                cam_threshold=cam_threshold,
+                cam=cam,
+                cam_curve_interval=cam_curve_interval,
+                out_dir=out_dir,
+                num_overlays=num_pictures,
+                save_scoremaps=save_scoremaps,
+                print_fn=print_fn,
+            )
+            info.update(
+                {
+                    "checkpoint": checkpoint,
+                    "model": config.model,
+                    "method": config.method,
+                    "cam": cam,
+                }
+            )
+            if save_scoremaps:
+                info["saved_scoremaps"] = save_scoremaps
     metrics.update(info)
-    unreadable = SKIP_LOG.to_json()
+    unreadable = skip_log.to_json()
     metrics["unreadable_files"] = unreadable["skipped"]
     metrics["num_skipped"] = metrics.get("num_skipped", 0) + unreadable["num_skipped"]
-    with open(os.path.join(out_dir, "metrics.json"), "w") as f:
-        json.dump(metrics, f, indent=2)
+    write_metrics(out_dir, metrics)
     return metrics
+
+
+def write_metrics(out_dir, metrics):
+    """The one writer of metrics.json (atomic); returns its path."""
+    return write_json(os.path.join(out_dir, "metrics.json"), metrics)

@@ -55,7 +55,7 @@ def threshold_levels(thresholds, max_value: int) -> np.ndarray:
     """Integer cut ``int(tau * max_value)`` of each CAM threshold (wsolevaluation's rule).
 
     The binary image at tau only depends on this integer, and ``max_value`` is the uint8
-    image's maximum, so a whole sweep maps onto at most 256 distinct levels.
+    image's maximum, so a whole threshold list maps onto at most 256 distinct levels.
 
     Args:
         thresholds: (T,) CAM thresholds in [0, 1].
@@ -97,7 +97,7 @@ def contour_boxes_at_level(image, level: int) -> tuple[np.ndarray, int]:
 
 
 def boxes_by_level(image, levels) -> dict[int, tuple[np.ndarray, int]]:
-    """``contour_boxes_at_level`` once per distinct level (the fast exact sweep).
+    """``contour_boxes_at_level`` once per distinct level (the fast exact scan).
 
     Levels at or above the image's maximum leave no foreground pixel, so they get the
     no-contour answer without calling cv2.
@@ -157,7 +157,7 @@ def boxes_from_scoremap_loop(scoremap, thresholds, multi_contour: bool = False) 
     """Reference for ``boxes_from_scoremap``: one threshold + contour pass per threshold.
 
     This is the straightforward loop wsolevaluation runs; kept to test and benchmark the
-    grouped sweep against. Same arguments and return value as ``boxes_from_scoremap``.
+    grouped scan against. Same arguments and return value as ``boxes_from_scoremap``.
     """
     scoremap = _check_scoremap(scoremap)  # (H, W) float64
     thresholds = np.asarray(thresholds, dtype=np.float64).reshape(-1)  # (T,)

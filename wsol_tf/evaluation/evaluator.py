@@ -1,29 +1,23 @@
-"""Evaluate WSOL score maps: from a model (CAM or Grad-CAM) or from saved ``.npy`` maps.
+"""Evaluate WSOL score maps: from a model (any extractor) or from saved ``.npy`` maps.
 
 Both paths feed one ``LocalizationEvaluator`` with the GT class's map, the predicted class's
 map, predictions, labels and GT boxes in network-input pixels (float64 maths, truncated with
 int() as wsolevaluation does, see ``wsol_tf.evaluation.boxes.gt_boxes_for_input``), plus GT
 masks for PxAP where the split has them (OpenImages mask files, tfds CUB segmentations, see
-``wsol_tf.evaluation.gt_masks``), then write metrics.json and the pictures (chosen, best and worst
-images by GT-known IoU). Images with a mask but no box count in PxAP and Top-1 Clas only.
-Splits are file-backed ``Records`` or tfds sources (``wsol_tf.evaluation.sources``).
+``wsol_tf.evaluation.gt_masks``), then draw the pictures (chosen, best and worst images by
+GT-known IoU); ``wsol_tf.evaluation.api.evaluate`` writes metrics.json. Images with a mask
+but no box count in PxAP and Top-1 Clas only. Splits are file-backed ``Records`` or tfds
+sources (``wsol_tf.evaluation.sources``).
 """
 
-import json
 import os
 import time
 
 import numpy as np
 import tensorflow as tf
 
-from wsol_tf import models
 from wsol_tf.data.pipeline import as_hw, default_resize_size
-from wsol_tf.evaluation.cam import (
-    grad_cam_maps,
-    normalize_scoremap,
-    scoremaps_for_input,
-    upsample_scoremaps,
-)
+from wsol_tf.evaluation.extractors import ScoreMapper
 from wsol_tf.evaluation.metrics import LocalizationEvaluator
 from wsol_tf.evaluation.scoremap_files import (
     load_scoremap,
@@ -34,55 +28,7 @@ from wsol_tf.evaluation.scoremap_files import (
 from wsol_tf.evaluation.sources import FileEvalSource, eval_source, original_size_hw
 from wsol_tf.evaluation.visualize import overlay_grid, save_png
 
-CAM_METHODS = ("cam", "gradcam")
-__all__ = ["evaluate_model", "evaluate_scoremaps", "original_size_hw", "ScoremapModel"]
-
-
-class ScoremapModel:
-    """Images -> (logits, score maps of chosen classes) for a WSOL model.
-
-    Args:
-        model: a model from ``wsol_tf.models.build`` with its weights.
-        image_size: (h, w) network input.
-        cam: "cam" (classic CAM, default) or "gradcam" (Tensorpack's Grad-CAM without ReLU).
-    """
-
-    def __init__(self, model, image_size, cam="cam"):
-        if cam not in CAM_METHODS:
-            raise ValueError(f"cam={cam!r}: valid choices are {', '.join(CAM_METHODS)}")
-        self.image_size = as_hw(image_size)
-        self.cam = cam
-        self._net = models.cam_model(model)
-        self._kernel = models.classifier_kernel(model)
-        # reduce_retracing: the picture batches and a last partial batch have other sizes.
-        self._forward = tf.function(
-            lambda images: self._net(images, training=False), reduce_retracing=True
-        )
-        self._with_grads = tf.function(self._features_and_grads, reduce_retracing=True)
-
-    def _features_and_grads(self, images, classes):
-        with tf.GradientTape() as tape:
-            features, logits = self._net(images, training=False)
-            chosen = tf.gather(logits, classes, axis=1, batch_dims=1)  # (B,)
-            total = tf.reduce_sum(chosen)  # images are independent at inference
-        return features, logits, tape.gradient(total, features)
-
-    def logits(self, images):
-        """(B, C) logits of a (B, h, w, 3) batch in [0, 255]."""
-        return self._forward(images)[1].numpy()
-
-    def __call__(self, images, classes):
-        """Logits (B, C) and normalised (B, h, w) float64 maps of ``classes`` (B,)."""
-        classes = np.asarray(classes, dtype=np.int32)
-        if self.cam == "cam":
-            features, logits = (t.numpy() for t in self._forward(images))
-            maps = scoremaps_for_input(features, self._kernel, classes, self.image_size)
-            return logits, maps
-        features, logits, grads = (
-            t.numpy() for t in self._with_grads(images, tf.constant(classes))
-        )
-        cams = grad_cam_maps(features, grads)  # (B, h', w')
-        return logits, normalize_scoremap(upsample_scoremaps(cams, self.image_size))
+__all__ = ["evaluate_model", "evaluate_scoremaps", "original_size_hw"]
 
 
 def _pick_pictures(per_image, rows, num):
@@ -143,7 +89,7 @@ def _write_pictures(picks, info, source, maps_for, image_size, resize_size, out_
 
 
 def _finish(evaluator, skipped, started, source, pictures_fn, out_dir):
-    """compute(), counts, pictures and metrics.json."""
+    """compute(), counts and pictures."""
     if evaluator.num_evaluated == 0:
         what = "GT box or mask" if source.has_masks else "GT box"
         raise ValueError(f"{_source_name(source)}: no image with a {what} to evaluate")
@@ -156,8 +102,6 @@ def _finish(evaluator, skipped, started, source, pictures_fn, out_dir):
         metrics["pictures"] = pictures
         if "chosen" in pictures:
             metrics["overlays"] = pictures["chosen"]
-        with open(os.path.join(out_dir, "metrics.json"), "w") as f:
-            json.dump(metrics, f, indent=2)
     return metrics
 
 
@@ -180,7 +124,7 @@ def evaluate_model(
     resize_size=None,
     batch_size=32,
     cam_threshold=0.2,
-    cam="cam",
+    cam="classic",
     cam_curve_interval=0.001,
     out_dir=None,
     num_overlays=8,
@@ -199,10 +143,10 @@ def evaluate_model(
         resize_size: (h, w) before the center crop; None: image_size * 256 / 224.
         batch_size: images per forward pass.
         cam_threshold: tau of the headline numbers (the sweeps are reported too).
-        cam: "cam" or "gradcam".
+        cam: extractor name (`wsol_tf.evaluation.extractors.names()`: classic CAM, Grad-CAM).
         cam_curve_interval: fine-grid step (MaxBoxAcc, MaxBoxAccV2, PxAP); None skips it
             (and then a split with masks is refused: PxAP needs the grid).
-        out_dir: where metrics.json and the pictures go (None: write nothing).
+        out_dir: where the pictures go (None: none).
         num_overlays: rows of each picture grid (chosen = the first images, best, worst).
         save_scoremaps: folder to write the GT class's maps to (wsolevaluation layout; tfds
             rows are named by their read position).
@@ -212,12 +156,11 @@ def evaluate_model(
         print_fn: progress output.
 
     Returns:
-        The metrics dict (also written to out_dir/metrics.json); ``pxap`` is set when the
-        split has masks.
+        The metrics dict; ``pxap`` is set when the split has masks.
     """
     image_size = as_hw(image_size)
     resize_size = as_hw(resize_size) if resize_size is not None else default_resize_size(image_size)
-    num_classes = model.outputs[0].shape[-1]
+    num_classes = model.num_classes
     source = eval_source(records, masks_fn)
     if records.num_classes != num_classes:
         raise ValueError(
@@ -225,7 +168,7 @@ def evaluate_model(
         )
     if source.has_masks and cam_curve_interval is None:
         raise ValueError(f"{records.source} has GT masks: PxAP needs cam_curve_interval")
-    scorer = ScoremapModel(model, image_size, cam)
+    scorer = ScoreMapper(model, cam)
     evaluator = LocalizationEvaluator(
         cam_threshold=cam_threshold, cam_curve_interval=cam_curve_interval
     )
@@ -322,7 +265,7 @@ def evaluate_scoremaps(
             ``evaluate_model``.
 
     Returns:
-        The metrics dict (also written to out_dir/metrics.json).
+        The metrics dict.
     """
     if not os.path.isdir(scoremap_dir):
         raise FileNotFoundError(f"--scoremaps folder {scoremap_dir} does not exist")
@@ -389,7 +332,4 @@ def evaluate_scoremaps(
         # Without a classifier there is no Top-1 anything; GT-known metrics stand alone.
         for key in ("top1_clas", "top1_loc", "best_top1_loc", "best_top1_threshold"):
             metrics[key] = None
-        if out_dir:
-            with open(os.path.join(out_dir, "metrics.json"), "w") as f:
-                json.dump(metrics, f, indent=2)
     return metrics

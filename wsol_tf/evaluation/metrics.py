@@ -1,4 +1,4 @@
-"""WSOL metrics: Top-1 Clas, GT-known Loc and Top-1 Loc, with a CAM-threshold sweep.
+"""WSOL metrics: Top-1 Clas, GT-known Loc and Top-1 Loc at several CAM thresholds.
 
 Definitions (ADL paper; box rules of clovaai/wsolevaluation, see ``wsol_tf.evaluation.boxes``):
 
@@ -9,7 +9,7 @@ Definitions (ADL paper; box rules of clovaai/wsolevaluation, see ``wsol_tf.evalu
   When the class is right the predicted class's CAM is the GT class's CAM, so Top-1 Loc is
   ``correct_cls and gt_known_correct``; when the class is wrong it is wrong whatever the box.
 
-Every metric is computed at each CAM threshold of a sweep (Tensorpack's 0.05 ... 0.35 by
+Every metric is computed at each CAM threshold of a threshold list (Tensorpack's 0.05 ... 0.35 by
 default, plus ``cam_threshold``); the headline numbers use ``cam_threshold``. The same is
 computed over wsolevaluation's fine grid ``np.arange(0, 1, cam_curve_interval)``, together with
 
@@ -37,8 +37,8 @@ from wsol_tf.evaluation.boxes import (
 from wsol_tf.evaluation.boxes import iou as box_iou
 from wsol_tf.evaluation.pxap import pxap_from_histograms, pxap_histograms
 
-# Tensorpack ADL sweeps cam_threshold = 0.05 + i * 0.05 for i = 0..6.
-DEFAULT_SWEEP = np.arange(0.05, 0.351, 0.05)
+# Tensorpack ADL tries cam_threshold = 0.05 + i * 0.05 for i = 0..6.
+TENSORPACK_THRESHOLDS = np.arange(0.05, 0.351, 0.05)
 
 # wsolevaluation's MaxBoxAccV2 IoU thresholds (its iou_threshold_list 30, 50, 70 divided by 100).
 MAXBOXACC_V2_IOUS = (0.3, 0.5, 0.7)
@@ -49,7 +49,7 @@ _SAME_THRESHOLD = 1e-9
 
 
 def _merge_thresholds(thresholds, cam_threshold: float) -> np.ndarray:
-    """Sorted unique sweep that contains ``cam_threshold`` exactly."""
+    """Sorted unique thresholds that contain ``cam_threshold`` exactly."""
     values = np.asarray(thresholds, dtype=np.float64).reshape(-1)
     values = values[np.abs(values - cam_threshold) > _SAME_THRESHOLD]
     return np.unique(np.append(values, cam_threshold))
@@ -71,7 +71,7 @@ def _best_per_level(per_level, gt_boxes):
     """Largest-contour and best-contour IoU per level, in one IoU call for all levels.
 
     One vectorized IoU over every level's boxes replaces a small IoU call per level (the
-    sweep's main cost after findContours). Values are identical: IoU is elementwise, and
+    scan's main cost after findContours). Values are identical: IoU is elementwise, and
     the best box of a level is its first maximum, as ``np.argmax`` picks it.
 
     Args:
@@ -96,7 +96,7 @@ def _best_per_level(per_level, gt_boxes):
     return best[largest], boxes[largest], best[first_max], boxes[first_max]
 
 
-def sweep_ious(scoremap, gt_boxes, threshold_sets) -> list[dict[str, np.ndarray]]:
+def ious_at_thresholds(scoremap, gt_boxes, threshold_sets) -> list[dict[str, np.ndarray]]:
     """Best IoU of the predicted box(es) against the GT boxes at every threshold of every set.
 
     One contour pass per distinct integer level of the union of the sets; every threshold
@@ -145,12 +145,12 @@ class LocalizationEvaluator:
 
     Args:
         cam_threshold: CAM threshold tau for the headline numbers (CAM paper / Tensorpack: 0.2).
-        thresholds: CAM thresholds to sweep; default ``np.arange(0.05, 0.351, 0.05)``.
-            ``cam_threshold`` is always added; the sweep is sorted and deduplicated.
+        thresholds: CAM thresholds to score; default ``np.arange(0.05, 0.351, 0.05)``.
+            ``cam_threshold`` is always added; the list is sorted and deduplicated.
         iou_threshold: IoU needed for a box to count as correct (delta, default 0.5; ``>=``).
         multi_contour: False (default) takes the largest contour's box per threshold; True
             keeps a box per contour and scores the best one (wsolevaluation's MaxBoxAccV2 mode).
-            Applies to Top-1 Clas/GT-known/Top-1 Loc and their sweeps; MaxBoxAcc and
+            Applies to Top-1 Clas/GT-known/Top-1 Loc and their per-threshold values; MaxBoxAcc and
             MaxBoxAccV2 always use their own rule.
         cam_curve_interval: step of the fine grid ``np.arange(0, 1, step)`` (wsolevaluation's
             default 0.001); None skips the grid, MaxBoxAcc, MaxBoxAccV2 and PxAP.
@@ -168,13 +168,13 @@ class LocalizationEvaluator:
     ):
         self.cam_threshold = _check_fraction(cam_threshold, "cam_threshold")
         self.iou_threshold = _check_fraction(iou_threshold, "iou_threshold", low_open=True)
-        sweep = DEFAULT_SWEEP if thresholds is None else np.asarray(thresholds, dtype=np.float64)
-        sweep = sweep.reshape(-1)
-        if thresholds is not None and sweep.size == 0:
+        given = TENSORPACK_THRESHOLDS if thresholds is None else thresholds
+        thresholds_list = np.asarray(given, dtype=np.float64).reshape(-1)
+        if thresholds is not None and thresholds_list.size == 0:
             raise ValueError(f"thresholds must not be empty; got {thresholds!r}")
-        for tau in sweep:
+        for tau in thresholds_list:
             _check_fraction(tau, "every value in thresholds")
-        self.thresholds = _merge_thresholds(sweep, self.cam_threshold)  # (T,)
+        self.thresholds = _merge_thresholds(thresholds_list, self.cam_threshold)  # (T,)
         self._cam_index = int(np.argmin(np.abs(self.thresholds - self.cam_threshold)))
         self.multi_contour = bool(multi_contour)
         if cam_curve_interval is None:
@@ -267,14 +267,14 @@ class LocalizationEvaluator:
         self._mask_only_correct += int((predictions == labels).sum())
 
     def _best_box(self, scoremap, gt) -> tuple[np.ndarray, np.ndarray]:
-        """Best IoU against ``gt`` (m, 4) at every sweep threshold, in the evaluator's mode.
+        """Best IoU against ``gt`` (m, 4) at every threshold of the list, in the evaluator's mode.
 
         Returns:
             ious (T,), boxes (T, 4) int64 (the predicted box achieving each best IoU).
         """
-        (sweep,) = sweep_ious(scoremap, gt, [self.thresholds])
+        (at_tau,) = ious_at_thresholds(scoremap, gt, [self.thresholds])
         mode = "multi" if self.multi_contour else "largest"
-        return sweep[f"iou_{mode}"], sweep[f"box_{mode}"]
+        return at_tau[f"iou_{mode}"], at_tau[f"box_{mode}"]
 
     def accumulate(
         self, scoremaps_gt, scoremaps_pred, predictions, labels, gt_boxes, num_boxes, masks=None
@@ -351,8 +351,10 @@ class LocalizationEvaluator:
         mode = "multi" if self.multi_contour else "largest"
         for b in range(batch):
             gt = gt_boxes[b, : num_boxes[b]]  # (m, 4)
-            sweep, curve = sweep_ious(maps_gt[b], gt, [self.thresholds, self.curve_thresholds])
-            gt_ious, gt_best = sweep[f"iou_{mode}"], sweep[f"box_{mode}"]  # (T,), (T, 4)
+            at_tau, curve = ious_at_thresholds(
+                maps_gt[b], gt, [self.thresholds, self.curve_thresholds]
+            )
+            gt_ious, gt_best = at_tau[f"iou_{mode}"], at_tau[f"box_{mode}"]  # (T,), (T, 4)
             gt_ok = gt_ious >= self.iou_threshold  # (T,)
             correct_cls = bool(predictions[b] == labels[b])
             top1_ok = gt_ok & correct_cls  # (T,)
@@ -419,10 +421,10 @@ class LocalizationEvaluator:
 
             * ``top1_clas``, ``gt_known_loc``, ``top1_loc``: at ``cam_threshold``.
             * ``num_images``, ``cam_threshold``, ``iou_threshold``, ``multi_contour``.
-            * ``sweep``: list of ``{"threshold", "gt_known_loc", "top1_loc"}``, ascending.
-            * ``best_threshold``: the sweep threshold with the highest GT-known Loc (the
+            * ``per_threshold``: list of ``{"threshold", "gt_known_loc", "top1_loc"}``, ascending.
+            * ``best_threshold``: the threshold of the list with the highest GT-known Loc (the
               lowest one on ties); ``best_gt_known_loc``: that accuracy.
-            * ``best_top1_loc``: highest Top-1 Loc over the sweep, chosen on its own, at
+            * ``best_top1_loc``: highest Top-1 Loc over the list, chosen on its own, at
               ``best_top1_threshold`` (may differ from ``best_threshold``).
             * with a fine grid: ``cam_curve_interval``; ``curve`` = {``thresholds``,
               ``gt_known_loc``, ``top1_loc``} lists and the best of each with its threshold;
@@ -457,7 +459,7 @@ class LocalizationEvaluator:
             "cam_threshold": float(self.cam_threshold),
             "iou_threshold": float(self.iou_threshold),
             "multi_contour": self.multi_contour,
-            "sweep": [
+            "per_threshold": [
                 {
                     "threshold": shown[t],
                     "gt_known_loc": float(gt_known[t]),
@@ -544,7 +546,7 @@ class LocalizationEvaluator:
             ``gt_known_correct`` (N,) bool; ``top1_iou`` (N,) IoU of the predicted class's
             box (NaN when the class was wrong and no ``scoremaps_pred`` was given);
             ``top1_box`` (N, 4) int64 (-1s when unknown); ``top1_loc_correct`` (N,) bool.
-            Only ``cam_threshold`` is kept per image so memory stays O(N) for long sweeps.
+            Only ``cam_threshold`` is kept per image so memory stays O(N) for long threshold lists.
         """
         rec = self._records
         n = self._num_images

@@ -21,17 +21,16 @@ TABLE_METRICS = METRICS  # Top-1 Clas, GT-known Loc, Top-1 Loc, MaxBoxAccV2
 def train_command(config: dict) -> str:
     """The `python -m wsol_tf.train` line that trains a run with these TrainConfig values.
 
-    Flags whose value is the default are left out (ADL's also for CAM runs, where they do
-    nothing); `config["workdir"]` is written as given.
+    Flags whose value is the default are left out, and so are the method's parameters at
+    their defaults; `config["workdir"]` is written as given.
     """
     import dataclasses
 
+    from wsol_tf import methods
     from wsol_tf.training.config import TrainConfig
 
     defaults = TrainConfig()
-    skip = {"experiment", "workdir", "log_every", "tensorboard"}
-    if config.get("method") == "cam":
-        skip |= {"adl_variant", "drop_rate", "gamma", "positions"}
+    skip = {"experiment", "workdir", "log_every", "tensorboard", "method_params"}
     parts = ["python -m wsol_tf.train --experiment=none"]
     for field in dataclasses.fields(TrainConfig):
         name, value = field.name, config.get(field.name)
@@ -44,7 +43,16 @@ def train_command(config: dict) -> str:
             value = ",".join(str(v) for v in value)
         elif value == default and name != "method":
             continue
-        parts.append(f"--{'adl_positions' if name == 'positions' else name}={value}")
+        parts.append(f"--{name}={value}")
+    method = methods.get(config.get("method", defaults.method))
+    given = config.get("method_params") or {}
+    for field in methods.params_fields(method.Params):
+        value = given.get(field.name, field.default)
+        if value is None or value == field.default:
+            continue
+        if isinstance(value, list | tuple):
+            value = ",".join(str(v) for v in value)
+        parts.append(f"--{methods.flag_name(method.name, field)}={value}")
     parts.append(f"--workdir={config['workdir']}")
     return " ".join(parts)
 
@@ -243,7 +251,7 @@ def _baseline(runs):
     from wsol_tf.reproduction.baselines import centered_box_baseline
     from wsol_tf.training.config import TrainConfig
 
-    config = TrainConfig(**{**runs[0].settings, "seed": runs[0].seed})
+    config = TrainConfig.from_settings(**{**runs[0].settings, "seed": runs[0].seed})
     records = load_split(config.dataset, config.data_dir, "test", **config.split_options())
     return centered_box_baseline(records, config.image_size, config.eval_resize_size)
 
@@ -258,11 +266,27 @@ def _baseline_line(baseline, rows):
     )
 
 
+def display_path(path, root_dir="."):
+    """A path as a reader can use it: relative to the repository when it is inside it or in
+    the shared folder beside it (../shared/...), else with the home folder as "~"."""
+    if not path:
+        return path
+    absolute, root = os.path.abspath(path), os.path.abspath(root_dir)
+    relative = os.path.relpath(absolute, root)
+    if not relative.startswith("..") or relative.startswith(os.path.join("..", "shared")):
+        return relative
+    home = os.path.expanduser("~")
+    if absolute.startswith(home + os.sep):
+        return "~" + absolute[len(home) :]
+    return absolute
+
+
 def _commands(runs, results, root_dir):
     lines = ["<details><summary>Commands of the runs</summary>", ""]
     for run in runs:
         config = dict(results[run.key]["config"])
         config["workdir"] = os.path.relpath(config["workdir"], root_dir)
+        config["data_dir"] = display_path(config.get("data_dir"))
         lines.append(f"- {run.row}, seed {run.seed}: `{train_command(config)}`")
     lines += ["", "</details>"]
     return lines

@@ -2,9 +2,10 @@
 
 A `Run` is one training + evaluation: a TrainConfig's settings and a seed, plus the table and
 row it fills. Runs with the same settings and seed (e.g. the main ADL run, which is also the
-drop_rate 0.75 row of Table 1) are trained once. Each run writes `result.json` beside its
-checkpoints; a later call with the same config reuses it, and a run killed half-way resumes
-from its last checkpoint, so a killed reproduction loses at most one epoch.
+drop_rate 0.75 row of Table 1) are trained once, each by the one runner
+(`wsol_tf.reproduction.runner`): a later call with the same config reuses its result, and a
+run killed half-way resumes from its last checkpoint, so a killed reproduction loses at most
+one epoch.
 
 Library code: explicit arguments, no FLAGS (the CLI is `wsol_tf.reproduce`).
 """
@@ -17,7 +18,6 @@ import json
 import math
 import os
 import re
-import shutil
 import time
 
 import numpy as np
@@ -78,50 +78,12 @@ def run_workdir(root, run: Run) -> str:
 def _config(run: Run, workdir: str):
     from wsol_tf.training.config import TrainConfig
 
-    return TrainConfig(**{**run.settings, "seed": run.seed, "workdir": workdir})
-
-
-def identity(config) -> dict:
-    """What a run's results depend on besides the code: its config and the data it reads.
-
-    The embedded synthetic set is named by its generator parameters and version (the cache
-    key), so a changed generator default is not mistaken for the data of an earlier run.
-    """
-    from wsol_tf.data import synthetic
-
-    data = synthetic.cache_key() if config.dataset == "synthetic" else config.data_dir
-    return {"config": json.loads(config.to_json()), "data": data}
-
-
-def _read_json(path):
-    if not os.path.isfile(path):
-        return None
-    with open(path) as f:
-        return json.load(f)
-
-
-def _prepare_workdir(workdir, config):
-    """Returns the earlier result of this very run, or None after making the workdir ready.
-
-    A workdir holding another run (an earlier config or dataset) is emptied, so training
-    never resumes from someone else's checkpoint; one holding this run's unfinished training
-    is kept, and training resumes from its last checkpoint.
-    """
-    wanted = identity(config)
-    result = _read_json(os.path.join(workdir, "result.json"))
-    if result is not None and result.get("identity") == wanted:
-        return result
-    started = _read_json(os.path.join(workdir, "identity.json"))
-    if started != wanted and os.path.isdir(workdir):
-        shutil.rmtree(workdir)
-    os.makedirs(workdir, exist_ok=True)
-    with open(os.path.join(workdir, "identity.json"), "w") as f:
-        json.dump(wanted, f, indent=2)
-    return None
+    return TrainConfig.from_settings(**{**run.settings, "seed": run.seed, "workdir": workdir})
 
 
 def train_and_evaluate(run: Run, root: str, print_fn=print, threads: int = 0) -> dict:
-    """Trains (or resumes) and evaluates one run; returns its result dict (also result.json).
+    """Trains (or resumes) and evaluates one run with the one runner
+    (`wsol_tf.reproduction.runner.run_config`); returns its result dict.
 
     Args:
         run: the run.
@@ -130,54 +92,13 @@ def train_and_evaluate(run: Run, root: str, print_fn=print, threads: int = 0) ->
         threads: TensorFlow intra-op threads (0: TensorFlow's default), for parallel runs.
 
     Returns:
-        {"key", "table", "row", "seed", "workdir", "config", metrics..., "train_seconds",
-        "evaluate_seconds", "overlays", "reused"}.
+        The runner's result (every metric, train_seconds, evaluate_seconds, ...) plus
+        "key", "table", "row", "seed".
     """
-    import keras
-    import tensorflow as tf
+    from wsol_tf.reproduction.runner import run_config
 
-    from wsol_tf import evaluation, training
-
-    workdir = run_workdir(root, run)
-    config = _config(run, workdir)
-    config.validate()
-    previous = _prepare_workdir(workdir, config)
-    if previous is not None:
-        return {**previous, "reused": True}
-    if threads:
-        try:
-            tf.config.threading.set_intra_op_parallelism_threads(threads)
-            tf.config.threading.set_inter_op_parallelism_threads(threads)
-        except RuntimeError:
-            pass  # TensorFlow already started in this process: keep its pool
-    keras.backend.clear_session()
-    training.train(config, resume=True, print_fn=print_fn)
-    started = time.perf_counter()
-    metrics = evaluation.evaluate(workdir, print_fn=lambda _: None)
-    evaluate_seconds = time.perf_counter() - started
-    train_log_path = os.path.join(workdir, "train_log.json")
-    with open(train_log_path) as f:
-        epochs = json.load(f)
-    result = {
-        "key": run.key,
-        "table": run.table,
-        "row": run.row,
-        "seed": run.seed,
-        "workdir": workdir,
-        "config": json.loads(config.to_json()),
-        "identity": identity(config),
-        **{name: metrics.get(name) for name in METRICS},
-        "train_accuracy": epochs[-1].get("accuracy") if epochs else None,
-        # Summed over epochs, so a resumed run counts every epoch once.
-        "train_seconds": float(sum(e.get("seconds", 0.0) for e in epochs)),
-        "evaluate_seconds": evaluate_seconds,
-        "num_test_images": metrics.get("num_images"),
-        "overlays": metrics.get("overlays"),
-        "reused": False,
-    }
-    with open(os.path.join(workdir, "result.json"), "w") as f:
-        json.dump(result, f, indent=2)
-    return result
+    result = run_config(_config(run, run_workdir(root, run)), threads=threads, print_fn=print_fn)
+    return {**result, "key": run.key, "table": run.table, "row": run.row, "seed": run.seed}
 
 
 def _prefixed(run, print_fn):

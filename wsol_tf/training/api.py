@@ -27,12 +27,9 @@ def train(config, resume=True, print_fn=print):
         config.save()
         with open(os.path.join(config.workdir, "classes.json"), "w") as f:
             json.dump(records.class_names, f, indent=1)
-    method = config.method
-    if method == "adl":
-        method += (
-            f" (drop_rate {config.drop_rate}, gamma {config.resolved_gamma}, positions "
-            f"{','.join(config.resolved_positions)})"
-        )
+    method = config.make_method().describe()
+    if config.entropy_weight:
+        method += f" + entropy regularizer (weight {config.entropy_weight})"
     if is_chief(strategy):
         print_fn(
             f"Training {config.model} with {method} on {config.dataset}: {len(records)} images, "

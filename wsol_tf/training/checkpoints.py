@@ -3,7 +3,6 @@
 import json
 import os
 
-from wsol_tf import models
 from wsol_tf.training.config import TrainConfig
 
 
@@ -46,16 +45,7 @@ def load_model(workdir, checkpoint=None, num_classes=None):
         if names is None:
             raise FileNotFoundError(f"{workdir}: no classes.json; pass the number of classes")
         num_classes = len(names)
-    model = models.build(
-        config.model,
-        num_classes,
-        method=config.method,
-        positions=config.resolved_positions,
-        image_size=config.image_size,
-        drop_rate=config.drop_rate,
-        gamma=config.resolved_gamma,
-        adl_variant=config.adl_variant,
-    )
+    model = config.build_model(num_classes)
     try:
         restore_model(model, checkpoint)
     except (AssertionError, ValueError) as error:

@@ -1,170 +1,194 @@
-"""A training run's settings: one dataclass, validated before any data is read."""
+"""A training run's settings: one dataclass, validated before any data is read.
+
+Each field is written once: its default, its help and, for a choice, its valid values live in
+the field's metadata; `python -m wsol_tf.train` generates its flags from them
+(`wsol_tf.training.flags`), and `validate` checks every choice from the same list. The
+method's own hyperparameters are the fields of its `Params` dataclass
+(`wsol_tf.methods`), kept in `method_params`.
+"""
 
 import dataclasses
 import json
+import math
 import os
 
-from wsol_tf import models
+from wsol_tf import methods
 from wsol_tf.data.datasets import DATASETS, NEEDS_DATA_DIR
 from wsol_tf.data.pipeline import as_hw
+from wsol_tf.files import write_atomic
 
 STRATEGIES = ("auto", "one_device", "mirrored", "multi_worker")
 LR_SCHEDULES = ("step", "cosine")
 LR_GROUP_RULES = ("none", "pretrained_0.1", "new_10")
 WEIGHT_DECAY_MODES = ("l2", "decoupled")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16", "float64")
+TRAIN_AUGMENTS = ("crop_flip", "random_resized_crop")
+EVAL_RESIZES = ("crop", "resize")
+BEST_METRICS = ("top1_loc", "gt_known_loc", "top1_clas")
+
+
+def _field(default, help, choices=None, kind=None, flag=True):  # noqa: A002 - absl's word
+    """A config field with its flag help; `choices` is the one list a choice is checked
+    against; `kind` "size" parses "96" / "96,128"; `flag` False: no flag is generated."""
+    metadata = {"help": help, "choices": choices, "kind": kind, "flag": flag}
+    if isinstance(default, dict):
+        return dataclasses.field(default_factory=lambda: dict(default), metadata=metadata)
+    return dataclasses.field(default=default, metadata=metadata)
 
 
 @dataclasses.dataclass
 class TrainConfig:
     """Everything that defines a training run; saved as config.json in the workdir.
 
-    Attributes:
-        model: backbone name (see `wsol_tf.models.BACKBONES`).
-        experiment: the `wsol_tf.experiments` module the settings came from.
-        pretrained: None (random init), "imagenet" (keras.applications
-            weights) or a weights file (.h5 / Tensorpack .npz).
-        dataset: one of `wsol_tf.data.datasets.DATASETS`: "synthetic" (embedded,
-            generated), "cub" (CUB_200_2011 layout), "imagenet", "wsol_metadata",
-            "tfds_cub", "tfds_pets", "tfds_imagenet", "folder".
-        data_dir: dataset folder; for "synthetic" the cache folder (None: default).
-        method: "cam" (vanilla) or "adl".
-        drop_rate: ADL drop_rate (Tensorpack's keep_prob 0.25 is drop_rate 0.75).
-        gamma: ADL gamma; None means the backbone's default.
-        adl_variant: "both" (ADL), or the paper's Table 1 ablations "drop_mask_only" /
-            "importance_map_only" (the other branch passes the features through).
-        positions: ADL position names; None means the backbone's defaults.
-        epochs: number of epochs.
-        batch_size: global batch size (split among replicas).
-        lr: base learning rate of SGD.
-        lr_schedule: "step" (multiply by lr_decay at each of lr_decay_epochs,
-            Tensorpack's schedule) or "cosine" (cosine decay to 0 over the run).
-        lr_decay_epochs: epochs at which the step schedule multiplies by lr_decay.
-        lr_decay: the factor applied at each of lr_decay_epochs.
-        momentum: SGD momentum.
-        nesterov: Nesterov momentum (Tensorpack's choice).
-        weight_decay: L2 penalty wd * sum(kernel**2) / 2 on conv and dense
-            kernels, as Tensorpack's regularizer adds it to the loss.
-        image_size: (h, w) network input.
-        resize_size: (h, w) before cropping; None means image_size * 256 / 224.
-        train_augment: "crop_flip" (resize, random crop, flip: Tensorpack) or
-            "random_resized_crop" (wsolevaluation).
-        eval_resize: "crop" (resize to resize_size, center crop: Tensorpack)
-            or "resize" (straight to image_size: wsolevaluation).
-        val_per_class: hold out this many training images per class as the
-            "val" split (CUB layouts; fixed seed), for choosing hyperparameters
-            without touching test.
-        seed: seed of initialization, data order, augmentation and ADL draws.
-        workdir: where checkpoints, config.json and logs go.
-        strategy: "auto" (MirroredStrategy over visible GPUs, else the default
-            strategy), "one_device", "mirrored" or "multi_worker" (TF_CONFIG).
-        cpu_replicas: split the CPU into N logical devices (mirrored path
-            without GPUs); 0 leaves it whole.
-        log_every: steps between progress lines.
-        steps_per_epoch: steps of one training epoch; None means one pass over
-            the data. Tensorpack counts epochs in fixed steps (CUB: 1000 at
-            batch 32) and cycles the data.
-        steps_per_loop: training steps per tf.function call.
-        weight_decay_mode: "l2" (penalty in the loss, Tensorpack) or
-            "decoupled" (SGD's decoupled decay).
-        lr_groups: "none"; "pretrained_0.1" (Tensorpack: backbone layers at
-            0.1x); "new_10" (wsolevaluation: new head layers at 10x).
-        warmup_epochs: linear warmup length in epochs (may be fractional).
-        precision: "float32", "mixed_float16" (with loss scaling),
-            "mixed_bfloat16", or "float64" (slow; for numerical checks).
-        sync_batch_norm: batch statistics over all replicas, so a run's
-            result does not depend on the number of replicas.
-        checkpoint_every_steps: also checkpoint every N steps (0: epochs only).
-        keep_checkpoints: how many recent checkpoints to keep.
-        val_split: split evaluated after each epoch to keep the best
-            checkpoint (None: no validation).
-        best_metric: metric of val_split that picks the best checkpoint.
-        deterministic: enable TensorFlow op determinism (bitwise reruns).
-        tensorboard: write TensorBoard scalars and CAM overlays.
+    Build one with `TrainConfig.from_settings(**settings)` to give the method's
+    hyperparameters by name (e.g. drop_rate=0.5) rather than in `method_params`. Each
+    field's help is in its metadata (`python -m wsol_tf.train --help` prints them).
     """
 
-    model: str = "tinyvgg"
-    experiment: str | None = None
-    pretrained: str | None = None
-    dataset: str = "synthetic"
-    data_dir: str | None = None
-    method: str = "adl"
-    drop_rate: float = 0.75
-    gamma: float | None = None
-    adl_variant: str = "both"
-    positions: tuple | None = None
-    epochs: int = 20
-    batch_size: int = 32
-    lr: float = 0.02
-    lr_schedule: str = "step"
-    lr_decay_epochs: tuple = ()
-    lr_decay: float = 0.1
-    momentum: float = 0.9
-    nesterov: bool = True
-    weight_decay: float = 1e-4
-    image_size: tuple = (96, 96)
-    resize_size: tuple | None = None
-    train_augment: str = "crop_flip"
-    eval_resize: str = "crop"
-    val_per_class: int = 0
-    seed: int = 0
-    workdir: str = "workdirs/run"
-    strategy: str = "auto"
-    cpu_replicas: int = 0
-    log_every: int = 10
-    steps_per_epoch: int | None = None
-    steps_per_loop: int = 1
-    weight_decay_mode: str = "l2"
-    lr_groups: str = "none"
-    warmup_epochs: float = 0.0
-    precision: str = "float32"
-    sync_batch_norm: bool = True
-    checkpoint_every_steps: int = 0
-    keep_checkpoints: int = 3
-    val_split: str | None = None
-    best_metric: str = "top1_loc"
-    deterministic: bool = False
-    tensorboard: bool = True
+    # --- model and method ---
+    model: str = _field("tinyvgg", "Backbone name (wsol_tf.models.BACKBONES).")
+    experiment: str | None = _field(None, "Experiment module the settings came from.", flag=False)
+    pretrained: str | None = _field(
+        None, "None, 'imagenet', or a weights file (.h5, Tensorpack .npz)."
+    )
+    method: str = _field("adl", "WSOL method (wsol_tf.methods): " + ", ".join(methods.names()))
+    method_params: dict = _field(
+        {}, "The method's hyperparameters {field: value}; flags per field.", flag=False
+    )
+    positions: tuple | None = _field(
+        None,
+        "Positions (layer names) where the method inserts its layers; default: the method's "
+        "defaults for the backbone (ADL: the paper's). Alias: --adl_positions.",
+    )
+    entropy_weight: float = _field(
+        0.0,
+        "Entropy regularizer weight lambda (loss + lambda * KL(uniform || softmax)); "
+        "composes with every method; 0: off.",
+    )
+    # --- data ---
+    dataset: str = _field(
+        "synthetic", "Dataset: " + ", ".join(DATASETS) + ".", choices=tuple(DATASETS)
+    )
+    data_dir: str | None = _field(None, "Dataset folder (synthetic: cache folder, optional).")
+    image_size: tuple = _field((96, 96), "Network input: N or H,W.", kind="size")
+    resize_size: tuple | None = _field(
+        None, "Resize before crop: N or H,W (default image * 256 / 224).", kind="size"
+    )
+    train_augment: str = _field(
+        "crop_flip",
+        "Training augmentation: Tensorpack's resize + random crop + flip, or wsolevaluation's.",
+        choices=TRAIN_AUGMENTS,
+    )
+    eval_resize: str = _field(
+        "crop",
+        "Evaluation: resize + center crop (Tensorpack) or resize to the input (wsolevaluation).",
+        choices=EVAL_RESIZES,
+    )
+    val_per_class: int = _field(0, "Hold out N training images per class as split 'val'.")
+    # --- optimization ---
+    epochs: int = _field(20, "Number of epochs.")
+    batch_size: int = _field(32, "Global batch size (split among replicas).")
+    lr: float = _field(0.02, "Base learning rate of SGD.")
+    lr_schedule: str = _field("step", "Learning-rate schedule.", choices=LR_SCHEDULES)
+    lr_decay_epochs: tuple = _field((), "Epochs at which lr is multiplied by --lr_decay.")
+    lr_decay: float = _field(0.1, "Step decay factor.")
+    momentum: float = _field(0.9, "SGD momentum.")
+    nesterov: bool = _field(True, "Nesterov momentum (Tensorpack's choice).")
+    weight_decay: float = _field(1e-4, "Weight decay on conv and dense kernels.")
+    weight_decay_mode: str = _field(
+        "l2", "l2 (penalty in the loss, Tensorpack) or decoupled.", choices=WEIGHT_DECAY_MODES
+    )
+    lr_groups: str = _field(
+        "none",
+        "Backbone at 0.1x (pretrained_0.1, Tensorpack) or new head layers at 10x (new_10, "
+        "wsolevaluation).",
+        choices=LR_GROUP_RULES,
+    )
+    warmup_epochs: float = _field(0.0, "Linear learning-rate warmup, in epochs.")
+    steps_per_epoch: int | None = _field(
+        None, "Steps per epoch (default: one pass over the data; Tensorpack: fixed steps)."
+    )
+    seed: int = _field(0, "Seed of initialization, data order, augmentation and method draws.")
+    # --- runtime ---
+    workdir: str = _field("workdirs/run", "Output folder (checkpoints, config.json, logs).")
+    strategy: str = _field(
+        "auto", "auto, one_device, mirrored or multi_worker (TF_CONFIG).", choices=STRATEGIES
+    )
+    cpu_replicas: int = _field(0, "Split the CPU into N logical devices (mirrored on CPU).")
+    precision: str = _field(
+        "float32", "Compute precision (float64: slow, for numerical checks).", choices=PRECISIONS
+    )
+    sync_batch_norm: bool = _field(True, "Batch statistics over all replicas.")
+    steps_per_loop: int = _field(1, "Training steps per tf.function call.")
+    log_every: int = _field(10, "Steps between progress lines.")
+    checkpoint_every_steps: int = _field(0, "Also checkpoint every N steps (0: epochs only).")
+    keep_checkpoints: int = _field(3, "Recent checkpoints kept.")
+    val_split: str | None = _field(None, "Split evaluated after each epoch to keep the best model.")
+    best_metric: str = _field("top1_loc", "Picks the best model.", choices=BEST_METRICS)
+    deterministic: bool = _field(False, "TensorFlow op determinism (bitwise reruns).")
+    tensorboard: bool = _field(True, "Write TensorBoard summaries to <workdir>/tensorboard.")
 
     def __post_init__(self):
         if self.pretrained in ("", "none", "None"):
             self.pretrained = None  # `--pretrained=` or `--pretrained=none` turns a recipe's off
-        self.image_size = _as_hw(self.image_size)
-        self.resize_size = None if self.resize_size is None else _as_hw(self.resize_size)
+        self.image_size = parse_size(self.image_size)
+        self.resize_size = None if self.resize_size is None else parse_size(self.resize_size)
         self.positions = None if self.positions is None else tuple(self.positions)
         self.lr_decay_epochs = tuple(int(e) for e in self.lr_decay_epochs)
+        self.method_params = dict(self.method_params or {})
+
+    @classmethod
+    def from_settings(cls, **settings):
+        """A config from flat settings: fields, plus the method's hyperparameters by field or
+        flag name (e.g. drop_rate=0.5, adl_variant="both"), plus "adl_positions"."""
+        settings = dict(settings)
+        if "adl_positions" in settings:
+            settings["positions"] = settings.pop("adl_positions")
+        known = {f.name for f in dataclasses.fields(cls)}
+        params = dict(settings.pop("method_params", None) or {})
+        rest = {k: settings.pop(k) for k in list(settings) if k not in known}
+        config = cls(**settings)
+        if rest:
+            method_cls = methods.get(config.method)
+            by_flag = {
+                methods.flag_name(method_cls.name, f): f.name
+                for f in methods.params_fields(method_cls.Params)
+            }
+            fields = set(by_flag.values())
+            for key, value in rest.items():
+                name = by_flag.get(key, key)
+                if name not in fields:
+                    raise ValueError(_unknown_setting(key, config.method))
+                params[name] = value
+        config.method_params = params
+        return config
 
     def validate(self):
         """Raises ValueError naming the flag and the valid values; reads no data."""
-        module = models.backbone_module(self.model)  # names the valid models
-        if self.dataset not in DATASETS:
-            raise ValueError(f"--dataset={self.dataset!r}: valid datasets: {', '.join(DATASETS)}.")
+        from wsol_tf import models
+
+        models.backbone_module(self.model)  # names the valid models
+        for field in dataclasses.fields(self):
+            choices = field.metadata.get("choices")
+            value = getattr(self, field.name)
+            if choices and value not in choices:
+                raise ValueError(f"--{field.name}={value!r}: valid: {', '.join(choices)}.")
         if self.dataset in NEEDS_DATA_DIR and not self.data_dir:
             raise ValueError(f"--dataset={self.dataset} needs --data_dir=<dataset folder>.")
-        if self.strategy not in STRATEGIES:
-            raise ValueError(f"--strategy={self.strategy!r}: valid: {', '.join(STRATEGIES)}.")
-        if self.method not in models.METHODS:
-            raise ValueError(f"--method={self.method!r}: valid: {', '.join(models.METHODS)}.")
-        _check(0.0 <= self.drop_rate <= 1.0, "drop_rate", self.drop_rate, "in [0, 1]")
-        if self.gamma is not None:
-            _check(0.0 < self.gamma <= 1.0, "gamma", self.gamma, "in (0, 1]")
-        if self.positions is not None:
-            unknown = [p for p in self.positions if p not in module.POSITIONS]
-            if unknown:
-                raise ValueError(
-                    f"--adl_positions: unknown position {unknown[0]!r} for --model={self.model}; "
-                    f"valid positions: {', '.join(module.POSITIONS)}."
-                )
+        method = self.make_method()  # validates the method, its params and positions
+        if self.positions is not None and not method.uses_positions:
+            raise ValueError(
+                f"--positions: --method={self.method} inserts nothing at backbone positions."
+            )
+        _check(_finite(self.entropy_weight) and self.entropy_weight >= 0, "entropy_weight",
+               self.entropy_weight, "a finite number >= 0")  # fmt: skip
         _check(self.epochs >= 1, "epochs", self.epochs, ">= 1")
         _check(self.batch_size >= 1, "batch_size", self.batch_size, ">= 1")
-        _check(self.lr > 0, "lr", self.lr, "> 0")
-        if self.lr_schedule not in LR_SCHEDULES:
-            raise ValueError(
-                f"--lr_schedule={self.lr_schedule!r}: valid: {', '.join(LR_SCHEDULES)}."
-            )
+        _check(_finite(self.lr) and self.lr > 0, "lr", self.lr, "a finite number > 0")
         _check(0.0 < self.lr_decay <= 1.0, "lr_decay", self.lr_decay, "in (0, 1]")
         _check(0.0 <= self.momentum < 1.0, "momentum", self.momentum, "in [0, 1)")
-        _check(self.weight_decay >= 0, "weight_decay", self.weight_decay, ">= 0")
+        _check(_finite(self.weight_decay) and self.weight_decay >= 0, "weight_decay",
+               self.weight_decay, "a finite number >= 0")  # fmt: skip
         _check(min(self.image_size) >= 16, "image_size", self.image_size, ">= 16 pixels")
         if self.resize_size is not None:
             ok = all(r >= i for r, i in zip(self.resize_size, self.image_size, strict=True))
@@ -175,27 +199,49 @@ class TrainConfig:
         if self.steps_per_epoch is not None:
             _check(self.steps_per_epoch >= 1, "steps_per_epoch", self.steps_per_epoch, ">= 1")
         _check(self.steps_per_loop >= 1, "steps_per_loop", self.steps_per_loop, ">= 1")
-        _check(self.warmup_epochs >= 0, "warmup_epochs", self.warmup_epochs, ">= 0")
+        _check(_finite(self.warmup_epochs) and self.warmup_epochs >= 0, "warmup_epochs",
+               self.warmup_epochs, "a finite number >= 0")  # fmt: skip
         _check(self.checkpoint_every_steps >= 0, "checkpoint_every_steps",
                self.checkpoint_every_steps, ">= 0")  # fmt: skip
         _check(self.keep_checkpoints >= 1, "keep_checkpoints", self.keep_checkpoints, ">= 1")
-        for flag, value, valid in [
-            ("weight_decay_mode", self.weight_decay_mode, WEIGHT_DECAY_MODES),
-            ("lr_groups", self.lr_groups, LR_GROUP_RULES),
-            ("precision", self.precision, PRECISIONS),
-            ("train_augment", self.train_augment, ("crop_flip", "random_resized_crop")),
-            ("eval_resize", self.eval_resize, ("crop", "resize")),
-            ("best_metric", self.best_metric, ("top1_loc", "gt_known_loc", "top1_clas")),
-            ("adl_variant", self.adl_variant, tuple(models.ADL_VARIANTS)),
-        ]:
-            if value not in valid:
-                raise ValueError(f"--{flag}={value!r}: valid: {', '.join(valid)}.")
         if self.batch_size % max(self.cpu_replicas, 1):
             raise ValueError(
                 f"--batch_size={self.batch_size} must be divisible by "
                 f"--cpu_replicas={self.cpu_replicas}."
             )
         return self
+
+    def make_method(self):
+        """The run's `wsol_tf.methods.Method` (validated params and positions)."""
+        from wsol_tf import models
+
+        method = methods.create(
+            self.method,
+            self.method_params,
+            backbone=models.backbone_module(self.model),
+            positions=self.positions,
+            seed=self.seed,
+        )
+        valid = models.backbone_module(self.model).POSITIONS
+        unknown = [p for p in method.positions if p not in valid]
+        if unknown:
+            raise ValueError(
+                f"--positions: unknown position {unknown[0]!r} for --model={self.model}; "
+                f"valid positions: {', '.join(valid)}."
+            )
+        return method
+
+    def build_model(self, num_classes, pretrained=None):
+        """The run's `WSOLModel` (random init unless `pretrained`)."""
+        from wsol_tf import models
+
+        return models.build(
+            self.model,
+            num_classes,
+            method=self.make_method(),
+            pretrained=pretrained,
+            image_size=self.image_size,
+        )
 
     @property
     def eval_resize_size(self):
@@ -207,22 +253,15 @@ class TrainConfig:
         return {"val_per_class": self.val_per_class} if self.val_per_class else {}
 
     @property
-    def resolved_gamma(self):
-        return models.default_gamma(self.model) if self.gamma is None else self.gamma
-
-    @property
     def resolved_positions(self):
-        return models.default_positions(self.model) if self.positions is None else self.positions
+        return self.make_method().positions
 
     def to_json(self):
         return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
 
     def save(self, workdir=None):
         path = os.path.join(workdir or self.workdir, "config.json")
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "w") as f:
-            f.write(self.to_json() + "\n")
-        return path
+        return write_atomic(path, self.to_json() + "\n")
 
     @classmethod
     def load(cls, workdir):
@@ -232,15 +271,39 @@ class TrainConfig:
         with open(path) as f:
             values = json.load(f)
         known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in values.items() if k in known})
+        # Configs written before the method seam kept ADL's fields at the top level.
+        legacy = {k: values.pop(k) for k in ("drop_rate", "gamma", "adl_variant") if k in values}
+        config = cls(**{k: v for k, v in values.items() if k in known})
+        if legacy and config.method == "adl" and not config.method_params:
+            config.method_params = {"variant" if k == "adl_variant" else k: v
+                                    for k, v in legacy.items()}  # fmt: skip
+        return config
 
 
-def _as_hw(size):
-    """Also parses the flags' strings: "96", "96,128" or "96x128"."""
+def _unknown_setting(key, method):
+    owners = []
+    for name in methods.names():
+        fields = methods.params_fields(methods.get(name).Params)
+        if key in {methods.flag_name(name, f) for f in fields} | {f.name for f in fields}:
+            owners.append(name)
+    if owners:
+        return f"--{key} applies to --method={' or '.join(owners)}, not --method={method}."
+    return f"Unknown setting {key!r} (not a TrainConfig field nor a parameter of {method})."
+
+
+def parse_size(size):
+    """(h, w) from an int, a pair, or the flags' strings "96", "96,128" or "96x128"."""
     if isinstance(size, str):
-        size = [int(s) for s in size.replace("x", ",").split(",") if s]
+        try:
+            size = [int(s) for s in size.replace("x", ",").split(",") if s.strip()]
+        except ValueError:
+            raise ValueError(f"size {size!r} must be N or H,W (integers)") from None
         size = size[0] if len(size) == 1 else size
     return as_hw(size)
+
+
+def _finite(value):
+    return isinstance(value, int | float) and math.isfinite(value)
 
 
 def _check(ok, flag, value, expected):

@@ -86,7 +86,7 @@ def lr_multipliers(model, rule, new_layer_prefixes=NEW_LAYER_PREFIXES):
     owner = {}
     for layer in model._flatten_layers(include_self=False):
         for variable in layer.trainable_variables:
-            owner.setdefault(id(variable), layer.name)
+            owner[id(variable)] = layer.name  # depth first: the innermost layer wins
     multipliers = []
     for variable in model.trainable_variables:
         new = is_new_layer(owner.get(id(variable), ""), new_layer_prefixes)

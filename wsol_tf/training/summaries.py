@@ -2,10 +2,9 @@
 
 import numpy as np
 
-from wsol_tf import models
 from wsol_tf.data.pipeline import make_dataset
 from wsol_tf.evaluation.boxes import box_from_scoremap
-from wsol_tf.evaluation.cam import scoremaps_for_input
+from wsol_tf.evaluation.extractors import ScoreMapper
 from wsol_tf.evaluation.visualize import overlay_grid
 
 
@@ -23,12 +22,8 @@ def cam_overlay_image(model, records, config, num_images=4, cam_threshold=0.2):
             )
         )
     )
-    features, _ = models.cam_model(model)(batch["image"], training=False)
     labels = batch["label"].numpy()
-    maps = scoremaps_for_input(
-        np.asarray(features, np.float32), models.classifier_kernel(model), labels,
-        config.image_size,
-    )  # fmt: skip
+    _, maps = ScoreMapper(model)(batch["image"], labels)  # the method's maps, classic CAM
     # Pictures only: the pipeline's boxes, truncated to pixels as int() would.
     boxes = np.floor(np.maximum(batch["boxes"].numpy(), 0.0)).astype(np.int64)
     counts = batch["num_boxes"].numpy()

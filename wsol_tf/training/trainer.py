@@ -18,11 +18,12 @@ import shutil
 import time
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from wsol_tf import models
-from wsol_tf.data.pipeline import SKIP_LOG, make_dataset
+from wsol_tf.data.pipeline import SkipLog, make_dataset
+from wsol_tf.files import write_json
+from wsol_tf.methods import regularizers
 from wsol_tf.training import distribute
 from wsol_tf.training.progress import Progress
 from wsol_tf.training.schedules import NEW_LAYER_PREFIXES, WarmupSchedule, lr_multipliers
@@ -65,6 +66,7 @@ class Trainer:
     def __init__(self, config, train_records, strategy, print_fn=print, val_records=None):
         self.config = config
         self.records = train_records
+        self.skip_log = SkipLog()  # this run's unreadable training images
         self.val_records = val_records
         self.strategy = strategy
         self.chief = distribute.is_chief(strategy)
@@ -95,6 +97,7 @@ class Trainer:
             # Steps taken; fixes the epoch, the data position and the schedule on resume.
             self.global_step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
         self.kernels = _regularized_kernels(self.model)
+        self.regularizers = regularizers.active(config)
         prefixes = getattr(
             models.backbone_module(config.model), "NEW_LAYER_PREFIXES", NEW_LAYER_PREFIXES
         )
@@ -122,18 +125,7 @@ class Trainer:
         previous_policy = keras.mixed_precision.global_policy()
         keras.mixed_precision.set_global_policy(config.precision)
         try:
-            model = models.build(
-                config.model,
-                self.records.num_classes,
-                method=config.method,
-                pretrained=config.pretrained,
-                positions=config.resolved_positions,
-                image_size=config.image_size,
-                drop_rate=config.drop_rate,
-                gamma=config.resolved_gamma,
-                adl_variant=config.adl_variant,
-                seed=config.seed,
-            )
+            model = config.build_model(self.records.num_classes, pretrained=config.pretrained)
         finally:
             keras.mixed_precision.set_global_policy(previous_policy)
         if config.sync_batch_norm:
@@ -172,14 +164,31 @@ class Trainer:
     def step(self):
         return int(self.global_step.numpy())
 
-    def _replica_step(self, batch):
+    def _augment_seeds(self, step, local_batch):
+        """(B, 2) int64 stateless seeds, one per example, from (run seed, step, the example's
+        position in the global batch): the same draws however the batch is split among
+        replicas, and again after a resume."""
+        replica = tf.cast(tf.distribute.get_replica_context().replica_id_in_sync_group, tf.int64)
+        base = tf.constant([self.config.seed, 0], tf.int64)
+        base = tf.random.experimental.stateless_fold_in(base, tf.cast(step, tf.int64))
+        local = tf.cast(local_batch, tf.int64)
+        positions = replica * local + tf.range(local, dtype=tf.int64)  # (B,)
+        return tf.stack([tf.fill([local_batch], base[0]), base[1] + positions], axis=1)
+
+    def _replica_step(self, batch, step):
+        """One step on this replica's batch through the method's hooks; returns sums to log."""
         config = self.config
-        images, labels = batch["image"], batch["label"]
+        method = self.model.method
+        batch = method.augment(batch, self._augment_seeds(step, tf.shape(batch["label"])[0]))
+        labels = batch["label"]
         with tf.GradientTape() as tape:
-            logits = tf.cast(self.model(images, training=True), tf.float32)
-            per_example = keras.losses.sparse_categorical_crossentropy(
-                labels, logits, from_logits=True
-            )
+            outputs = method.forward(self.model, batch, training=True)
+            per_example, logs = method.loss(outputs, batch)
+            logs = dict(logs)
+            for field, (weight, term) in self.regularizers.items():
+                value = term(outputs, batch)
+                per_example = per_example + weight * value
+                logs[field.removesuffix("_weight")] = value
             loss = tf.nn.compute_average_loss(per_example, global_batch_size=config.batch_size)
             if config.weight_decay > 0 and config.weight_decay_mode == "l2":
                 penalty = config.weight_decay * tf.add_n(
@@ -200,18 +209,31 @@ class Trainer:
             for g, m in zip(gradients, self.multipliers, strict=True)
         ]
         self.optimizer.apply_gradients(zip(gradients, variables, strict=True))
-        predictions = tf.argmax(logits, -1, output_type=tf.int32)
+        predictions = tf.argmax(outputs["logits"], -1, output_type=tf.int32)
         correct = tf.reduce_sum(tf.cast(tf.equal(predictions, labels), tf.float32))
-        return tf.reduce_sum(per_example), correct, tf.cast(tf.shape(labels)[0], tf.float32)
+        sums = {
+            "loss": tf.reduce_sum(per_example),
+            "correct": correct,
+            "count": tf.cast(tf.shape(labels)[0], tf.float32),
+        }
+        sums.update({name: tf.reduce_sum(tf.cast(v, tf.float32)) for name, v in logs.items()})
+        return sums
+
+    def _distributed_step(self, iterator, step):
+        results = self.strategy.run(self._replica_step, args=(next(iterator), step))
+        return {
+            name: self.strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None)
+            for name, value in results.items()
+        }
 
     def _distributed_loop(self, iterator, num_steps):
-        totals = [tf.constant(0.0), tf.constant(0.0), tf.constant(0.0)]
-        for _ in tf.range(num_steps):
-            results = self.strategy.run(self._replica_step, args=(next(iterator),))
-            reduced = [
-                self.strategy.reduce(tf.distribute.ReduceOp.SUM, r, axis=None) for r in results
-            ]
-            totals = [t + r for t, r in zip(totals, reduced, strict=True)]
+        # The first step fixes the structure of the sums (the method's logged values).
+        start = self.global_step.read_value()
+        totals = self._distributed_step(iterator, start)
+        for i in tf.range(1, num_steps):
+            totals = tf.nest.map_structure(
+                tf.add, totals, self._distributed_step(iterator, start + tf.cast(i, tf.int64))
+            )
         return totals
 
     def _iterator(self, data_epoch, skip_batches):
@@ -226,6 +248,7 @@ class Trainer:
                 epoch=data_epoch,
                 input_context=input_context,
                 train_augment=self.config.train_augment,
+                skip_log=self.skip_log,
             )
             # Unreadable files are skipped (and logged), which can leave an epoch a batch
             # short: repeat so every data epoch serves its full data_steps.
@@ -270,7 +293,7 @@ class Trainer:
             epoch = step // self.steps_per_epoch
             epoch_end = (epoch + 1) * self.steps_per_epoch
             started = time.perf_counter()
-            totals = np.zeros(3)
+            totals = {}
             progress.start_epoch(epoch + 1, config.epochs, step, self.steps_per_epoch)
             iterator, iterator_epoch = None, None
             while step < epoch_end:
@@ -285,30 +308,34 @@ class Trainer:
                     if config.checkpoint_every_steps
                     else self.total_steps,
                 )
-                loop_totals = np.array(
-                    [float(t) for t in self._train_loop(iterator, tf.constant(num_steps))]
-                )
+                loop_totals = {
+                    k: float(v)
+                    for k, v in self._train_loop(iterator, tf.constant(num_steps)).items()
+                }
                 step += num_steps
                 self.global_step.assign(step)
-                if not math.isfinite(loop_totals[0]):
+                if not math.isfinite(loop_totals["loss"]):
                     raise FloatingPointError(
-                        f"Loss became {loop_totals[0]} at step {step} (epoch {epoch + 1}); "
+                        f"Loss became {loop_totals['loss']} at step {step} (epoch {epoch + 1}); "
                         f"stopped. The last good checkpoint is {self.manager.latest_checkpoint}; "
                         "lower --lr or use --precision=float32."
                     )
-                totals += loop_totals
+                totals = {k: totals.get(k, 0.0) + v for k, v in loop_totals.items()}
+                count = totals["count"]
                 lr = self.current_lr()
                 progress.update(
-                    step, totals[0] / totals[2], 100 * totals[1] / totals[2], lr, totals[2]
+                    step, totals["loss"] / count, 100 * totals["correct"] / count, lr, count
                 )
                 if writer and progress.logged:
                     with writer.as_default(step=step):
-                        tf.summary.scalar("train/loss", totals[0] / totals[2])
-                        tf.summary.scalar("train/accuracy", 100 * totals[1] / totals[2])
+                        tf.summary.scalar("train/loss", totals["loss"] / count)
+                        tf.summary.scalar("train/accuracy", 100 * totals["correct"] / count)
                         tf.summary.scalar("train/learning_rate", lr)
                         tf.summary.scalar(
-                            "train/images_per_second", progress.images_per_second(totals[2])
+                            "train/images_per_second", progress.images_per_second(count)
                         )
+                        for name in _method_logs(totals):
+                            tf.summary.scalar(f"train/{name}", totals[name] / count)
                 if config.checkpoint_every_steps and step % config.checkpoint_every_steps == 0:
                     if step < epoch_end:
                         self._save(step)
@@ -316,24 +343,23 @@ class Trainer:
             record = {
                 "epoch": epoch + 1,
                 "step": step,
-                "loss": totals[0] / totals[2],
-                "accuracy": 100 * totals[1] / totals[2],
+                "loss": totals["loss"] / totals["count"],
+                "accuracy": 100 * totals["correct"] / totals["count"],
                 "lr": self.current_lr(),
-                "images_per_second": totals[2] / seconds,
+                "images_per_second": totals["count"] / seconds,
                 "seconds": seconds,
+                **{name: totals[name] / totals["count"] for name in _method_logs(totals)},
             }
             self._save(step)
-            skipped = SKIP_LOG.to_json()
+            skipped = self.skip_log.to_json()
             record["num_unreadable_files"] = skipped["num_skipped"]
             if skipped["num_skipped"] and self.chief:
-                with open(os.path.join(config.workdir, "unreadable_files.json"), "w") as f:
-                    json.dump(skipped, f, indent=2)
+                write_json(os.path.join(config.workdir, "unreadable_files.json"), skipped)
             if self.val_records is not None:
                 record.update(self._validate(epoch + 1, writer, best))
             history.append(record)
             if self.chief:
-                with open(log_path, "w") as f:
-                    json.dump(history, f, indent=2)
+                write_json(log_path, history)
                 if writer:
                     self._epoch_summaries(writer, step, record)
         return history
@@ -369,8 +395,7 @@ class Trainer:
             best.update({"value": metrics[name], "metric": name, "epoch": epoch})
             best_dir = os.path.join(self.config.workdir, "best")
             tf.train.Checkpoint(model=self.model).write(os.path.join(best_dir, "model"))
-            with open(os.path.join(best_dir, "best.json"), "w") as f:
-                json.dump(best, f, indent=2)
+            write_json(os.path.join(best_dir, "best.json"), best)
             self.print(f"new best {name} {metrics[name]:.2f}: {best_dir}")
         if writer:
             with writer.as_default(step=self.step):
@@ -389,6 +414,11 @@ class Trainer:
             image = cam_overlay_image(self.model, records, self.config)
             tf.summary.image("cam_overlays", image[None], step=step)
         writer.flush()
+
+
+def _method_logs(totals):
+    """Names of the per-example values a method or regularizer logs (beyond loss/accuracy)."""
+    return [k for k in totals if k not in ("loss", "correct", "count")]
 
 
 def latest_checkpoint(workdir):

@@ -1,0 +1,46 @@
+"""Named positions of a backbone where a WSOL method inserts its layers.
+
+A backbone builder calls `taps.after(name, x)` after each layer whose output is a valid
+position. `Taps` hands `x` to the method's `insert` hook when `name` was chosen and passes it
+through otherwise, so one builder serves every method and every set of positions.
+"""
+
+
+class Taps:
+    """The chosen positions of one model, and the method that inserts there.
+
+    Args:
+        method: a `wsol_tf.methods.Method` (its `insert(position, x)` hook is called).
+        positions: names of the positions to insert at.
+        valid_positions: every position name the backbone offers, for checking.
+        backbone: backbone name, for messages.
+    """
+
+    def __init__(self, method, positions, valid_positions, backbone):
+        positions = tuple(positions or ())
+        unknown = [p for p in positions if p not in valid_positions]
+        if unknown:
+            raise ValueError(
+                f"Unknown position {unknown[0]!r} for backbone {backbone!r}; valid positions: "
+                f"{', '.join(valid_positions)}."
+            )
+        if len(set(positions)) != len(positions):
+            raise ValueError(f"Positions {positions} name a position twice.")
+        self.method = method
+        self.positions = positions
+        self.valid_positions = tuple(valid_positions)
+        self.inserted = []
+
+    def after(self, name, x):
+        """Returns x, or the method's insertion applied to x when `name` is a chosen position."""
+        if name not in self.valid_positions:
+            raise AssertionError(f"Backbone offers {name!r} but does not declare it as a position.")
+        if name not in self.positions:
+            return x
+        self.inserted.append(name)
+        return self.method.insert(name, x)
+
+    def check_all_inserted(self):
+        missing = [p for p in self.positions if p not in self.inserted]
+        if missing:
+            raise AssertionError(f"Positions {missing} were declared but never reached.")

@@ -1,0 +1,127 @@
+"""Every registered method keeps the loop's promises (one shared run for all of them):
+
+- 2 steps on 2 mirrored CPU replicas give the losses of one device (float64);
+- a run resumed from its step-1 checkpoint ends with the weights of the uninterrupted run;
+- the trained run is evaluated by `wsol_tf.evaluation.evaluate`.
+
+A method whose draws are per replica by design (ADL draws one branch per replica, as each
+GPU tower did) is compared with its randomness fixed (`DETERMINISTIC`); per-example draws
+(batch augmentation) come from per-example seeds and need no fixing.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from wsol_tf import methods
+
+# Settings that make a method's per-replica draws deterministic for the equality check.
+DETERMINISTIC = {"adl": {"drop_rate": 1.0}}
+
+SCRIPT = """
+import json, os, shutil, sys
+from wsol_tf.training.distribute import split_cpu
+split_cpu(2)
+import numpy as np
+import tensorflow as tf
+tf.config.experimental.enable_op_determinism()
+from wsol_tf import evaluation, methods, training
+from wsol_tf.data import synthetic
+from wsol_tf.data.datasets import load_split
+from wsol_tf.training.config import TrainConfig
+from wsol_tf.training.distribute import make_strategy
+from wsol_tf.training.trainer import Trainer
+
+root = sys.argv[1]
+deterministic = json.loads(sys.argv[2])
+data = os.path.join(root, "tiny")
+synthetic.generate(data, num_classes=3, train_per_class=8, test_per_class=4, seed=4,
+                   min_size=40, max_size=64)
+records = load_split("cub", data, "train")
+
+def config(method, workdir, **overrides):
+    settings = dict(model="tinyvgg", dataset="cub", data_dir=data, method=method, epochs=2,
+                    steps_per_epoch=1, batch_size=8, lr=0.02, image_size=(32, 48), seed=3,
+                    precision="float64", workdir=workdir, tensorboard=False, keep_checkpoints=5,
+                    **deterministic.get(method, {}))
+    settings.update(overrides)
+    return TrainConfig.from_settings(**settings).validate()
+
+def weights(trainer):
+    return [v.numpy() for v in trainer.model.weights]
+
+report = {}
+for name in methods.names():
+    out = {}
+    base = os.path.join(root, name)
+    one = config(name, base + "/one", strategy="one_device")
+    trainer = Trainer(one, records, make_strategy("one_device", 0), print_fn=lambda *_: None)
+    out["one_device"] = [h["loss"] for h in trainer.train()]
+    final = weights(trainer)
+    mirrored = config(name, base + "/mirrored", strategy="mirrored")
+    history = training.train(mirrored, print_fn=lambda *_: None)
+    out["mirrored"] = [h["loss"] for h in history]
+    # Resume: a copy of the run that keeps only its step-1 checkpoint, trained on to step 2.
+    shutil.copytree(base + "/one", base + "/resumed")
+    ckpt = os.path.join(base, "resumed", "checkpoints")
+    for f in os.listdir(ckpt):
+        if f.startswith("ckpt-2") or f == "checkpoint":
+            os.remove(os.path.join(ckpt, f))
+    with open(os.path.join(ckpt, "checkpoint"), "w") as f:
+        f.write('model_checkpoint_path: "ckpt-1"\\n')
+    resumed_config = config(name, base + "/resumed", strategy="one_device")
+    trainer = Trainer(resumed_config, records, make_strategy("one_device", 0),
+                      print_fn=lambda *_: None)
+    trainer.train()
+    out["resume_max_abs_diff"] = max(
+        float(np.max(np.abs(a - b))) if a.size else 0.0
+        for a, b in zip(final, weights(trainer), strict=True)
+    )
+    metrics = evaluation.evaluate(base + "/one", num_pictures=0, cam_curve_interval=0.05,
+                                  print_fn=lambda *_: None)
+    out["metrics"] = {k: metrics[k] for k in ("num_images", "top1_clas", "gt_known_loc",
+                                              "maxboxacc_v2")}
+    report[name] = out
+print("REPORT" + json.dumps(report))
+"""
+
+
+@pytest.fixture(scope="module")
+def contract(tmp_path_factory):
+    root = tmp_path_factory.mktemp("contract")
+    result = subprocess.run(
+        [sys.executable, "-c", SCRIPT, str(root), json.dumps(DETERMINISTIC)],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
+        timeout=1200,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return json.loads(result.stdout.split("REPORT")[-1])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", methods.names())
+def test_two_replicas_take_the_steps_of_one_device(contract, method):
+    out = contract[method]
+    assert len(out["one_device"]) == 2 and np.all(np.isfinite(out["one_device"]))
+    np.testing.assert_allclose(out["mirrored"], out["one_device"], rtol=0, atol=1e-6)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", methods.names())
+def test_resume_from_a_checkpoint_ends_with_the_uninterrupted_weights(contract, method):
+    assert contract[method]["resume_max_abs_diff"] == 0.0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", methods.names())
+def test_every_method_is_evaluated(contract, method):
+    metrics = contract[method]["metrics"]
+    assert metrics["num_images"] == 12
+    for key in ("top1_clas", "gt_known_loc", "maxboxacc_v2"):
+        assert 0.0 <= metrics[key] <= 100.0

@@ -1,0 +1,37 @@
+"""Loss terms that compose with every method, each weighted by one `TrainConfig` field.
+
+    entropy_weight   lambda * KL(u || p): pulls the softmax p toward the uniform u, i.e.
+                     raises the prediction's entropy (Hwang, Ha, Shim, Choe; seed 003).
+
+On the sign: the seed's first formula reads L = H(y, p) - lambda * KL(u || p), but its own
+derivation expands KL(u || p) = -log C - (1/C) sum_c log p_c and then *adds* lambda * (-1/C)
+sum_c log p_c, and the stated intent is to raise the entropy of p. Minimizing +lambda * KL(u||p)
+does that (KL(u || p) >= 0, zero only at p = u); subtracting it would lower the entropy. We
+add it, and keep the constant -log C so the term is exactly KL (0 at the uniform softmax).
+
+A regularizer is a function (outputs, batch) -> per-example (B,) term; adding one is a
+function here plus its weight field in `TrainConfig`.
+"""
+
+
+def entropy_term(outputs, batch):
+    """Per-example KL(u || softmax(logits)) = -log C - mean_c log p_c, (B,) float32."""
+    import tensorflow as tf
+
+    logits = tf.cast(outputs["logits"], tf.float32)
+    log_p = tf.nn.log_softmax(logits, axis=-1)  # (B, C)
+    num_classes = tf.cast(tf.shape(logits)[-1], tf.float32)
+    return -tf.math.log(num_classes) - tf.reduce_mean(log_p, axis=-1)
+
+
+# TrainConfig field holding the weight -> term.
+REGULARIZERS = {"entropy_weight": entropy_term}
+
+
+def active(config) -> dict:
+    """{field: (weight, term)} of the regularizers with a non-zero weight in `config`."""
+    return {
+        field: (float(getattr(config, field)), term)
+        for field, term in REGULARIZERS.items()
+        if getattr(config, field)
+    }
