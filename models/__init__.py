@@ -51,10 +51,15 @@ def default_gamma(name):
 def build_backbone(name, method, image_size=224):
     """The backbone of `name` as a functional `keras.Model` (images -> feature map) with
     `method`'s insertions at its positions."""
+    import keras
+
     module = backbone_module(name)
-    taps = Taps(method, method.positions, module.POSITIONS, name)
+    taps = Taps(method, method.positions, module.POSITIONS, name, method.tap_outputs(module))
     backbone = module.build_features(taps, image_size=as_hw(image_size))
     taps.check_all_inserted()
+    if taps.outputs:  # the same graph, also returning the recorded tensors
+        outputs = [backbone.output] + [taps.recorded[n] for n in taps.outputs]
+        backbone = keras.Model(backbone.input, outputs, name=backbone.name)
     return backbone
 
 
@@ -107,7 +112,9 @@ def build(
     backbone = build_backbone(name, method, image_size)
     initializer = getattr(module, "classifier_initializer", None)
     head = method.build_head(num_classes, initializer() if initializer else None)
-    model = WSOLModel(backbone, head, method, num_classes, name=module.NAME)
+    model = WSOLModel(
+        backbone, head, method, num_classes, method.tap_outputs(module), name=module.NAME
+    )
     load_pretrained(model, module, pretrained)
     return model
 

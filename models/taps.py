@@ -14,11 +14,13 @@ class Taps:
         positions: names of the positions to insert at.
         valid_positions: every position name the backbone offers, for checking.
         backbone: backbone name, for messages.
+        outputs: positions whose tensors are recorded (`recorded`) as extra outputs.
     """
 
-    def __init__(self, method, positions, valid_positions, backbone):
+    def __init__(self, method, positions, valid_positions, backbone, outputs=()):
         positions = tuple(positions or ())
-        unknown = [p for p in positions if p not in valid_positions]
+        outputs = tuple(outputs or ())
+        unknown = [p for p in positions + outputs if p not in valid_positions]
         if unknown:
             raise ValueError(
                 f"Unknown position {unknown[0]!r} for backbone {backbone!r}; valid positions: "
@@ -30,17 +32,23 @@ class Taps:
         self.positions = positions
         self.valid_positions = tuple(valid_positions)
         self.inserted = []
+        self.outputs = outputs
+        self.recorded = {}
 
     def after(self, name, x):
-        """Returns x, or the method's insertion applied to x when `name` is a chosen position."""
+        """Returns x, or the method's insertion applied to x when `name` is a chosen position
+        (and records the result when `name` is one of the method's tap outputs)."""
         if name not in self.valid_positions:
             raise AssertionError(f"Backbone offers {name!r} but does not declare it as a position.")
-        if name not in self.positions:
-            return x
-        self.inserted.append(name)
-        return self.method.insert(name, x)
+        if name in self.positions:
+            self.inserted.append(name)
+            x = self.method.insert(name, x)
+        if name in self.outputs:
+            self.recorded[name] = x
+        return x
 
     def check_all_inserted(self):
-        missing = [p for p in self.positions if p not in self.inserted]
+        missing = [p for p in self.positions + self.outputs if p not in self.inserted
+                   and p not in self.recorded]  # fmt: skip
         if missing:
             raise AssertionError(f"Positions {missing} were declared but never reached.")

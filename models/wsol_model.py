@@ -18,14 +18,21 @@ class WSOLModel(keras.Model):
         **kwargs: standard `keras.Model` arguments.
     """
 
-    def __init__(self, backbone, head, method, num_classes, **kwargs):
+    def __init__(self, backbone, head, method, num_classes, tap_names=(), **kwargs):
         kwargs.setdefault("name", backbone.name)
         super().__init__(**kwargs)
         self.backbone = backbone
         self.head = head
         self.num_classes = int(num_classes)
+        self.tap_names = tuple(tap_names)
         object.__setattr__(self, "method", method)  # plain attribute: no tracking
-        head.build(tuple(backbone.output.shape))
+        features_shape = backbone.outputs[0].shape
+        if self.tap_names:
+            outputs = zip(self.tap_names, backbone.outputs[1:], strict=True)
+            shapes = {n: tuple(t.shape) for n, t in outputs}
+            head.build(tuple(features_shape), taps=shapes)
+        else:
+            head.build(tuple(features_shape))
         self.built = True
 
     @property
@@ -33,9 +40,19 @@ class WSOLModel(keras.Model):
         """(h, w) of the input."""
         return tuple(int(s) for s in self.backbone.input.shape[1:3])
 
+    def features_and_taps(self, images, training=None):
+        """(feature map, {position: tensor} of the method's tap outputs)."""
+        outputs = self.backbone(images, training=training)
+        if not self.tap_names:
+            return outputs, {}
+        return outputs[0], dict(zip(self.tap_names, outputs[1:], strict=True))
+
     def call(self, images, training=None):
-        features = self.backbone(images, training=training)
-        return {"features": features, **self.head(features, training=training)}
+        features, taps = self.features_and_taps(images, training=training)
+        if not taps:
+            return {"features": features, **self.head(features, training=training)}
+        head = self.head(features, training=training, taps=taps)
+        return {"features": features, "taps": taps, **head}
 
     def logits(self, images, training=False):
         return self(images, training=training)["logits"]

@@ -92,6 +92,11 @@ class Method:
         """Positions used when none are given: the backbone's ADL positions by default."""
         return tuple(getattr(backbone, "DEFAULT_POSITIONS", ()))
 
+    def tap_outputs(self, backbone) -> tuple[str, ...]:
+        """Backbone positions whose tensors the model also returns, as outputs["taps"] and
+        to the head as `taps={name: tensor}` (SPG's side branches); default none."""
+        return ()
+
     def describe(self) -> str:
         """One line for logs: the name, the non-default hyperparameters and positions."""
         fields = dataclasses.asdict(self.params)
