@@ -339,7 +339,7 @@ def test_run_evaluate_on_tfds_cub_after_training_on_it(tmp_path):
     examples = _cub_examples()
     data_dir = tmp_path / "tfds"
     fake_prepared("caltech_birds2011", data_dir, {"train": 3, "test": 3})
-    config = TrainConfig(
+    config = TrainConfig.from_settings(
         model="tinyvgg", dataset="tfds_cub", data_dir=str(data_dir), epochs=1, batch_size=3,
         image_size=INPUT_HW, seed=1, workdir=str(tmp_path / "w"), log_every=100,
     )  # fmt: skip

@@ -47,7 +47,7 @@ def tiny_data(tmp_path_factory):
 @pytest.fixture(scope="module")
 def trained(tiny_data, tmp_path_factory):
     workdir = tmp_path_factory.mktemp("run") / "w"
-    config = TrainConfig(
+    config = TrainConfig.from_settings(
         model="tinyvgg", dataset="cub", data_dir=tiny_data, method="adl", epochs=1,
         batch_size=6, image_size=IMAGE_SIZE, seed=1, workdir=str(workdir), log_every=100,
     )  # fmt: skip
@@ -119,20 +119,20 @@ def test_saved_scoremaps_score_like_in_memory(trained, tmp_path):
 def test_grad_cam_equals_cam_for_a_gap_head(trained, tmp_path):
     # With GAP -> Dense on the CAM features, d logit_c / dF[h, w, k] = w[k, c] / (h w), so
     # Grad-CAM is CAM / (h w) and the normalised maps (hence all metrics) agree.
-    from wsol_tf.evaluation.evaluator import ScoremapModel
+    from wsol_tf.evaluation.extractors import ScoreMapper
     from wsol_tf.training.checkpoints import load_model
 
     model, config, _ = load_model(trained)
     rng = np.random.default_rng(0)
     images = rng.uniform(0, 255, (4, *IMAGE_SIZE, 3)).astype(np.float32)
     classes = np.array([0, 1, 2, 1])
-    logits_a, cam = ScoremapModel(model, IMAGE_SIZE, "cam")(images, classes)
-    logits_b, grad = ScoremapModel(model, IMAGE_SIZE, "gradcam")(images, classes)
+    logits_a, cam = ScoreMapper(model, "cam")(images, classes)
+    logits_b, grad = ScoreMapper(model, "gradcam")(images, classes)
     np.testing.assert_allclose(logits_a, logits_b, rtol=1e-5, atol=1e-5)
     assert cam.shape == grad.shape == (4, *IMAGE_SIZE)
     np.testing.assert_allclose(grad, cam, atol=1e-4)
     with pytest.raises(ValueError, match="gradcam"):
-        ScoremapModel(model, IMAGE_SIZE, "gradcampp")
+        ScoreMapper(model, "no_such_extractor")
 
 
 def test_bad_scoremaps_are_refused_naming_the_file(tiny_data, tmp_path):

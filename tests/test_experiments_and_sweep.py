@@ -104,6 +104,18 @@ def test_sweep_runs_each_point_and_resumes(tmp_path):
     assert all(r["status"] == "ok" and 0 <= float(r["top1_loc"]) <= 100 for r in rows)
     for value in ("0.25", "1.0"):
         with open(tmp_path / "sweep" / f"drop_rate-{value}" / "config.json") as f:
-            assert json.load(f)["drop_rate"] == float(value)
+            assert json.load(f)["method_params"]["drop_rate"] == float(value)
     again = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
-    assert again.returncode == 0 and "$ " not in again.stdout  # nothing re-run
+    assert again.returncode == 0
+    with open(tmp_path / "sweep" / "results.csv") as f:
+        assert [r["reused"] for r in csv.DictReader(f)] == ["True", "True"]  # nothing re-run
+    # Other flags into the same --out: the old results are not reported as the new ones.
+    changed = subprocess.run(
+        [*command, "--lr=0.05"], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert changed.returncode == 0, changed.stdout[-2000:] + changed.stderr[-2000:]
+    with open(tmp_path / "sweep" / "results.csv") as f:
+        assert [r["reused"] for r in csv.DictReader(f)] == ["False", "False"]
+    with open(tmp_path / "sweep" / "drop_rate-1.0" / "config.json") as f:
+        assert json.load(f)["lr"] == 0.05
+    assert list((tmp_path / "sweep").glob("drop_rate-1.0.replaced-*"))  # the old run, kept

@@ -58,7 +58,7 @@ def test_every_planned_run_is_a_valid_config():
     runs = synthetic_adl_vs_cam.runs((0,)) + synthetic_table1.runs((0,))
     runs += synthetic_table2.runs((0,)) + cub_mini.runs("/data/cub")
     for run in runs:
-        config = TrainConfig(**{**run.settings, "seed": run.seed}).validate()
+        config = TrainConfig.from_settings(**{**run.settings, "seed": run.seed}).validate()
         assert config.seed == run.seed
     table1 = {r.row: r.settings for r in synthetic_table1.runs((0,))}
     assert table1["75 / N/A (drop mask only)"]["adl_variant"] == "drop_mask_only"
@@ -114,7 +114,7 @@ def test_aggregate_groups_rows_over_seeds_in_order():
 
 
 def test_train_command_reproduces_the_config():
-    config = TrainConfig(
+    config = TrainConfig.from_settings(
         method="adl", positions=("block3_pool", "block4_conv2"), drop_rate=0.5, epochs=12,
         image_size=(80, 96), adl_variant="drop_mask_only", workdir="runs/x",
     )  # fmt: skip
@@ -122,11 +122,11 @@ def test_train_command_reproduces_the_config():
     assert command.startswith("python -m wsol_tf.train --experiment=none ")
     for flag in (
         "--method=adl", "--adl_variant=drop_mask_only", "--drop_rate=0.5",
-        "--adl_positions=block3_pool,block4_conv2", "--epochs=12", "--image_size=80,96",
+        "--positions=block3_pool,block4_conv2", "--epochs=12", "--image_size=80,96",
         "--workdir=runs/x",
     ):  # fmt: skip
         assert flag in command.split(), flag
-    cam = train_command(json.loads(TrainConfig(method="cam", drop_rate=0.5).to_json()))
+    cam = train_command(json.loads(TrainConfig.from_settings(method="cam").to_json()))
     assert "--drop_rate" not in cam and "--method=cam" in cam
 
 
@@ -160,14 +160,14 @@ def test_a_workdir_is_reused_resumed_or_emptied_by_its_identity(tmp_path):
     from wsol_tf.reproduction.runs import _prepare_workdir, identity
 
     workdir = tmp_path / "run"
-    config = TrainConfig(method="cam", epochs=3, workdir=str(workdir))
+    config = TrainConfig.from_settings(method="cam", epochs=3, workdir=str(workdir))
     assert _prepare_workdir(str(workdir), config) is None  # new: made, identity written
     (workdir / "ckpt-1.index").write_text("partial training")
     assert _prepare_workdir(str(workdir), config) is None
     assert (workdir / "ckpt-1.index").exists()  # same run, unfinished: resume from it
     (workdir / "result.json").write_text(json.dumps({"identity": identity(config), "x": 1}))
     assert _prepare_workdir(str(workdir), config)["x"] == 1  # finished: reused
-    other = TrainConfig(method="cam", epochs=4, workdir=str(workdir))
+    other = TrainConfig.from_settings(method="cam", epochs=4, workdir=str(workdir))
     assert _prepare_workdir(str(workdir), other) is None
     assert sorted(p.name for p in workdir.iterdir()) == ["identity.json"]  # emptied
     # The synthetic set's generator parameters are part of the identity.

@@ -41,7 +41,7 @@ def tiny_config(data_dir, workdir, **overrides):
         log_every=1,
     )
     settings.update(overrides)
-    return TrainConfig(**settings)
+    return TrainConfig.from_settings(**settings)
 
 
 def final_weights(workdir):
@@ -115,9 +115,10 @@ def test_train_cli_refuses_bad_flags_before_reading_data(flag, message, tmp_path
 
 
 def test_config_refuses_an_unknown_adl_variant():
-    with pytest.raises(ValueError, match="--adl_variant='drop'.*drop_mask_only"):
-        TrainConfig(adl_variant="drop").validate()
-    assert TrainConfig(adl_variant="importance_map_only").validate().adl_variant
+    with pytest.raises(ValueError, match="adl_variant='drop'.*drop_mask_only"):
+        TrainConfig.from_settings(adl_variant="drop").validate()
+    config = TrainConfig.from_settings(adl_variant="importance_map_only").validate()
+    assert config.method_params["variant"] == "importance_map_only"
 
 
 def test_evaluate_cli_names_a_missing_workdir(tmp_path):
@@ -133,7 +134,8 @@ cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 from wsol_tf import evaluation, training
 from wsol_tf.training.config import TrainConfig
-config = TrainConfig(model="tinyvgg", dataset="cub", data_dir=sys.argv[1], method="adl",
+config = TrainConfig.from_settings(model="tinyvgg", dataset="cub", data_dir=sys.argv[1],
+                                   method="adl",
                      epochs=1, batch_size=8, image_size=(32, 48), workdir=sys.argv[2],
                      strategy="mirrored", log_every=1)
 history = training.train(config)
@@ -162,7 +164,7 @@ def run_cli_script(script, *args):
 @pytest.mark.slow
 def test_train_and_evaluate_on_wsol_metadata_records_with_image_sizes(tmp_path):
     # wsol_metadata (like imagenet) records carry image_sizes: evaluation must subset them too.
-    config = TrainConfig(
+    config = TrainConfig.from_settings(
         model="tinyvgg", dataset="wsol_metadata", data_dir=CUB_MINI, method="cam", epochs=1,
         batch_size=50, image_size=(32, 48), seed=1, workdir=str(tmp_path / "w"),
         tensorboard=False,
@@ -205,7 +207,7 @@ def test_folder_dataset_trains_and_evaluate_explains_it_has_no_boxes(tmp_path):
         for i in range(4):
             image = rng.integers(0, 255, (30 + i, 40, 3), dtype=np.uint8)
             cv2.imwrite(str(tmp_path / "photos" / name / f"{i}.jpg"), image)
-    config = TrainConfig(
+    config = TrainConfig.from_settings(
         model="tinyvgg", dataset="folder", data_dir=str(tmp_path / "photos"), epochs=1,
         batch_size=4, image_size=IMAGE_SIZE, workdir=str(tmp_path / "w"), tensorboard=False,
     )  # fmt: skip

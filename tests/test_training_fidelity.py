@@ -48,7 +48,7 @@ def config(data_dir, workdir, **overrides):
         tensorboard=False,
     )
     settings.update(overrides)
-    return TrainConfig(**settings)
+    return TrainConfig.from_settings(**settings)
 
 
 def python(script, *args, env=None, timeout=300):
@@ -70,7 +70,8 @@ from wsol_tf import evaluation, training
 from wsol_tf.training.config import TrainConfig
 losses = {}
 for strategy in ("one_device", "mirrored"):
-    config = TrainConfig(model="tinyvgg", dataset="cub", data_dir=sys.argv[1], method=sys.argv[2],
+    config = TrainConfig.from_settings(
+                         model="tinyvgg", dataset="cub", data_dir=sys.argv[1], method=sys.argv[2],
                          epochs=3, steps_per_epoch=1, batch_size=8, lr=float(sys.argv[4]),
                          image_size=(32, 48), seed=5, strategy=strategy, precision=sys.argv[5],
                          workdir=sys.argv[3] + "/" + strategy, tensorboard=False)
@@ -197,7 +198,8 @@ def print_fn(line):
     print(line, flush=True)
     if kill_at and line.startswith(kill_at):
         os.kill(os.getpid(), signal.SIGKILL)  # as a crashed machine would: no cleanup
-config = TrainConfig(model="tinyvgg", dataset="cub", data_dir=sys.argv[1], method="adl",
+config = TrainConfig.from_settings(
+                     model="tinyvgg", dataset="cub", data_dir=sys.argv[1], method="adl",
                      epochs=3, batch_size=4, lr=0.02, image_size=(32, 48), seed=9,
                      workdir=sys.argv[2], checkpoint_every_steps=2, log_every=1,
                      deterministic=True, tensorboard=False)
