@@ -80,6 +80,9 @@ DEFAULTS = {
     # of issue #7 (0.8 before): at 0.8 the body was too weak to learn and ADL's map only grew
     # around the part; 0.5 is where the body is learnable but the part is still the shortcut.
     "body_hue_noise": 0.5,
+    # Multiplies the part's target share of the object box (PART_AREA_RANGE): below 1 the
+    # shortcut is smaller, as a bird's head is next to a large body.
+    "part_scale": 1.0,
 }
 
 GLYPHS = ("disk", "ring", "triangle", "square", "cross", "bar", "dots", "star")
@@ -295,7 +298,7 @@ def _union_extent(aspect, phi, rp, d):
 
 
 def render_image(rng: np.random.Generator, spec: ClassSpec, specs: list[ClassSpec],
-                 min_size: int, max_size: int):  # fmt: skip
+                 min_size: int, max_size: int, part_scale: float = 1.0):  # fmt: skip
     """Draws one image of class ``spec``.
 
     Args:
@@ -304,6 +307,7 @@ def render_image(rng: np.random.Generator, spec: ClassSpec, specs: list[ClassSpe
       specs: All classes, for the distractors' textures.
       min_size: Smallest image height / width in pixels.
       max_size: Largest image height / width in pixels.
+      part_scale: Factor on the part's target share of the object box.
 
     Returns:
       (image, object_box, part_box): uint8 (H, W, 3) BGR image, CUB-style (x, y, w, h) ints.
@@ -314,7 +318,7 @@ def render_image(rng: np.random.Generator, spec: ClassSpec, specs: list[ClassSpe
     # Pose in body units (long semi-axis a = 1), then one scale to hit the target box area.
     aspect = rng.uniform(0.45, 0.75)  # b / a
     target_obj = rng.uniform(*OBJECT_AREA_RANGE)
-    target_part = rng.uniform(*PART_AREA_RANGE)
+    target_part = rng.uniform(*PART_AREA_RANGE) * part_scale
     for _ in range(20):  # Re-draw the rotation when the object cannot reach its size.
         phi = rng.uniform(0.0, 2.0 * np.pi)
         rp = 0.2
@@ -379,14 +383,17 @@ def _image_rng(seed: int, class_index: int, index: int) -> np.random.Generator:
 
 
 def _check_params(
-    num_classes, train_per_class, test_per_class, seed, min_size, max_size, body_hue_noise
-):
+    num_classes, train_per_class, test_per_class, seed, min_size, max_size, body_hue_noise,
+    part_scale=1.0,
+):  # fmt: skip
     if train_per_class < 0 or test_per_class < 0 or train_per_class + test_per_class < 1:
         raise ValueError("need train_per_class, test_per_class >= 0 and at least one image")
     if seed < 0:
         raise ValueError(f"seed must be >= 0, got {seed}")
     if not 32 <= min_size <= max_size:
         raise ValueError(f"need 32 <= min_size <= max_size, got {min_size}, {max_size}")
+    if not 0.0 < part_scale <= 2.0:
+        raise ValueError(f"part_scale must be in (0, 2], got part_scale={part_scale}")
     class_specs(num_classes, body_hue_noise)  # Validates num_classes and body_hue_noise.
 
 
@@ -404,6 +411,7 @@ def generate(
     min_size: int = DEFAULTS["min_size"],
     max_size: int = DEFAULTS["max_size"],
     body_hue_noise: float = DEFAULTS["body_hue_noise"],
+    part_scale: float = DEFAULTS["part_scale"],
 ) -> pathlib.Path:
     """Writes the dataset in the CUB_200_2011 layout into ``root``.
 
@@ -421,6 +429,8 @@ def generate(
       body_hue_noise: Std of the body hue around its class mean, in hue spacings (default
         0.5: neighbouring classes overlap). Lower values make the body's class evidence
         stronger, so a classifier can learn the whole object, not only the part.
+      part_scale: Factor on the part's share of the object box (default 1: 5-10 %); 0.5
+        gives a part half as large, a smaller shortcut.
 
     Returns:
       ``root`` as an absolute ``pathlib.Path``.
@@ -436,6 +446,7 @@ def generate(
         "min_size": min_size,
         "max_size": max_size,
         "body_hue_noise": float(body_hue_noise),
+        "part_scale": float(part_scale),
     }
     _check_params(**params)
     root = pathlib.Path(root).expanduser().absolute()
@@ -460,7 +471,7 @@ def generate(
             for j in range(per_class):
                 image_id += 1
                 image, obj_box, part_box = render_image(
-                    _image_rng(seed, c, j), spec, specs, min_size, max_size
+                    _image_rng(seed, c, j), spec, specs, min_size, max_size, part_scale
                 )
                 rel = f"{spec.name}/{stem}_{j + 1:04d}.jpg"
                 ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
@@ -526,6 +537,8 @@ def cache_key(**params) -> str:
     if unknown:
         raise TypeError(f"unknown synthetic parameters: {sorted(unknown)}")
     full = {**DEFAULTS, **params, "version": VERSION}
+    if full["part_scale"] == 1.0:
+        del full["part_scale"]  # the key of every set made before part_scale existed
     digest = hashlib.sha256(json.dumps(full, sort_keys=True).encode()).hexdigest()[:10]
     return f"synthetic-v{VERSION}-{digest}"
 

@@ -301,3 +301,26 @@ def test_data_cli_writes_a_synthetic_set_with_its_parameters(tmp_path, capsys):
     assert len((out / "images.txt").read_text().splitlines()) == 4
     assert main(args) == 2  # refuses to overwrite
     assert "exists and is not empty" in capsys.readouterr().err
+
+
+def test_part_scale_shrinks_the_part_and_keeps_the_default_cache_key(tmp_path):
+    assert synthetic.cache_key(part_scale=1.0) == synthetic.cache_key()  # sets made before
+    assert synthetic.cache_key(part_scale=0.5) != synthetic.cache_key()
+    with pytest.raises(ValueError, match="part_scale=0"):
+        synthetic.generate(tmp_path / "bad", part_scale=0.0)
+    params = dict(num_classes=2, train_per_class=4, test_per_class=4, min_size=96, max_size=128)
+    default = synthetic.generate(tmp_path / "default", **params)
+    small = synthetic.generate(tmp_path / "small", **params, part_scale=0.5)
+
+    def part_share(root):
+        def areas(name):
+            rows = [line.split() for line in (root / name).read_text().splitlines()]
+            return np.array([float(r[3]) * float(r[4]) for r in rows])
+
+        return areas("part_boxes.txt") / areas("bounding_boxes.txt")  # (N,)
+
+    # The part's target share of the object box halves (5-10 % -> 2.5-5 %); the measured
+    # tight boxes follow it within the pixel rounding of small disks.
+    ratio = part_share(small).mean() / part_share(default).mean()
+    assert 0.35 < ratio < 0.65, ratio
+    assert part_share(default).mean() > 0.04 and part_share(small).mean() < 0.045
