@@ -79,6 +79,7 @@ def run_config(
     config,
     *,
     evaluation: dict | None = None,
+    extra_splits: tuple = (),
     fresh: bool = False,
     replace: str = "move",
     threads: int = 0,
@@ -91,6 +92,9 @@ def run_config(
         config: a `TrainConfig` (its workdir is the run's folder).
         evaluation: keyword arguments of `wsol_tf.evaluation.evaluate` (cam, cam_threshold,
             split, ...); part of the run's identity.
+        extra_splits: more splits to evaluate (e.g. "val", the split carved from the training
+            images with `val_per_class`, to choose thresholds and hyperparameters without
+            touching test); their metrics go to result["splits"][name].
         fresh: train again even when a finished identical run exists.
         replace: "move" (default) or "delete" a workdir that holds another run.
         threads: TensorFlow intra/inter-op threads (0: TensorFlow's default).
@@ -104,7 +108,8 @@ def run_config(
     """
     config.validate()
     evaluation = dict(evaluation or {})
-    wanted = identity(config, evaluation)
+    wanted = identity(config, {**evaluation, **({"extra_splits": list(extra_splits)}
+                                                 if extra_splits else {})})  # fmt: skip
     workdir = config.workdir
     if fresh and os.path.isdir(workdir):
         if replace == "delete":
@@ -131,6 +136,12 @@ def run_config(
     started = time.perf_counter()
     metrics = evaluation_lib.evaluate(workdir, print_fn=lambda _: None, **evaluation)
     evaluate_seconds = time.perf_counter() - started
+    splits = {}
+    for split in extra_splits:
+        out_dir = os.path.join(workdir, f"eval_{split}")
+        splits[split] = evaluation_lib.evaluate(
+            workdir, print_fn=lambda _: None, **{**evaluation, "split": split, "out_dir": out_dir}
+        )
     epochs = read_json(os.path.join(workdir, "train_log.json")) or []
     result = {
         **metrics,
@@ -142,6 +153,7 @@ def run_config(
         "evaluate_seconds": evaluate_seconds,
         "num_test_images": metrics.get("num_images"),
         "overlays": metrics.get("overlays"),
+        "splits": splits,
         "reused": False,
     }
     write_json(os.path.join(workdir, RESULT_FILE), result)
