@@ -96,7 +96,7 @@ def test_parameter_count_by_hand_and_feature_map_at_224(name):
     model = models.build(name, CLASSES, method="adl", image_size=(224, 320))
     assert model.count_params() == BY_HAND[name]()
     assert tuple(model.get_layer("features").output.shape[1:]) == MAP_224_320[name]
-    assert model.output.shape[-1] == CLASSES
+    assert model.get_layer("classifier").units == CLASSES
 
 
 def test_paper_parameter_sizes():
@@ -138,15 +138,15 @@ def test_adl_at_default_positions_and_inference_equals_cam(name):
     size = (64, 96)  # non-square
     cam = models.build(name, 3, method="cam", image_size=size, seed=0)
     adl = models.build(name, 3, method="adl", image_size=size, seed=0)
-    adls = [layer for layer in adl.layers if isinstance(layer, ADL)]
+    adls = [layer for layer in adl.backbone.layers if isinstance(layer, ADL)]
     assert [_parent_name(layer) for layer in adls] == list(models.default_positions(name))
     assert {layer.gamma for layer in adls} == {models.default_gamma(name)}
-    assert not any(isinstance(layer, ADL) for layer in cam.layers)
+    assert not any(isinstance(layer, ADL) for layer in cam.backbone.layers)
     assert cam.count_params() == adl.count_params()  # ADL adds no parameters
     adl.set_weights(cam.get_weights())
     x = np.random.default_rng(0).uniform(0, 255, (2, *size, 3)).astype(np.float32)
-    cam_out = cam(x, training=False).numpy()
-    np.testing.assert_array_equal(cam_out, adl(x, training=False).numpy())
+    cam_out = cam(x, training=False)["logits"].numpy()
+    np.testing.assert_array_equal(cam_out, adl(x, training=False)["logits"].numpy())
     assert cam_out.shape == (2, 3) and np.all(np.isfinite(cam_out))
 
 
@@ -166,7 +166,7 @@ def test_paper_gammas():
 def test_adl_at_chosen_positions():
     positions = ("conv2_block3_out", "conv5_block2_out")
     model = models.build("resnet50", 3, method="adl", positions=positions, image_size=(64, 96))
-    adls = [layer for layer in model.layers if isinstance(layer, ADL)]
+    adls = [layer for layer in model.backbone.layers if isinstance(layer, ADL)]
     assert [_parent_name(layer) for layer in adls] == list(positions)
 
 

@@ -28,7 +28,8 @@ def _images(seed=0, n=2):
 
 
 def _submodel(model, layer):
-    return keras.Model(model.input, model.get_layer(layer).output)
+    graph = getattr(model, "backbone", model)  # a WSOLModel's functional backbone
+    return keras.Model(graph.input, graph.get_layer(layer).output)
 
 
 KERAS_CASES = {
@@ -55,7 +56,7 @@ def test_keras_weights_file_reproduces_keras_outputs(name, tmp_path):
     report = models.pretrained_report(model)
     new = {"vgg16gap": ("features", "classifier")}.get(name, ("classifier",))
     assert models.new_layer_names(model) == new
-    weighted = {layer.name for layer in model.layers if layer.weights}
+    weighted = {layer.name for layer in model.backbone.layers if layer.weights} | {"classifier"}
     assert set(models.pretrained_layer_names(model)) == weighted - set(new)
     assert report.unused == ()
     old, fresh = models.split_trainable_variables(model)
@@ -87,7 +88,8 @@ def test_inception_weights_transfer_by_creation_order(tmp_path):
     features = np.random.default_rng(3).uniform(0, 2, (2, 7, 11, 768)).astype(np.float32)
     for block in ("mixed4", "mixed5", "mixed6", "mixed7"):
         previous = f"mixed{int(block[-1]) - 1}"
-        ours = keras.Model(model.get_layer(previous).output, model.get_layer(block).output)
+        graph = model.backbone
+        ours = keras.Model(graph.get_layer(previous).output, graph.get_layer(block).output)
         theirs = keras.Model(wide.get_layer(previous).output, wide.get_layer(block).output)
         np.testing.assert_allclose(ours(features), theirs(features), rtol=1e-4, atol=1e-4)
     assert models.new_layer_names(model) == ("spg_a3_1b", "features", "classifier")
@@ -190,7 +192,7 @@ def test_tensorpack_resnet50se_npz_maps_every_variable(tmp_path):
     kernel, bias = weights("conv2_block3_se_reduce")
     np.testing.assert_array_equal(kernel, values["group0/block2/fc1/W:0"])
     np.testing.assert_array_equal(bias, values["group0/block2/fc1/b:0"])
-    assert np.all(np.isfinite(model(_images(), training=False).numpy()))
+    assert np.all(np.isfinite(model(_images(), training=False)["logits"].numpy()))
 
 
 def test_tensorpack_vgg16_npz(tmp_path):

@@ -36,6 +36,7 @@ def smoke(tmp_path_factory):
     args = [
         f"--workdir={workdir}", f"--synthetic_dir={data}", f"--cub_dir={data}",
         "--epochs=1", "--steps_per_epoch=1", "--batch_size=8", "--seeds=2", "--jobs=2",
+        "--method_rows=CAM,ADL", "--method_seeds=1", "--method_val_per_class=1",
         f"--results_md={root / 'RESULTS.md'}", f"--figures_dir={root / 'figures'}",
     ]  # fmt: skip
     first = reproduce(*args)
@@ -51,13 +52,13 @@ def test_results_json_has_every_table_row_and_seed(smoke):
     report = json.loads((root / "work" / "results.json").read_text())
     tables = report["tables"]
     assert list(tables) == ["synthetic_adl_vs_cam", "synthetic_table1", "synthetic_table2",
-                            "synthetic_body_evidence", "cub_mini"]  # fmt: skip
+                            "synthetic_body_evidence", "cub_mini", "methods_synthetic"]  # fmt: skip
     assert list(tables["synthetic_table1"]["rows"]) == list(synthetic_table1.ROWS)
     assert list(tables["synthetic_table2"]["rows"]) == list(synthetic_table2.ROWS)
     main = tables["synthetic_adl_vs_cam"]
     assert {row: s["seeds"] for row, s in main["rows"].items()} == {"CAM": [0, 1], "ADL": [0, 1]}
     for table in tables.values():
-        for summary in table["rows"].values():
+        for summary in table.get("rows", {}).values():
             for metric in ("top1_clas", "gt_known_loc", "maxboxacc_v2"):
                 assert all(0.0 <= v <= 100.0 for v in summary[metric]["values"]), metric
             assert all(t > 0 for t in summary["train_seconds"]["values"])
@@ -68,6 +69,23 @@ def test_results_json_has_every_table_row_and_seed(smoke):
     assert baseline["num_images"] == 9 and 0.0 <= baseline["best"] <= 100.0
     assert baseline["best"] >= baseline["full_image"]
     assert "ADL − CAM GT-known Loc" in first.stdout
+    # The method comparison: 3 trials per row chosen on val, then every data setting (all the
+    # same tiny set here, so each row's chosen trial is its only final run).
+    methods = tables["methods_synthetic"]
+    assert {row: len(s["scores"]) for row, s in methods["selection"].items()} == {
+        "CAM": 3,
+        "ADL": 3,
+        **{r: 3 for r in methods["selection"] if r not in ("CAM", "ADL")},
+    }
+    assert all(0 <= s["chosen"] <= 2 for s in methods["selection"].values()
+               if s["chosen"] is not None)  # fmt: skip
+    default = methods["settings"]["default (hue noise 0.5)"]
+    assert set(default) >= {"CAM", "ADL", "centered_box"}
+    for row in ("CAM", "ADL"):
+        assert default[row]["seeds"] == [0]
+        assert 0.0 <= default[row]["gt_known_loc"][0] <= 100.0
+        assert 0.0 < default[row]["tau"][0] < 1.0
+    assert methods["costs"]["ADL"]["params"] == methods["costs"]["CAM"]["params"]
 
 
 @pytest.mark.slow
@@ -75,11 +93,12 @@ def test_results_md_and_figures(smoke):
     root, _, _ = smoke
     text = (root / "RESULTS.md").read_text()
     for title in ("ADL vs CAM", "Table 1 analogue", "Table 2 analogue", "CAM vs ADL as the body",
-                  "CUB-200-2011"):  # fmt: skip
+                  "CUB-200-2011", "Every method, same backbone"):  # fmt: skip
         assert f"## {title}" in text, title
     for row in list(synthetic_table1.ROWS) + list(synthetic_table2.ROWS):
         assert f"| {row}" in text, row
-    assert text.count("python -m wsol_tf.train --experiment=none") == 2 * 2 + 8 + 5 + 6 + 2
+    assert text.count("python -m wsol_tf.train --experiment=none") == 2 * 2 + 8 + 5 + 6 + 2 + 6
+    assert "### Hyperparameters chosen on validation" in text and "Ranking by MaxBoxAccV2" in text
     assert "Body hue noise 0.25, CAM -> ADL: GT-known Loc" in text
     chart = cv2.imread(str(root / "figures" / "drop_rate.png"))
     assert chart.shape == (420, 640, 3)
@@ -98,9 +117,11 @@ def test_results_md_and_figures(smoke):
 def test_second_call_reuses_every_run(smoke):
     root, first, second = smoke
     assert "(trained" in first.stdout
-    assert "(trained" not in second.stdout and second.stdout.count("(reused)") == 13
+    # 13 runs of the paper tables + 6 trials of the method comparison (its final runs are
+    # the chosen trials themselves on this one tiny set, so counted again when reused).
+    assert "(trained" not in second.stdout and second.stdout.count("(reused)") == 13 + 6 + 2
     report = json.loads((root / "work" / "results.json").read_text())
-    assert (report["distinct_runs"], report["trained_now"]) == (13, 0)
+    assert (report["distinct_runs"], report["trained_now"]) == (19, 0)
     # The reusing call keeps the first call's training wall time and adds nothing to it.
     assert report["training_wall_seconds"] > report["wall_seconds"] > 0
     assert report["compute_seconds"] > 0

@@ -156,19 +156,23 @@ def test_table_findings_name_the_measured_best_rows():
     assert "95.0 -> 96.0 -> 90.0" in clas
 
 
-def test_a_workdir_is_reused_resumed_or_emptied_by_its_identity(tmp_path):
-    from wsol_tf.reproduction.runs import _prepare_workdir, identity
+def test_a_workdir_is_reused_resumed_or_moved_aside_by_its_identity(tmp_path):
+    from wsol_tf.reproduction.runner import identity, prepare_workdir
 
     workdir = tmp_path / "run"
     config = TrainConfig.from_settings(method="cam", epochs=3, workdir=str(workdir))
-    assert _prepare_workdir(str(workdir), config) is None  # new: made, identity written
+    wanted = identity(config)
+    assert prepare_workdir(str(workdir), wanted) is None  # new: made, identity written
     (workdir / "ckpt-1.index").write_text("partial training")
-    assert _prepare_workdir(str(workdir), config) is None
+    assert prepare_workdir(str(workdir), wanted) is None
     assert (workdir / "ckpt-1.index").exists()  # same run, unfinished: resume from it
-    (workdir / "result.json").write_text(json.dumps({"identity": identity(config), "x": 1}))
-    assert _prepare_workdir(str(workdir), config)["x"] == 1  # finished: reused
-    other = TrainConfig.from_settings(method="cam", epochs=4, workdir=str(workdir))
-    assert _prepare_workdir(str(workdir), other) is None
-    assert sorted(p.name for p in workdir.iterdir()) == ["identity.json"]  # emptied
+    (workdir / "result.json").write_text(json.dumps({"identity": wanted, "x": 1}))
+    assert prepare_workdir(str(workdir), wanted)["x"] == 1  # finished: reused
+    other = identity(TrainConfig.from_settings(method="cam", epochs=4, workdir=str(workdir)))
+    assert prepare_workdir(str(workdir), other, print_fn=lambda _: None) is None
+    assert sorted(p.name for p in workdir.iterdir()) == ["identity.json"]  # a fresh folder
+    (moved,) = tmp_path.glob("run.replaced-*")  # the other run is kept, not deleted
+    assert json.loads((moved / "result.json").read_text())["x"] == 1
     # The synthetic set's generator parameters are part of the identity.
-    assert identity(config)["data"].startswith("synthetic-v")
+    assert wanted["data"].startswith("synthetic-v")
+    assert identity(config, {"cam": "gradcam"}) != wanted  # so are the evaluation options

@@ -7,7 +7,9 @@
 Tables (one `wsol_tf.experiments` module each; its docstring names the paper's numbers):
 synthetic_adl_vs_cam (CAM vs ADL over seeds), synthetic_table1 (drop_rate and components),
 synthetic_table2 (positions), synthetic_body_evidence (CAM vs ADL as the body's class
-evidence gets stronger), cub_mini (real birds, with a centered-box baseline).
+evidence gets stronger), cub_mini (real birds, with a centered-box baseline),
+methods_synthetic (every method on one backbone and budget, hyperparameters and thresholds
+chosen on a validation split, several generator settings; hours on 2 cores).
 Runs shared by tables are trained once. Every run keeps its workdir under
 <workdir>/runs/; a killed reproduction resumes where it stopped when run again.
 Writes <workdir>/results.json, the figures under --figures_dir and --results_md.
@@ -27,7 +29,11 @@ TABLES = (
     "synthetic_table2",
     "synthetic_body_evidence",
     "cub_mini",
+    "methods_synthetic",
 )
+# Two-phase tables: hyperparameters chosen on validation first, then the chosen setting over
+# seeds and data settings (`wsol_tf.experiments.<name>`: selection_runs, choose, final_runs).
+METHOD_TABLES = ("methods_synthetic",)
 OVERRIDE_FLAGS = ("epochs", "steps_per_epoch", "batch_size")  # replace every run's setting
 DEFAULT_CUB_MINI = os.path.join("..", "shared", "data", "CUB_200_2011_mini")
 
@@ -53,6 +59,18 @@ def define_flags():
     flags.DEFINE_string("results_md", None, "Markdown report (default <workdir>/RESULTS.md).")
     flags.DEFINE_string("figures_dir", None, "Figures (default <workdir>/figures).")
     flags.DEFINE_boolean("fresh", False, "Delete earlier runs in --workdir and train again.")
+    flags.DEFINE_integer("method_seeds", 3, "Seeds of the method comparison's final runs.")
+    flags.DEFINE_integer(
+        "method_val_per_class", None,
+        "Validation images per class of the method comparison (default: the experiment's).",
+    )  # fmt: skip
+    flags.DEFINE_list(
+        "method_rows", None, "Only these rows of the method comparison (default: all)."
+    )
+    flags.DEFINE_boolean(
+        "report_only", False,
+        "Train nothing: write the report from the runs already finished in --workdir.",
+    )  # fmt: skip
 
 
 def check_flags():
@@ -61,12 +79,22 @@ def check_flags():
     unknown = [t for t in FLAGS.tables if t not in TABLES]
     if unknown or not FLAGS.tables:
         errors.append(f"--tables={','.join(FLAGS.tables)}: valid tables: {', '.join(TABLES)}.")
-    for name, low in (("seeds", 1), ("table_seeds", 1), ("jobs", 1)):
+    for name, low in (("seeds", 1), ("table_seeds", 1), ("jobs", 1), ("method_seeds", 1)):
         if FLAGS[name].value < low:
             errors.append(f"--{name}={FLAGS[name].value} must be >= {low}.")
     for name in OVERRIDE_FLAGS:
         if FLAGS[name].value is not None and FLAGS[name].value < 1:
             errors.append(f"--{name}={FLAGS[name].value} must be >= 1.")
+    if FLAGS.method_val_per_class is not None and FLAGS.method_val_per_class < 1:
+        errors.append(f"--method_val_per_class={FLAGS.method_val_per_class} must be >= 1.")
+    if FLAGS.method_rows:
+        from wsol_tf.experiments.methods_synthetic import TRIALS
+
+        unknown_rows = [r for r in FLAGS.method_rows if r not in TRIALS]
+        if unknown_rows:
+            errors.append(
+                f"--method_rows: unknown row {unknown_rows[0]!r}; rows: {', '.join(TRIALS)}."
+            )
     if FLAGS["cub_dir"].present and "cub_mini" in FLAGS.tables:
         if not os.path.isfile(os.path.join(FLAGS.cub_dir, "images.txt")):
             errors.append(f"--cub_dir={FLAGS.cub_dir}: no CUB layout there (images.txt).")
@@ -75,8 +103,15 @@ def check_flags():
     return errors
 
 
-def plan(tables, seeds, table_seeds, overrides, synthetic_dir, cub_dir, print_fn=print):
-    """{table: [Run]} of the chosen tables (cub_mini left out when cub_dir is None)."""
+def plan(
+    tables, seeds, table_seeds, overrides, synthetic_dir, cub_dir, print_fn=print,
+    method_rows=None, method_overrides=None,
+):  # fmt: skip
+    """{table: [Run]} of the chosen tables (cub_mini left out when cub_dir is None); a method
+    comparison contributes its selection runs (`<name>_selection`) here, its final runs after
+    them (`plan_final`)."""
+    import importlib
+
     from wsol_tf.experiments import (
         cub_mini,
         synthetic_adl_vs_cam,
@@ -99,6 +134,12 @@ def plan(tables, seeds, table_seeds, overrides, synthetic_dir, cub_dir, print_fn
         planned["synthetic_body_evidence"] = synthetic_body_evidence.runs(
             range(table_seeds), **synthetic
         )
+    for name in METHOD_TABLES:
+        if name in tables:
+            module = importlib.import_module(f"wsol_tf.experiments.{name}")
+            planned[f"{name}_selection"] = module.selection_runs(
+                rows=method_rows, **synthetic, **(method_overrides or {})
+            )
     if "cub_mini" in tables:
         if cub_dir is None:
             print_fn(f"Skipping cub_mini: no CUB mini at {DEFAULT_CUB_MINI} (pass --cub_dir).")
@@ -106,6 +147,30 @@ def plan(tables, seeds, table_seeds, overrides, synthetic_dir, cub_dir, print_fn
             planned["cub_mini"] = cub_mini.runs(
                 os.path.abspath(cub_dir), range(table_seeds), **overrides
             )
+    return planned
+
+
+def plan_final(planned, results, method_seeds, overrides, synthetic_dir, method_overrides=None):
+    """Adds each method comparison's final runs, from its finished selection runs."""
+    import importlib
+
+    synthetic = dict(overrides)
+    if synthetic_dir:
+        synthetic.update(dataset="cub", data_dir=os.path.abspath(synthetic_dir))
+    for name in METHOD_TABLES:
+        selection = planned.get(f"{name}_selection")
+        if not selection:
+            continue
+        module = importlib.import_module(f"wsol_tf.experiments.{name}")
+        by_row = {}
+        for row in module.TRIALS:
+            trials = [r for r in selection if r.row.startswith(f"{row} [trial ")]
+            if trials and all(r.key in results for r in trials):
+                by_row[row] = [results[r.key] for r in trials]
+        chosen = module.choose(by_row)
+        planned[name] = module.final_runs(
+            chosen, seeds=range(method_seeds), **synthetic, **(method_overrides or {})
+        )
     return planned
 
 
@@ -127,9 +192,13 @@ def main(argv):
     if not os.path.isfile(os.path.join(cub_dir, "images.txt")):
         cub_dir = None  # only reachable with the default (explicit ones are checked above)
     overrides = {name: FLAGS[name].value for name in OVERRIDE_FLAGS if FLAGS[name].value}
+    method_overrides = {}
+    if FLAGS.method_val_per_class is not None:
+        method_overrides["val_per_class"] = FLAGS.method_val_per_class
     planned = plan(
-        FLAGS.tables, FLAGS.seeds, FLAGS.table_seeds, overrides, FLAGS.synthetic_dir, cub_dir
-    )
+        FLAGS.tables, FLAGS.seeds, FLAGS.table_seeds, overrides, FLAGS.synthetic_dir, cub_dir,
+        method_rows=FLAGS.method_rows, method_overrides=method_overrides,
+    )  # fmt: skip
     if FLAGS.fresh:
         shutil.rmtree(os.path.join(FLAGS.workdir, "runs"), ignore_errors=True)
         if os.path.isfile(os.path.join(FLAGS.workdir, "results.json")):
@@ -140,7 +209,20 @@ def main(argv):
         f"Reproduction: {len(planned)} tables, {len(all_runs)} rows x seeds, {len(unique)} "
         f"distinct runs, {FLAGS.jobs} at a time; workdir {FLAGS.workdir}"
     )
-    results = reproduction.execute(all_runs, FLAGS.workdir, jobs=FLAGS.jobs)
+    results = reproduction.execute(
+        all_runs, FLAGS.workdir, jobs=FLAGS.jobs, reuse_only=FLAGS.report_only
+    )
+    planned = plan_final(
+        planned, results, FLAGS.method_seeds, overrides, FLAGS.synthetic_dir, method_overrides
+    )
+    final = [r for name in METHOD_TABLES for r in planned.get(name, [])]
+    if final:
+        print(f"Method comparison: {len(reproduction.unique_runs(final))} final runs")
+        results.update(
+            reproduction.execute(
+                final, FLAGS.workdir, jobs=FLAGS.jobs, reuse_only=FLAGS.report_only
+            )
+        )
     results_md = FLAGS.results_md or os.path.join(FLAGS.workdir, "RESULTS.md")
     figures_dir = FLAGS.figures_dir or os.path.join(FLAGS.workdir, "figures")
     command = "python -m wsol_tf.reproduce " + " ".join(argv[1:] or sys.argv[1:])

@@ -377,6 +377,29 @@ def _training_wall_seconds(workdir, wall_seconds, results, planned):
     return previous + (wall_seconds if trained else 0.0)
 
 
+def _methods_section(module, runs, selection, results, figures_dir, md_dir):
+    from wsol_tf.reproduction.methods_report import methods_section
+    from wsol_tf.reproduction.runs import unique_runs
+
+    every = runs + selection
+    lines = [f"## {module.TITLE}", "", (module.__doc__ or "").strip().splitlines()[0], ""]
+    lines += [
+        f"Command: `python -m wsol_tf.reproduce --tables={module.NAME}` "
+        f"({len(unique_runs(every))} runs finished, "
+        f"{_compute_seconds(every, results) / 60:.1f} min of training and evaluation). "
+        "Protocol (see the experiment's docstring): the same backbone and budget for every "
+        "method; each method's hyperparameters chosen among the same number of trials by "
+        "validation MaxBoxAccV2; GT-known and Top-1 Loc at the CAM threshold best on "
+        "validation; MaxBoxAccV2 is threshold-free.",
+        "",
+    ]
+    section, entry, figures, summary = methods_section(
+        module, runs, selection, results, figures_dir, md_dir
+    )
+    lines += section + _commands(unique_runs(every), results, md_dir) + [""]
+    return lines, entry, figures, summary
+
+
 def write_report(planned, results, workdir, results_md, figures_dir, command, wall_seconds):
     """Aggregates, draws and writes results.json, the figures and the markdown report.
 
@@ -393,11 +416,15 @@ def write_report(planned, results, workdir, results_md, figures_dir, command, wa
     Returns:
         {"summary": text for the terminal, "json": the results.json dict}.
     """
+    import importlib
     import json
 
     from wsol_tf.reproduction.runs import aggregate, unique_runs
 
     md_dir = os.path.dirname(os.path.abspath(results_md))
+    # A report of a reproduction still running (--report_only) covers the finished runs.
+    planned = {name: [r for r in runs if r.key in results] for name, runs in planned.items()}
+    planned = {name: runs for name, runs in planned.items() if runs}
     training_wall = _training_wall_seconds(workdir, wall_seconds, results, planned)
     all_runs = [r for runs in planned.values() for r in runs]
     distinct = unique_runs(all_runs)
@@ -437,9 +464,17 @@ def write_report(planned, results, workdir, results_md, figures_dir, command, wa
     ]
     summary = []
     for name, runs in planned.items():
-        section, entry, figures, table_summary = _table_section(
-            name, runs, tables[name], results, figures_dir, md_dir
-        )
+        if name.endswith("_selection"):
+            continue  # reported inside its method comparison's section
+        module = importlib.import_module(f"wsol_tf.experiments.{name}")
+        if getattr(module, "SECTION", None) == "methods":
+            section, entry, figures, table_summary = _methods_section(
+                module, runs, planned.get(f"{name}_selection", []), results, figures_dir, md_dir
+            )
+        else:
+            section, entry, figures, table_summary = _table_section(
+                name, runs, tables[name], results, figures_dir, md_dir
+            )
         lines += section
         report["tables"][name] = entry
         report["figures"].update(figures)

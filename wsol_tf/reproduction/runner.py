@@ -75,6 +75,17 @@ def prepare_workdir(workdir, wanted, replace="move", print_fn=print):
     return None
 
 
+def finished_result(config, evaluation=None, extra_splits=()):
+    """The result of this very run when it is finished in its workdir, else None."""
+    evaluation = dict(evaluation or {})
+    wanted = identity(config, {**evaluation, **({"extra_splits": list(extra_splits)}
+                                                if extra_splits else {})})  # fmt: skip
+    result = read_json(os.path.join(config.workdir, RESULT_FILE))
+    if result is not None and result.get("identity") == wanted:
+        return {**result, "reused": True}
+    return None
+
+
 def run_config(
     config,
     *,

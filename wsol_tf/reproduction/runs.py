@@ -81,7 +81,9 @@ def _config(run: Run, workdir: str):
     return TrainConfig.from_settings(**{**run.settings, "seed": run.seed, "workdir": workdir})
 
 
-def train_and_evaluate(run: Run, root: str, print_fn=print, threads: int = 0) -> dict:
+def train_and_evaluate(
+    run: Run, root: str, print_fn=print, threads: int = 0, reuse_only: bool = False
+) -> dict | None:
     """Trains (or resumes) and evaluates one run with the one runner
     (`wsol_tf.reproduction.runner.run_config`); returns its result dict.
 
@@ -90,14 +92,24 @@ def train_and_evaluate(run: Run, root: str, print_fn=print, threads: int = 0) ->
         root: the reproduction's output folder; the run lives in root/runs/<run.dirname>.
         print_fn: progress lines of the training loop.
         threads: TensorFlow intra-op threads (0: TensorFlow's default), for parallel runs.
+        reuse_only: return the finished result or None; never train.
 
     Returns:
         The runner's result (every metric, train_seconds, evaluate_seconds, ...) plus
         "key", "table", "row", "seed".
     """
-    from wsol_tf.reproduction.runner import run_config
+    from wsol_tf.reproduction.runner import finished_result, run_config
 
-    result = run_config(_config(run, run_workdir(root, run)), threads=threads, print_fn=print_fn)
+    config = _config(run, run_workdir(root, run))
+    # A run with a held-out validation split is also evaluated on it (thresholds and
+    # hyperparameters are chosen there, never on test).
+    extra = ("val",) if config.val_per_class else ()
+    if reuse_only:
+        result = finished_result(config, extra_splits=extra)
+        if result is None:
+            return None
+    else:
+        result = run_config(config, extra_splits=extra, threads=threads, print_fn=print_fn)
     return {**result, "key": run.key, "table": run.table, "row": run.row, "seed": run.seed}
 
 
@@ -113,7 +125,7 @@ def _worker(args):
     )
 
 
-def execute(runs, root, jobs=1, print_fn=print):
+def execute(runs, root, jobs=1, print_fn=print, reuse_only=False):
     """Trains and evaluates every unique run; returns {key: result}.
 
     Args:
@@ -123,10 +135,19 @@ def execute(runs, root, jobs=1, print_fn=print):
             `cpu_count // jobs` TensorFlow threads each (two TinyVGG runs on 2 cores gave
             only about 17% more throughput than one, and each run's time doubles).
         print_fn: progress lines.
+        reuse_only: train nothing; return the results of the runs already finished (a
+            report of what a long reproduction has done so far).
     """
     todo = unique_runs(runs)
     results = {}
     started = time.perf_counter()
+    if reuse_only:
+        for run in todo:
+            result = train_and_evaluate(run, root, reuse_only=True)
+            if result is not None:
+                results[run.key] = result
+        print_fn(f"{len(results)} of {len(todo)} runs finished; nothing trained (--report_only)")
+        return results
 
     def report(result, done):
         elapsed = time.perf_counter() - started

@@ -1,0 +1,291 @@
+"""The method comparison's section of RESULTS.md: per data setting, every method at its
+validation-chosen hyperparameters and CAM threshold, with a centered-box baseline, cost
+against CAM, a ranking and what the seed spread cannot resolve.
+
+Library code: explicit arguments. Numbers come from runner results (`run_config` with
+`extra_splits=("val",)`), nothing is recomputed on test to choose anything.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+
+VAL_CHOSEN = ("top1_clas", "gt_known_loc", "top1_loc", "maxboxacc_v2")
+TITLES = {
+    "top1_clas": "Top-1 Clas",
+    "gt_known_loc": "GT-known Loc",
+    "top1_loc": "Top-1 Loc",
+    "maxboxacc_v2": "MaxBoxAccV2",
+}
+
+
+def val_chosen(result) -> dict:
+    """Test metrics at the CAM threshold that is best (GT-known Loc) on validation.
+
+    Returns:
+        {"tau": the threshold, "top1_clas", "gt_known_loc", "top1_loc" at it on test,
+        "maxboxacc_v2" (threshold-free), "val_gt_known_loc" at tau}.
+    """
+    val = result["splits"]["val"]["curve"]
+    test = result["curve"]
+    best = int(np.argmax(val["gt_known_loc"]))  # first maximum: the lowest threshold on ties
+    tau = val["thresholds"][best]
+    index = test["thresholds"].index(tau)
+    return {
+        "tau": tau,
+        "top1_clas": result["top1_clas"],
+        "gt_known_loc": test["gt_known_loc"][index],
+        "top1_loc": test["top1_loc"][index],
+        "maxboxacc_v2": result["maxboxacc_v2"],
+        "val_gt_known_loc": val["gt_known_loc"][best],
+    }
+
+
+def _mean_std(values):
+    values = [v for v in values if v is not None and math.isfinite(v)]
+    if not values:
+        return math.nan, math.nan, 0
+    mean = float(np.mean(values))
+    std = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+    return mean, std, len(values)
+
+
+def _cell(mean, std, n, digits=1):
+    if not math.isfinite(mean):
+        return "–"
+    return f"{mean:.{digits}f}" if n <= 1 else f"{mean:.{digits}f} ± {std:.{digits}f}"
+
+
+def setting_rows(runs, results, split_row):
+    """{setting: {row: {"values": {metric: [per seed]}, "tau": [...], "train_seconds": [...],
+    "seeds": [...], "results": [...]}}} of the finished runs, in plan order."""
+    table = {}
+    for run in runs:
+        result = results.get(run.key)
+        row, setting = split_row(run.row)
+        entry = table.setdefault(setting, {}).setdefault(
+            row,
+            {"values": {m: [] for m in VAL_CHOSEN}, "tau": [], "train_seconds": [],
+             "seeds": [], "results": []},
+        )  # fmt: skip
+        if result is None:
+            continue
+        chosen = val_chosen(result)
+        for metric in VAL_CHOSEN:
+            entry["values"][metric].append(chosen[metric])
+        entry["tau"].append(chosen["tau"])
+        entry["train_seconds"].append(result["train_seconds"])
+        entry["seeds"].append(run.seed)
+        entry["results"].append(result)
+    return table
+
+
+def ranking(rows, metric="maxboxacc_v2"):
+    """Rows sorted by mean `metric` (best first), with which differences the spread resolves.
+
+    Returns:
+        [(row, mean, std, n)], and the rows whose mean is within one (larger) seed std of the
+        best row's, i.e. not resolved from it by these seeds.
+    """
+    stats = [(row, *_mean_std(entry["values"][metric])) for row, entry in rows.items()]
+    stats = [s for s in stats if math.isfinite(s[1])]
+    stats.sort(key=lambda s: -s[1])
+    if not stats:
+        return [], []
+    best_mean, best_std = stats[0][1], stats[0][2]
+    tied = [s[0] for s in stats[1:] if best_mean - s[1] <= max(best_std, s[2])]
+    return stats, tied
+
+
+def setting_table(rows, costs, baseline):
+    """Markdown table of one data setting."""
+    header = ["method", "seeds"] + [TITLES[m] for m in VAL_CHOSEN]
+    header += ["val τ", "train s", "params vs CAM", "FLOPs vs CAM (train fwd)"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    cam_cost = costs.get("CAM")
+    for row, entry in rows.items():
+        n = len(entry["seeds"])
+        cells = [row, str(n)]
+        cells += [_cell(*_mean_std(entry["values"][m])) for m in VAL_CHOSEN]
+        cells.append(_cell(*_mean_std(entry["tau"]), digits=3))
+        cells.append(_cell(*_mean_std(entry["train_seconds"]), digits=0))
+        cost = costs.get(row)
+        if cost and cam_cost:
+            cells.append(f"{cost['params'] - cam_cost['params']:+,}")
+            inference = cost["inference_flops"] / cam_cost["inference_flops"] - 1
+            training = cost["training_flops"] / cam_cost["training_flops"] - 1
+            cells.append(f"{inference:+.1%} ({training:+.1%})")
+        else:
+            cells += ["–", "–"]
+        lines.append("| " + " | ".join(cells) + " |")
+    if baseline:
+        lines.append(
+            f"| centered box (size chosen on val: {baseline['val_fraction']:.2f} of each "
+            f"side) | – | – | {baseline['test_at_val']:.1f} | – | – | – | – | 0 | – |"
+        )
+    return "\n".join(lines)
+
+
+def centered_box_on_val_and_test(config) -> dict:
+    """The centered box with its size chosen on the validation split, scored on test (and the
+    optimistic test-chosen size beside it)."""
+    from wsol_tf.data.datasets import load_split
+    from wsol_tf.reproduction.baselines import centered_box_baseline
+
+    options = config.split_options()
+    val = centered_box_baseline(
+        load_split(config.dataset, config.data_dir, "val", **options),
+        config.image_size, config.eval_resize_size,
+    )  # fmt: skip
+    test = centered_box_baseline(
+        load_split(config.dataset, config.data_dir, "test", **options),
+        config.image_size, config.eval_resize_size,
+    )  # fmt: skip
+    index = int(np.argmax(val["accuracy"]))
+    return {
+        "val_fraction": val["fractions"][index],
+        "test_at_val": test["accuracy"][index],
+        "test_best": test["best"],
+        "test_best_fraction": test["best_fraction"],
+    }
+
+
+def overlay_strip(rows, path):
+    """One row of overlays per method (first seed), stacked; the path or None."""
+    import cv2
+
+    from wsol_tf.evaluation.visualize import save_png
+
+    pictures = []
+    for row, entry in rows.items():
+        if not entry["results"]:
+            continue
+        overlay = entry["results"][0].get("overlays")
+        if not overlay or not os.path.isfile(overlay):
+            continue
+        image = cv2.imread(overlay)[..., ::-1]  # RGB
+        height = image.shape[0] // 8 if image.shape[0] >= 8 else image.shape[0]
+        strip = image[:height]  # the grid's first image: image | CAM | overlay
+        label = np.full((height, 220, 3), 255, np.uint8)
+        cv2.putText(label, row[:22], (6, height // 2), cv2.FONT_HERSHEY_SIMPLEX, 0.5,
+                    (0, 0, 0), 1, cv2.LINE_AA)  # fmt: skip
+        pictures.append(np.concatenate([label, strip], axis=1))
+    if not pictures:
+        return None
+    width = max(p.shape[1] for p in pictures)
+    pictures = [np.pad(p, ((0, 0), (0, width - p.shape[1]), (0, 0)), constant_values=255)
+                for p in pictures]  # fmt: skip
+    return str(save_png(path, np.concatenate(pictures, axis=0)))
+
+
+def row_costs(runs, results, split_row):
+    """{row: model_cost} from each row's first finished run (parameters and FLOPs)."""
+    from wsol_tf.reproduction.cost import model_cost
+    from wsol_tf.training.config import TrainConfig
+
+    costs = {}
+    for run in runs:
+        row, _ = split_row(run.row)
+        if row in costs or run.key not in results:
+            continue
+        config = TrainConfig.from_settings(**{**run.settings, "seed": run.seed})
+        num_classes = results[run.key].get("num_classes") or _num_classes(config)
+        costs[row] = model_cost(config, num_classes)
+    return costs
+
+
+def _num_classes(config):
+    from wsol_tf.data.datasets import load_split
+
+    return load_split(
+        config.dataset, config.data_dir, "train", **config.split_options()
+    ).num_classes
+
+
+def methods_section(module, runs, selection, results, figures_dir, md_dir):
+    """(markdown lines, results.json entry, figures, summary lines) of a method comparison.
+
+    Args:
+        module: the experiment module (TRIALS, DATA_SETTINGS, split_row, choose, ...).
+        runs: the final runs (each row's chosen trial on every setting and seed).
+        selection: the selection runs (every trial, seed 0, default setting).
+        results: {run key: runner result}.
+        figures_dir, md_dir: where figures go and where the markdown lives.
+    """
+    from wsol_tf.training.config import TrainConfig
+
+    lines, figures, summary = [], {}, []
+    entry = {"title": module.TITLE, "settings": {}, "selection": {}}
+    lines += ["### Hyperparameters chosen on validation", ""]
+    lines += ["| method | trials (validation MaxBoxAccV2) | chosen |", "|---|---|---|"]
+    for row, (method, trials) in module.TRIALS.items():
+        scores = []
+        for index in range(len(trials)):
+            run = next((r for r in selection if r.row == module.trial_label(row, index)), None)
+            result = run and results.get(run.key)
+            score = result and result["splits"]["val"][module.SELECTION_METRIC]
+            scores.append(score)
+        finished = [s for s in scores if s is not None]
+        chosen = max(range(len(scores)), key=lambda i: (scores[i] or -1, -i)) if finished else None
+        described = [
+            f"{_describe(t) or 'defaults'}: " + ("–" if s is None else f"{s:.1f}")
+            for t, s in zip(trials, scores, strict=True)
+        ]
+        lines.append(
+            f"| {row} (`--method={method}`) | {'; '.join(described)} | "
+            f"{'–' if chosen is None else _describe(trials[chosen]) or 'defaults'} |"
+        )
+        entry["selection"][row] = {"scores": scores, "chosen": chosen}
+    lines.append("")
+    costs = row_costs(runs, results, module.split_row)
+    tables = setting_rows(runs, results, module.split_row)
+    for setting, rows in tables.items():
+        first = next((r for r in runs if module.split_row(r.row)[1] == setting), None)
+        config = TrainConfig.from_settings(**{**first.settings, "seed": first.seed})
+        baseline = centered_box_on_val_and_test(config)
+        lines += [f"### {setting}", "", setting_table(rows, costs, baseline), ""]
+        order, tied = ranking(rows)
+        if order:
+            ranked = " > ".join(f"{row} {mean:.1f}" for row, mean, _, _ in order)
+            lines.append(f"Ranking by MaxBoxAccV2: {ranked}.")
+            if tied:
+                lines.append(
+                    f"Within one seed std of the best ({order[0][0]}), so not resolved by "
+                    f"these seeds: {', '.join(tied)}."
+                )
+            lines.append(
+                f"Centered box (size chosen on val) GT-known Loc {baseline['test_at_val']:.1f} "
+                f"(test-chosen, optimistic: {baseline['test_best']:.1f}); methods whose "
+                f"GT-known Loc beats it: "
+                + (", ".join(
+                    row for row, e in rows.items()
+                    if _mean_std(e["values"]["gt_known_loc"])[0] > baseline["test_at_val"]
+                ) or "none")
+                + "."
+            )  # fmt: skip
+            summary.append(f"{module.NAME} / {setting}: best {order[0][0]} ({order[0][1]:.1f})")
+        slug = "".join(c if c.isalnum() else "_" for c in setting).strip("_")
+        path = overlay_strip(rows, os.path.join(figures_dir, f"methods_{slug}.png"))
+        if path:
+            figures[f"methods_{slug}"] = path
+            lines += ["", f"![overlays, {setting}]({os.path.relpath(path, md_dir)})"]
+        lines.append("")
+        entry["settings"][setting] = {
+            row: {
+                "seeds": e["seeds"],
+                **{m: e["values"][m] for m in VAL_CHOSEN},
+                "tau": e["tau"],
+                "train_seconds": e["train_seconds"],
+            }
+            for row, e in rows.items()
+        }
+        entry["settings"][setting]["centered_box"] = baseline
+    entry["costs"] = costs
+    return lines, entry, figures, summary
+
+
+def _describe(settings):
+    return ", ".join(f"{k}={v}" for k, v in settings.items())
