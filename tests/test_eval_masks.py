@@ -193,8 +193,6 @@ def test_openimages_model_pxap_matches_its_saved_maps(tmp_path, tiny_model):
     assert res["pxap"] == pytest.approx(want, rel=1e-9)
     assert res["num_images"] == res["num_images_with_mask"] == 3
     assert res["top1_clas"] in (0.0, 100 / 3, 200 / 3, 100.0)
-    with open(tmp_path / "out" / "metrics.json") as f:
-        assert json.load(f)["pxap"] == res["pxap"]
 
 
 @pytest.mark.slow

@@ -246,7 +246,8 @@ def test_export_reloads_in_a_fresh_process(trained, tmp_path):
     import tensorflow as tf
 
     model, _, _ = load_model(trained)
-    expected = tf.nn.softmax(model(tf.image.resize(images, IMAGE_SIZE), training=False)).numpy()
+    logits = model(tf.image.resize(images, IMAGE_SIZE), training=False)["logits"]
+    expected = tf.nn.softmax(logits).numpy()
     np.testing.assert_allclose(out["scores"], expected, rtol=1e-4, atol=1e-6)
     np.testing.assert_array_equal(out["classes"], expected.argmax(-1))
     assert out["cam"].shape == (2, *IMAGE_SIZE)

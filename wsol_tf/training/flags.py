@@ -33,7 +33,10 @@ def _define(name, field, default, help_text, flag_values):
         value = None if default is None else ",".join(str(s) for s in default)
         flags.DEFINE_string(name, value, help_text, flag_values=flag_values)
     elif choices:
-        flags.DEFINE_enum(name, default, list(choices), help_text, flag_values=flag_values)
+        # A string checked by the config's one validation (exit 2 and a message naming the
+        # valid values), not absl's enum, which refuses with a traceback-like parse error.
+        help_text = f"{help_text} One of: {', '.join(choices)}."
+        flags.DEFINE_string(name, default, help_text, flag_values=flag_values)
     elif kind is bool:
         flags.DEFINE_boolean(name, default, help_text, flag_values=flag_values)
     elif kind is int:
