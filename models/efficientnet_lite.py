@@ -153,8 +153,8 @@ class EfficientNetLite:
             *[p for block in self.BLOCKS for p in block_positions(block)],
             "features",
         )
-        # Chosen on a validation split of CUB mini (results/cub_pretrained_exploration.md):
-        # the last residual output of the 14x14 stage 5, of stage 6, and the head.
+        # The paper's ResNet50-SE setting transposed (its 2nd-to-last stage, last stage, head):
+        # the last residual output of stage 5 (14x14 at 224), of stage 6, and the head.
         last_add = {b.stage: f"{b.name}_add" for b in self.BLOCKS if b.residual}
         self.DEFAULT_POSITIONS = (last_add[5], last_add[6], "features")
         setattr(self, f"build_{name}", self.build)
