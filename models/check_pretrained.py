@@ -21,13 +21,17 @@ import numpy as np
 from absl import app, flags, logging
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("model", "efficientnet_lite0", "Backbone with a torch ImageNet head.")
-flags.DEFINE_string("imagenet_dir", None, "ILSVRC folder: val/ images, boxes, synset mapping.")
-flags.DEFINE_string("pretrained", "imagenet", "'imagenet' (pip package) or a .pth file.")
-flags.DEFINE_integer("limit", 0, "Evaluate the first N images only (0: all).")
-flags.DEFINE_integer("image_size", 0, "Input size (0: the variant's ImageNet resolution).")
-flags.DEFINE_integer("batch_size", 50, "Images per forward pass.")
-flags.DEFINE_boolean("json", False, "Print the result as one JSON object.")
+
+
+def define_flags():
+    """Defined only when run as a program: other CLIs define flags of the same names."""
+    flags.DEFINE_string("model", "efficientnet_lite0", "Backbone with a torch ImageNet head.")
+    flags.DEFINE_string("imagenet_dir", None, "ILSVRC folder: val/ images, boxes, synset mapping.")
+    flags.DEFINE_string("pretrained", "imagenet", "'imagenet' (pip package) or a .pth file.")
+    flags.DEFINE_integer("limit", 0, "Evaluate the first N images only (0: all).")
+    flags.DEFINE_integer("image_size", 0, "Input size (0: the variant's ImageNet resolution).")
+    flags.DEFINE_integer("batch_size", 50, "Images per forward pass.")
+    flags.DEFINE_boolean("json", False, "Print the result as one JSON object.")
 
 
 def imagenet_model(name, pretrained="imagenet", image_size=None):
@@ -145,4 +149,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main)
