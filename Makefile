@@ -24,7 +24,7 @@ install: $(STAMP)
 $(STAMP): setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[test]"
+	$(PY) -m pip install --quiet -e ".[test,lite12]"
 	touch $(STAMP)
 
 test: install
@@ -69,6 +69,7 @@ bench: install
 	mkdir -p $(BENCH_OUT)
 	@echo "== bench mode: $(if $(BENCH_FULL),full,quick) =="
 	TF_CPP_MIN_LOG_LEVEL=3 $(PY) bench/bench_training.py $(if $(BENCH_FULL),,--quick)
+	TF_CPP_MIN_LOG_LEVEL=3 $(PY) bench/bench_finetune.py --batch=8 --steps=2
 	TF_CPP_MIN_LOG_LEVEL=3 $(PY) bench/bench_adl_layer.py --repeats=7
 	TF_CPP_MIN_LOG_LEVEL=3 $(PY) bench/bench_pipeline.py --repeats=5
 	$(PY) bench/bench_evaluator.py --images=16 --repeats=5

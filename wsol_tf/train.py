@@ -33,7 +33,11 @@ def main(argv):
         print(f"Settings of experiment {config.experiment}, overridden by the flags given.")
     try:
         training.train(config, resume=FLAGS.resume)
-    except (FileNotFoundError, models.PretrainedWeightsUnavailable) as error:
+    except (
+        FileNotFoundError,
+        models.PretrainedWeightsUnavailable,
+        models.TorchWeightsError,
+    ) as error:
         # Missing data or weights: the message says what to do; a traceback adds nothing.
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -209,7 +209,7 @@ def methods_section(module, runs, selection, results, figures_dir, md_dir):
     """(markdown lines, results.json entry, figures, summary lines) of a method comparison.
 
     Args:
-        module: the experiment module (TRIALS, DATA_SETTINGS, split_row, choose, ...).
+        module: the experiment module (its COMPARISON, TITLE).
         runs: the final runs (each row's chosen trial on every setting and seed).
         selection: the selection runs (every trial, seed 0, default setting).
         results: {run key: runner result}.
@@ -217,16 +217,17 @@ def methods_section(module, runs, selection, results, figures_dir, md_dir):
     """
     from wsol_tf.training.config import TrainConfig
 
+    comparison = module.COMPARISON
     lines, figures, summary = [], {}, []
     entry = {"title": module.TITLE, "settings": {}, "selection": {}}
     lines += ["### Hyperparameters chosen on validation", ""]
     lines += ["| method | trials (validation MaxBoxAccV2) | chosen |", "|---|---|---|"]
-    for row, (method, trials) in module.TRIALS.items():
+    for row, (method, trials) in comparison.trials.items():
         scores = []
         for index in range(len(trials)):
-            run = next((r for r in selection if r.row == module.trial_label(row, index)), None)
+            run = next((r for r in selection if r.row == comparison.trial_label(row, index)), None)
             result = run and results.get(run.key)
-            score = result and result["splits"]["val"][module.SELECTION_METRIC]
+            score = result and result["splits"]["val"][comparison.selection_metric]
             scores.append(score)
         finished = [s for s in scores if s is not None]
         chosen = max(range(len(scores)), key=lambda i: (scores[i] or -1, -i)) if finished else None
@@ -240,10 +241,10 @@ def methods_section(module, runs, selection, results, figures_dir, md_dir):
         )
         entry["selection"][row] = {"scores": scores, "chosen": chosen}
     lines.append("")
-    costs = row_costs(runs, results, module.split_row)
-    tables = setting_rows(runs, results, module.split_row)
+    costs = row_costs(runs, results, comparison.split_row)
+    tables = setting_rows(runs, results, comparison.split_row)
     for setting, rows in tables.items():
-        first = next((r for r in runs if module.split_row(r.row)[1] == setting), None)
+        first = next((r for r in runs if comparison.split_row(r.row)[1] == setting), None)
         config = TrainConfig.from_settings(**{**first.settings, "seed": first.seed})
         baseline = centered_box_on_val_and_test(config)
         lines += [f"### {setting}", "", setting_table(rows, costs, baseline), ""]
@@ -266,7 +267,7 @@ def methods_section(module, runs, selection, results, figures_dir, md_dir):
                 ) or "none")
                 + "."
             )  # fmt: skip
-            summary.append(f"{module.NAME} / {setting}: best {order[0][0]} ({order[0][1]:.1f})")
+            summary.append(f"{comparison.name} / {setting}: best {order[0][0]} ({order[0][1]:.1f})")
         slug = "".join(c if c.isalnum() else "_" for c in setting).strip("_")
         path = overlay_strip(rows, os.path.join(figures_dir, f"methods_{slug}.png"))
         if path:

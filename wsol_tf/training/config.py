@@ -49,7 +49,7 @@ class TrainConfig:
     model: str = _field("tinyvgg", "Backbone name (wsol_tf.models.BACKBONES).")
     experiment: str | None = _field(None, "Experiment module the settings came from.", flag=False)
     pretrained: str | None = _field(
-        None, "None, 'imagenet', or a weights file (.h5, Tensorpack .npz)."
+        None, "None, 'imagenet', or a weights file (.h5, Tensorpack .npz, torch .pth)."
     )
     method: str = _field("adl", "WSOL method (wsol_tf.methods): " + ", ".join(methods.names()))
     method_params: dict = _field(
@@ -59,6 +59,16 @@ class TrainConfig:
         None,
         "Positions (layer names) where the method inserts its layers; default: the method's "
         "defaults for the backbone (ADL: the paper's). Alias: --adl_positions.",
+    )
+    last_stride: int | None = _field(
+        None,
+        "Stride of the backbone's last strided conv, for backbones that offer it "
+        "(efficientnet_lite*: 2 as on ImageNet, 1 for a 2x finer CAM); default: the backbone's.",
+    )
+    freeze_batch_norm: bool = _field(
+        False,
+        "Keep batch norm statistics and parameters (not trained; normalize with the moving "
+        "statistics).",
     )
     entropy_weight: float = _field(
         0.0,
@@ -180,6 +190,17 @@ class TrainConfig:
             raise ValueError(
                 f"--positions: --method={self.method} inserts nothing at backbone positions."
             )
+        if self.last_stride is not None:
+            module = models.backbone_module(self.model)
+            strides = getattr(module, "LAST_STRIDES", None)
+            if strides is None:
+                offering = [n for n, m in models.BACKBONES.items() if hasattr(m, "LAST_STRIDES")]
+                raise ValueError(
+                    f"--last_stride={self.last_stride}: --model={self.model} has no such option "
+                    f"(backbones with it: {', '.join(offering)})."
+                )
+            valid = ", ".join(map(str, strides))
+            _check(self.last_stride in strides, "last_stride", self.last_stride, f"one of {valid}")
         _check(_finite(self.entropy_weight) and self.entropy_weight >= 0, "entropy_weight",
                self.entropy_weight, "a finite number >= 0")  # fmt: skip
         _check(self.epochs >= 1, "epochs", self.epochs, ">= 1")
@@ -241,6 +262,7 @@ class TrainConfig:
             method=self.make_method(),
             pretrained=pretrained,
             image_size=self.image_size,
+            last_stride=self.last_stride,
         )
 
     @property

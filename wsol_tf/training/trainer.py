@@ -128,6 +128,12 @@ class Trainer:
             model = config.build_model(self.records.num_classes, pretrained=config.pretrained)
         finally:
             keras.mixed_precision.set_global_policy(previous_policy)
+        if config.freeze_batch_norm:
+            # Keras runs a non-trainable BatchNormalization in inference mode: moving
+            # statistics, no update, no trained gamma/beta.
+            for layer in model._flatten_layers():
+                if isinstance(layer, keras.layers.BatchNormalization):
+                    layer.trainable = False
         if config.sync_batch_norm:
             # Batch statistics over all replicas: the result does not depend on how the
             # global batch is split.

@@ -1,0 +1,118 @@
+"""A fair comparison of methods, wsolevaluation's protocol, as two phases of runs.
+
+1. Selection: every trial of every row (the same number of trials per row), seed 0, on the
+   first data setting, with a validation split carved from the training images
+   (`val_per_class`); each row keeps the trial with the best validation metric.
+2. Final: each row's chosen trial on every data setting and seed (the selection run of seed
+   0 on the first setting is reused: same settings, trained once).
+
+An experiment module builds one `Comparison` (its rows, trials, data settings and base
+recipe) and `make reproduce` runs it (`wsol_tf.reproduce`); the report section is
+`wsol_tf.reproduction.methods_report`. Nothing here reads the test split to choose anything.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+from wsol_tf.reproduction.runs import Run
+
+
+@dataclasses.dataclass
+class Comparison:
+    """Rows x trials x data settings x seeds of one method comparison.
+
+    Attributes:
+        name: the table's name (`--tables=<name>`); selection runs are `<name>_selection`.
+        trials: {row label: (method name, [trial settings])}; every row the same count.
+        data_settings: {setting label: synthetic generator parameters} (first: the one
+            hyperparameters are chosen on); `{}` means the table's own dataset.
+        base: settings shared by every run (recipe, `val_per_class` > 0).
+        seeds: seeds of the final runs.
+        selection_metric: the validation metric that picks a row's trial.
+    """
+
+    name: str
+    trials: dict
+    data_settings: dict
+    base: dict
+    seeds: tuple = (0, 1, 2)
+    selection_metric: str = "maxboxacc_v2"
+    data_fn: Callable | None = None  # (setting params, cache_dir) -> dataset/data_dir
+
+    def __post_init__(self):
+        counts = {len(trials) for _, trials in self.trials.values()}
+        if len(counts) != 1:
+            raise ValueError(f"{self.name}: every row needs the same number of trials")
+        if not self.base.get("val_per_class"):
+            raise ValueError(f"{self.name}: the base recipe needs a val split (val_per_class)")
+
+    def settings(self, method, trial, **overrides):
+        return {**self.base, "method": method, **trial, **overrides}
+
+    def data(self, setting, cache_dir=None, **overrides):
+        params = self.data_settings[setting]
+        if not params or "data_dir" in overrides:
+            return {}
+        from wsol_tf.data.synthetic import ensure_synthetic
+
+        return {"dataset": "cub", "data_dir": str(ensure_synthetic(cache_dir=cache_dir, **params))}
+
+    @staticmethod
+    def trial_label(row, index):
+        return f"{row} [trial {index}]"
+
+    @staticmethod
+    def split_row(label):
+        """("CAM", "setting") from a final run's row label."""
+        row, _, setting = label.partition(" | ")
+        return row, setting
+
+    def selection_runs(self, rows=None, cache_dir=None, **overrides):
+        """Phase 1: every trial of every row, seed 0, first data setting."""
+        first = next(iter(self.data_settings))
+        data = self.data(first, cache_dir, **overrides)
+        return [
+            Run(
+                f"{self.name}_selection",
+                self.trial_label(row, index),
+                0,
+                self.settings(method, trial, **overrides, **data),
+            )  # fmt: skip
+            for row, (method, trials) in self.trials.items()
+            if not rows or row in rows
+            for index, trial in enumerate(trials)
+        ]
+
+    def choose(self, results_by_row):
+        """{row: index of the trial with the best validation metric} (first on ties)."""
+        chosen = {}
+        for row, results in results_by_row.items():
+            scores = [r["splits"]["val"][self.selection_metric] for r in results]
+            chosen[row] = max(range(len(scores)), key=lambda i: (scores[i], -i))
+        return chosen
+
+    def final_runs(self, chosen, seeds=None, cache_dir=None, **overrides):
+        """Phase 2, seed by seed (an interrupted comparison has every row and setting at the
+        first seeds)."""
+        data = {s: self.data(s, cache_dir, **overrides) for s in self.data_settings}
+        runs = []
+        for seed in self.seeds if seeds is None else seeds:
+            for setting in self.data_settings:
+                for row, (method, trials) in self.trials.items():
+                    if row in chosen:
+                        settings = self.settings(
+                            method, trials[chosen[row]], **overrides, **data[setting]
+                        )
+                        runs.append(Run(self.name, f"{row} | {setting}", seed, settings))
+        return runs
+
+    def chosen_from(self, selection, results):
+        """`choose` over the finished selection runs (rows with an unfinished trial wait)."""
+        by_row = {}
+        for row in self.trials:
+            runs = [r for r in selection if r.row.startswith(f"{row} [trial ")]
+            if runs and all(r.key in results for r in runs):
+                by_row[row] = [results[r.key] for r in runs]
+        return self.choose(by_row)
