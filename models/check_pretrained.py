@@ -79,7 +79,7 @@ def check(name, imagenet_dir, pretrained="imagenet", limit=0, image_size=None, b
         records = records.subset(np.arange(min(limit, len(records))))
     start = time.perf_counter()
     model, source = imagenet_model(name, pretrained, image_size)
-    size = model.input.shape[1:3]
+    size = model.image_size
     dataset = make_dataset(
         records,
         training=False,
@@ -89,7 +89,7 @@ def check(name, imagenet_dir, pretrained="imagenet", limit=0, image_size=None, b
     )
     top1 = top5 = count = 0
     for batch in dataset:
-        logits = model(batch["image"], training=False).numpy()
+        logits = model(batch["image"], training=False)["logits"].numpy()
         labels = batch["label"].numpy()
         best5 = np.argsort(-logits, axis=1)[:, :5]
         top1 += int(np.sum(best5[:, 0] == labels))

@@ -159,7 +159,11 @@ def test_keras_port_equals_the_numpy_reference_of_the_torch_model(ported):
 
 def test_batch_norm_epsilon_is_tf_1e_3(ported):
     sd, model, images, features = ported
-    bns = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    bns = [
+        layer
+        for layer in model.backbone.layers
+        if isinstance(layer, keras.layers.BatchNormalization)
+    ]
     assert len(bns) == 1 + 2 * 16 + 15 + 1  # stem, 16 x (depthwise, project), 15 expand, top
     assert {layer.epsilon for layer in bns} == {1e-3}
     torch_default = reference_features(sd, LITE0, images, eps=1e-5)
@@ -189,7 +193,7 @@ def test_stride_2_convs_pad_like_tf_same_not_symmetric(ported):
 def test_input_is_scaled_to_minus_one_one(ported):
     sd, model, images, features = ported
     preprocess = model.get_layer("preprocess")
-    assert model.layers[1] is preprocess  # the first thing the image meets
+    assert model.backbone.layers[1] is preprocess  # the first thing the image meets
     corners = np.array([0.0, 127.5, 255.0], np.float32).reshape(1, 1, 3, 1).repeat(3, -1)
     np.testing.assert_allclose(preprocess(corners).numpy().ravel(), [-1] * 3 + [0] * 3 + [1] * 3)
     imagenet = reference_features(sd, LITE0, images, normalization="imagenet")
@@ -198,9 +202,9 @@ def test_input_is_scaled_to_minus_one_one(ported):
 
 def test_relu6_and_linear_block_outputs(ported):
     _, model, _, _ = ported
-    relus = [layer for layer in model.layers if isinstance(layer, keras.layers.ReLU)]
+    relus = [layer for layer in model.backbone.layers if isinstance(layer, keras.layers.ReLU)]
     assert {float(layer.max_value) for layer in relus} == {6.0}
-    for layer in model.layers:
+    for layer in model.backbone.layers:
         if layer.name.endswith("_project_bn"):
             consumers = {node.operation.name for node in layer._outbound_nodes}
             # Straight into the residual add or the next block's convs: never an activation.
