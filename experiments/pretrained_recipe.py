@@ -36,7 +36,8 @@ ADL = dict(method="adl", drop_rate=0.75, gamma=0.9)
 
 
 def cub_recipe(method):
-    """TrainConfig keyword arguments of the recipe for `method` ("cam" or "adl")."""
+    """TrainConfig keyword arguments of the recipe for `method` (ADL: its chosen settings;
+    every other method: its own defaults on the same backbone and budget)."""
     if method == "adl":
         return {**COMMON, **ADL}
     return {**COMMON, "method": method}
