@@ -31,13 +31,15 @@ TABLES = (
     "cub_mini",
     "methods_synthetic",
     "cub_pretrained",
+    "methods_cub_pretrained",
 )
 # Two-phase tables (`wsol_tf.reproduction.comparison.Comparison`): hyperparameters chosen on
 # validation first, then the chosen setting over seeds and data settings. The CUB ones train
 # on --cub_dir.
-METHOD_TABLES = ("methods_synthetic", "cub_pretrained")
-CUB_TABLES = ("cub_mini", "cub_pretrained")
-OVERRIDE_FLAGS = ("epochs", "steps_per_epoch", "batch_size")  # replace every run's setting
+METHOD_TABLES = ("methods_synthetic", "cub_pretrained", "methods_cub_pretrained")
+CUB_TABLES = ("cub_mini", "cub_pretrained", "methods_cub_pretrained")
+# Replace every run's setting (smoke runs).
+OVERRIDE_FLAGS = ("epochs", "steps_per_epoch", "batch_size", "image_size")
 DEFAULT_CUB_MINI = os.path.join("..", "shared", "data", "CUB_200_2011_mini")
 
 
@@ -49,6 +51,9 @@ def define_flags():
     flags.DEFINE_integer("epochs", None, "Override every run's epochs (e.g. 1 for a smoke run).")
     flags.DEFINE_integer("steps_per_epoch", None, "Override steps per epoch (smoke runs).")
     flags.DEFINE_integer("batch_size", None, "Override every run's batch size (smoke runs).")
+    flags.DEFINE_integer(
+        "image_size", None, "Override every run's (square) input size (smoke runs)."
+    )
     flags.DEFINE_string(
         "cub_dir", DEFAULT_CUB_MINI,
         "CUB-layout folder of the cub_mini table. When left at its default and missing, the "
@@ -209,6 +214,8 @@ def main(argv):
     if not os.path.isfile(os.path.join(cub_dir, "images.txt")):
         cub_dir = None  # only reachable with the default (explicit ones are checked above)
     overrides = {name: FLAGS[name].value for name in OVERRIDE_FLAGS if FLAGS[name].value}
+    if "image_size" in overrides:  # and the resize before the crop follows it (256/224)
+        overrides.update(image_size=(FLAGS.image_size,) * 2, resize_size=None)
     method_overrides = {}
     if FLAGS.method_val_per_class is not None:
         method_overrides["val_per_class"] = FLAGS.method_val_per_class
