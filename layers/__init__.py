@@ -3,5 +3,6 @@
 from wsol_tf.layers.adl import ADL
 from wsol_tf.layers.eil import EILErasing
 from wsol_tf.layers.heads import ClassifierHead
+from wsol_tf.layers.rdap import RDAP
 
-__all__ = ["ADL", "ClassifierHead", "EILErasing"]
+__all__ = ["ADL", "ClassifierHead", "EILErasing", "RDAP"]
