@@ -1,7 +1,9 @@
 """Experiment configs, one module per paper setting (see each module's docstring).
 
 `table3_<model>_<method>` modules hold `CONFIGS = {dataset: TrainConfig kwargs}` for a
-row of the ADL paper's Table 3; `synthetic_demo` holds the `make demo` runs.
+row of the ADL paper's Table 3, and `method_<method>` modules the same for the other methods'
+papers (EIL, entropy regularization, RDAP, RFGA), each with a "synthetic" sanity config;
+`synthetic_demo` holds the `make demo` runs.
 `synthetic_adl_vs_cam`, `synthetic_table1`, `synthetic_table2` and `cub_mini` define the runs of
 `make reproduce` (`wsol_tf.reproduce`): `runs(seeds, **overrides)` -> `reproduction.Run`s.
 """
@@ -9,10 +11,18 @@ row of the ADL paper's Table 3; `synthetic_demo` holds the `make demo` runs.
 import importlib
 import pkgutil
 
+# Name prefixes of the modules holding `CONFIGS` (`--experiment=<module>`).
+TRAINING_PREFIXES = ("table3_", "method_")
 
-def available():
-    """Names of the experiment modules with training configs."""
-    return sorted(m.name for m in pkgutil.iter_modules(__path__) if m.name.startswith("table3_"))
+
+def available(prefixes=TRAINING_PREFIXES):
+    """Names of the experiment modules with training configs (those named with `prefixes`),
+    sorted by prefix (Table 3 rows first), then by name."""
+    prefixes = tuple(prefixes)
+    names = [m.name for m in pkgutil.iter_modules(__path__) if m.name.startswith(prefixes)]
+    return sorted(
+        names, key=lambda n: (next(i for i, p in enumerate(prefixes) if n.startswith(p)), n)
+    )
 
 
 def lookup(experiment, model, method, dataset):
