@@ -1,8 +1,10 @@
 """Experiment configs, one module per paper setting (see each module's docstring).
 
 `table3_<model>_<method>` modules hold `CONFIGS = {dataset: TrainConfig kwargs}` for a
-row of the ADL paper's Table 3; `cub_pretrained_<method>` the CPU-scale fine-tuning recipe of
-`MODEL` (EfficientNet-Lite0 from ImageNet) on CUB; `synthetic_demo` holds the `make demo` runs.
+row of the ADL paper's Table 3, `method_<method>` modules the same for the other methods'
+papers (EIL, entropy regularization, RDAP, RFGA), each with a "synthetic" sanity config;
+`cub_pretrained_<method>` the CPU-scale fine-tuning recipe of `MODEL` (EfficientNet-Lite0
+from ImageNet) on CUB; `synthetic_demo` holds the `make demo` runs.
 `synthetic_adl_vs_cam`, `synthetic_table1`, `synthetic_table2` and `cub_mini` define the runs of
 `make reproduce` (`wsol_tf.reproduce`): `runs(seeds, **overrides)` -> `reproduction.Run`s.
 """
@@ -10,13 +12,17 @@ row of the ADL paper's Table 3; `cub_pretrained_<method>` the CPU-scale fine-tun
 import importlib
 import pkgutil
 
+# Name prefixes of the modules holding `CONFIGS` (`--experiment=<module>`).
+TRAINING_PREFIXES = ("table3_", "method_", "cub_pretrained_")
 
-def available():
-    """Names of the experiment modules with training configs."""
+
+def available(prefixes=TRAINING_PREFIXES):
+    """Names of the experiment modules with training configs (those named with `prefixes`),
+    sorted by prefix (Table 3 rows first), then by name."""
+    prefixes = tuple(prefixes)
+    names = [m.name for m in pkgutil.iter_modules(__path__) if m.name.startswith(prefixes)]
     return sorted(
-        m.name
-        for m in pkgutil.iter_modules(__path__)
-        if m.name.startswith(("table3_", "cub_pretrained_"))
+        names, key=lambda n: (next(i for i, p in enumerate(prefixes) if n.startswith(p)), n)
     )
 
 

@@ -12,6 +12,7 @@ from absl import flags
 from wsol_tf import experiments, sweep
 from wsol_tf import train as train_cli
 from wsol_tf.data import synthetic
+from wsol_tf.training.config import TrainConfig
 
 
 @pytest.fixture
@@ -26,13 +27,29 @@ def parsed_flags():
 
 
 def test_every_table3_row_has_both_datasets_and_names_its_paper_number():
-    names = [n for n in experiments.available() if n.startswith("table3_")]
+    names = experiments.available(("table3_",))
     assert len(names) == 8
-    assert set(experiments.available()) - set(names) == {"cub_pretrained_adl", "cub_pretrained_cam"}
+    others = set(experiments.available()) - set(names)
+    assert {"cub_pretrained_adl", "cub_pretrained_cam"} <= others
     for name in names:
         module = __import__(f"wsol_tf.experiments.{name}", fromlist=["CONFIGS"])
         assert set(module.CONFIGS) == {"cub", "imagenet"}
         assert "Paper:" in module.__doc__ and "make train" in module.__doc__
+
+
+def test_every_method_config_validates_and_names_its_command_and_paper(parsed_flags):
+    names = experiments.available(("method_",))
+    assert {"method_eil", "method_entropy", "method_rdap", "method_rfga"} <= set(names)
+    for name in names:
+        module = __import__(f"wsol_tf.experiments.{name}", fromlist=["CONFIGS"])
+        assert "Paper:" in module.__doc__
+        assert f"python -m wsol_tf.train --experiment={name} --dataset=synthetic" in module.__doc__
+        assert "synthetic" in module.CONFIGS
+        for settings in module.CONFIGS.values():
+            TrainConfig.from_settings(**settings, data_dir="unused").validate()
+    config = parsed_flags("--experiment=method_eil", "--dataset=cub", "--eil_weight=0.5")
+    assert (config.model, config.method, config.batch_size) == ("vgg16gap", "eil", 64)
+    assert config.method_params["weight"] == 0.5 and config.resolved_positions == ("block4_pool",)
 
 
 def test_explicit_flags_override_the_experiment(parsed_flags):

@@ -63,6 +63,9 @@ class Method:
         uses_positions: whether the method inserts something at named backbone positions
             (`--positions`); the default positions are `default_positions(backbone)`.
         reference: the paper, for docs and reports.
+        new_layer_prefixes: name prefixes of the method's own layers with weights (RFGA's
+            "rfga_"): the learning-rate groups (`--lr_groups`) treat them as new layers,
+            like the backbone's head, never as pretrained ones.
 
     Args:
         params: a `Params` instance (validated here).
@@ -77,6 +80,7 @@ class Method:
     Params: ClassVar[type] = NoParams
     uses_positions: ClassVar[bool] = False
     reference: ClassVar[str] = ""
+    new_layer_prefixes: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, params=None, *, backbone=None, positions=None, seed=None):
         self.params = (params if params is not None else self.Params()).validate(self.name)

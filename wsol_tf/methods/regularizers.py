@@ -8,6 +8,8 @@ derivation expands KL(u || p) = -log C - (1/C) sum_c log p_c and then *adds* lam
 sum_c log p_c, and the stated intent is to raise the entropy of p. Minimizing +lambda * KL(u||p)
 does that (KL(u || p) >= 0, zero only at p = u); subtracting it would lower the entropy. We
 add it, and keep the constant -log C so the term is exactly KL (0 at the uniform softmax).
+`tests/test_entropy.py` trains with both signs: +lambda raises the softmax's entropy over
+plain CE, -lambda lowers it.
 
 A regularizer is a function (outputs, batch) -> per-example (B,) term; adding one is a
 function here plus its weight field in `TrainConfig`.

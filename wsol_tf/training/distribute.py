@@ -50,6 +50,12 @@ def make_strategy(name="auto", cpu_replicas=0):
     if name == "one_device":
         return tf.distribute.OneDeviceStrategy(gpus[0] if gpus else "/cpu:0")
     if name == "mirrored" or (name == "auto" and (gpus or cpu_replicas > 1)):
+        # Every MirroredStrategy numbers its collectives from the same group and instance keys,
+        # and the runtime remembers each key's shape: a second strategy in the same process
+        # whose program differs (another method: EIL runs the upper network twice, RFGA adds
+        # variables) then fails with "Shape mismatch in the collective instance N". Give each
+        # strategy its own key range, as TensorFlow's own tests do (strategy_combinations).
+        tf.distribute.MirroredStrategy._collective_key_base += 100000
         return tf.distribute.MirroredStrategy(gpus or cpus)
     return tf.distribute.get_strategy()
 

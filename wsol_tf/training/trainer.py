@@ -98,9 +98,9 @@ class Trainer:
             self.global_step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
         self.kernels = _regularized_kernels(self.model)
         self.regularizers = regularizers.active(config)
-        prefixes = getattr(
-            models.backbone_module(config.model), "NEW_LAYER_PREFIXES", NEW_LAYER_PREFIXES
-        )
+        prefixes = tuple(
+            getattr(models.backbone_module(config.model), "NEW_LAYER_PREFIXES", NEW_LAYER_PREFIXES)
+        ) + tuple(self.model.method.new_layer_prefixes)
         self.multipliers = lr_multipliers(self.model, config.lr_groups, prefixes)
         self.checkpoint = tf.train.Checkpoint(
             model=self.model,
