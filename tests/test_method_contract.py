@@ -20,7 +20,7 @@ import pytest
 from wsol_tf import methods
 
 # Settings that make a method's per-replica draws deterministic for the equality check.
-DETERMINISTIC = {"adl": {"drop_rate": 1.0}}
+DETERMINISTIC = {"adl": {"drop_rate": 1.0}, "cutmix": {"cutmix_partner": "pair"}}
 
 SCRIPT = """
 import json, os, shutil, sys
