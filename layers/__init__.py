@@ -1,6 +1,7 @@
 """Keras layers for weakly supervised object localization."""
 
+from wsol_tf.layers.acol import ACoLHead
 from wsol_tf.layers.adl import ADL
 from wsol_tf.layers.heads import ClassifierHead
 
-__all__ = ["ADL", "ClassifierHead"]
+__all__ = ["ACoLHead", "ADL", "ClassifierHead"]
