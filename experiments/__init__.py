@@ -1,7 +1,8 @@
 """Experiment configs, one module per paper setting (see each module's docstring).
 
 `table3_<model>_<method>` modules hold `CONFIGS = {dataset: TrainConfig kwargs}` for a
-row of the ADL paper's Table 3; `synthetic_demo` holds the `make demo` runs.
+row of the ADL paper's Table 3, `wsolevaluation_<method>` modules the same for a baseline
+method of wsolevaluation (HaS, CutMix, ACoL, SPG); `synthetic_demo` holds the `make demo` runs.
 `synthetic_adl_vs_cam`, `synthetic_table1`, `synthetic_table2` and `cub_mini` define the runs of
 `make reproduce` (`wsol_tf.reproduce`): `runs(seeds, **overrides)` -> `reproduction.Run`s.
 """
@@ -9,10 +10,15 @@ row of the ADL paper's Table 3; `synthetic_demo` holds the `make demo` runs.
 import importlib
 import pkgutil
 
+# Modules with training configs (`CONFIGS`), usable as `--experiment=<module>`.
+CONFIG_PREFIXES = ("table3_", "wsolevaluation_")
+
 
 def available():
     """Names of the experiment modules with training configs."""
-    return sorted(m.name for m in pkgutil.iter_modules(__path__) if m.name.startswith("table3_"))
+    return sorted(
+        m.name for m in pkgutil.iter_modules(__path__) if m.name.startswith(CONFIG_PREFIXES)
+    )
 
 
 def lookup(experiment, model, method, dataset):

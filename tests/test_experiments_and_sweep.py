@@ -26,12 +26,33 @@ def parsed_flags():
 
 
 def test_every_table3_row_has_both_datasets_and_names_its_paper_number():
-    names = experiments.available()
+    names = [n for n in experiments.available() if n.startswith("table3_")]
     assert len(names) == 8
     for name in names:
         module = __import__(f"wsol_tf.experiments.{name}", fromlist=["CONFIGS"])
         assert set(module.CONFIGS) == {"cub", "imagenet"}
         assert "Paper:" in module.__doc__ and "make train" in module.__doc__
+
+
+@pytest.mark.parametrize("method", ["has", "cutmix", "acol", "spg"])
+def test_every_wsolevaluation_baseline_has_a_config_naming_its_numbers(method, parsed_flags):
+    name = f"wsolevaluation_{method}"
+    assert name in experiments.available()
+    module = __import__(f"wsol_tf.experiments.{name}", fromlist=["CONFIGS"])
+    assert set(module.CONFIGS) == {"cub", "synthetic"}
+    assert "wsolevaluation (README table, CUB MaxBoxAccV2" in module.__doc__
+    assert f"--experiment={name}" in module.__doc__ and "Hyperparameters:" in module.__doc__
+    for dataset in module.CONFIGS:
+        config = parsed_flags(f"--experiment={name}", f"--dataset={dataset}", "--data_dir=x")
+        assert (config.experiment, config.method) == (name, method)
+        config.validate()
+    cub = parsed_flags(f"--experiment={name}", "--dataset=cub", "--data_dir=x")
+    assert (cub.model, cub.lr, cub.batch_size, cub.lr_groups) == ("inceptionv3", 0.01, 64, "new_10")
+    synthetic = parsed_flags(f"--experiment={name}", "--dataset=synthetic")
+    assert (synthetic.model, synthetic.epochs, synthetic.image_size) == ("tinyvgg", 12, (96, 96))
+    if method == "has":
+        params = synthetic.make_method().params
+        assert params.patch_sizes == (0, 7, 14, 19, 24) and params.hide_prob == 0.5
 
 
 def test_explicit_flags_override_the_experiment(parsed_flags):

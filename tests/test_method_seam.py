@@ -183,7 +183,8 @@ def test_every_variable_of_a_methods_head_is_new_for_the_learning_rate_groups():
     # ACoL's head convs are named acol_*: new because they are in the head, not by name.
     model = models.build("tinyvgg", 3, method="acol", image_size=(32, 48))
     head = {id(v) for v in model.head.trainable_variables}
-    rates = {id(v): m for v, m in zip(model.trainable_variables, lr_multipliers(model, "new_10"))}
+    multipliers = lr_multipliers(model, "new_10")
+    rates = {id(v): m for v, m in zip(model.trainable_variables, multipliers, strict=True)}
     assert model.get_layer("acol_b_conv2") is not None and len(head) == 12
     assert all(rates[i] == 10.0 for i in head)
     assert rates[id(model.get_layer("block1_conv1_conv").kernel)] == 1.0
