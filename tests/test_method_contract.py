@@ -59,6 +59,7 @@ for name in methods.names():
     out = {}
     base = os.path.join(root, name)
     one = config(name, base + "/one", strategy="one_device")
+    one.save()  # the Trainer alone writes no config.json; evaluate() reads it
     trainer = Trainer(one, records, make_strategy("one_device", 0), print_fn=lambda *_: None)
     out["one_device"] = [h["loss"] for h in trainer.train()]
     final = weights(trainer)
