@@ -6,6 +6,12 @@ import os
 import tensorflow as tf
 
 STRATEGIES = ("auto", "one_device", "mirrored", "multi_worker")
+# One MirroredStrategy per device set and process. Every new MirroredStrategy numbers its
+# collective ops from the same keys, so a second one in the same process (two runs in one
+# process: tests, sweeps) reuses the first's instance keys, and TensorFlow's collective
+# executor then rejects gradients of another shape ("Shape mismatch in the collective
+# instance"); reusing the strategy keeps the keys distinct.
+_MIRRORED = {}
 
 
 def split_cpu(num_replicas):
@@ -50,7 +56,10 @@ def make_strategy(name="auto", cpu_replicas=0):
     if name == "one_device":
         return tf.distribute.OneDeviceStrategy(gpus[0] if gpus else "/cpu:0")
     if name == "mirrored" or (name == "auto" and (gpus or cpu_replicas > 1)):
-        return tf.distribute.MirroredStrategy(gpus or cpus)
+        devices = tuple(gpus or cpus)
+        if devices not in _MIRRORED:
+            _MIRRORED[devices] = tf.distribute.MirroredStrategy(list(devices))
+        return _MIRRORED[devices]
     return tf.distribute.get_strategy()
 
 
