@@ -82,7 +82,6 @@ class ACoLHead(keras.layers.Layer):
         self.gap = keras.layers.GlobalAveragePooling2D(name="gap")
         self.classifier = self._dense("classifier")
         self.classifier_b = self._dense("classifier_b")
-        self.convs_a, self.convs_b = [], []
 
     def _dense(self, name):
         initializer = self.kernel_initializer or "glorot_uniform"
@@ -90,28 +89,32 @@ class ACoLHead(keras.layers.Layer):
 
     def build(self, features_shape):
         channels = self.channels or int(features_shape[-1])
-        for branch, convs, classifier in (
-            ("a", self.convs_a, self.classifier),
-            ("b", self.convs_b, self.classifier_b),
-        ):
+        for branch, classifier in (("a", self.classifier), ("b", self.classifier_b)):
             shape = tuple(features_shape)
             for i in range(self.convs):
                 conv = keras.layers.Conv2D(
-                    channels,
-                    3,
-                    padding="same",
-                    activation="relu",
-                    name=f"acol_{branch}_conv{i + 1}",
+                    channels, 3, padding="same", activation="relu", name=self._conv_name(branch, i)
                 )
                 conv.build(shape)
-                convs.append(conv)
+                # An attribute, not a list item: TensorFlow checkpoints track attributes (a
+                # list built here would be saved only through the optimizer, and a model-only
+                # restore, as the evaluator's, would miss it).
+                setattr(self, self._conv_name(branch, i), conv)
                 shape = (*shape[:-1], channels)
             classifier.build((shape[0], shape[-1]))
         self.built = True
 
-    def _branch(self, features, convs, classifier):
+    @staticmethod
+    def _conv_name(branch, index):
+        return f"acol_{branch}_conv{index + 1}"
+
+    def branch_convs(self, branch):
+        """The 3x3 conv layers of branch "a" or "b", in order."""
+        return [getattr(self, self._conv_name(branch, i)) for i in range(self.convs)]
+
+    def _branch(self, features, branch, classifier):
         x = features
-        for conv in convs:
+        for conv in self.branch_convs(branch):
             x = conv(x)
         return x, classifier(self.gap(x))
 
@@ -122,12 +125,12 @@ class ACoLHead(keras.layers.Layer):
         return tf.einsum("bhwk,bk->bhw", tf.cast(x, tf.float32), weights)
 
     def _both(self, features, classes):
-        x_a, logits = self._branch(features, self.convs_a, self.classifier)
+        x_a, logits = self._branch(features, "a", self.classifier)
         if classes is None:
             classes = tf.argmax(logits, axis=-1, output_type=tf.int32)
         attention = normalize_maps(self._maps(self.classifier, x_a, classes))
         erased = erase_above(features, attention, self.threshold)
-        x_b, logits_b = self._branch(erased, self.convs_b, self.classifier_b)
+        x_b, logits_b = self._branch(erased, "b", self.classifier_b)
         return logits, logits_b, attention, x_b, classes
 
     def call(self, features, training=None, labels=None):

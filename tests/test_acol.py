@@ -80,7 +80,7 @@ def test_score_map_is_the_max_of_the_two_normalized_maps_against_numpy(threshold
 def test_head_convs_default_to_the_input_width_and_loss_is_the_sum():
     head = ACoLHead(3, convs=2)
     head.build((None, 4, 6, 16))
-    assert [c.filters for c in head.convs_a + head.convs_b] == [16] * 4
+    assert [c.filters for c in head.branch_convs("a") + head.branch_convs("b")] == [16] * 4
     assert head(tf.ones((2, 4, 6, 16)), labels=tf.constant([0, 1]))["logits_b"].shape == (2, 3)
     assert ACoLHead.from_config(head.get_config()).convs == 2
     method = methods.create("acol")
