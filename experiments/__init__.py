@@ -3,6 +3,7 @@
 `table3_<model>_<method>` modules hold `CONFIGS = {dataset: TrainConfig kwargs}` for a
 row of the ADL paper's Table 3, `method_<method>` modules the same for the other methods'
 papers (EIL, entropy regularization, RDAP, RFGA), each with a "synthetic" sanity config;
+`wsolevaluation_<method>` the same for a baseline of wsolevaluation (HaS, CutMix, ACoL, SPG);
 `cub_pretrained_<method>` the CPU-scale fine-tuning recipe of `MODEL` (EfficientNet-Lite0
 from ImageNet) on CUB; `synthetic_demo` holds the `make demo` runs.
 `synthetic_adl_vs_cam`, `synthetic_table1`, `synthetic_table2` and `cub_mini` define the runs of
@@ -13,7 +14,7 @@ import importlib
 import pkgutil
 
 # Name prefixes of the modules holding `CONFIGS` (`--experiment=<module>`).
-TRAINING_PREFIXES = ("table3_", "method_", "cub_pretrained_")
+TRAINING_PREFIXES = ("table3_", "method_", "wsolevaluation_", "cub_pretrained_")
 
 
 def available(prefixes=TRAINING_PREFIXES):

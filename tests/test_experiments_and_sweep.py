@@ -52,6 +52,27 @@ def test_every_method_config_validates_and_names_its_command_and_paper(parsed_fl
     assert config.method_params["weight"] == 0.5 and config.resolved_positions == ("block4_pool",)
 
 
+@pytest.mark.parametrize("method", ["has", "cutmix", "acol", "spg"])
+def test_every_wsolevaluation_baseline_has_a_config_naming_its_numbers(method, parsed_flags):
+    name = f"wsolevaluation_{method}"
+    assert name in experiments.available()
+    module = __import__(f"wsol_tf.experiments.{name}", fromlist=["CONFIGS"])
+    assert set(module.CONFIGS) == {"cub", "synthetic"}
+    assert "wsolevaluation (README table, CUB MaxBoxAccV2" in module.__doc__
+    assert f"--experiment={name}" in module.__doc__ and "Hyperparameters:" in module.__doc__
+    for dataset in module.CONFIGS:
+        config = parsed_flags(f"--experiment={name}", f"--dataset={dataset}", "--data_dir=x")
+        assert (config.experiment, config.method) == (name, method)
+        config.validate()
+    cub = parsed_flags(f"--experiment={name}", "--dataset=cub", "--data_dir=x")
+    assert (cub.model, cub.lr, cub.batch_size, cub.lr_groups) == ("inceptionv3", 0.01, 64, "new_10")
+    synthetic = parsed_flags(f"--experiment={name}", "--dataset=synthetic")
+    assert (synthetic.model, synthetic.epochs, synthetic.image_size) == ("tinyvgg", 12, (96, 96))
+    if method == "has":
+        params = synthetic.make_method().params
+        assert params.patch_sizes == (0, 7, 14, 19, 24) and params.hide_prob == 0.5
+
+
 def test_explicit_flags_override_the_experiment(parsed_flags):
     config = parsed_flags(
         "--experiment=table3_vgg16gap_adl", "--dataset=cub", "--lr=0.5", "--epochs=2"

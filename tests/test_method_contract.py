@@ -20,7 +20,11 @@ import pytest
 from wsol_tf import methods
 
 # Settings that make a method's per-replica draws deterministic for the equality check.
-DETERMINISTIC = {"adl": {"drop_rate": 1.0}, "rdap": {"probability": 1.0}}
+DETERMINISTIC = {
+    "adl": {"drop_rate": 1.0},
+    "rdap": {"probability": 1.0},
+    "cutmix": {"cutmix_partner": "pair"},
+}
 
 SCRIPT = """
 import json, os, shutil, sys
@@ -59,6 +63,7 @@ for name in methods.names():
     out = {}
     base = os.path.join(root, name)
     one = config(name, base + "/one", strategy="one_device")
+    one.save()  # the Trainer alone writes no config.json; evaluate() reads it
     trainer = Trainer(one, records, make_strategy("one_device", 0), print_fn=lambda *_: None)
     out["one_device"] = [h["loss"] for h in trainer.train()]
     final = weights(trainer)
@@ -125,3 +130,24 @@ def test_every_method_is_evaluated(contract, method):
     assert metrics["num_images"] == 12
     for key in ("top1_clas", "gt_known_loc", "maxboxacc_v2"):
         assert 0.0 <= metrics[key] <= 100.0
+
+
+@pytest.mark.parametrize("method", methods.names())
+def test_every_weight_is_restored_from_a_model_only_checkpoint(method, tmp_path):
+    """The evaluator restores `Checkpoint(model=...)` only: every variable of the model (a
+    head's layers included) must be reachable from the model, not only via the optimizer."""
+    import tensorflow as tf
+
+    from wsol_tf import models
+    from wsol_tf.training.trainer import restore_model
+
+    model = models.build("tinyvgg", 3, method=method, image_size=(32, 48))
+    rng = np.random.default_rng(0)
+    for variable in model.weights:
+        if "float" in str(variable.dtype):
+            variable.assign(rng.normal(size=variable.shape).astype(str(variable.dtype)))
+    path = tf.train.Checkpoint(model=model).save(str(tmp_path / "ckpt"))
+    fresh = restore_model(models.build("tinyvgg", 3, method=method, image_size=(32, 48)), path)
+    assert len(fresh.weights) == len(model.weights)
+    for saved, restored in zip(model.weights, fresh.weights, strict=True):
+        np.testing.assert_array_equal(restored.numpy(), saved.numpy(), err_msg=saved.path)

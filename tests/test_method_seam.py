@@ -174,3 +174,17 @@ def test_config_json_round_trip_and_legacy_adl_fields(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps(legacy))
     loaded = TrainConfig.load(str(tmp_path))
     assert loaded.method_params == {"drop_rate": 0.25, "gamma": 0.6, "variant": "both"}
+
+
+def test_every_variable_of_a_methods_head_is_new_for_the_learning_rate_groups():
+    from wsol_tf import models
+    from wsol_tf.training.schedules import lr_multipliers
+
+    # ACoL's head convs are named acol_*: new because they are in the head, not by name.
+    model = models.build("tinyvgg", 3, method="acol", image_size=(32, 48))
+    head = {id(v) for v in model.head.trainable_variables}
+    multipliers = lr_multipliers(model, "new_10")
+    rates = {id(v): m for v, m in zip(model.trainable_variables, multipliers, strict=True)}
+    assert model.get_layer("acol_b_conv2") is not None and len(head) == 12
+    assert all(rates[i] == 10.0 for i in head)
+    assert rates[id(model.get_layer("block1_conv1_conv").kernel)] == 1.0

@@ -45,7 +45,7 @@ def load_model(workdir, checkpoint=None, num_classes=None):
         if names is None:
             raise FileNotFoundError(f"{workdir}: no classes.json; pass the number of classes")
         num_classes = len(names)
-    model = config.build_model(num_classes)
+    model = _build_model(config, num_classes)
     try:
         restore_model(model, checkpoint)
     except (AssertionError, ValueError) as error:
@@ -56,3 +56,19 @@ def load_model(workdir, checkpoint=None, num_classes=None):
             f"{first_line}"
         ) from None
     return model, config, checkpoint
+
+
+def _build_model(config, num_classes):
+    """The run's model with variables in the checkpoint's dtype: a float64 run holds float64
+    variables, so it is rebuilt under the float64 policy (mixed-precision runs keep float32
+    variables and are evaluated in float32, as before)."""
+    import keras
+
+    if config.precision != "float64":
+        return config.build_model(num_classes)
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("float64")
+    try:
+        return config.build_model(num_classes)
+    finally:
+        keras.mixed_precision.set_global_policy(previous)

@@ -76,7 +76,9 @@ def lr_multipliers(model, rule, new_layer_prefixes=NEW_LAYER_PREFIXES):
         rule: "none" (all 1); "pretrained_0.1" (Tensorpack: backbone layers at
             0.1x, new layers at 1x); "new_10" (wsolevaluation: new layers at
             10x, backbone at 1x).
-        new_layer_prefixes: layer-name prefixes of the new layers.
+        new_layer_prefixes: layer-name prefixes of the new layers. Every variable of the
+            method's head (`model.head`: ACoL's branches, SPG's side branches, ...) is new
+            too, whatever its layers are named: no head comes from pretrained weights.
 
     Returns:
         A list of floats aligned with `model.trainable_variables`.
@@ -87,9 +89,13 @@ def lr_multipliers(model, rule, new_layer_prefixes=NEW_LAYER_PREFIXES):
     for layer in model._flatten_layers(include_self=False):
         for variable in layer.trainable_variables:
             owner[id(variable)] = layer.name  # depth first: the innermost layer wins
+    head = getattr(model, "head", None)
+    head_ids = {id(v) for v in head.trainable_variables} if head is not None else set()
     multipliers = []
     for variable in model.trainable_variables:
-        new = is_new_layer(owner.get(id(variable), ""), new_layer_prefixes)
+        new = id(variable) in head_ids or is_new_layer(
+            owner.get(id(variable), ""), new_layer_prefixes
+        )
         if rule == "pretrained_0.1":
             multipliers.append(1.0 if new else 0.1)
         elif rule == "new_10":
