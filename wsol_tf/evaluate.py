@@ -36,6 +36,9 @@ flags.DEFINE_float(
 flags.DEFINE_string("scoremaps", None, "Score saved .npy maps in this folder (no model).")
 flags.DEFINE_string("save_scoremaps", None, "Write the GT class's score maps here (.npy).")
 flags.DEFINE_integer("batch_size", 32, "Images per forward pass.")
+flags.DEFINE_integer(
+    "workers", None, "Threads scanning the maps' contours (default: one per core, at most 8)."
+)
 flags.DEFINE_integer("num_pictures", 8, "Rows of each picture grid (0: none).")
 flags.DEFINE_string("out_dir", None, "Where metrics.json and pictures go; default: workdir.")
 
@@ -64,6 +67,9 @@ def main(argv):
             file=sys.stderr,
         )
         return 2
+    if FLAGS.workers is not None and FLAGS.workers < 1:
+        print(f"error: --workers={FLAGS.workers} must be >= 1.", file=sys.stderr)
+        return 2
     if FLAGS.batch_size < 1 or FLAGS.num_pictures < 0:
         print("error: --batch_size must be >= 1 and --num_pictures >= 0.", file=sys.stderr)
         return 2
@@ -88,6 +94,7 @@ def main(argv):
             scoremaps=FLAGS.scoremaps,
             save_scoremaps=FLAGS.save_scoremaps,
             num_pictures=FLAGS.num_pictures,
+            workers=FLAGS.workers,
         )
     except (FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)

@@ -22,6 +22,7 @@ def evaluate(
     scoremaps=None,
     save_scoremaps=None,
     num_pictures=8,
+    workers=None,
     print_fn=print,
 ):
     """Evaluates a workdir's checkpoint, or saved score maps; writes metrics.json and pictures.
@@ -30,6 +31,9 @@ def evaluate(
     ``dataset``/``data_dir``/``split`` (``workdir`` then only supplies defaults). Otherwise the
     model, image size and dataset come from the workdir's config.json; the dataset, folder and
     split can be overridden.
+
+    ``workers`` threads scan the maps' contours (None: one per core, at most 8); the numbers
+    do not depend on it.
 
     Returns:
         The metrics dict (see ``LocalizationEvaluator.compute``) plus run information.
@@ -73,6 +77,7 @@ def evaluate(
                 cam_curve_interval=cam_curve_interval,
                 out_dir=out_dir,
                 num_overlays=num_pictures,
+                workers=workers,
                 print_fn=print_fn,
             )
             info["scoremaps"] = scoremaps
@@ -91,6 +96,7 @@ def evaluate(
                 out_dir=out_dir,
                 num_overlays=num_pictures,
                 save_scoremaps=save_scoremaps,
+                workers=workers,
                 print_fn=print_fn,
             )
             info.update(
