@@ -1,7 +1,8 @@
 """Evaluate a training run or saved score maps.
 
     python -m wsol_tf.evaluate --workdir=W [--checkpoint=C] [--dataset=D --data_dir=P
-        --split=S] [--cam=cam|gradcam] [--threshold=0.2] [--cam_curve_interval=0.001]
+        --split=S] [--cam=classic|gradcam|gradcampp|layercam|scorecam|eigencam
+        --cam_layers=a,b --cam_smooth=tta] [--threshold=0.2] [--cam_curve_interval=0.001]
         [--save_scoremaps=DIR]
     python -m wsol_tf.evaluate --scoremaps=DIR --dataset=D --data_dir=P --split=S --out_dir=O
 
@@ -17,7 +18,7 @@ import sys
 from absl import app, flags, logging
 
 from wsol_tf import evaluation
-from wsol_tf.evaluation import extractors
+from wsol_tf.evaluation.flags import cam_from_flags, define_cam_flags
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Training workdir (config.json, checkpoints/).")
@@ -25,10 +26,7 @@ flags.DEFINE_string("checkpoint", None, "Checkpoint path; default: the workdir's
 flags.DEFINE_string("dataset", None, "Dataset to evaluate on; default: the training dataset.")
 flags.DEFINE_string("data_dir", None, "Dataset folder; default: the training one.")
 flags.DEFINE_string("split", "test", "Split to evaluate.")
-flags.DEFINE_enum(
-    "cam", "classic", list(extractors.names()),
-    "Score-map extractor: classic (CAM) or gradcam (Grad-CAM without ReLU); cam = classic.",
-)  # fmt: skip
+define_cam_flags()
 flags.DEFINE_float("threshold", 0.2, "CAM threshold (fraction of the map's maximum).")
 flags.DEFINE_float(
     "cam_curve_interval", 0.001, "Step of the fine threshold grid np.arange(0, 1, step)."
@@ -80,6 +78,11 @@ def main(argv):
         print("error: give --workdir (or --scoremaps with --dataset).", file=sys.stderr)
         return 2
     try:
+        cam = cam_from_flags()
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    try:
         metrics = evaluation.evaluate(
             FLAGS.workdir,
             checkpoint=FLAGS.checkpoint,
@@ -89,7 +92,7 @@ def main(argv):
             cam_threshold=FLAGS.threshold,
             batch_size=FLAGS.batch_size,
             out_dir=FLAGS.out_dir,
-            cam=FLAGS.cam,
+            cam=cam,
             cam_curve_interval=FLAGS.cam_curve_interval,
             scoremaps=FLAGS.scoremaps,
             save_scoremaps=FLAGS.save_scoremaps,

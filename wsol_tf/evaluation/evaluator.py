@@ -149,7 +149,7 @@ def evaluate_model(
         resize_size: (h, w) before the center crop; None: image_size * 256 / 224.
         batch_size: images per forward pass.
         cam_threshold: tau of the headline numbers (the sweeps are reported too).
-        cam: extractor name (`wsol_tf.evaluation.extractors.names()`: classic CAM, Grad-CAM).
+        cam: extractor name (`wsol_tf.evaluation.extractors.names()`) or `CamSpec`.
         cam_curve_interval: fine-grid step (MaxBoxAcc, MaxBoxAccV2, PxAP); None skips it
             (and then a split with masks is refused: PxAP needs the grid).
         out_dir: where the pictures go (None: none).
