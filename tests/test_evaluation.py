@@ -329,3 +329,19 @@ def test_exported_extractor_options_give_the_libraries_map(trained, tmp_path):
     )
     _, maps = extractors.build(spec)(model, tf.constant(images), None)
     np.testing.assert_allclose(out["cam"], extractors.minmax(maps).numpy(), atol=1e-4)
+
+
+def test_extractors_table_refuses_a_run_without_a_val_split(trained):
+    from wsol_tf.reproduction import extractors_table
+
+    with pytest.raises(ValueError, match="--val_per_class=0"):
+        extractors_table.evaluate_extractors([trained])
+    row = {
+        "workdir": "w/synth", "model": "tinyvgg", "dataset": "synthetic", "method": "cam",
+        "cam": "scorecam(max_channels=64)", "maxboxacc_v2": 61.234, "val_threshold": 0.25,
+        "gt_known_loc_at_val_threshold": 70.0, "top1_clas": 90.0, "seconds_per_image": 0.0123,
+    }  # fmt: skip
+    assert extractors_table.markdown([row]).splitlines()[-1] == (
+        "| synth (tinyvgg, synthetic) | cam | scorecam(max_channels=64) | 61.23 | 70.00 | 0.25 "
+        "| 90.00 | 0.012 |"
+    )
