@@ -23,7 +23,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402
 
 
-def specs(model):
+def specs(model, scorecam_max_channels=64):
     from wsol_tf.evaluation.extractors import CamSpec
 
     middle = {"tinyvgg": "block3_conv2", "mobilenetv1": "conv_pw_11_relu"}.get(
@@ -35,7 +35,7 @@ def specs(model):
         "gradcampp": CamSpec("gradcampp"),
         "layercam": CamSpec("layercam"),
         "eigencam": CamSpec("eigencam"),
-        "scorecam": CamSpec("scorecam"),  # cap 64, 32 masked images per pass
+        "scorecam": CamSpec("scorecam", scorecam_max_channels=scorecam_max_channels),
     }
     if middle:
         out[f"layercam {middle}+features"] = CamSpec("layercam", layers=(middle, "features"))
@@ -52,6 +52,9 @@ def main():
     parser.add_argument("--classes", type=int, default=200)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--checkpoint", default=None, help="a workdir: its latest checkpoint")
+    parser.add_argument(
+        "--scorecam_max_channels", type=int, default=64, help="Score-CAM's channel cap"
+    )
     args = parser.parse_args()
     common.check_repeats(args.repeats)
 
@@ -70,7 +73,10 @@ def main():
     rng = np.random.default_rng(0)
     images = rng.uniform(0, 255, (args.batch, *size, 3)).astype(np.float32)
     classes = rng.integers(0, model.num_classes, args.batch)
-    mappers = {name: ScoreMapper(model, spec) for name, spec in specs(model).items()}
+    mappers = {
+        name: ScoreMapper(model, spec)
+        for name, spec in specs(model, args.scorecam_max_channels).items()
+    }
     for mapper in mappers.values():  # trace and warm up
         mapper.raw(images, classes)
     times = common.interleaved(
