@@ -47,6 +47,39 @@ class WSOLModel(keras.Model):
             return outputs, {}
         return outputs[0], dict(zip(self.tap_names, outputs[1:], strict=True))
 
+    def layer_names(self) -> tuple[str, ...]:
+        """Names of the backbone's layers, input first (what `--cam_layers` may name)."""
+        return tuple(layer.name for layer in self.backbone.layers)
+
+    def _layers_model(self, names):
+        """Functional model: images -> [each named backbone layer's output, *backbone outputs]
+        (built once per list of names; the same weights, so gradients reach those tensors)."""
+        names = tuple(names)
+        cache = self.__dict__.setdefault("_layers_models", {})  # plain dict: not tracked
+        if names not in cache:
+            known = set(self.layer_names())
+            unknown = [n for n in names if n not in known]
+            if unknown:
+                raise ValueError(
+                    f"--cam_layers: {unknown[0]!r} is not a layer of the {self.backbone.name} "
+                    f"backbone; its layers: {', '.join(self.layer_names()[1:])}."
+                )
+            outputs = [self.backbone.get_layer(n).output for n in names]
+            cache[names] = keras.Model(self.backbone.input, [*outputs, *self.backbone.outputs])
+        return cache[names]
+
+    def call_with_layers(self, images, names, training=False):
+        """(the call's dict of outputs, [the output of each named backbone layer]) from one
+        forward pass; the logits depend on those tensors, so a tape can differentiate to them."""
+        names = tuple(names)
+        results = self._layers_model(names)(images, training=training)
+        layers, rest = list(results[: len(names)]), list(results[len(names) :])
+        features, taps = rest[0], dict(zip(self.tap_names, rest[1:], strict=True))
+        if not taps:
+            return {"features": features, **self.head(features, training=training)}, layers
+        head = self.head(features, training=training, taps=taps)
+        return {"features": features, "taps": taps, **head}, layers
+
     def call(self, images, training=None):
         features, taps = self.features_and_taps(images, training=training)
         if not taps:

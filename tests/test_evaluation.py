@@ -15,6 +15,7 @@ from conftest import CUB_MINI
 from wsol_tf import evaluation, training
 from wsol_tf.data import synthetic
 from wsol_tf.data.cub import load_cub
+from wsol_tf.evaluation import extractors
 from wsol_tf.evaluation.boxes import gt_boxes_for_input
 from wsol_tf.evaluation.evaluator import evaluate_scoremaps, original_size_hw
 from wsol_tf.evaluation.scoremap_files import (
@@ -31,7 +32,7 @@ IMAGE_SIZE = (32, 48)  # non-square on purpose
 def run_cli(*args):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     return subprocess.run(
-        [sys.executable, "-m", *args], capture_output=True, text=True, env=env, timeout=120
+        [sys.executable, "-m", *args], capture_output=True, text=True, env=env, timeout=300
     )
 
 
@@ -135,6 +136,41 @@ def test_grad_cam_equals_cam_for_a_gap_head(trained, tmp_path):
         ScoreMapper(model, "no_such_extractor")
 
 
+@pytest.mark.slow
+def test_every_extractor_evaluates_a_run(trained, tmp_path):
+    from wsol_tf.data.datasets import load_split
+    from wsol_tf.evaluation.evaluator import evaluate_model
+    from wsol_tf.training.checkpoints import load_model
+
+    model, config, _ = load_model(trained)
+    records = load_split("cub", config.data_dir, "test")
+    for name in ("classic", "gradcam", "gradcampp", "layercam", "eigencam", "scorecam"):
+        spec = extractors.CamSpec(name, scorecam_max_channels=8)
+        metrics = evaluate_model(
+            model, records, image_size=config.image_size, cam=spec, cam_curve_interval=0.01,
+            num_overlays=0, print_fn=lambda _: None,
+        )  # fmt: skip
+        assert metrics["num_images"] == 9 and 0 <= metrics["maxboxacc_v2"] <= 100, name
+
+
+@pytest.mark.slow
+def test_evaluate_cli_takes_the_extractor_options(trained, tmp_path):
+    out = str(tmp_path / "o")
+    result = run_cli(
+        "wsol_tf.evaluate", f"--workdir={trained}", f"--out_dir={out}", "--cam=gradcampp",
+        "--cam_layers=block3_conv2,features", "--cam_tta_scales=1.1",
+        "--cam_curve_interval=0.01", "--num_pictures=0", "--workers=2",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    with open(os.path.join(out, "metrics.json")) as f:
+        written = json.load(f)
+    assert written["cam"] == "gradcampp" and written["num_images"] == 9
+    assert written["cam_spec"]["layers"] == ["block3_conv2", "features"]
+    assert written["cam_spec"]["tta_scales"] == [1.1]
+    bad = run_cli("wsol_tf.evaluate", f"--workdir={trained}", "--cam=classic", "--cam_layers=a")
+    assert bad.returncode == 2 and "--cam_layers=a is invalid with --cam=classic" in bad.stderr
+
+
 def test_bad_scoremaps_are_refused_naming_the_file(tiny_data, tmp_path):
     records = load_cub(tiny_data, "test")
     root = str(tmp_path / "maps")
@@ -213,6 +249,11 @@ def test_localize_cli_on_a_real_image(trained, tmp_path):
     assert len(scores) == 3 and scores == sorted(scores, reverse=True)  # 3 classes in total
     assert abs(sum(scores) - 1) < 1e-5
     assert cv2.imread(out["overlay"]).shape == (335, 500, 3)
+    eigen = run_cli(
+        "wsol_tf.localize", f"--workdir={trained}", "--cam=eigencam", "--cam_smooth=tta", image
+    )
+    assert eigen.returncode == 0, eigen.stderr[-2000:]
+    assert json.loads(eigen.stdout.strip().splitlines()[-1])["size"] == [335, 500]
     missing = run_cli("wsol_tf.localize", f"--workdir={trained}", str(tmp_path / "none.jpg"))
     assert missing.returncode == 2 and "none.jpg" in missing.stderr
 
@@ -257,4 +298,50 @@ def test_export_reloads_in_a_fresh_process(trained, tmp_path):
     np.testing.assert_array_equal(out["box"], component_boxes(out["cam"], 0.2).numpy())
     np.testing.assert_allclose(
         out["box_original"], out["box"] * np.array([70 / 48, 50 / 32] * 2), rtol=1e-6
+    )
+
+
+@pytest.mark.slow
+def test_exported_extractor_options_give_the_libraries_map(trained, tmp_path):
+    import tensorflow as tf
+
+    from wsol_tf.training.checkpoints import load_model
+
+    saved = str(tmp_path / "saved")
+    result = run_cli(
+        "wsol_tf.export", f"--workdir={trained}", f"--out={saved}", "--cam=layercam",
+        "--cam_layers=block3_conv2,features", "--cam_smooth=tta", "--cam_tta_scales=1.25",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "layercam(layers=block3_conv2,features; smooth=tta(1.25))" in result.stdout
+    images = np.random.default_rng(4).uniform(0, 255, (2, *IMAGE_SIZE, 3)).astype(np.float32)
+    np.save(tmp_path / "images.npy", images)
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    reloaded = subprocess.run(
+        [sys.executable, "-c", RELOAD_SCRIPT, saved, str(tmp_path / "images.npy")],
+        capture_output=True, text=True, env=env, timeout=120,
+    )  # fmt: skip
+    assert reloaded.returncode == 0, reloaded.stderr[-2000:]
+    out = {k: np.array(v) for k, v in json.loads(reloaded.stdout.strip().splitlines()[-1]).items()}
+    model, _, _ = load_model(trained)
+    spec = extractors.CamSpec(
+        "layercam", layers=("block3_conv2", "features"), smooth="tta", tta_scales=(1.25,)
+    )
+    _, maps = extractors.build(spec)(model, tf.constant(images), None)
+    np.testing.assert_allclose(out["cam"], extractors.minmax(maps).numpy(), atol=1e-4)
+
+
+def test_extractors_table_refuses_a_run_without_a_val_split(trained):
+    from wsol_tf.reproduction import extractors_table
+
+    with pytest.raises(ValueError, match="--val_per_class=0"):
+        extractors_table.evaluate_extractors([trained])
+    row = {
+        "workdir": "w/synth", "model": "tinyvgg", "dataset": "synthetic", "method": "cam",
+        "cam": "scorecam(max_channels=64)", "maxboxacc_v2": 61.234, "val_threshold": 0.25,
+        "gt_known_loc_at_val_threshold": 70.0, "top1_clas": 90.0, "seconds_per_image": 0.0123,
+    }  # fmt: skip
+    assert extractors_table.markdown([row]).splitlines()[-1] == (
+        "| synth (tinyvgg, synthetic) | cam | scorecam(max_channels=64) | 61.23 | 70.00 | 0.25 "
+        "| 90.00 | 0.012 |"
     )

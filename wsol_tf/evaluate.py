@@ -1,7 +1,8 @@
 """Evaluate a training run or saved score maps.
 
     python -m wsol_tf.evaluate --workdir=W [--checkpoint=C] [--dataset=D --data_dir=P
-        --split=S] [--cam=cam|gradcam] [--threshold=0.2] [--cam_curve_interval=0.001]
+        --split=S] [--cam=classic|gradcam|gradcampp|layercam|scorecam|eigencam
+        --cam_layers=a,b --cam_smooth=tta] [--threshold=0.2] [--cam_curve_interval=0.001]
         [--save_scoremaps=DIR]
     python -m wsol_tf.evaluate --scoremaps=DIR --dataset=D --data_dir=P --split=S --out_dir=O
 
@@ -17,7 +18,7 @@ import sys
 from absl import app, flags, logging
 
 from wsol_tf import evaluation
-from wsol_tf.evaluation import extractors
+from wsol_tf.evaluation.flags import cam_from_flags, define_cam_flags
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Training workdir (config.json, checkpoints/).")
@@ -25,10 +26,7 @@ flags.DEFINE_string("checkpoint", None, "Checkpoint path; default: the workdir's
 flags.DEFINE_string("dataset", None, "Dataset to evaluate on; default: the training dataset.")
 flags.DEFINE_string("data_dir", None, "Dataset folder; default: the training one.")
 flags.DEFINE_string("split", "test", "Split to evaluate.")
-flags.DEFINE_enum(
-    "cam", "classic", list(extractors.names()),
-    "Score-map extractor: classic (CAM) or gradcam (Grad-CAM without ReLU); cam = classic.",
-)  # fmt: skip
+define_cam_flags()
 flags.DEFINE_float("threshold", 0.2, "CAM threshold (fraction of the map's maximum).")
 flags.DEFINE_float(
     "cam_curve_interval", 0.001, "Step of the fine threshold grid np.arange(0, 1, step)."
@@ -36,6 +34,9 @@ flags.DEFINE_float(
 flags.DEFINE_string("scoremaps", None, "Score saved .npy maps in this folder (no model).")
 flags.DEFINE_string("save_scoremaps", None, "Write the GT class's score maps here (.npy).")
 flags.DEFINE_integer("batch_size", 32, "Images per forward pass.")
+flags.DEFINE_integer(
+    "workers", None, "Threads scanning the maps' contours (default: one per core, at most 8)."
+)
 flags.DEFINE_integer("num_pictures", 8, "Rows of each picture grid (0: none).")
 flags.DEFINE_string("out_dir", None, "Where metrics.json and pictures go; default: workdir.")
 
@@ -64,6 +65,9 @@ def main(argv):
             file=sys.stderr,
         )
         return 2
+    if FLAGS.workers is not None and FLAGS.workers < 1:
+        print(f"error: --workers={FLAGS.workers} must be >= 1.", file=sys.stderr)
+        return 2
     if FLAGS.batch_size < 1 or FLAGS.num_pictures < 0:
         print("error: --batch_size must be >= 1 and --num_pictures >= 0.", file=sys.stderr)
         return 2
@@ -72,6 +76,11 @@ def main(argv):
         return 2
     if not FLAGS.workdir and not FLAGS.scoremaps:
         print("error: give --workdir (or --scoremaps with --dataset).", file=sys.stderr)
+        return 2
+    try:
+        cam = cam_from_flags()
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
         return 2
     try:
         metrics = evaluation.evaluate(
@@ -83,11 +92,12 @@ def main(argv):
             cam_threshold=FLAGS.threshold,
             batch_size=FLAGS.batch_size,
             out_dir=FLAGS.out_dir,
-            cam=FLAGS.cam,
+            cam=cam,
             cam_curve_interval=FLAGS.cam_curve_interval,
             scoremaps=FLAGS.scoremaps,
             save_scoremaps=FLAGS.save_scoremaps,
             num_pictures=FLAGS.num_pictures,
+            workers=FLAGS.workers,
         )
     except (FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)

@@ -11,14 +11,14 @@ import sys
 
 from absl import app, flags, logging
 
-from wsol_tf.evaluation import extractors
+from wsol_tf.evaluation.flags import cam_from_flags, define_cam_flags
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Training workdir (config.json, checkpoints/).")
 flags.DEFINE_string("checkpoint", None, "Checkpoint path; default: the workdir's latest.")
 flags.DEFINE_string("out", None, "SavedModel folder to write.")
 flags.DEFINE_float("threshold", 0.2, "CAM threshold of the exported box.")
-flags.DEFINE_enum("cam", "classic", list(extractors.names()), "Score-map extractor.")
+define_cam_flags()
 
 
 def main(argv):
@@ -31,20 +31,25 @@ def main(argv):
     if not 0.0 <= FLAGS.threshold < 1.0:
         print(f"error: --threshold={FLAGS.threshold} must be in [0, 1).", file=sys.stderr)
         return 2
+    try:
+        cam = cam_from_flags()
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     from wsol_tf.deployment.saved_model import export
     from wsol_tf.training.checkpoints import class_names, load_model
 
     try:
         model, config, checkpoint = load_model(FLAGS.workdir, FLAGS.checkpoint)
+        export(model, config.image_size, FLAGS.out, FLAGS.threshold, cam)
     except (FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    export(model, config.image_size, FLAGS.out, FLAGS.threshold, FLAGS.cam)
     names = class_names(FLAGS.workdir)
     if names is not None:
         with open(f"{FLAGS.out}/classes.json", "w") as f:
             json.dump(names, f, indent=1)
-    print(json.dumps({"saved_model": FLAGS.out, "checkpoint": checkpoint}))
+    print(json.dumps({"saved_model": FLAGS.out, "checkpoint": checkpoint, "cam": cam.describe()}))
     return 0
 
 

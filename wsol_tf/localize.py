@@ -10,13 +10,13 @@ import sys
 
 from absl import app, flags, logging
 
-from wsol_tf.evaluation import extractors
+from wsol_tf.evaluation.flags import cam_from_flags, define_cam_flags
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Training workdir (config.json, checkpoints/).")
 flags.DEFINE_string("checkpoint", None, "Checkpoint path; default: the workdir's latest.")
 flags.DEFINE_string("out", None, "Folder for the overlay PNGs (none written if unset).")
-flags.DEFINE_enum("cam", "classic", list(extractors.names()), "Score-map extractor.")
+define_cam_flags()
 flags.DEFINE_float("threshold", 0.2, "CAM threshold (fraction of the map's maximum).")
 flags.DEFINE_integer("top_k", 5, "Classes listed per image.")
 
@@ -33,6 +33,10 @@ def main(argv):
         errors.append(f"--threshold={FLAGS.threshold} must be in [0, 1).")
     if FLAGS.top_k < 1:
         errors.append(f"--top_k={FLAGS.top_k} must be >= 1.")
+    try:
+        cam = cam_from_flags()
+    except ValueError as error:
+        errors.append(str(error))
     if errors:
         print("error: " + " ".join(errors), file=sys.stderr)
         return 2
@@ -42,7 +46,7 @@ def main(argv):
     try:
         images = find_images(paths)
         model, config, _ = load_model(FLAGS.workdir, FLAGS.checkpoint)
-        scorer = make_scorer(model, FLAGS.cam)
+        scorer = make_scorer(model, cam)
         names = class_names(FLAGS.workdir)
         for path in images:
             result = localize(

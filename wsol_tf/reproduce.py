@@ -9,7 +9,10 @@ synthetic_adl_vs_cam (CAM vs ADL over seeds), synthetic_table1 (drop_rate and co
 synthetic_table2 (positions), synthetic_body_evidence (CAM vs ADL as the body's class
 evidence gets stronger), cub_mini (real birds, with a centered-box baseline),
 methods_synthetic (every method on one backbone and budget, hyperparameters and thresholds
-chosen on a validation split, several generator settings; hours on 2 cores).
+chosen on a validation split, several generator settings; hours on 2 cores), cub_pretrained
+and methods_cub_pretrained (EfficientNet-Lite0 fine-tuned on --cub_dir), extractors (no
+training: every score-map extractor on the checkpoints of --extractor_workdirs, written to
+--extractors_md, see wsol_tf.reproduction.extractors_table).
 Runs shared by tables are trained once. Every run keeps its workdir under
 <workdir>/runs/; a killed reproduction resumes where it stopped when run again.
 Writes <workdir>/results.json, the figures under --figures_dir and --results_md.
@@ -38,6 +41,8 @@ TABLES = (
 # on --cub_dir.
 METHOD_TABLES = ("methods_synthetic", "cub_pretrained", "methods_cub_pretrained")
 CUB_TABLES = ("cub_mini", "cub_pretrained", "methods_cub_pretrained")
+# Tables that evaluate existing checkpoints instead of planning runs.
+EVALUATION_TABLES = ("extractors",)
 # Replace every run's setting (smoke runs).
 OVERRIDE_FLAGS = ("epochs", "steps_per_epoch", "batch_size", "image_size")
 DEFAULT_CUB_MINI = os.path.join("..", "shared", "data", "CUB_200_2011_mini")
@@ -45,7 +50,16 @@ DEFAULT_CUB_MINI = os.path.join("..", "shared", "data", "CUB_200_2011_mini")
 
 def define_flags():
     flags.DEFINE_string("workdir", "workdirs/reproduce", "Runs and results.json go here.")
-    flags.DEFINE_list("tables", list(TABLES), f"Tables to run, of: {', '.join(TABLES)}.")
+    flags.DEFINE_list(
+        "tables", list(TABLES), f"Tables to run, of: {', '.join(TABLES + EVALUATION_TABLES)}."
+    )
+    flags.DEFINE_list(
+        "extractor_workdirs", [],
+        "Trained workdirs (with a val split) whose checkpoints the extractors table evaluates.",
+    )  # fmt: skip
+    flags.DEFINE_string(
+        "extractors_md", None, "Markdown of the extractors table (default <workdir>/EXTRACTORS.md)."
+    )
     flags.DEFINE_integer("seeds", 3, "Seeds (0..N-1) of the CAM vs ADL table.")
     flags.DEFINE_integer("table_seeds", 1, "Seeds of the Table 1/2 analogues and CUB mini.")
     flags.DEFINE_integer("epochs", None, "Override every run's epochs (e.g. 1 for a smoke run).")
@@ -84,9 +98,16 @@ def define_flags():
 def check_flags():
     """Error messages (naming the flag) for invalid values; [] when all are valid."""
     errors = []
-    unknown = [t for t in FLAGS.tables if t not in TABLES]
+    valid = TABLES + EVALUATION_TABLES
+    unknown = [t for t in FLAGS.tables if t not in valid]
     if unknown or not FLAGS.tables:
-        errors.append(f"--tables={','.join(FLAGS.tables)}: valid tables: {', '.join(TABLES)}.")
+        errors.append(f"--tables={','.join(FLAGS.tables)}: valid tables: {', '.join(valid)}.")
+    if "extractors" in FLAGS.tables:
+        if not FLAGS.extractor_workdirs:
+            errors.append("--tables=extractors needs --extractor_workdirs=W1,W2 (trained runs).")
+        for workdir in FLAGS.extractor_workdirs:
+            if not os.path.isfile(os.path.join(workdir, "config.json")):
+                errors.append(f"--extractor_workdirs: {workdir} has no config.json.")
     for name, low in (("seeds", 1), ("table_seeds", 1), ("jobs", 1), ("method_seeds", 1)):
         if FLAGS[name].value < low:
             errors.append(f"--{name}={FLAGS[name].value} must be >= {low}.")
@@ -196,6 +217,27 @@ def plan_final(
     return planned
 
 
+def extractors_table(argv):
+    """Evaluates every extractor on --extractor_workdirs; writes the Markdown and JSON."""
+    from wsol_tf.files import write_json
+    from wsol_tf.reproduction import extractors_table as table
+
+    started = time.perf_counter()
+    rows = table.evaluate_extractors(FLAGS.extractor_workdirs)
+    path = FLAGS.extractors_md or os.path.join(FLAGS.workdir, "EXTRACTORS.md")
+    command = "python -m wsol_tf.reproduce " + " ".join(argv[1:] or sys.argv[1:])
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "w") as f:
+        f.write(
+            f"Command: `{command.strip()}` ({(time.perf_counter() - started) / 60:.1f} min)\n\n"
+        )
+        f.write(table.markdown(rows))
+    write_json(os.path.splitext(path)[0] + ".json", {"rows": rows})
+    print(table.markdown(rows))
+    print(f"Extractors table: {path}")
+    return rows
+
+
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
@@ -210,6 +252,10 @@ def main(argv):
     from wsol_tf.reproduction.report import write_report
 
     started = time.perf_counter()
+    if "extractors" in FLAGS.tables:
+        extractors_table(argv)
+        if all(t in EVALUATION_TABLES for t in FLAGS.tables):
+            return 0
     cub_dir = FLAGS.cub_dir
     if not os.path.isfile(os.path.join(cub_dir, "images.txt")):
         cub_dir = None  # only reachable with the default (explicit ones are checked above)
@@ -219,8 +265,9 @@ def main(argv):
     method_overrides = {}
     if FLAGS.method_val_per_class is not None:
         method_overrides["val_per_class"] = FLAGS.method_val_per_class
+    tables = [t for t in FLAGS.tables if t not in EVALUATION_TABLES]
     planned = plan(
-        FLAGS.tables, FLAGS.seeds, FLAGS.table_seeds, overrides, FLAGS.synthetic_dir, cub_dir,
+        tables, FLAGS.seeds, FLAGS.table_seeds, overrides, FLAGS.synthetic_dir, cub_dir,
         method_rows=FLAGS.method_rows, method_overrides=method_overrides,
     )  # fmt: skip
     if FLAGS.fresh:

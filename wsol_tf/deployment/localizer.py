@@ -133,5 +133,6 @@ def localize(scorer, class_names, path, *, cam_threshold=0.2, top_k=5, out_dir=N
 
 
 def make_scorer(model, cam="classic"):
-    """``ScoreMapper`` for ``localize`` (kept here so callers need one import)."""
+    """``ScoreMapper`` for ``localize`` (kept here so callers need one import); ``cam`` is
+    an extractor name or a ``CamSpec``."""
     return ScoreMapper(model, cam)

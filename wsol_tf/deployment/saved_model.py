@@ -90,7 +90,8 @@ class LocalizerModule(tf.Module):
     def __init__(self, model, image_size, cam_threshold=0.2, cam="classic"):
         super().__init__()
         self.model = model
-        self.extractor = extractors.get(cam)
+        self.spec = extractors.prepare(model, cam)
+        self.extractor = extractors.build(self.spec)
         self.image_size = [int(s) for s in image_size]
         self.cam_threshold = tf.Variable(float(cam_threshold), trainable=False)
 

@@ -22,6 +22,7 @@ def evaluate(
     scoremaps=None,
     save_scoremaps=None,
     num_pictures=8,
+    workers=None,
     print_fn=print,
 ):
     """Evaluates a workdir's checkpoint, or saved score maps; writes metrics.json and pictures.
@@ -31,13 +32,20 @@ def evaluate(
     model, image size and dataset come from the workdir's config.json; the dataset, folder and
     split can be overridden.
 
+    ``cam`` is an extractor name or a ``wsol_tf.evaluation.extractors.CamSpec`` (layers,
+    smoothing, Score-CAM options); metrics.json records it as ``cam`` and ``cam_spec``.
+    ``workers`` threads scan the maps' contours (None: one per core, at most 8); the numbers
+    do not depend on it.
+
     Returns:
         The metrics dict (see ``LocalizationEvaluator.compute``) plus run information.
     """
+    from wsol_tf.evaluation import extractors
     from wsol_tf.evaluation.evaluator import evaluate_model, evaluate_scoremaps
     from wsol_tf.training.checkpoints import load_model
     from wsol_tf.training.config import TrainConfig
 
+    cam = extractors.resolve(cam)  # a bad extractor option fails before any file is read
     with skip_log_scope() as skip_log:  # this evaluation's unreadable files only
         config = TrainConfig.load(workdir) if workdir else None
         if config is None and not scoremaps:
@@ -73,6 +81,7 @@ def evaluate(
                 cam_curve_interval=cam_curve_interval,
                 out_dir=out_dir,
                 num_overlays=num_pictures,
+                workers=workers,
                 print_fn=print_fn,
             )
             info["scoremaps"] = scoremaps
@@ -91,6 +100,7 @@ def evaluate(
                 out_dir=out_dir,
                 num_overlays=num_pictures,
                 save_scoremaps=save_scoremaps,
+                workers=workers,
                 print_fn=print_fn,
             )
             info.update(
@@ -98,7 +108,8 @@ def evaluate(
                     "checkpoint": checkpoint,
                     "model": config.model,
                     "method": config.method,
-                    "cam": cam,
+                    "cam": cam.name,
+                    "cam_spec": cam.to_dict(),
                 }
             )
             if save_scoremaps:

@@ -69,6 +69,21 @@ def threshold_levels(thresholds, max_value: int) -> np.ndarray:
     return (thresholds * float(max_value)).astype(np.int64)
 
 
+def _contour_boxes(contours, height: int, width: int) -> tuple[np.ndarray, int]:
+    """(boxes (n, 4) int64, index of the first largest contour by ``cv2.contourArea``)."""
+    if len(contours) == 0:
+        return np.zeros((1, 4), dtype=np.int64), 0
+    largest = 0
+    if len(contours) > 1:
+        areas = [cv2.contourArea(c) for c in contours]
+        largest = areas.index(max(areas))  # first maximum, like max(contours, key=contourArea)
+    boxes = []
+    for contour in contours:  # plain Python: a level has a handful of contours
+        x, y, w, h = cv2.boundingRect(contour)
+        boxes.append((x, y, min(x + w, width - 1), min(y + h, height - 1)))
+    return np.array(boxes, dtype=np.int64), largest
+
+
 def contour_boxes_at_level(image, level: int) -> tuple[np.ndarray, int]:
     """All contour boxes of ``image > level`` and the index of the largest contour.
 
@@ -85,22 +100,31 @@ def contour_boxes_at_level(image, level: int) -> tuple[np.ndarray, int]:
     height, width = image.shape
     _, binary = cv2.threshold(image, int(level), 255, cv2.THRESH_BINARY)
     contours = cv2.findContours(binary, cv2.RETR_TREE, cv2.CHAIN_APPROX_SIMPLE)[_CONTOUR_INDEX]
-    if len(contours) == 0:
-        return np.zeros((1, 4), dtype=np.int64), 0
-    areas = [cv2.contourArea(c) for c in contours]
-    largest = int(np.argmax(areas))  # first maximum, like max(contours, key=contourArea)
-    boxes = np.empty((len(contours), 4), dtype=np.int64)  # (n, 4)
-    for j, contour in enumerate(contours):
-        x, y, w, h = cv2.boundingRect(contour)
-        boxes[j] = (x, y, min(x + w, width - 1), min(y + h, height - 1))
-    return boxes, largest
+    return _contour_boxes(contours, height, width)
+
+
+def _first_last(above):
+    """First and last True index along axis 1 of a (L, n) bool array (rows with a True)."""
+    first = np.argmax(above, axis=1)
+    last = above.shape[1] - 1 - np.argmax(above[:, ::-1], axis=1)
+    return first, last
 
 
 def boxes_by_level(image, levels) -> dict[int, tuple[np.ndarray, int]]:
-    """``contour_boxes_at_level`` once per distinct level (the fast exact scan).
+    """``contour_boxes_at_level`` once per distinct binary image (the fast exact scan).
 
-    Levels at or above the image's maximum leave no foreground pixel, so they get the
-    no-contour answer without calling cv2.
+    Three savings, none of which changes a box or the largest-contour choice:
+
+    * levels at or above the image's maximum leave no foreground pixel: the no-contour
+      answer, without calling cv2;
+    * the foreground sets ``image > level`` are nested, so two levels with the same number
+      of foreground pixels have the same binary image (no pixel value lies between them) and
+      share one contour pass;
+    * cv2 only sees the bounding rectangle of the foreground (from the per-row and
+      per-column maxima), with ``offset`` putting the points back in image coordinates.
+      ``cv2.findContours`` pads its input with a zero border and scans it in raster order,
+      so the crop gives the same contours in the same order (tests/test_boxes.py checks
+      this against the full-image pass).
 
     Args:
         image: (H, W) uint8 score image.
@@ -109,14 +133,36 @@ def boxes_by_level(image, levels) -> dict[int, tuple[np.ndarray, int]]:
     Returns:
         {level: (boxes (n, 4) int64, largest index)} for each distinct level.
     """
+    image = np.ascontiguousarray(image)
+    height, width = image.shape
+    unique = np.unique(np.asarray(levels, dtype=np.int64))  # (L,)
     max_value = int(image.max()) if image.size else 0
     out = {}
-    for level in np.unique(np.asarray(levels, dtype=np.int64)):
-        level = int(level)
+    empty = (np.zeros((1, 4), dtype=np.int64), 0)
+    live = unique[(unique < max_value) & (unique >= 0)]  # levels with some foreground
+    for level in unique[(unique >= max_value) | (unique < 0)]:
         if level >= max_value:
-            out[level] = (np.zeros((1, 4), dtype=np.int64), 0)
-        else:
-            out[level] = contour_boxes_at_level(image, level)
+            out[int(level)] = empty
+        else:  # a negative cut: every pixel is foreground (cv2 clips the same way)
+            out[int(level)] = contour_boxes_at_level(image, int(level))
+    if len(live) == 0:
+        return out
+    histogram = np.bincount(image.ravel(), minlength=256)  # (256,)
+    above = image.size - np.cumsum(histogram)  # (256,) pixels > level
+    row_max, col_max = image.max(axis=1), image.max(axis=0)  # (H,), (W,)
+    y0, y1 = _first_last(row_max[None, :] > live[:, None])  # (L,) each
+    x0, x1 = _first_last(col_max[None, :] > live[:, None])
+    previous_count, previous = -1, None
+    for i, level in enumerate(live.tolist()):
+        count = int(above[level])
+        if count != previous_count:
+            crop = image[y0[i] : y1[i] + 1, x0[i] : x1[i] + 1]
+            _, binary = cv2.threshold(crop, level, 255, cv2.THRESH_BINARY)
+            contours = cv2.findContours(
+                binary, cv2.RETR_TREE, cv2.CHAIN_APPROX_SIMPLE, offset=(int(x0[i]), int(y0[i]))
+            )[_CONTOUR_INDEX]
+            previous, previous_count = _contour_boxes(contours, height, width), count
+        out[level] = previous
     return out
 
 

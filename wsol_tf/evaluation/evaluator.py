@@ -31,6 +31,11 @@ from wsol_tf.evaluation.visualize import overlay_grid, save_png
 __all__ = ["evaluate_model", "evaluate_scoremaps", "original_size_hw"]
 
 
+def default_workers():
+    """Threads of the contour scans: the machine's cores, at most 8."""
+    return max(1, min(8, os.cpu_count() or 1))
+
+
 def _pick_pictures(per_image, rows, num):
     """Rows to draw: the first ``num``, the ``num`` best and ``num`` worst by GT-known IoU."""
     if num <= 0 or len(rows) == 0:
@@ -130,6 +135,7 @@ def evaluate_model(
     num_overlays=8,
     save_scoremaps=None,
     masks_fn=None,
+    workers=None,
     print_fn=print,
 ):
     """Computes the GT and predicted classes' score maps and scores their boxes and masks.
@@ -143,7 +149,7 @@ def evaluate_model(
         resize_size: (h, w) before the center crop; None: image_size * 256 / 224.
         batch_size: images per forward pass.
         cam_threshold: tau of the headline numbers (the sweeps are reported too).
-        cam: extractor name (`wsol_tf.evaluation.extractors.names()`: classic CAM, Grad-CAM).
+        cam: extractor name (`wsol_tf.evaluation.extractors.names()`) or `CamSpec`.
         cam_curve_interval: fine-grid step (MaxBoxAcc, MaxBoxAccV2, PxAP); None skips it
             (and then a split with masks is refused: PxAP needs the grid).
         out_dir: where the pictures go (None: none).
@@ -153,6 +159,8 @@ def evaluate_model(
         masks_fn: optional ``(records, row, image_size, resize_size) -> mask or None`` giving
             GT masks for PxAP in input pixels (file-backed splits; overrides their masks).
             Without it, masks come from the split (OpenImages metadata, tfds CUB / pets).
+        workers: threads scanning the maps' contours (None: ``default_workers()``); the
+            numbers do not depend on it.
         print_fn: progress output.
 
     Returns:
@@ -170,8 +178,9 @@ def evaluate_model(
         raise ValueError(f"{records.source} has GT masks: PxAP needs cam_curve_interval")
     scorer = ScoreMapper(model, cam)
     evaluator = LocalizationEvaluator(
-        cam_threshold=cam_threshold, cam_curve_interval=cam_curve_interval
-    )
+        cam_threshold=cam_threshold, cam_curve_interval=cam_curve_interval,
+        workers=default_workers() if workers is None else int(workers),
+    )  # fmt: skip
     if save_scoremaps:
         write_geometry(save_scoremaps, image_size, resize_size)
     candidates = source.candidate_rows()
@@ -236,6 +245,19 @@ def _pad(box_lists):
     return boxes, np.array([len(b) for b in box_lists], dtype=np.int64)
 
 
+def _accumulate_group(evaluator, group, records, prediction_of):
+    """One accumulate() call for same-shaped (row, map, gt, mask, size) items with boxes."""
+    rows = [item[0] for item in group]
+    boxes, counts = _pad([item[2] for item in group])
+    masks = [item[3] for item in group]
+    evaluator.accumulate(
+        np.stack([item[1] for item in group]), None,
+        np.array([prediction_of(r) for r in rows], dtype=np.int64),
+        np.array([int(records.labels[r]) for r in rows], dtype=np.int64), boxes, counts,
+        masks=masks if any(m is not None for m in masks) else None,
+    )  # fmt: skip
+
+
 def evaluate_scoremaps(
     scoremap_dir,
     records,
@@ -246,6 +268,7 @@ def evaluate_scoremaps(
     out_dir=None,
     num_overlays=8,
     masks_fn=None,
+    workers=None,
     print_fn=print,
 ):
     """Scores saved ``.npy`` maps (wsolevaluation layout) against the split's GT boxes and masks.
@@ -263,6 +286,8 @@ def evaluate_scoremaps(
         predictions: optional (N,) predicted class per record row.
         cam_threshold, cam_curve_interval, out_dir, num_overlays, masks_fn, print_fn: as in
             ``evaluate_model``.
+        workers: threads reading maps and scanning their contours (None: ``default_workers()``);
+            the numbers do not depend on it.
 
     Returns:
         The metrics dict.
@@ -274,13 +299,14 @@ def evaluate_scoremaps(
             f"{records.source}: saved score maps are scored against file-backed splits only"
         )
     source = FileEvalSource(records, masks_fn)
+    workers = default_workers() if workers is None else int(workers)
     geometry = read_geometry(scoremap_dir)
     if predictions is not None and len(predictions) != len(records):
         raise ValueError(f"{len(predictions)} predictions for {len(records)} images")
     if source.has_masks and cam_curve_interval is None:
         raise ValueError(f"{records.source} has GT masks: PxAP needs cam_curve_interval")
     evaluator = LocalizationEvaluator(
-        cam_threshold=cam_threshold, cam_curve_interval=cam_curve_interval
+        cam_threshold=cam_threshold, cam_curve_interval=cam_curve_interval, workers=workers
     )
     candidates = source.candidate_rows()
     skipped = len(records) - len(candidates)
@@ -291,29 +317,47 @@ def evaluate_scoremaps(
         shape = geometry[0] if geometry is not None else None
         return load_scoremap(scoremap_dir, source.image_id(row), shape)
 
-    for i, row in enumerate(candidates):
+    def read(row):
+        """(row, map, GT boxes, mask, geometry) of one image (file reads only)."""
         scoremap = load(row)
         image_size, resize_size = geometry if geometry is not None else (scoremap.shape, None)
-        sizes[int(row)] = (image_size, resize_size)
         gt = source.gt(row, image_size, resize_size)
         mask = source.mask(row, image_size, resize_size)
-        label = int(records.labels[row])
-        prediction = label if predictions is None else int(predictions[row])
-        if len(gt):
-            evaluator.accumulate(
-                scoremap[None], None, np.array([prediction]), np.array([label]), gt[None],
-                np.array([len(gt)]), masks=None if mask is None else [mask],
-            )  # fmt: skip
-            rows.append(int(row))
-        elif mask is not None:
-            evaluator.accumulate_masks(
-                scoremap[None], [mask], np.array([prediction]), np.array([label])
-            )
-            mask_rows.append(int(row))
-        else:
-            skipped += 1
-        if (i + 1) % 100 == 0:
-            print_fn(f"evaluated {i + 1}/{len(candidates)} score maps")
+        return int(row), scoremap, gt, mask, (image_size, resize_size)
+
+    def prediction_of(row):
+        return int(records.labels[row]) if predictions is None else int(predictions[row])
+
+    # Maps are read and scored a chunk at a time: reading on the evaluator's threads, and
+    # each chunk's same-shaped boxed maps in one accumulate() call (its contour scans run
+    # on those threads too). Counts do not depend on the chunking.
+    chunk = 32 * max(1, workers)
+    done = 0
+    for start in range(0, len(candidates), chunk):
+        items = evaluator.parallel_map(read, candidates[start : start + chunk])
+        group = []
+        for item in items:
+            row, scoremap, gt, mask, size = item
+            sizes[row] = size
+            if len(gt):
+                if group and group[-1][1].shape != scoremap.shape:
+                    _accumulate_group(evaluator, group, records, prediction_of)
+                    group = []
+                group.append(item)
+                rows.append(row)
+            elif mask is not None:
+                evaluator.accumulate_masks(
+                    scoremap[None], [mask], np.array([prediction_of(row)]),
+                    np.array([int(records.labels[row])]),
+                )  # fmt: skip
+                mask_rows.append(row)
+            else:
+                skipped += 1
+        if group:
+            _accumulate_group(evaluator, group, records, prediction_of)
+        if (done + len(items)) // 100 > done // 100:
+            print_fn(f"evaluated {done + len(items)}/{len(candidates)} score maps")
+        done += len(items)
 
     def pictures():
         picks, info = _picture_plan(evaluator, rows, mask_rows, source, num_overlays)

@@ -155,6 +155,8 @@ class LocalizationEvaluator:
         cam_curve_interval: step of the fine grid ``np.arange(0, 1, step)`` (wsolevaluation's
             default 0.001); None skips the grid, MaxBoxAcc, MaxBoxAccV2 and PxAP.
         v2_iou_thresholds: the IoU deltas MaxBoxAccV2 averages over.
+        workers: threads scanning the maps of a batch (``accumulate``); the numbers do not
+            depend on it (each image is scanned on its own and counted in order).
     """
 
     def __init__(
@@ -165,7 +167,12 @@ class LocalizationEvaluator:
         multi_contour: bool = False,
         cam_curve_interval: float | None = 0.001,
         v2_iou_thresholds=MAXBOXACC_V2_IOUS,
+        workers: int = 1,
     ):
+        if not isinstance(workers, int) or workers < 1:
+            raise ValueError(f"workers must be an int >= 1; got {workers!r}")
+        self.workers = workers
+        self._pool = None
         self.cam_threshold = _check_fraction(cam_threshold, "cam_threshold")
         self.iou_threshold = _check_fraction(iou_threshold, "iou_threshold", low_open=True)
         given = TENSORPACK_THRESHOLDS if thresholds is None else thresholds
@@ -349,11 +356,13 @@ class LocalizationEvaluator:
 
         k = self._cam_index
         mode = "multi" if self.multi_contour else "largest"
-        for b in range(batch):
+        sets = [self.thresholds, self.curve_thresholds]
+        scans = self.parallel_map(
+            lambda b: ious_at_thresholds(maps_gt[b], gt_boxes[b, : num_boxes[b]], sets),
+            range(batch),
+        )  # the contour scans, in parallel when workers > 1; counted below in order
+        for b, (at_tau, curve) in enumerate(scans):
             gt = gt_boxes[b, : num_boxes[b]]  # (m, 4)
-            at_tau, curve = ious_at_thresholds(
-                maps_gt[b], gt, [self.thresholds, self.curve_thresholds]
-            )
             gt_ious, gt_best = at_tau[f"iou_{mode}"], at_tau[f"box_{mode}"]  # (T,), (T, 4)
             gt_ok = gt_ious >= self.iou_threshold  # (T,)
             correct_cls = bool(predictions[b] == labels[b])
@@ -392,6 +401,18 @@ class LocalizationEvaluator:
             rec["top1_box"].append(np.asarray(top1_box, dtype=np.int64))
             rec["top1_loc_correct"].append(bool(top1_ok[k]))
             self._num_images += 1
+
+    def parallel_map(self, fn, items) -> list:
+        """``[fn(x) for x in items]``, on a thread pool when ``workers`` > 1 (cv2 and numpy
+        release the GIL while they scan a map); results keep the order of ``items``."""
+        items = list(items)
+        if self.workers == 1 or len(items) < 2:
+            return [fn(x) for x in items]
+        if self._pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="wsol-eval")
+        return list(self._pool.map(fn, items))
 
     def _mask_histograms(self, masks, maps_gt) -> list:
         """Per-image (fg, bg) PxAP histograms, or None where there is no mask."""

@@ -38,8 +38,57 @@ class EvalBatch:
     masks: list
 
 
+# JPEG start-of-frame markers (baseline, progressive, lossless, arithmetic): they hold the size.
+_JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+# Markers without a length field.
+_JPEG_STANDALONE = frozenset([0x01, *range(0xD0, 0xDA)])
+
+
+def _header_size_hw(path):
+    """(H, W) from a JPEG's start-of-frame or a PNG's IHDR, read with plain file reads; None
+    for other formats or a header this parser does not follow (the caller decodes then)."""
+    with open(path, "rb") as f:
+        head = f.read(24)
+        if head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR":
+            return int.from_bytes(head[20:24], "big"), int.from_bytes(head[16:20], "big")
+        if head[:2] != b"\xff\xd8":
+            return None
+        f.seek(2)
+        while True:
+            byte = f.read(1)
+            if not byte:
+                return None
+            if byte != b"\xff":
+                return None  # not at a marker: let the decoder judge the file
+            marker = f.read(1)
+            while marker == b"\xff":  # fill bytes
+                marker = f.read(1)
+            if not marker:
+                return None
+            code = marker[0]
+            if code in _JPEG_STANDALONE:
+                continue
+            length = int.from_bytes(f.read(2), "big")
+            if length < 2:
+                return None
+            if code in _JPEG_SOF:
+                frame = f.read(5)  # precision, height, width
+                if len(frame) < 5:
+                    return None
+                return int.from_bytes(frame[1:3], "big"), int.from_bytes(frame[3:5], "big")
+            f.seek(length - 2, 1)
+
+
 def original_size_hw(path):
-    """(H, W) of an image file; JPEG headers are read without decoding."""
+    """(H, W) of an image file: JPEG and PNG sizes come from their headers (the size TF's
+    decoder gives; tests/test_evaluation.py compares them on the shared images), other files
+    are decoded."""
+    try:
+        size = _header_size_hw(path)
+    except OSError:
+        size = None
+    if size is not None and min(size) > 0:
+        return size
     data = tf.io.read_file(path)
     if data.numpy()[:2] == b"\xff\xd8":
         shape = tf.image.extract_jpeg_shape(data).numpy()
