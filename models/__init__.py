@@ -8,7 +8,7 @@ POSITIONS, DEFAULT_POSITIONS, DEFAULT_GAMMA, and for ImageNet initialization KER
 """
 
 from wsol_tf import methods
-from wsol_tf.data.pipeline import as_hw
+from wsol_tf.data.sizes import as_hw
 from wsol_tf.models import inceptionv3, mobilenetv1, resnet50, resnet50se, tinyvgg, vgg16gap
 from wsol_tf.models.pretrained import (
     PretrainedReport,
