@@ -20,6 +20,9 @@ import time
 
 from absl import app, flags, logging
 
+from wsol_tf import cli
+from wsol_tf.files import check_writable
+
 FLAGS = flags.FLAGS
 TABLES = (
     "synthetic_adl_vs_cam",
@@ -119,6 +122,11 @@ def main(argv):
         for error in errors:
             print(f"error: {error}", file=sys.stderr)
         return 2
+    results_md = FLAGS.results_md or os.path.join(FLAGS.workdir, "RESULTS.md")
+    figures_dir = FLAGS.figures_dir or os.path.join(FLAGS.workdir, "figures")
+    check_writable(FLAGS.workdir, "--workdir")  # before hours of training, not after
+    check_writable(os.path.dirname(os.path.abspath(results_md)), "--results_md")
+    check_writable(figures_dir, "--figures_dir")
     from wsol_tf.reproduction import runs as reproduction
     from wsol_tf.reproduction.report import write_report
 
@@ -141,8 +149,6 @@ def main(argv):
         f"distinct runs, {FLAGS.jobs} at a time; workdir {FLAGS.workdir}"
     )
     results = reproduction.execute(all_runs, FLAGS.workdir, jobs=FLAGS.jobs)
-    results_md = FLAGS.results_md or os.path.join(FLAGS.workdir, "RESULTS.md")
-    figures_dir = FLAGS.figures_dir or os.path.join(FLAGS.workdir, "figures")
     command = "python -m wsol_tf.reproduce " + " ".join(argv[1:] or sys.argv[1:])
     report = write_report(
         planned,
@@ -161,4 +167,4 @@ def main(argv):
 
 if __name__ == "__main__":
     define_flags()
-    app.run(main)
+    cli.run(main)

@@ -95,24 +95,23 @@ def load_scoremap(root: str, image_id: str, shape=None) -> np.ndarray:
         raise FileNotFoundError(f"no score map for image {image_id}: {path} does not exist")
     try:
         scoremap = np.load(path, allow_pickle=False)
-    except ValueError as error:
-        raise ValueError(f"{path}: not a plain .npy array ({error})") from None
+    except Exception as error:  # noqa: BLE001 - empty, truncated, pickled, a folder: one message
+        reason = str(error) or type(error).__name__
+        if os.path.isfile(path) and os.path.getsize(path) == 0:
+            reason = "empty file"
+        raise ValueError(f"{path}: not a readable .npy array ({reason})") from None
     return check_scoremap(scoremap, path, shape)
 
 
 def write_geometry(root: str, image_size, resize_size) -> str:
     """Record the input geometry of the maps in ``root/scoremaps.json``."""
-    os.makedirs(root, exist_ok=True)
-    path = os.path.join(root, GEOMETRY_FILE)
-    with open(path, "w") as f:
-        json.dump(
-            {
-                "image_size": [int(s) for s in image_size],
-                "resize_size": None if resize_size is None else [int(s) for s in resize_size],
-            },
-            f,
-        )
-    return path
+    from wsol_tf.files import write_json
+
+    geometry = {
+        "image_size": [int(s) for s in image_size],
+        "resize_size": None if resize_size is None else [int(s) for s in resize_size],
+    }
+    return write_json(os.path.join(root, GEOMETRY_FILE), geometry)
 
 
 def read_geometry(root: str):
@@ -120,12 +119,12 @@ def read_geometry(root: str):
     path = os.path.join(root, GEOMETRY_FILE)
     if not os.path.isfile(path):
         return None
-    with open(path) as f:
-        data = json.load(f)
     try:
+        with open(path) as f:
+            data = json.load(f)
         image_size = tuple(int(s) for s in data["image_size"])
         resize = data.get("resize_size")
         resize_size = None if resize is None else tuple(int(s) for s in resize)
-    except (KeyError, TypeError, ValueError) as error:
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
         raise ValueError(f"{path}: malformed geometry ({error!r})") from None
     return image_size, resize_size
