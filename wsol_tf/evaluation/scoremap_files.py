@@ -15,10 +15,13 @@ mapped the same way when the maps are read back.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 
 import numpy as np
+
+from wsol_tf.files import write_atomic, write_json
 
 GEOMETRY_FILE = "scoremaps.json"
 
@@ -74,8 +77,9 @@ def save_scoremap(root: str, image_id: str, scoremap) -> str:
     """Write one map (float64, as wsolevaluation writes and reads them); return the path."""
     path = scoremap_file(root, image_id)
     scoremap = check_scoremap(scoremap, f"score map for {image_id}")
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    np.save(path, scoremap)
+    buffer = io.BytesIO()
+    np.save(buffer, scoremap)
+    write_atomic(path, buffer.getvalue(), mode="wb")  # never half a map
     return path
 
 
@@ -105,8 +109,6 @@ def load_scoremap(root: str, image_id: str, shape=None) -> np.ndarray:
 
 def write_geometry(root: str, image_size, resize_size) -> str:
     """Record the input geometry of the maps in ``root/scoremaps.json``."""
-    from wsol_tf.files import write_json
-
     geometry = {
         "image_size": [int(s) for s in image_size],
         "resize_size": None if resize_size is None else [int(s) for s in resize_size],

@@ -306,6 +306,9 @@ def prepare(
         old_run = read_json(os.path.join(workdir, RUN_FILE)) if old is not None else None
     if old is not None:
         diffs = differences(old, config, (old_run or {}).get("data"), data)
+        if not (old_run or {}).get("data") and _folder(old.data_dir) != _folder(config.data_dir):
+            # A run from before run.json: its data is known by its folder only.
+            diffs.append(f"data_dir ({old.data_dir} -> {config.data_dir})")
         if diffs:
             reason = f"--workdir={workdir} holds another run; it differs in: " + "; ".join(diffs)
     if reason is not None:
@@ -335,6 +338,10 @@ def prepare(
     if done == total_steps:
         return _plan("done", done, run, total_steps)
     return _plan("resume" if done else "new", done, run, total_steps)
+
+
+def _folder(path):
+    return os.path.abspath(os.path.expanduser(path)) if path else None
 
 
 def _plan(action, step, run, total_steps):
