@@ -5,7 +5,8 @@ Validates a dataset folder before training: prints per split the number of
 images and classes, box statistics and unreadable files; --json writes one
 record per image (split, id, class index, image size `[width, height]`, every
 box `x0, y0, x1, y1` in original-image pixels). Exit status 1 when a file is
-unreadable, 2 on a missing file or malformed annotation.
+unreadable, a box is empty or outside its image, or a file is listed twice (each named); 2 on a
+missing file or malformed annotation (one line, no traceback).
 
 `synthetic` writes the embedded dataset with non-default parameters (CUB layout, so it
 trains with `--dataset=cub --data_dir=<printed folder>`); without --out it goes to the cache.
@@ -42,6 +43,7 @@ def main(argv=None):
         return _synthetic(args, DEFAULTS)
 
     from wsol_tf.data.check import check as run_check
+    from wsol_tf.data.check import problems
 
     options = {
         "val_per_class": args.val_per_class,
@@ -50,10 +52,14 @@ def main(argv=None):
     }
     try:
         reports = run_check(args.dataset, args.data_dir, args.split, args.json, **options)
-    except (FileNotFoundError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
+    except Exception as error:  # noqa: BLE001 - one line, no traceback, for any bad input
+        from wsol_tf.cli import TRACEBACK_VARIABLE, one_line
+
+        if os.environ.get(TRACEBACK_VARIABLE):
+            raise
+        print(f"error: {one_line(error)}", file=sys.stderr)
         return 2
-    return 1 if any(r["unreadable"] for r in reports.values()) else 0
+    return 1 if any(problems(r) for r in reports.values()) else 0
 
 
 def _synthetic(args, defaults):

@@ -43,3 +43,19 @@ def check_files_exist(paths, describe):
     for i, path in enumerate(paths):
         if not os.path.isfile(path):
             raise FileNotFoundError(f"{describe(i)}: no image file {path}.")
+
+
+def box_problem(box, width, height):
+    """Why a GT box (x0, y0, x1, y1, original pixels) is suspect in a `width` x `height`
+    image, or None: "empty" (x1 <= x0 or y1 <= y0), "outside the image" (all of it), or
+    "past the left/top/right/bottom edge" (part of it; x1 == width is the edge itself)."""
+    x0, y0, x1, y1 = (float(v) for v in box)
+    if not all(math.isfinite(v) for v in (x0, y0, x1, y1)):
+        return "not finite"
+    if x1 <= x0 or y1 <= y0:
+        return "empty"
+    if x1 <= 0 or y1 <= 0 or x0 >= width or y0 >= height:
+        return "outside the image"
+    edges = [name for name, past in (("left", x0 < 0), ("top", y0 < 0), ("right", x1 > width),
+                                      ("bottom", y1 > height)) if past]  # fmt: skip
+    return f"past the {'/'.join(edges)} edge" if edges else None

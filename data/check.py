@@ -1,18 +1,24 @@
 """Checks a dataset folder before training: counts, classes, box statistics, unreadable files.
 
-Every image of each split is read and decoded once (in parallel), so a bad
-file is found now rather than hours into training. Library side of
+Every split's annotations are read first (a malformed line is reported before anything is
+decoded and before TensorFlow is imported); then every image of each split is read and
+decoded once (in parallel), so a bad file is found now rather than hours into training.
+Reported per split: unreadable files (named, with why), GT boxes that are empty or stick out
+of their image on any side (named, with the image size), the same file listed twice, and
+image sizes that differ from the annotation's. Library side of
 `python -m wsol_tf.data check` (see `__main__.py`).
 """
 
-import json
+import collections
 import os
 
 import numpy as np
-import tensorflow as tf
 
+from wsol_tf.data.annotations import box_problem
 from wsol_tf.data.datasets import load_split
-from wsol_tf.data.decode import try_decode, why_unreadable
+from wsol_tf.files import check_writable, write_json
+
+LISTED = 20  # problems named per kind and split in the printed report (JSON: all)
 
 
 def default_splits(dataset, data_dir):
@@ -38,6 +44,10 @@ def scan_images(source):
         original-image pixels, labels (N,), and unreadable a list of
         {"index", "path", "reason"}.
     """
+    import tensorflow as tf
+
+    from wsol_tf.data.decode import try_decode, why_unreadable
+
     n = len(source)
     sizes = np.zeros((n, 2), np.int64)
     if hasattr(source, "as_dataset"):  # tfds: decoded by tfds; boxes only known after reading
@@ -88,6 +98,8 @@ def split_report(source, sizes, boxes, labels, unreadable):
         "images_without_box": int((per_image == 0).sum()),
         "unreadable": len(unreadable),
         "unreadable_files": unreadable,
+        "suspect_boxes": suspect_boxes(source, sizes, boxes),
+        "duplicate_files": duplicate_files(source),
     }
     if len(all_boxes):
         w = all_boxes[:, 2] - all_boxes[:, 0]
@@ -95,9 +107,10 @@ def split_report(source, sizes, boxes, labels, unreadable):
         image_wh = sizes[owner].astype(np.float64)
         known = image_wh[:, 0] > 0
         area = w[known] * h[known] / (image_wh[known, 0] * image_wh[known, 1])
-        outside = (all_boxes[known, 2] > image_wh[known, 0]) | (
-            all_boxes[known, 3] > image_wh[known, 1]
-        )
+        kb, kw = all_boxes[known], image_wh[known]
+        outside = (
+            (kb[:, 0] < 0) | (kb[:, 1] < 0) | (kb[:, 2] > kw[:, 0]) | (kb[:, 3] > kw[:, 1])
+        )  # any edge: left, top, right, bottom
         report.update(
             {
                 "box_width_mean": float(w.mean()),
@@ -120,6 +133,38 @@ def split_report(source, sizes, boxes, labels, unreadable):
     return report
 
 
+def suspect_boxes(source, sizes, boxes):
+    """[{"path", "box", "problem", "image_size"}] of the boxes that are empty, not finite or
+    stick out of their (readable) image on any side (`annotations.box_problem`)."""
+    found = []
+    for i, image_boxes in enumerate(boxes):
+        width, height = (int(v) for v in sizes[i])
+        for box in image_boxes:
+            if width > 0:
+                problem = box_problem(box, width, height)
+            else:  # unreadable: only what needs no size
+                problem = box_problem(box, float("inf"), float("inf"))
+            if problem:
+                found.append({
+                    "path": str(source.image_paths[i]), "box": [float(v) for v in box],
+                    "problem": problem, "image_size": [width, height] if width else None,
+                })  # fmt: skip
+    return found
+
+
+def duplicate_files(source):
+    """Paths listed more than once in the split (the same image under two ids)."""
+    if hasattr(source, "as_dataset"):
+        return []
+    counts = collections.Counter(str(p) for p in source.image_paths)
+    return sorted(path for path, count in counts.items() if count > 1)
+
+
+def problems(report):
+    """How many things in a split's report need a look (exit status 1 of `check`)."""
+    return report["unreadable"] + len(report["suspect_boxes"]) + len(report["duplicate_files"])
+
+
 def format_report(split, r):
     lines = [
         f"[{split}] {r['source']}",
@@ -138,8 +183,28 @@ def format_report(split, r):
     if "size_mismatches" in r:
         lines.append(f"  images whose size differs from the annotation: {r['size_mismatches']}")
     lines.append(f"  unreadable files: {r['unreadable']}")
-    lines += [f"    {u['path']}: {u['reason']}" for u in r["unreadable_files"]]
+    lines += [f"    {u['path']}: {u['reason']}" for u in r["unreadable_files"][:LISTED]]
+    lines += _more(r["unreadable_files"])
+    suspect = r["suspect_boxes"]
+    lines.append(f"  boxes empty or outside their image: {len(suspect)}")
+    for entry in suspect[:LISTED]:
+        size = "x".join(str(v) for v in entry["image_size"]) if entry["image_size"] else "?"
+        box = ", ".join(f"{v:g}" for v in entry["box"])
+        lines.append(f"    {entry['path']}: box [{box}] {entry['problem']} ({size})")
+    lines += _more(suspect)
+    if r["duplicate_files"]:
+        lines.append(f"  files listed more than once: {len(r['duplicate_files'])}")
+        lines += [f"    {path}" for path in r["duplicate_files"][:LISTED]]
+        lines += _more(r["duplicate_files"])
     return "\n".join(lines)
+
+
+def _more(entries):
+    return (
+        [f"    ... and {len(entries) - LISTED} more (all in --json)"]
+        if len(entries) > LISTED
+        else []
+    )
 
 
 def check(dataset, data_dir, splits=None, json_path=None, print_fn=print, **options):
@@ -153,8 +218,12 @@ def check(dataset, data_dir, splits=None, json_path=None, print_fn=print, **opti
     if not splits:
         raise FileNotFoundError(f"--dataset={dataset} --data_dir={data_dir}: no splits found.")
     reports, images = {}, []
+    if json_path:
+        check_writable(os.path.dirname(os.path.abspath(json_path)), "--json")
+    # Every split's annotations first: a malformed line fails fast, before any decoding.
+    sources = {split: load_split(dataset, data_dir, split, **options) for split in splits}
     for split in splits:
-        source = load_split(dataset, data_dir, split, **options)
+        source = sources[split]
         sizes, boxes, labels, unreadable = scan_images(source)
         reports[split] = split_report(source, sizes, boxes, labels, unreadable)
         print_fn(format_report(split, reports[split]))
@@ -172,8 +241,7 @@ def check(dataset, data_dir, splits=None, json_path=None, print_fn=print, **opti
                     }
                 )
     if json_path:
-        with open(json_path, "w") as f:
-            json.dump({"dataset": dataset, "data_dir": data_dir, "splits": reports,
-                       "images": images}, f, indent=1)  # fmt: skip
+        write_json(json_path, {"dataset": dataset, "data_dir": data_dir, "splits": reports,
+                               "images": images}, indent=1)  # fmt: skip
         print_fn(f"wrote {len(images)} image records to {json_path}")
     return reports

@@ -8,8 +8,10 @@
       train_test_split.txt     <image_id> <1 = train, 0 = test>
       classes.txt              <class_id> <NNN.class>
 
-Boxes become `x0, y0, x1, y1 = x, y, x + w, y + h`, as wsolevaluation's metadata
-writes them. Class ids present in the folder are remapped to 0..K-1 in sorted
+Boxes become `x0, y0, x1, y1 = x, y, min(x + w, W - 1), min(y + h, H - 1)` in the original
+image's pixels (W x H read from the file's header), as wsolevaluation's CUB metadata writes
+them; a file whose header cannot be read keeps `x + w, y + h` (the decoder reports it
+later). Class ids present in the folder are remapped to 0..K-1 in sorted
 order, so a subset of classes (e.g. 001-010) trains a K-way classifier.
 
 Held-out validation: with `val_per_class=N`, split "val" holds N images of each
@@ -17,11 +19,13 @@ class drawn from the official train split with a fixed seed, and split "train"
 returns the rest, so hyperparameters can be chosen without touching test.
 """
 
+import math
 import os
 
 import numpy as np
 
 from wsol_tf.data.records import Records, pad_boxes
+from wsol_tf.data.sizes import image_size_hw
 
 SPLITS = ("train", "val", "test")
 _FILES = (
@@ -33,10 +37,12 @@ _FILES = (
 )
 
 
-def _read_table(path, num_fields, convert):
-    """Reads `<id> <fields...>` lines into {id: converted fields}, naming file and line on error."""
+def _read_table(path, num_fields, convert, line_numbers=None):
+    """Reads `<id> <fields...>` lines into {id: converted fields}, naming file and line on error.
+
+    `line_numbers`, a dict, receives {id: line number} for later messages."""
     table = {}
-    with open(path, encoding="utf-8") as f:
+    with open(path, encoding="utf-8", errors="replace") as f:
         for line_number, line in enumerate(f, start=1):
             parts = line.split()
             if not parts:
@@ -56,7 +62,23 @@ def _read_table(path, num_fields, convert):
             if key in table:
                 raise ValueError(f"{path}:{line_number}: duplicate id {key}")
             table[key] = value
+            if line_numbers is not None:
+                line_numbers[key] = line_number
     return table
+
+
+def _box_values(fields):
+    values = [float(v) for v in fields]
+    if not all(math.isfinite(v) for v in values):
+        raise ValueError("coordinates must be finite numbers")
+    return values
+
+
+def _split_flag(fields):
+    value = int(fields[0])
+    if value not in (0, 1):
+        raise ValueError("is_training_image must be 0 or 1")
+    return value
 
 
 def load_cub(data_dir, split, val_per_class=0, val_seed=0):
@@ -92,10 +114,13 @@ def load_cub(data_dir, split, val_per_class=0, val_seed=0):
     def file(name):
         return os.path.join(data_dir, name)
 
+    label_lines, box_lines = {}, {}
     paths = _read_table(file("images.txt"), 1, lambda f: f[0])
-    class_of = _read_table(file("image_class_labels.txt"), 1, lambda f: int(f[0]))
-    xywh = _read_table(file("bounding_boxes.txt"), 4, lambda f: [float(v) for v in f])
-    is_train = _read_table(file("train_test_split.txt"), 1, lambda f: int(f[0]))
+    class_of = _read_table(
+        file("image_class_labels.txt"), 1, lambda f: int(f[0]), line_numbers=label_lines
+    )
+    xywh = _read_table(file("bounding_boxes.txt"), 4, _box_values, line_numbers=box_lines)
+    is_train = _read_table(file("train_test_split.txt"), 1, _split_flag)
     class_dirs = _read_table(file("classes.txt"), 1, lambda f: f[0])
 
     for name, table in [
@@ -107,10 +132,15 @@ def load_cub(data_dir, split, val_per_class=0, val_seed=0):
         if missing:
             raise ValueError(f"{file(name)}: no entry for image id {missing[0]} of images.txt.")
 
+    unlisted = [i for i in sorted(paths) if class_of[i] not in class_dirs]
+    if unlisted:
+        i = unlisted[0]
+        raise ValueError(
+            f"{file('image_class_labels.txt')}:{label_lines[i]}: image id {i} has class id "
+            f"{class_of[i]}, which {file('classes.txt')} does not list "
+            f"(it lists {len(class_dirs)} classes)."
+        )
     present_classes = sorted(set(class_of[i] for i in paths))
-    unknown = [c for c in present_classes if c not in class_dirs]
-    if unknown:
-        raise ValueError(f"{file('classes.txt')}: class id {unknown[0]} is not listed.")
     class_index = {c: k for k, c in enumerate(present_classes)}
 
     wanted = 0 if split == "test" else 1
@@ -119,17 +149,24 @@ def load_cub(data_dir, split, val_per_class=0, val_seed=0):
         val_ids = held_out_ids(image_ids, class_of, val_per_class, val_seed, file("images.txt"))
         keep = val_ids if split == "val" else set(image_ids) - val_ids
         image_ids = [i for i in image_ids if i in keep]
-    box_lists = []
-    for i in image_ids:
-        x, y, w, h = xywh[i]
-        if w < 0 or h < 0:
-            raise ValueError(f"{file('bounding_boxes.txt')}: image id {i} has w or h < 0.")
-        box_lists.append([[x, y, x + w, y + h]])
-    boxes, num_boxes = pad_boxes(box_lists)
     image_paths = [os.path.join(data_dir, "images", paths[i]) for i in image_ids]
     for i, path in zip(image_ids, image_paths, strict=True):
         if not os.path.isfile(path):
             raise FileNotFoundError(f"{file('images.txt')}: image id {i}: no file {path}.")
+    box_lists = []
+    for i, path in zip(image_ids, image_paths, strict=True):
+        x, y, w, h = xywh[i]
+        if w < 0 or h < 0:
+            raise ValueError(
+                f"{file('bounding_boxes.txt')}:{box_lines[i]}: image id {i}: inverted box "
+                f"(width {w:g}, height {h:g}; need x y w h with w, h >= 0)."
+            )
+        x1, y1 = x + w, y + h
+        size = image_size_hw(path)
+        if size is not None:  # wsolevaluation's CUB metadata: clipped to the last pixel
+            x1, y1 = min(x1, size[1] - 1), min(y1, size[0] - 1)
+        box_lists.append([[x, y, x1, y1]])
+    boxes, num_boxes = pad_boxes(box_lists)
     return Records(
         image_paths=image_paths,
         labels=np.array([class_index[class_of[i]] for i in image_ids], np.int32),

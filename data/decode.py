@@ -20,6 +20,8 @@ import threading
 
 import tensorflow as tf
 
+from wsol_tf.errors import error_text
+
 logger = logging.getLogger("wsol_tf.data")
 
 
@@ -50,8 +52,7 @@ def why_unreadable(path=None, data=None):
             data = tf.io.read_file(path)
         decode_uint8(data)
     except (tf.errors.OpError, ValueError) as error:
-        message = getattr(error, "message", str(error)) or type(error).__name__
-        return message.strip().splitlines()[-1] if message.strip() else type(error).__name__
+        return error_text(error)
     return None
 
 

@@ -35,6 +35,7 @@ import tensorflow as tf
 
 from wsol_tf.data import transforms
 from wsol_tf.data.decode import SkipLog, decode_image, keep_readable, try_decode, try_read
+from wsol_tf.data.sizes import as_hw, default_resize_size
 
 __all__ = ["SKIP_LOG", "decode_image", "make_dataset", "SkipLog", "skip_log_scope"]
 
@@ -67,20 +68,6 @@ def skip_log_scope():
 def current_skip_log():
     """The innermost open scope's log, else the module's `SKIP_LOG`."""
     return _SCOPES[-1] if _SCOPES else SKIP_LOG
-
-
-def as_hw(size):
-    """An int or (h, w) pair as an (h, w) tuple of ints."""
-    if isinstance(size, int):
-        return (size, size)
-    h, w = size
-    return (int(h), int(w))
-
-
-def default_resize_size(image_size, ratio=256 / 224):
-    """Tensorpack resizes to 256 before cropping 224; keep that ratio at other sizes."""
-    h, w = as_hw(image_size)
-    return (int(round(h * ratio)), int(round(w * ratio)))
 
 
 def _is_file_source(records):

@@ -125,7 +125,7 @@ def load_wsol_metadata(data_dir, split, metadata_dir=None, image_root=None, mask
             box = parse_box(fields[1:], loc_path, line_number, line)
             if sizes is not None:
                 width, height = sizes[image_id]
-                if box[2] > width or box[3] > height:
+                if box[0] < 0 or box[1] < 0 or box[2] > width or box[3] > height:
                     raise line_error(loc_path, line_number, line, f"box outside {width}x{height}")
             boxes[image_id].append(box)
         else:

@@ -9,7 +9,7 @@ and torch_names; optionally LAST_STRIDES.
 """
 
 from wsol_tf import methods
-from wsol_tf.data.pipeline import as_hw
+from wsol_tf.data.sizes import as_hw
 from wsol_tf.models import (
     efficientnet_lite,
     inceptionv3,

@@ -36,9 +36,7 @@ the input (14x14 at 224) instead of 1/32 (7x7); the weights are unchanged.
 import dataclasses
 import math
 
-import keras
-
-from wsol_tf.models.preprocessing import ImageNetPreprocessing
+from wsol_tf.models._lazy import keras
 from wsol_tf.models.taps import Taps
 from wsol_tf.models.torch_pretrained import TorchWeights
 
@@ -184,6 +182,8 @@ class EfficientNetLite:
                 f"{', '.join(map(str, LAST_STRIDES))}."
             )
         inputs = keras.Input((image_size[0], image_size[1], 3), name="image")
+        from wsol_tf.models.preprocessing import ImageNetPreprocessing  # a Keras layer class
+
         x = ImageNetPreprocessing("tf", name="preprocess")(inputs)
         x = _conv(x, STEM_FILTERS, 3, 2, "stem_conv")
         x = _bn(x, "stem_bn")

@@ -37,9 +37,7 @@ channels dominate the difference to keras' 21.8 M no-top InceptionV3.
 
 import re
 
-import keras
-
-from wsol_tf.models.preprocessing import ImageNetPreprocessing
+from wsol_tf.models._lazy import keras
 from wsol_tf.models.pretrained import KerasWeights
 from wsol_tf.models.taps import Taps
 
@@ -136,6 +134,8 @@ def build_features(inserter: Taps, image_size=(224, 224)):
     if min(image_size) < 64:
         raise ValueError(f"InceptionV3 needs an input of at least 64x64, got {image_size}.")
     conv = _ConvBN()
+    from wsol_tf.models.preprocessing import ImageNetPreprocessing  # imports keras
+
     inputs = keras.Input((image_size[0], image_size[1], 3), name="image")
     x = ImageNetPreprocessing("tf", name="preprocess")(inputs)
     x = conv(x, 32, 3, "stem_1a", strides=2, padding="valid")

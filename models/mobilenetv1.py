@@ -23,9 +23,7 @@ matches MobileNetV1 with its 1000-class ImageNet classifier instead:
 3,228,864 + 1,025,000 = 4,253,864 parameters = 17.0 MB = 16.2 MiB.
 """
 
-import keras
-
-from wsol_tf.models.preprocessing import ImageNetPreprocessing
+from wsol_tf.models._lazy import keras
 from wsol_tf.models.pretrained import KerasWeights
 from wsol_tf.models.taps import Taps
 
@@ -88,6 +86,8 @@ def build_features(inserter: Taps, image_size=(224, 224)):
         layer "features" (1024 channels, 1/16 of the input);
         no head (the method adds it).
     """
+    from wsol_tf.models.preprocessing import ImageNetPreprocessing  # imports keras
+
     inputs = keras.Input((image_size[0], image_size[1], 3), name="image")
     x = ImageNetPreprocessing("tf", name="preprocess")(inputs)
     x = keras.layers.Conv2D(32, 3, strides=2, padding="same", use_bias=False, name="conv1")(x)

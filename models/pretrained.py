@@ -31,8 +31,9 @@ import re
 import socket
 import warnings
 
-import keras
 import numpy as np
+
+from wsol_tf.models._lazy import keras
 
 IMAGENET = "imagenet"
 DOWNLOAD_TIMEOUT_S = 10.0

@@ -19,9 +19,7 @@ Parameters for 200 classes: 23,587,712 (keras' no-top ResNet50, BN statistics
 included) + 409,800 (classifier) = 23,997,512.
 """
 
-import keras
-
-from wsol_tf.models.preprocessing import ImageNetPreprocessing
+from wsol_tf.models._lazy import keras
 from wsol_tf.models.pretrained import KerasWeights
 from wsol_tf.models.taps import Taps
 
@@ -86,6 +84,8 @@ def build_features(inserter: Taps, image_size=(224, 224)):
         layer "features" (2048 channels, 1/16 of the input);
         no head (the method adds it).
     """
+    from wsol_tf.models.preprocessing import ImageNetPreprocessing  # imports keras
+
     inputs = keras.Input((image_size[0], image_size[1], 3), name="image")
     x = ImageNetPreprocessing("caffe", name="preprocess")(inputs)
     x = keras.layers.ZeroPadding2D(3, name="conv1_pad")(x)

@@ -38,10 +38,10 @@ Parameters for 200 classes: 26,501,944 (see tests/test_backbones.py for the
 count by hand), i.e. 106.0 MB in float32, BN statistics included (paper: 107 MB).
 """
 
-import keras
+import functools
 
 from wsol_tf.models import resnet50
-from wsol_tf.models.preprocessing import ImageNetPreprocessing
+from wsol_tf.models._lazy import keras
 from wsol_tf.models.taps import Taps
 
 NAME = "resnet50se"
@@ -57,9 +57,15 @@ DEFAULT_GAMMA = 0.9
 # and the classifier at 1x (_LR_SCALE in junsukchoe/ADL train.py).
 NEW_LAYER_PREFIXES = ("conv5_", "features", "classifier")
 KERAS_WEIGHTS = None  # no keras.applications counterpart
-_CONV_INIT = keras.initializers.VarianceScaling(
-    2.0, mode="fan_out", distribution="truncated_normal"
-)
+
+
+@functools.cache
+def _conv_init():
+    """One initializer shared by every conv (as the module-level constant it was), made on
+    first use so importing this module does not import Keras."""
+    return keras.initializers.VarianceScaling(2.0, mode="fan_out", distribution="truncated_normal")
+
+
 _BN_WEIGHTS = ("gamma", "beta", "mean/EMA", "variance/EMA")
 
 
@@ -70,7 +76,7 @@ def _conv_bn(x, filters, kernel, name, strides=1, zero_gamma=False):
         strides=strides,
         padding="same",
         use_bias=False,
-        kernel_initializer=_CONV_INIT,
+        kernel_initializer=_conv_init(),
         name=f"{name}_conv",
     )(x)
     return keras.layers.BatchNormalization(
@@ -115,6 +121,8 @@ def build_features(inserter: Taps, image_size=(224, 224)):
         layer "features" (2048 channels, 1/16 of the input);
         no head (the method adds it).
     """
+    from wsol_tf.models.preprocessing import ImageNetPreprocessing  # imports keras
+
     inputs = keras.Input((image_size[0], image_size[1], 3), name="image")
     x = ImageNetPreprocessing("tensorpack", name="preprocess")(inputs)
     x = _conv_bn(x, 64, 7, "conv1", strides=2)

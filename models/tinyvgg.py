@@ -12,8 +12,7 @@ Table 2 (after pool3-, pool4- and conv5_3-like layers): block2_pool,
 block3_pool, block4_conv2.
 """
 
-import keras
-
+from wsol_tf.models._lazy import keras
 from wsol_tf.models.taps import Taps
 
 NAME = "tinyvgg"

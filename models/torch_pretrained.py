@@ -11,9 +11,9 @@ import dataclasses
 import importlib.util
 import os
 
-import keras
 import numpy as np
 
+from wsol_tf.models._lazy import keras
 from wsol_tf.models.torch_weights import read_tensors
 
 # Bookkeeping entries of torch state dicts that no Keras weight corresponds to.

@@ -21,9 +21,7 @@ Parameters for 200 classes: VGG16 convs 14,714,688 + features conv 4,719,616 +
 classifier 205,000 = 19,639,304 (78.6 MB in float32; paper: 78 MB).
 """
 
-import keras
-
-from wsol_tf.models.preprocessing import ImageNetPreprocessing
+from wsol_tf.models._lazy import keras
 from wsol_tf.models.pretrained import KerasWeights
 from wsol_tf.models.taps import Taps
 
@@ -65,6 +63,8 @@ def build_features(inserter: Taps, image_size=(224, 224)):
         layer "features" (1024 channels, 1/16 of the input);
         no head (the method adds it).
     """
+    from wsol_tf.models.preprocessing import ImageNetPreprocessing  # imports keras
+
     inputs = keras.Input((image_size[0], image_size[1], 3), name="image")
     x = ImageNetPreprocessing("caffe", name="preprocess")(inputs)
     for block, (filters, convs) in enumerate(BLOCKS, start=1):

@@ -154,6 +154,8 @@ def test_wsol_metadata_several_boxes_per_image(tmp_path):
         ("c/a.jpg,1,2,30", r"localization.txt:2: expected 3 or 5"),
         ("c/z.jpg,1,2,3,4", r"localization.txt:2: unknown image id"),
         ("c/a.jpg,1,2,61,20", r"localization.txt:2: box outside 60x40"),
+        ("c/a.jpg,-1,2,30,20", r"localization.txt:2: box outside 60x40"),  # the left edge too
+        ("c/a.jpg,1,-2,30,20", r"localization.txt:2: box outside 60x40"),  # and the top
         ("c/a.jpg,30,2,10,20", r"localization.txt:2: box has x1 < x0"),
     ],
 )

@@ -156,23 +156,31 @@ def test_table_findings_name_the_measured_best_rows():
     assert "95.0 -> 96.0 -> 90.0" in clas
 
 
-def test_a_workdir_is_reused_resumed_or_moved_aside_by_its_identity(tmp_path):
-    from wsol_tf.reproduction.runner import identity, prepare_workdir
+def test_a_finished_run_is_reused_only_under_its_identity(tmp_path):
+    from wsol_tf.data import synthetic
+    from wsol_tf.data.datasets import load_split
+    from wsol_tf.reproduction.runner import RESULT_FILE, identity, run_config
+    from wsol_tf.training.workdir import data_identity
 
+    data = tmp_path / "data"
+    synthetic.generate(data, num_classes=2, train_per_class=2, test_per_class=1, seed=1,
+                       min_size=32, max_size=40)  # fmt: skip
     workdir = tmp_path / "run"
-    config = TrainConfig.from_settings(method="cam", epochs=3, workdir=str(workdir))
+    config = TrainConfig.from_settings(method="cam", dataset="cub", data_dir=str(data),
+                                       epochs=3, workdir=str(workdir))  # fmt: skip
     wanted = identity(config)
-    assert prepare_workdir(str(workdir), wanted) is None  # new: made, identity written
-    (workdir / "ckpt-1.index").write_text("partial training")
-    assert prepare_workdir(str(workdir), wanted) is None
-    assert (workdir / "ckpt-1.index").exists()  # same run, unfinished: resume from it
-    (workdir / "result.json").write_text(json.dumps({"identity": wanted, "x": 1}))
-    assert prepare_workdir(str(workdir), wanted)["x"] == 1  # finished: reused
-    other = identity(TrainConfig.from_settings(method="cam", epochs=4, workdir=str(workdir)))
-    assert prepare_workdir(str(workdir), other, print_fn=lambda _: None) is None
-    assert sorted(p.name for p in workdir.iterdir()) == ["identity.json"]  # a fresh folder
-    (moved,) = tmp_path.glob("run.replaced-*")  # the other run is kept, not deleted
-    assert json.loads((moved / "result.json").read_text())["x"] == 1
-    # The synthetic set's generator parameters are part of the identity.
-    assert wanted["data"].startswith("synthetic-v")
-    assert identity(config, {"cam": "gradcam"}) != wanted  # so are the evaluation options
+    assert set(wanted["data"]) == {"train", "test"}  # both splits, by content
+    workdir.mkdir()
+    (workdir / RESULT_FILE).write_text(json.dumps({"identity": wanted, "x": 1}))
+    result = run_config(config, print_fn=lambda _: None)  # finished: reused, nothing trained
+    assert result["reused"] and result["x"] == 1
+    assert (
+        identity(TrainConfig.from_settings(**{**json.loads(config.to_json()), "epochs": 4}))[
+            "config"
+        ]
+        != wanted["config"]
+    )
+    assert identity(config, {"cam": "gradcam"}) != wanted
+    # The synthetic set's generator parameters are part of the data's identity.
+    records = load_split("cub", str(data), "train")
+    assert data_identity("synthetic", records)["synthetic"].startswith("synthetic-v")

@@ -108,7 +108,7 @@ def run_cli(*args):
             "inceptionv3, mobilenetv1, resnet50, resnet50se, tinyvgg",
         ),
         ("--adl_positions=block9_pool", "valid positions: block1_conv2"),
-        ("--dataset=coco", "valid datasets: synthetic, cub"),
+        ("--dataset=coco", "--dataset=coco: valid: synthetic, cub"),
     ],
 )
 def test_train_cli_refuses_bad_flags_before_reading_data(flag, message, tmp_path):

@@ -9,7 +9,8 @@ import time
 
 from absl import app, flags, logging
 
-from wsol_tf.files import write_atomic, write_json
+from wsol_tf import cli
+from wsol_tf.files import check_writable, write_atomic, write_json
 
 FLAGS = flags.FLAGS
 
@@ -68,6 +69,7 @@ def main(argv):
     if FLAGS.epochs is not None and FLAGS.epochs < 1:
         print(f"error: --epochs={FLAGS.epochs} must be >= 1.", file=sys.stderr)
         return 2
+    check_writable(FLAGS.workdir, "--workdir")
     started = time.perf_counter()
     results = run_demo(FLAGS.workdir, epochs=FLAGS.epochs, data_dir=FLAGS.data_dir)
     print()
@@ -82,4 +84,4 @@ def main(argv):
 
 if __name__ == "__main__":
     define_flags()
-    app.run(main)
+    cli.run(main)

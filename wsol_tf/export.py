@@ -7,11 +7,14 @@ to class scores, the top-1 class's CAM and its box (see
 """
 
 import json
+import os
 import sys
 
 from absl import app, flags, logging
 
+from wsol_tf import cli
 from wsol_tf.evaluation.flags import cam_from_flags, define_cam_flags
+from wsol_tf.files import check_writable, write_json
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Training workdir (config.json, checkpoints/).")
@@ -31,27 +34,27 @@ def main(argv):
     if not 0.0 <= FLAGS.threshold < 1.0:
         print(f"error: --threshold={FLAGS.threshold} must be in [0, 1).", file=sys.stderr)
         return 2
-    try:
-        cam = cam_from_flags()
-    except ValueError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    check_writable(FLAGS.out, "--out")
+    if os.path.isdir(FLAGS.out) and os.listdir(FLAGS.out):
+        if not os.path.isfile(os.path.join(FLAGS.out, "saved_model.pb")):
+            print(
+                f"error: --out={FLAGS.out} holds files that are not a SavedModel; give a new or "
+                "empty folder (an earlier export there is replaced).",
+                file=sys.stderr,
+            )
+            return 2
+    cam = cam_from_flags()  # ValueError naming the flag: one line (wsol_tf.cli)
     from wsol_tf.deployment.saved_model import export
     from wsol_tf.training.checkpoints import class_names, load_model
 
-    try:
-        model, config, checkpoint = load_model(FLAGS.workdir, FLAGS.checkpoint)
-        export(model, config.image_size, FLAGS.out, FLAGS.threshold, cam)
-    except (FileNotFoundError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    model, config, checkpoint = load_model(FLAGS.workdir, FLAGS.checkpoint)
+    export(model, config.image_size, FLAGS.out, FLAGS.threshold, cam)
     names = class_names(FLAGS.workdir)
     if names is not None:
-        with open(f"{FLAGS.out}/classes.json", "w") as f:
-            json.dump(names, f, indent=1)
+        write_json(os.path.join(FLAGS.out, "classes.json"), names, indent=1)
     print(json.dumps({"saved_model": FLAGS.out, "checkpoint": checkpoint, "cam": cam.describe()}))
     return 0
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)

@@ -40,3 +40,40 @@ def read_json(path):
         return None
     with open(path) as f:
         return json.load(f)
+
+
+class NotWritable(OSError):
+    """An output location where files cannot be created; the message names it and why."""
+
+
+def check_writable(path, what=None):
+    """Raises `NotWritable` unless files can be created in the folder `path`, creating nothing.
+
+    A folder that does not exist yet is checked through its nearest existing parent (which
+    must be a folder): a command can refuse before it starts its work, and leave no trace.
+
+    Args:
+        path: the output folder.
+        what: how to name it in the message (e.g. "--workdir"); default the path alone.
+
+    Returns:
+        `path`.
+    """
+    name = f"{what}={path}" if what else str(path)
+    probe = os.path.abspath(path)
+    while not os.path.lexists(probe):
+        parent = os.path.dirname(probe)
+        if parent == probe:
+            break
+        probe = parent
+    if not os.path.isdir(probe):
+        where = "it" if probe == os.path.abspath(path) else probe
+        raise NotWritable(f"{name}: cannot write there: {where} is a file, not a folder.")
+    try:
+        fd, temporary = tempfile.mkstemp(prefix=".wsol_tf_write_check.", dir=probe)
+        os.close(fd)
+        os.remove(temporary)
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise NotWritable(f"{name}: cannot write in {probe} ({reason}).") from None
+    return path

@@ -2,15 +2,20 @@
 
 Prints one JSON line per image (top classes with softmax scores, the top-1 class's box in
 original-image pixels) and writes an overlay PNG per image (heat map, predicted box green)
-into --out.
+into --out. Boxes are those of the exported SavedModel (`wsol_tf.deployment.localize_ops`).
+A file that is not a readable image is skipped with a warning, counted and listed (stderr,
+and `<out>/unreadable_files.json`); the exit status is 2 only when no image could be read.
 """
 
 import json
+import os
 import sys
 
-from absl import app, flags, logging
+from absl import flags, logging
 
+from wsol_tf import cli
 from wsol_tf.evaluation.flags import cam_from_flags, define_cam_flags
+from wsol_tf.files import check_writable, write_json
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Training workdir (config.json, checkpoints/).")
@@ -40,25 +45,47 @@ def main(argv):
     if errors:
         print("error: " + " ".join(errors), file=sys.stderr)
         return 2
+    if FLAGS.out:
+        check_writable(FLAGS.out, "--out")
     from wsol_tf.deployment.localizer import find_images, localize, make_scorer
+
+    images = find_images(paths)
     from wsol_tf.training.checkpoints import class_names, load_model
 
-    try:
-        images = find_images(paths)
-        model, config, _ = load_model(FLAGS.workdir, FLAGS.checkpoint)
-        scorer = make_scorer(model, cam)
-        names = class_names(FLAGS.workdir)
-        for path in images:
+    model, config, _ = load_model(FLAGS.workdir, FLAGS.checkpoint)
+    scorer = make_scorer(model, cam)
+    names = class_names(FLAGS.workdir)
+    skipped = []  # {"path", "index", "reason"}, as train and evaluate list theirs
+    for index, path in enumerate(images):
+        try:
             result = localize(
                 scorer, names, path, cam_threshold=FLAGS.threshold, top_k=FLAGS.top_k,
                 out_dir=FLAGS.out,
             )  # fmt: skip
-            print(json.dumps(result), flush=True)
-    except (FileNotFoundError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
+        except ValueError as error:  # not a readable image: skip it, go on
+            reason = str(error).removeprefix(f"{path}: ")
+            skipped.append({"path": path, "index": index, "reason": reason})
+            continue
+        print(json.dumps(result), flush=True)
+    if not skipped:
+        return 0
+    if FLAGS.out:
+        write_json(
+            os.path.join(FLAGS.out, "unreadable_files.json"),
+            {"num_skipped": len(skipped), "skipped": skipped},
+        )
+    listed = "; ".join(f"{e['path']} ({e['reason']})" for e in skipped[:10])
+    more = f"; and {len(skipped) - 10} more" if len(skipped) > 10 else ""
+    if len(skipped) == len(images):
+        print(f"error: no readable image: {listed}{more}", file=sys.stderr)
         return 2
+    print(
+        f"warning: localized {len(images) - len(skipped)} of {len(images)} images; skipped "
+        f"{len(skipped)} unreadable: {listed}{more}",
+        file=sys.stderr,
+    )
     return 0
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)

@@ -25,6 +25,9 @@ import time
 
 from absl import app, flags, logging
 
+from wsol_tf import cli
+from wsol_tf.files import check_writable
+
 FLAGS = flags.FLAGS
 TABLES = (
     "synthetic_adl_vs_cam",
@@ -248,6 +251,11 @@ def main(argv):
         for error in errors:
             print(f"error: {error}", file=sys.stderr)
         return 2
+    results_md = FLAGS.results_md or os.path.join(FLAGS.workdir, "RESULTS.md")
+    figures_dir = FLAGS.figures_dir or os.path.join(FLAGS.workdir, "figures")
+    check_writable(FLAGS.workdir, "--workdir")  # before hours of training, not after
+    check_writable(os.path.dirname(os.path.abspath(results_md)), "--results_md")
+    check_writable(figures_dir, "--figures_dir")
     from wsol_tf.reproduction import runs as reproduction
     from wsol_tf.reproduction.report import write_report
 
@@ -315,4 +323,4 @@ def main(argv):
 
 if __name__ == "__main__":
     define_flags()
-    app.run(main)
+    cli.run(main)

@@ -13,12 +13,17 @@ their status).
 """
 
 import csv
+import io
 import itertools
 import os
 import sys
 import time
 
-from absl import app, flags
+from absl import flags
+
+from wsol_tf import cli
+from wsol_tf.errors import error_text
+from wsol_tf.files import check_writable
 
 FLAGS = flags.FLAGS
 flags.DEFINE_multi_string("grid", [], "name=v1,v2,...: a training flag and its values.")
@@ -119,8 +124,8 @@ def run_point(point, train_args, out, evaluate_args=(), print_fn=print):
             print_fn=print_fn,
             train_print_fn=lambda *_: None,
         )
-    except (ValueError, FileNotFoundError, FloatingPointError) as error:
-        row["status"] = f"failed: {error}"
+    except (ValueError, OSError, FloatingPointError) as error:
+        row["status"] = f"failed: {error_text(error)}"
         return row
     row["seconds"] = 0.0 if result["reused"] else time.perf_counter() - started
     row["reused"] = result["reused"]
@@ -129,22 +134,23 @@ def run_point(point, train_args, out, evaluate_args=(), print_fn=print):
 
 
 def write_tables(rows, out):
-    """results.csv and results.md in `out`; returns their paths."""
+    """results.csv and results.md in `out` (atomically); returns their paths."""
+    from wsol_tf.files import write_atomic
+
     columns = list(dict.fromkeys(key for row in rows for key in row))
     csv_path, md_path = os.path.join(out, "results.csv"), os.path.join(out, "results.md")
-    with open(csv_path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows(rows)
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=columns)
+    writer.writeheader()
+    writer.writerows(rows)
+    write_atomic(csv_path, text.getvalue())
 
     def cell(value):
         return f"{value:.2f}" if isinstance(value, float) else ("" if value is None else str(value))
 
-    with open(md_path, "w") as f:
-        f.write("| " + " | ".join(columns) + " |\n")
-        f.write("|" + "---|" * len(columns) + "\n")
-        for row in rows:
-            f.write("| " + " | ".join(cell(row.get(c)) for c in columns) + " |\n")
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(cell(row.get(c)) for c in columns) + " |" for row in rows]
+    write_atomic(md_path, "\n".join(lines) + "\n")
     return csv_path, md_path
 
 
@@ -166,6 +172,7 @@ def main(argv):
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    check_writable(FLAGS.out, "--out")
     os.makedirs(FLAGS.out, exist_ok=True)
     rows = []
     for i, point in enumerate(points, start=1):
@@ -180,4 +187,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)

@@ -1,13 +1,14 @@
 """Train a WSOL model: `python -m wsol_tf.train --model=tinyvgg --dataset=synthetic ...`.
 
-Flags are read here only; the library takes a `TrainConfig`.
+Flags are read here only; the library takes a `TrainConfig`. A workdir holding another run
+is refused (naming the settings that differ) before anything is written; `--noresume` moves
+it aside and starts over, `--fork_from=<run>` starts a new run from another run's checkpoint
+(see `wsol_tf.training.workdir`). Bad input gets one line and exit status 2.
 """
-
-import sys
 
 from absl import app, flags, logging
 
-from wsol_tf import models, training
+from wsol_tf import cli, training
 from wsol_tf.training import flags as train_flags
 
 FLAGS = flags.FLAGS
@@ -24,25 +25,12 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     logging.set_verbosity(logging.WARNING)
-    try:
-        config = config_from_flags().validate()
-    except ValueError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    config = config_from_flags().validate()
     if config.experiment:
         print(f"Settings of experiment {config.experiment}, overridden by the flags given.")
-    try:
-        training.train(config, resume=FLAGS.resume)
-    except (
-        FileNotFoundError,
-        models.PretrainedWeightsUnavailable,
-        models.TorchWeightsError,
-    ) as error:
-        # Missing data or weights: the message says what to do; a traceback adds nothing.
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    training.train(config, resume=FLAGS.resume, fork_from=FLAGS.fork_from)
     return 0
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)

@@ -1,8 +1,9 @@
 """Localize arbitrary images with a trained model: classes, a box in original pixels, overlay.
 
-Each image is resized (no crop, so the whole image is seen) to the network input, the score
-map of the top-1 class gives a box (largest contour at the CAM threshold, wsolevaluation's
-rule), and the box is scaled back to the original image's pixels.
+Each image goes through `wsol_tf.deployment.localize_ops.localize_batch`, the function the
+exported SavedModel runs, so both give the same box for the same image: resized (no crop) to
+the network input, the top-1 class's score map cut at the CAM threshold, the box scaled back
+to the original image's pixels, rounded and clipped.
 """
 
 import os
@@ -11,10 +12,10 @@ import cv2
 import numpy as np
 import tensorflow as tf
 
-from wsol_tf.data import transforms
 from wsol_tf.data.pipeline import decode_image
-from wsol_tf.evaluation.boxes import box_from_scoremap, rescale_boxes
-from wsol_tf.evaluation.extractors import ScoreMapper
+from wsol_tf.deployment.localize_ops import localize_batch
+from wsol_tf.errors import error_text
+from wsol_tf.evaluation import extractors
 from wsol_tf.evaluation.visualize import draw_boxes, overlay_heatmap, save_png
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
@@ -51,35 +52,50 @@ def find_images(paths):
 
 
 def read_image(path):
-    """(H, W, 3) float32 RGB in [0, 255]; errors name the file."""
+    """(H, W, 3) float32 RGB in [0, 255]; ValueError naming the file and why (one line)."""
     try:
         return decode_image(tf.constant(path))
-    except (tf.errors.InvalidArgumentError, tf.errors.NotFoundError) as error:
-        raise ValueError(f"{path}: cannot decode as an image ({error.message})") from None
+    except (tf.errors.OpError, ValueError) as error:
+        raise ValueError(f"{path}: cannot decode as an image ({error_text(error)})") from None
 
 
-def box_to_original(box, input_hw, original_hw):
-    """Input-pixel box -> original pixels (scaled, rounded, clipped to the image).
+class Localizer:
+    """A trained model's `localize_batch` as one traced function (any image size).
 
     Args:
-        box: (4,) box (x0, y0, x1, y1) in network-input pixels.
-        input_hw: (h, w) of the network input.
-        original_hw: (H, W) of the original image.
-
-    Returns:
-        List of 4 ints.
+        model: a `WSOLModel` with its weights.
+        cam: score-map extractor name (`wsol_tf.evaluation.extractors.names()`) or a
+            `CamSpec` (its options: layers, smoothing).
     """
-    scaled = rescale_boxes(np.asarray(box, np.float64), input_hw, original_hw)  # (4,)
-    height, width = original_hw
-    upper = np.array([width - 1, height - 1, width - 1, height - 1])
-    return [int(v) for v in np.clip(np.rint(scaled), 0, upper)]
+
+    def __init__(self, model, cam="classic"):
+        self.model = model
+        self.spec = extractors.prepare(model, cam)
+        self.cam = self.spec.name
+        self.image_size = tuple(int(s) for s in model.image_size)
+        extractor = extractors.build(self.spec)
+        self._run = tf.function(
+            lambda images, threshold: localize_batch(
+                model, extractor, images, self.image_size, threshold
+            ),
+            input_signature=[
+                tf.TensorSpec([None, None, None, 3], tf.float32),
+                tf.TensorSpec([], tf.float32),
+            ],
+        )
+
+    def __call__(self, images, cam_threshold=0.2):
+        """(B, H, W, 3) float RGB in [0, 255] -> dict of numpy outputs (`localize_batch`)."""
+        images = tf.convert_to_tensor(images, tf.float32)
+        outputs = self._run(images, tf.constant(float(cam_threshold), tf.float32))
+        return {k: v.numpy() for k, v in outputs.items()}
 
 
 def localize(scorer, class_names, path, *, cam_threshold=0.2, top_k=5, out_dir=None):
     """One image: top classes with softmax scores, the top-1 class's box, an overlay.
 
     Args:
-        scorer: a ``wsol_tf.evaluation.extractors.ScoreMapper``.
+        scorer: a `Localizer` (`make_scorer`).
         class_names: name per class index (or None for indices only).
         path: image file.
         cam_threshold: CAM threshold tau of the box.
@@ -90,21 +106,20 @@ def localize(scorer, class_names, path, *, cam_threshold=0.2, top_k=5, out_dir=N
         JSON-serialisable dict: ``image``, ``size`` [H, W], ``top_classes`` (list of
         {``index``, ``name``, ``score``}), ``box`` [x0, y0, x1, y1] in original pixels,
         ``box_input`` in input pixels, ``overlay`` (path or None).
+
+    Raises:
+        ValueError naming the file when it is not a readable image.
     """
     image = read_image(path)  # (H, W, 3)
     original_hw = tuple(int(s) for s in image.shape[:2])
-    input_hw = scorer.image_size
-    resized, _ = transforms.resize_with_boxes(image, tf.zeros((0, 4)), input_hw)
-    batch = resized[None]  # (1, h, w, 3)
-    logits = scorer.logits(batch)[0]  # (C,)
-    probs = tf.nn.softmax(logits.astype(np.float64)).numpy()
+    outputs = scorer(image[None], cam_threshold)
+    probs = outputs["scores"][0].astype(np.float64)
     order = np.argsort(-probs, kind="stable")[: max(1, top_k)]
-    _, maps = scorer(batch, order[:1])
-    box_input = box_from_scoremap(maps[0], cam_threshold)
-    box = box_to_original(box_input, input_hw, original_hw)
+    box = [int(v) for v in outputs["box_original"][0]]
     overlay_path = None
     if out_dir:
-        heat = cv2.resize(maps[0], (original_hw[1], original_hw[0]), interpolation=cv2.INTER_LINEAR)
+        cam = outputs["cam"][0]
+        heat = cv2.resize(cam, (original_hw[1], original_hw[0]), interpolation=cv2.INTER_LINEAR)
         pixels = np.clip(image.numpy(), 0, 255).astype(np.uint8)
         picture = draw_boxes(overlay_heatmap(pixels, np.clip(heat, 0, 1)), None, box)
         stem = os.path.splitext(os.path.basename(path))[0]
@@ -126,13 +141,13 @@ def localize(scorer, class_names, path, *, cam_threshold=0.2, top_k=5, out_dir=N
             for c in order
         ],
         "box": box,
-        "box_input": [int(v) for v in box_input],
+        "box_input": [int(v) for v in outputs["box"][0]],
         "cam_threshold": float(cam_threshold),
         "overlay": overlay_path,
     }
 
 
 def make_scorer(model, cam="classic"):
-    """``ScoreMapper`` for ``localize`` (kept here so callers need one import); ``cam`` is
-    an extractor name or a ``CamSpec``."""
-    return ScoreMapper(model, cam)
+    """The `Localizer` that `localize` takes (kept here so callers need one import); `cam`
+    is an extractor name or a `CamSpec`."""
+    return Localizer(model, cam)

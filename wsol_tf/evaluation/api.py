@@ -1,11 +1,14 @@
 """Evaluate a run's checkpoint, or saved score maps, as a library call
-(`python -m wsol_tf.evaluate` wraps it)."""
+(`python -m wsol_tf.evaluate` wraps it).
+
+What can refuse the evaluation is checked before the work and before TensorFlow is imported:
+the workdir's config, that the output folders are writable, and the split's annotations.
+"""
 
 import os
 
 from wsol_tf.data.datasets import load_split
-from wsol_tf.data.pipeline import skip_log_scope
-from wsol_tf.files import write_json
+from wsol_tf.files import check_writable, write_json
 
 
 def evaluate(
@@ -30,7 +33,8 @@ def evaluate(
     With ``scoremaps`` no model is built: the ``.npy`` maps in that folder are scored against
     ``dataset``/``data_dir``/``split`` (``workdir`` then only supplies defaults). Otherwise the
     model, image size and dataset come from the workdir's config.json; the dataset, folder and
-    split can be overridden.
+    split can be overridden. GT boxes that are empty or stick out of their image are scored as
+    given, with a warning (``suspect_gt_boxes`` in metrics.json).
 
     ``cam`` is an extractor name or a ``wsol_tf.evaluation.extractors.CamSpec`` (layers,
     smoothing, Score-CAM options); metrics.json records it as ``cam`` and ``cam_spec``.
@@ -41,36 +45,42 @@ def evaluate(
         The metrics dict (see ``LocalizationEvaluator.compute``) plus run information.
     """
     from wsol_tf.evaluation import extractors
-    from wsol_tf.evaluation.evaluator import evaluate_model, evaluate_scoremaps
-    from wsol_tf.training.checkpoints import load_model
     from wsol_tf.training.config import TrainConfig
 
     cam = extractors.resolve(cam)  # a bad extractor option fails before any file is read
-    with skip_log_scope() as skip_log:  # this evaluation's unreadable files only
-        config = TrainConfig.load(workdir) if workdir else None
-        if config is None and not scoremaps:
-            raise ValueError("--workdir is required unless --scoremaps is given.")
-        if config is not None:
-            dataset_given = dataset
-            dataset = dataset or config.dataset
-            if not (data_dir or (dataset_given and dataset_given != config.dataset)):
-                data_dir = config.data_dir
-        if not dataset:
-            raise ValueError("--scoremaps without --workdir needs --dataset (and --data_dir).")
-        out_dir = out_dir or workdir
-        if not out_dir:
-            raise ValueError("--scoremaps without --workdir needs --out_dir for metrics.json.")
-        # The training run's split options (e.g. its held-out "val") apply to its own dataset.
-        same_data = config is not None and dataset == config.dataset and data_dir == config.data_dir
-        records = load_split(
-            dataset, data_dir, split, **(config.split_options() if same_data else {})
+    config = TrainConfig.load(workdir) if workdir else None
+    if config is None and not scoremaps:
+        raise ValueError("--workdir is required unless --scoremaps is given.")
+    if config is not None:
+        dataset_given = dataset
+        dataset = dataset or config.dataset
+        if not (data_dir or (dataset_given and dataset_given != config.dataset)):
+            data_dir = config.data_dir
+    if not dataset:
+        raise ValueError("--scoremaps without --workdir needs --dataset (and --data_dir).")
+    out_dir = out_dir or workdir
+    if not out_dir:
+        raise ValueError("--scoremaps without --workdir needs --out_dir for metrics.json.")
+    check_writable(out_dir, "--out_dir")  # before the work, not after it
+    if save_scoremaps:
+        check_writable(save_scoremaps, "--save_scoremaps")
+    if scoremaps and not os.path.isdir(scoremaps):
+        raise FileNotFoundError(f"--scoremaps folder {scoremaps} does not exist")
+    # The training run's split options (e.g. its held-out "val") apply to its own dataset.
+    same_data = config is not None and dataset == config.dataset and data_dir == config.data_dir
+    records = load_split(dataset, data_dir, split, **(config.split_options() if same_data else {}))
+    num_boxes, masks = getattr(records, "num_boxes", None), getattr(records, "mask_paths", None)
+    if num_boxes is not None and not num_boxes.any() and not masks:
+        raise ValueError(
+            f"{dataset} split {split!r} ({len(records)} images) has no boxes or masks: "
+            "localization cannot be evaluated on it."
         )
-        num_boxes, masks = getattr(records, "num_boxes", None), getattr(records, "mask_paths", None)
-        if num_boxes is not None and not num_boxes.any() and not masks:
-            raise ValueError(
-                f"{dataset} split {split!r} ({len(records)} images) has no boxes or masks: "
-                "localization cannot be evaluated on it."
-            )
+
+    from wsol_tf.data.pipeline import skip_log_scope
+    from wsol_tf.evaluation.evaluator import evaluate_model, evaluate_scoremaps
+    from wsol_tf.training.checkpoints import load_model
+
+    with skip_log_scope() as skip_log:  # this evaluation's unreadable files only
         info = {"dataset": dataset, "split": split}
         if scoremaps:
             print_fn(f"Evaluating score maps in {scoremaps} on {dataset} {split}")
@@ -118,6 +128,14 @@ def evaluate(
     unreadable = skip_log.to_json()
     metrics["unreadable_files"] = unreadable["skipped"]
     metrics["num_skipped"] = metrics.get("num_skipped", 0) + unreadable["num_skipped"]
+    suspect = metrics.get("suspect_gt_boxes")
+    if suspect:
+        first = suspect["examples"][0]
+        print_fn(
+            f"warning: {suspect['count']} GT box(es) are empty or outside their image, scored "
+            f"as given (first: {first['image']}: box {first['box']} {first['problem']} in "
+            f"{first['width']}x{first['height']}); see suspect_gt_boxes in metrics.json"
+        )
     write_metrics(out_dir, metrics)
     return metrics
 

@@ -16,7 +16,7 @@ import time
 import numpy as np
 import tensorflow as tf
 
-from wsol_tf.data.pipeline import as_hw, default_resize_size
+from wsol_tf.data.sizes import as_hw, default_resize_size
 from wsol_tf.evaluation.extractors import ScoreMapper
 from wsol_tf.evaluation.metrics import LocalizationEvaluator
 from wsol_tf.evaluation.scoremap_files import (
@@ -100,6 +100,9 @@ def _finish(evaluator, skipped, started, source, pictures_fn, out_dir):
         raise ValueError(f"{_source_name(source)}: no image with a {what} to evaluate")
     metrics = evaluator.compute()
     metrics["num_skipped"] = int(skipped)
+    suspect = source.suspect_report() if isinstance(source, FileEvalSource) else None
+    if suspect:
+        metrics["suspect_gt_boxes"] = suspect
     metrics["seconds"] = time.perf_counter() - started
     if out_dir:
         os.makedirs(out_dir, exist_ok=True)

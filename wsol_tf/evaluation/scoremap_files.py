@@ -15,10 +15,13 @@ mapped the same way when the maps are read back.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 
 import numpy as np
+
+from wsol_tf.files import write_atomic, write_json
 
 GEOMETRY_FILE = "scoremaps.json"
 
@@ -74,8 +77,9 @@ def save_scoremap(root: str, image_id: str, scoremap) -> str:
     """Write one map (float64, as wsolevaluation writes and reads them); return the path."""
     path = scoremap_file(root, image_id)
     scoremap = check_scoremap(scoremap, f"score map for {image_id}")
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    np.save(path, scoremap)
+    buffer = io.BytesIO()
+    np.save(buffer, scoremap)
+    write_atomic(path, buffer.getvalue(), mode="wb")  # never half a map
     return path
 
 
@@ -95,24 +99,21 @@ def load_scoremap(root: str, image_id: str, shape=None) -> np.ndarray:
         raise FileNotFoundError(f"no score map for image {image_id}: {path} does not exist")
     try:
         scoremap = np.load(path, allow_pickle=False)
-    except ValueError as error:
-        raise ValueError(f"{path}: not a plain .npy array ({error})") from None
+    except Exception as error:  # noqa: BLE001 - empty, truncated, pickled, a folder: one message
+        reason = str(error) or type(error).__name__
+        if os.path.isfile(path) and os.path.getsize(path) == 0:
+            reason = "empty file"
+        raise ValueError(f"{path}: not a readable .npy array ({reason})") from None
     return check_scoremap(scoremap, path, shape)
 
 
 def write_geometry(root: str, image_size, resize_size) -> str:
     """Record the input geometry of the maps in ``root/scoremaps.json``."""
-    os.makedirs(root, exist_ok=True)
-    path = os.path.join(root, GEOMETRY_FILE)
-    with open(path, "w") as f:
-        json.dump(
-            {
-                "image_size": [int(s) for s in image_size],
-                "resize_size": None if resize_size is None else [int(s) for s in resize_size],
-            },
-            f,
-        )
-    return path
+    geometry = {
+        "image_size": [int(s) for s in image_size],
+        "resize_size": None if resize_size is None else [int(s) for s in resize_size],
+    }
+    return write_json(os.path.join(root, GEOMETRY_FILE), geometry)
 
 
 def read_geometry(root: str):
@@ -120,12 +121,12 @@ def read_geometry(root: str):
     path = os.path.join(root, GEOMETRY_FILE)
     if not os.path.isfile(path):
         return None
-    with open(path) as f:
-        data = json.load(f)
     try:
+        with open(path) as f:
+            data = json.load(f)
         image_size = tuple(int(s) for s in data["image_size"])
         resize = data.get("resize_size")
         resize_size = None if resize is None else tuple(int(s) for s in resize)
-    except (KeyError, TypeError, ValueError) as error:
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
         raise ValueError(f"{path}: malformed geometry ({error!r})") from None
     return image_size, resize_size

@@ -21,6 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from wsol_tf.data import transforms
+from wsol_tf.data.annotations import box_problem
 from wsol_tf.data.pipeline import make_dataset
 from wsol_tf.evaluation.boxes import gt_boxes_for_input, validate_boxes
 from wsol_tf.evaluation.gt_masks import cub_segmentation_mask, openimages_mask, pet_trimap_mask
@@ -110,6 +111,13 @@ class FileEvalSource:
         self.records = records
         self.masks_fn = masks_fn
         self.has_masks = masks_fn is not None or records.mask_paths is not None
+        self.suspect = {}  # row -> [{image, box, problem, width, height}]: scored, reported
+
+    def suspect_report(self, examples=10):
+        """{"count", "examples"} of the GT boxes read so far that are empty or stick out of
+        their image (`wsol_tf.data.annotations.box_problem`), or None."""
+        found = [entry for row in sorted(self.suspect) for entry in self.suspect[row]]
+        return {"count": len(found), "examples": found[:examples]} if found else None
 
     def __len__(self):
         return len(self.records)
@@ -133,6 +141,16 @@ class FileEvalSource:
             name=f"GT boxes of {records.image_paths[row]}",
         )
         original = original_size_hw(records.image_paths[row])
+        problems = []
+        for box in boxes:
+            problem = box_problem(box, original[1], original[0])
+            if problem:
+                problems.append({
+                    "image": records.image_paths[row], "box": [float(v) for v in box],
+                    "problem": problem, "width": original[1], "height": original[0],
+                })  # fmt: skip
+        if problems:
+            self.suspect[int(row)] = problems
         return gt_boxes_for_input(boxes, original, image_size, resize_size)
 
     def mask(self, row, image_size, resize_size):

@@ -13,6 +13,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from wsol_tf.files import write_atomic
+
 GT_COLOR = (255, 0, 0)  # red, RGB
 PRED_COLOR = (0, 255, 0)  # green, RGB
 
@@ -171,7 +173,7 @@ def overlay_grid(
 
 
 def save_png(path, image_rgb) -> Path:
-    """Write an RGB image as PNG (converted to BGR for cv2), creating parent folders.
+    """Write an RGB image as PNG (converted to BGR for cv2), atomically, creating folders.
 
     Args:
         path: destination file path (str or Path).
@@ -188,7 +190,8 @@ def save_png(path, image_rgb) -> Path:
         )
     if image.ndim == 3:
         image = cv2.cvtColor(_check_image(image, "image_rgb"), cv2.COLOR_RGB2BGR)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not cv2.imwrite(str(path), image):
-        raise OSError(f"cv2.imwrite could not write {path}")
+    ok, encoded = cv2.imencode(".png", image)
+    if not ok:
+        raise OSError(f"cv2.imencode could not encode {path}")
+    write_atomic(str(path), encoded.tobytes(), mode="wb")  # a kill leaves the old file or this
     return path

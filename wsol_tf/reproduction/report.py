@@ -12,6 +12,8 @@ import os
 import cv2
 import numpy as np
 
+from wsol_tf.evaluation.visualize import save_png
+from wsol_tf.files import write_atomic, write_json
 from wsol_tf.reproduction.plots import line_chart
 from wsol_tf.reproduction.runs import METRIC_TITLES, METRICS, format_mean_std
 
@@ -101,9 +103,7 @@ def drop_rate_chart(rows: dict, row_drop_rates: dict, path: str) -> str:
     chart = line_chart(
         x, series, "ADL drop_rate (synthetic, TinyVGG-GAP)", "drop_rate", "accuracy (%)"
     )
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    if not cv2.imwrite(path, cv2.cvtColor(chart, cv2.COLOR_RGB2BGR)):
-        raise OSError(f"could not write {path}")
+    save_png(path, chart)
     return path
 
 
@@ -132,9 +132,7 @@ def side_by_side(grids: dict, path: str) -> str:
         padded.append(np.concatenate([image, pad], axis=0))
         padded.append(np.full((height, 12, 3), 255, np.uint8))  # gutter
     combined = np.concatenate(padded[:-1], axis=1)
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    if not cv2.imwrite(path, cv2.cvtColor(combined, cv2.COLOR_RGB2BGR)):
-        raise OSError(f"could not write {path}")
+    save_png(path, combined)
     return path
 
 
@@ -417,7 +415,6 @@ def write_report(planned, results, workdir, results_md, figures_dir, command, wa
         {"summary": text for the terminal, "json": the results.json dict}.
     """
     import importlib
-    import json
 
     from wsol_tf.reproduction.runs import aggregate, unique_runs
 
@@ -479,14 +476,9 @@ def write_report(planned, results, workdir, results_md, figures_dir, command, wa
         report["tables"][name] = entry
         report["figures"].update(figures)
         summary += table_summary
-    os.makedirs(workdir, exist_ok=True)
-    with open(os.path.join(workdir, "results.json"), "w") as f:
-        json.dump(report, f, indent=2)
-    os.makedirs(figures_dir, exist_ok=True)
+    # Atomic writes: a killed reproduction leaves the old report or the new one.
+    write_json(os.path.join(workdir, "results.json"), report)
     if os.path.abspath(figures_dir) != os.path.abspath(workdir):
-        with open(os.path.join(figures_dir, "results.json"), "w") as f:
-            json.dump(report, f, indent=2)  # committed beside the figures
-    os.makedirs(md_dir, exist_ok=True)
-    with open(results_md, "w") as f:
-        f.write("\n".join(lines).rstrip() + "\n")
+        write_json(os.path.join(figures_dir, "results.json"), report)  # beside the figures
+    write_atomic(results_md, "\n".join(lines).rstrip() + "\n")
     return {"summary": "\n".join(summary) or "Done.", "json": report}

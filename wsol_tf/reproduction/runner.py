@@ -1,11 +1,14 @@
 """The one runner: train and evaluate one config in its workdir, or reuse it when done.
 
-`make demo`, `python -m wsol_tf.sweep` and `make reproduce` all call `run_config`. A run is
-keyed by its identity: the full TrainConfig, the data it reads and the evaluation options.
-A workdir whose `result.json` carries the same identity is reused as is; one holding the same
-run unfinished resumes from its last checkpoint; one holding another run is moved aside
-(`<workdir>.replaced-<time>`, never deleted unless `replace="delete"`) before training
-starts, so a stale result is never reported under a new config.
+`make demo`, `python -m wsol_tf.sweep` and `make reproduce` all call `run_config`. A result
+is keyed by its identity: the full TrainConfig, the data it reads (the training split and
+the evaluated split, by content: image list, labels, classes, GT boxes; the synthetic set's
+generator key) and the evaluation options. A workdir whose `result.json` carries the same
+identity is reused as is. Otherwise training decides (`wsol_tf.training.workdir`): the same
+run unfinished resumes from its last checkpoint, the same run finished is only evaluated
+again, and another run is moved aside (`<workdir>.replaced-<time>`, never deleted unless
+`replace="delete"`) before training starts, so a stale result is never reported under a new
+config.
 
 Library code: explicit arguments, no FLAGS.
 """
@@ -14,65 +17,40 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import time
 
-from wsol_tf.files import read_json, write_json
+from wsol_tf.files import check_writable, read_json, write_json
+from wsol_tf.training.workdir import move_aside, remove_run
 
 RESULT_FILE = "result.json"
-IDENTITY_FILE = "identity.json"
+__all__ = ["RESULT_FILE", "data_identity", "identity", "move_aside", "run_config"]
 
 
-def data_identity(config) -> str:
-    """What names the data a run reads: the synthetic generator's cache key (so a changed
-    generator default is not mistaken for earlier data), else the data folder."""
-    if config.dataset == "synthetic":
-        from wsol_tf.data import synthetic
+def data_identity(config, split="test") -> dict:
+    """The data a run's result depends on: its training split and the evaluated `split`, by
+    content (`wsol_tf.training.workdir.data_identity`)."""
+    from wsol_tf.data.datasets import load_split
+    from wsol_tf.training.workdir import data_identity as split_identity
 
-        return synthetic.cache_key()
-    return config.data_dir
+    options = config.split_options()
+    train = load_split(config.dataset, config.data_dir, "train", **options)
+    evaluated = load_split(config.dataset, config.data_dir, split, **options)
+    return {
+        "train": split_identity(config.dataset, train),
+        split: split_identity(config.dataset, evaluated, with_boxes=True),
+    }
 
 
 def identity(config, evaluation: dict | None = None) -> dict:
     """What a run's results depend on besides the code: config, data, evaluation options."""
-    value = {"config": json.loads(config.to_json()), "data": data_identity(config)}
+    evaluation = dict(evaluation or {})
+    value = {
+        "config": json.loads(config.to_json()),
+        "data": data_identity(config, evaluation.get("split", "test")),
+    }
     if evaluation:
         value["evaluation"] = dict(sorted(evaluation.items()))
     return value
-
-
-def move_aside(workdir: str) -> str:
-    """Renames `workdir` to `<workdir>.replaced-<YYYYmmdd-HHMMSS>[-n]`; returns the new path."""
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    target, n = f"{workdir.rstrip(os.sep)}.replaced-{stamp}", 1
-    while os.path.exists(target):
-        target, n = f"{workdir.rstrip(os.sep)}.replaced-{stamp}-{n}", n + 1
-    os.replace(workdir, target)
-    return target
-
-
-def prepare_workdir(workdir, wanted, replace="move", print_fn=print):
-    """The earlier result of this very run, or None after making the workdir ready for it.
-
-    Args:
-        workdir: the run's folder.
-        wanted: the run's `identity`.
-        replace: what to do with a workdir that holds another run (or with a finished one
-            when `fresh`): "move" it aside or "delete" it.
-        print_fn: where the move is reported.
-    """
-    result = read_json(os.path.join(workdir, RESULT_FILE))
-    if result is not None and result.get("identity") == wanted:
-        return result
-    started = read_json(os.path.join(workdir, IDENTITY_FILE))
-    if started != wanted and os.path.isdir(workdir) and os.listdir(workdir):
-        if replace == "delete":
-            shutil.rmtree(workdir)
-        else:
-            print_fn(f"{workdir} holds another run: moved to {move_aside(workdir)}")
-    os.makedirs(workdir, exist_ok=True)
-    write_json(os.path.join(workdir, IDENTITY_FILE), wanted)
-    return None
 
 
 def finished_result(config, evaluation=None, extra_splits=()):
@@ -117,19 +95,21 @@ def run_config(
         (summed over epochs, so a resumed run counts each epoch once), evaluate_seconds,
         train_accuracy, num_test_images, overlays, workdir, reused.
     """
+    if replace not in ("move", "delete"):
+        raise ValueError(f"replace={replace!r}: valid: move, delete.")
     config.validate()
+    check_writable(config.workdir, "workdir")
     evaluation = dict(evaluation or {})
     wanted = identity(config, {**evaluation, **({"extra_splits": list(extra_splits)}
                                                  if extra_splits else {})})  # fmt: skip
     workdir = config.workdir
-    if fresh and os.path.isdir(workdir):
-        if replace == "delete":
-            shutil.rmtree(workdir)
-        else:
-            print_fn(f"--fresh: {workdir} moved to {move_aside(workdir)}")
-    previous = prepare_workdir(workdir, wanted, replace, print_fn)
-    if previous is not None:
-        return {**previous, "reused": True}
+    if fresh:
+        if os.path.isdir(workdir) and os.listdir(workdir):
+            remove_run(workdir, replace, print_fn, why="--fresh: the earlier run")
+    else:
+        previous = read_json(os.path.join(workdir, RESULT_FILE))
+        if previous is not None and previous.get("identity") == wanted:
+            return {**previous, "reused": True}
     import keras
     import tensorflow as tf
 
@@ -143,7 +123,7 @@ def run_config(
         except RuntimeError:
             pass  # TensorFlow already started in this process: keep its pool
     keras.backend.clear_session()
-    training.train(config, resume=True, print_fn=train_print_fn or print_fn)
+    training.train(config, resume=True, print_fn=train_print_fn or print_fn, replace=replace)
     started = time.perf_counter()
     metrics = evaluation_lib.evaluate(workdir, print_fn=lambda _: None, **evaluation)
     evaluate_seconds = time.perf_counter() - started

@@ -5,8 +5,9 @@ TensorFlow; this package does not until `train` is used, so flag checks stay fas
 """
 
 
-def train(config, resume=True, print_fn=print):
-    """Trains the run described by a `TrainConfig`; see `wsol_tf.training.api.train`."""
+def train(config, resume=True, print_fn=print, **options):
+    """Trains the run described by a `TrainConfig`; see `wsol_tf.training.api.train`
+    (options: replace, fork_from)."""
     from wsol_tf.training.api import train as _train
 
-    return _train(config, resume=resume, print_fn=print_fn)
+    return _train(config, resume=resume, print_fn=print_fn, **options)

@@ -1,32 +1,89 @@
-"""Train a run as a library call (`python -m wsol_tf.train` wraps it)."""
+"""Train a run as a library call (`python -m wsol_tf.train` wraps it).
+
+Everything that can refuse the run is checked before anything is written and before
+TensorFlow is imported: the config, that the workdir is writable, the data (annotations are
+read, not images), that the batch fits the split, and what the workdir already holds
+(`wsol_tf.training.workdir.prepare`).
+"""
 
 import json
 import os
 
-from wsol_tf import models
 from wsol_tf.data.datasets import load_split
-from wsol_tf.training.distribute import is_chief, make_strategy
-from wsol_tf.training.trainer import Trainer
+from wsol_tf.files import check_writable
+from wsol_tf.training import workdir as run_folder
 
 
-def train(config, resume=True, print_fn=print):
-    """Trains the run described by a `TrainConfig`; returns the per-epoch log."""
-    import tensorflow as tf
+def steps_per_epoch(config, records, workers=1):
+    """(data steps, steps per epoch): batches in one pass over the split per worker, and the
+    run's epoch length; ValueError when the global batch is larger than the split."""
+    per_worker_batch = config.batch_size // workers
+    data_steps = (len(records) // workers) // per_worker_batch if per_worker_batch else 0
+    if data_steps < 1:
+        raise ValueError(
+            f"--batch_size={config.batch_size} is larger than the training split "
+            f"({len(records)} images from {records.source}"
+            + (f", {workers} workers" if workers > 1 else "")
+            + "); lower --batch_size."
+        )
+    return data_steps, config.steps_per_epoch or data_steps
 
+
+def train(config, resume=True, print_fn=print, *, replace="refuse", fork_from=None):
+    """Trains the run described by a `TrainConfig`; returns the per-epoch log.
+
+    Args:
+        config: the run's `TrainConfig`; its workdir is the run's folder.
+        resume: continue the same run from its latest checkpoint; False starts over (an
+            earlier run in the workdir is moved aside, or deleted with replace="delete").
+        print_fn: where progress lines go.
+        replace: a workdir holding another run: "refuse" (`workdir.RunMismatch`, naming the
+            settings that differ; nothing is changed), "move" it aside, or "delete" it.
+        fork_from: another run's workdir; this run starts from its latest checkpoint
+            (weights, optimizer, step) with this config's settings.
+
+    Raises:
+        ValueError (RunMismatch included) and FileNotFoundError naming what to fix, before
+        anything is written; FloatingPointError when the loss diverges.
+    """
     config.validate()
-    if config.deterministic:
-        tf.config.experimental.enable_op_determinism()
-    strategy = make_strategy(config.strategy, config.cpu_replicas)
+    check_writable(config.workdir, "--workdir")
     options = config.split_options()
     records = load_split(config.dataset, config.data_dir, "train", **options)
     val_records = None
     if config.val_split:
         val_records = load_split(config.dataset, config.data_dir, config.val_split, **options)
-    os.makedirs(config.workdir, exist_ok=True)
-    if is_chief(strategy):
-        config.save()
-        with open(os.path.join(config.workdir, "classes.json"), "w") as f:
-            json.dump(records.class_names, f, indent=1)
+    _, epoch_steps = steps_per_epoch(config, records, run_folder.num_workers())
+    data = run_folder.data_identity(config.dataset, records)
+    plan = run_folder.prepare(
+        config, data, epoch_steps, resume=resume, replace=replace, fork_from=fork_from,
+        print_fn=print_fn,
+    )  # fmt: skip
+    if plan.action == "done":
+        print_fn(
+            f"{config.workdir}: already trained to epoch {config.epochs} (step {plan.step}); "
+            "nothing to do (ask for more --epochs to continue it)."
+        )
+        log_path = os.path.join(config.workdir, "train_log.json")
+        if not os.path.isfile(log_path):
+            return []
+        with open(log_path) as f:
+            return json.load(f)
+    if run_folder.is_chief_process():
+        run_folder.write_run_files(config, records, plan)
+    return _train(config, records, val_records, plan, print_fn)
+
+
+def _train(config, records, val_records, plan, print_fn):
+    import tensorflow as tf
+
+    from wsol_tf import models
+    from wsol_tf.training.distribute import is_chief, make_strategy
+    from wsol_tf.training.trainer import Trainer
+
+    if config.deterministic:
+        tf.config.experimental.enable_op_determinism()
+    strategy = make_strategy(config.strategy, config.cpu_replicas)
     method = config.make_method().describe()
     if config.entropy_weight:
         method += f" + entropy regularizer (weight {config.entropy_weight})"
@@ -41,8 +98,10 @@ def train(config, resume=True, print_fn=print):
             "warning: --lr_groups=pretrained_0.1 without --pretrained: the backbone trains "
             "from scratch at 0.1x the learning rate (Tensorpack scales only pretrained runs)."
         )
-    trainer = Trainer(config, records, strategy, print_fn=print_fn, val_records=val_records)
+    fork = (plan.run or {}).get("forked_from") if plan.action == "new" else None
+    trainer = Trainer(config, records, strategy, print_fn=print_fn, val_records=val_records,
+                      fork=fork)  # fmt: skip
     report = models.pretrained_report(trainer.model)
     if report is not None and is_chief(strategy):
         print_fn(report.summary())
-    return trainer.train(resume=resume)
+    return trainer.train()

@@ -14,7 +14,7 @@ import os
 
 from wsol_tf import methods
 from wsol_tf.data.datasets import DATASETS, NEEDS_DATA_DIR
-from wsol_tf.data.pipeline import as_hw
+from wsol_tf.data.sizes import as_hw
 from wsol_tf.files import write_atomic
 
 STRATEGIES = ("auto", "one_device", "mirrored", "multi_worker")
@@ -183,6 +183,11 @@ class TrainConfig:
             value = getattr(self, field.name)
             if choices and value not in choices:
                 raise ValueError(f"--{field.name}={value!r}: valid: {', '.join(choices)}.")
+            if isinstance(value, float) and not math.isfinite(value):  # inf, nan: never valid
+                raise ValueError(f"--{field.name}={value} is invalid: must be a finite number.")
+        for name, value in self.method_params.items():
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ValueError(f"--{name}={value} is invalid: must be a finite number.")
         if self.dataset in NEEDS_DATA_DIR and not self.data_dir:
             raise ValueError(f"--dataset={self.dataset} needs --data_dir=<dataset folder>.")
         method = self.make_method()  # validates the method, its params and positions

@@ -70,7 +70,8 @@ def method_param_flags():
 
 
 def define_flags(flag_values=flags.FLAGS):
-    """Defines --experiment, --resume, one flag per config field and per method parameter."""
+    """Defines --experiment, --resume, --fork_from, one flag per config field and per method
+    parameter."""
     flags.DEFINE_string(
         "experiment", None,
         "Settings to start from: a wsol_tf.experiments module (e.g. table3_resnet50se_adl), "
@@ -79,8 +80,18 @@ def define_flags(flag_values=flags.FLAGS):
         flag_values=flag_values,
     )  # fmt: skip
     flags.DEFINE_boolean(
-        "resume", True, "Continue from the workdir's latest checkpoint.", flag_values=flag_values
-    )
+        "resume", True,
+        "Continue the workdir's run from its latest checkpoint (a workdir holding another run "
+        "is refused). --noresume starts over: the earlier run is moved aside to "
+        "<workdir>.replaced-<time>.",
+        flag_values=flag_values,
+    )  # fmt: skip
+    flags.DEFINE_string(
+        "fork_from", None,
+        "Another run's workdir: this run (in a new --workdir) starts from its latest "
+        "checkpoint (weights, optimizer, step) with the settings given here.",
+        flag_values=flag_values,
+    )  # fmt: skip
     defaults = TrainConfig()
     for field in config_fields():
         default = getattr(defaults, field.name)

@@ -22,9 +22,12 @@ class Progress:
         self.tty = print_fn is print and self.stream.isatty()
         self.logged = False
 
-    def start_epoch(self, epoch, epochs, step, steps_per_epoch):
+    def start_epoch(self, epoch, epochs, step, steps_per_epoch, epoch_start=None):
+        """An epoch begins (or resumes) at global `step`; `epoch_start` is its first step
+        (default `step`), so a resumed epoch counts its steps from its true start."""
         self.epoch, self.epochs = epoch, epochs
-        self.epoch_start_step, self.steps_per_epoch = step, steps_per_epoch
+        self.epoch_start_step = step if epoch_start is None else epoch_start
+        self.session_start_step, self.steps_per_epoch = step, steps_per_epoch
         self.started = time.perf_counter()
         self.last_logged_step = step
 
@@ -32,11 +35,14 @@ class Progress:
         return images / max(time.perf_counter() - self.started, 1e-9)
 
     def update(self, step, loss, accuracy, lr, images=None):
-        """Called after each tf.function call; sets `logged` when a line was written."""
+        """Called after each tf.function call; sets `logged` when a line was written.
+
+        `images`: images seen since `start_epoch` (for the rate; not those of a resumed
+        epoch's earlier steps)."""
         elapsed = max(time.perf_counter() - self.started, 1e-9)
-        done = step - self.epoch_start_step
+        done = step - self.session_start_step  # steps run since start_epoch
         eta = elapsed / max(done, 1) * (self.total_steps - step)
-        in_epoch = done if done <= self.steps_per_epoch else self.steps_per_epoch
+        in_epoch = min(step - self.epoch_start_step, self.steps_per_epoch)
         rate = f"{images / elapsed:.1f} img/s" if images else f"{done / elapsed:.2f} step/s"
         text = (
             f"epoch {self.epoch}/{self.epochs} step {in_epoch}/{self.steps_per_epoch} "

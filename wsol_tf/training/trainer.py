@@ -61,11 +61,18 @@ class Trainer:
         print_fn: where progress lines go.
         val_records: optional `Records` evaluated after each epoch to keep the
             best checkpoint (by `config.best_metric`).
+        fork: optional {"workdir", "checkpoint", "step"} of another run whose checkpoint
+            starts this one when its own workdir has none (`wsol_tf.training.workdir`).
     """
 
-    def __init__(self, config, train_records, strategy, print_fn=print, val_records=None):
+    def __init__(
+        self, config, train_records, strategy, print_fn=print, val_records=None, fork=None
+    ):
+        from wsol_tf.training.api import steps_per_epoch
+
         self.config = config
         self.records = train_records
+        self.fork = fork
         self.skip_log = SkipLog()  # this run's unreadable training images
         self.val_records = val_records
         self.strategy = strategy
@@ -75,13 +82,7 @@ class Trainer:
         workers = (
             strategy.extended._num_workers if hasattr(strategy.extended, "_num_workers") else 1
         )
-        self.data_steps = (len(train_records) // workers) // (config.batch_size // workers)
-        if self.data_steps < 1:
-            raise ValueError(
-                f"--batch_size={config.batch_size} is larger than the training split "
-                f"({len(train_records)} images from {train_records.source})."
-            )
-        self.steps_per_epoch = config.steps_per_epoch or self.data_steps
+        self.data_steps, self.steps_per_epoch = steps_per_epoch(config, train_records, workers)
         self.total_steps = config.epochs * self.steps_per_epoch
         keras.utils.set_random_seed(config.seed)
         with strategy.scope():
@@ -266,11 +267,22 @@ class Trainer:
         return iter(self.strategy.distribute_datasets_from_function(dataset_fn))
 
     def restore(self):
-        """Restores the latest checkpoint of the workdir, if any; returns the global step."""
+        """Restores the workdir's latest checkpoint (else the fork's), if any; returns the
+        global step. ValueError (one line) when it does not fit the model."""
         latest = tf.train.latest_checkpoint(os.path.join(self.config.workdir, "checkpoints"))
-        if latest:
-            self.checkpoint.restore(latest).assert_existing_objects_matched()
-            self.print(f"Resumed from {latest} (step {self.step}).")
+        source = latest or (self.fork or {}).get("checkpoint")
+        if source:
+            try:
+                self.checkpoint.restore(source).assert_existing_objects_matched()
+            except (AssertionError, ValueError, tf.errors.OpError) as error:
+                text = str(error).strip()
+                raise ValueError(
+                    f"checkpoint {source} does not fit this run's model ({self.config.model}, "
+                    f"method {self.config.method}): "
+                    + (text.splitlines()[0][:200] if text else type(error).__name__)
+                ) from None
+            what = "Resumed from" if latest else f"Forked from {self.fork['workdir']}:"
+            self.print(f"{what} {source} (step {self.step}).")
         return self.step
 
     def current_lr(self):
@@ -282,14 +294,17 @@ class Trainer:
             shutil.rmtree(self.manager.directory, ignore_errors=True)
 
     def train(self, resume=True):
-        """Runs the remaining steps; returns the per-epoch log (also in train_log.json)."""
+        """Runs the remaining steps; returns the per-epoch log (also in train_log.json).
+
+        An epoch resumed in the middle continues the running loss and accuracy saved with its
+        last checkpoint (`epoch_progress.json`), so its log line covers the whole epoch; when
+        they cannot be found, the record says `resumed_at_step` (its numbers then cover the
+        steps from there on).
+        """
         config = self.config
         step = self.restore() if resume else 0
         log_path = os.path.join(config.workdir, "train_log.json")
-        history = []
-        if step and os.path.isfile(log_path):
-            with open(log_path) as f:
-                history = [h for h in json.load(f) if h["epoch"] <= step // self.steps_per_epoch]
+        history = self._earlier_history(step) if step else []
         writer = None
         if config.tensorboard and self.chief:
             writer = tf.summary.create_file_writer(os.path.join(config.workdir, "tensorboard"))
@@ -297,10 +312,27 @@ class Trainer:
         progress = Progress(self.total_steps, self.print, config.log_every)
         while step < self.total_steps:
             epoch = step // self.steps_per_epoch
-            epoch_end = (epoch + 1) * self.steps_per_epoch
+            epoch_start = epoch * self.steps_per_epoch
+            epoch_end = epoch_start + self.steps_per_epoch
             started = time.perf_counter()
-            totals = {}
-            progress.start_epoch(epoch + 1, config.epochs, step, self.steps_per_epoch)
+            totals, earlier_seconds, resumed_at = {}, 0.0, None
+            if step > epoch_start:  # resumed in the middle of this epoch
+                saved = self._epoch_progress(step)
+                if saved is not None:
+                    totals, earlier_seconds = saved["totals"], saved["seconds"]
+                else:
+                    resumed_at = step
+            restored_images = totals.get("count", 0.0)
+            progress.start_epoch(
+                epoch + 1, config.epochs, step, self.steps_per_epoch, epoch_start=epoch_start
+            )
+            if step > epoch_start:
+                covered = "restored" if resumed_at is None else "from this step on"
+                self.print(
+                    f"epoch {epoch + 1}/{config.epochs}: resumed at step "
+                    f"{step - epoch_start}/{self.steps_per_epoch} (running loss and accuracy: "
+                    f"{covered})"
+                )
             iterator, iterator_epoch = None, None
             while step < epoch_end:
                 data_epoch, offset = divmod(step, self.data_steps)
@@ -321,16 +353,16 @@ class Trainer:
                 step += num_steps
                 self.global_step.assign(step)
                 if not math.isfinite(loop_totals["loss"]):
-                    raise FloatingPointError(
-                        f"Loss became {loop_totals['loss']} at step {step} (epoch {epoch + 1}); "
-                        f"stopped. The last good checkpoint is {self.manager.latest_checkpoint}; "
-                        "lower --lr or use --precision=float32."
-                    )
+                    raise FloatingPointError(self._diverged(loop_totals["loss"], step, epoch))
                 totals = {k: totals.get(k, 0.0) + v for k, v in loop_totals.items()}
                 count = totals["count"]
                 lr = self.current_lr()
                 progress.update(
-                    step, totals["loss"] / count, 100 * totals["correct"] / count, lr, count
+                    step,
+                    totals["loss"] / count,
+                    100 * totals["correct"] / count,
+                    lr,
+                    count - restored_images,
                 )
                 if writer and progress.logged:
                     with writer.as_default(step=step):
@@ -338,14 +370,17 @@ class Trainer:
                         tf.summary.scalar("train/accuracy", 100 * totals["correct"] / count)
                         tf.summary.scalar("train/learning_rate", lr)
                         tf.summary.scalar(
-                            "train/images_per_second", progress.images_per_second(count)
+                            "train/images_per_second",
+                            progress.images_per_second(count - restored_images),
                         )
                         for name in _method_logs(totals):
                             tf.summary.scalar(f"train/{name}", totals[name] / count)
                 if config.checkpoint_every_steps and step % config.checkpoint_every_steps == 0:
                     if step < epoch_end:
+                        seconds = earlier_seconds + time.perf_counter() - started
+                        self._save_epoch_progress(step, epoch + 1, totals, seconds)
                         self._save(step)
-            seconds = time.perf_counter() - started
+            seconds = earlier_seconds + time.perf_counter() - started
             record = {
                 "epoch": epoch + 1,
                 "step": step,
@@ -356,6 +391,8 @@ class Trainer:
                 "seconds": seconds,
                 **{name: totals[name] / totals["count"] for name in _method_logs(totals)},
             }
+            if resumed_at is not None:
+                record["resumed_at_step"] = resumed_at
             self._save(step)
             skipped = self.skip_log.to_json()
             record["num_unreadable_files"] = skipped["num_skipped"]
@@ -370,11 +407,64 @@ class Trainer:
                     self._epoch_summaries(writer, step, record)
         return history
 
+    def _diverged(self, loss, step, epoch):
+        """The message of a diverged loss: where, the last good checkpoint, what to try."""
+        last = self.manager.latest_checkpoint or "none (no checkpoint was saved yet)"
+        hint = "lower --lr"
+        if self.config.precision not in ("float32", "float64"):  # only then is it a remedy
+            hint += " or use --precision=float32"
+        return (
+            f"Loss became {loss} at step {step} (epoch {epoch + 1}, precision "
+            f"{self.config.precision}); stopped. The last good checkpoint is {last}; {hint}."
+        )
+
+    def _earlier_history(self, step):
+        """train_log.json's epochs up to `step` (a fork's: its parent's, marked)."""
+        own = os.path.join(self.config.workdir, "train_log.json")
+        if os.path.isfile(own):
+            with open(own) as f:
+                return [h for h in json.load(f) if h["step"] <= step]
+        if self.fork:
+            parent = os.path.join(self.fork["workdir"], "train_log.json")
+            if os.path.isfile(parent):
+                with open(parent) as f:
+                    return [{**h, "run": self.fork["workdir"]} for h in json.load(f)
+                            if h["step"] <= step]  # fmt: skip
+        return []
+
+    def _progress_path(self, workdir=None):
+        return os.path.join(workdir or self.config.workdir, "checkpoints", "epoch_progress.json")
+
+    def _save_epoch_progress(self, step, epoch, totals, seconds):
+        """The running sums of the epoch at a mid-epoch checkpoint (read back on resume)."""
+        if self.chief:
+            value = {"step": step, "epoch": epoch, "totals": totals, "seconds": seconds}
+            write_json(self._progress_path(), value)
+
+    def _epoch_progress(self, step):
+        """The saved running sums at `step`, or None (none saved, or of another step)."""
+        paths = [self._progress_path()]
+        if self.fork:
+            paths.append(self._progress_path(self.fork["workdir"]))
+        for path in paths:
+            if os.path.isfile(path):
+                with open(path) as f:
+                    saved = json.load(f)
+                if saved.get("step") == step:
+                    return saved
+        return None
+
     def _load_best(self):
         path = os.path.join(self.config.workdir, "best", "best.json")
         if os.path.isfile(path):
             with open(path) as f:
-                return json.load(f)
+                best = json.load(f)
+            if best.get("metric") in (None, self.config.best_metric):
+                return best
+            self.print(
+                f"--best_metric={self.config.best_metric}: the kept best model was picked by "
+                f"{best['metric']}; it is replaced by the next validation."
+            )
         return {"value": -1.0}
 
     def _validate(self, epoch, writer, best):

@@ -1,0 +1,84 @@
+"""What the commands share: bad input is answered with one line and exit status 2.
+
+`run(main)` replaces `absl.app.run(main)`: a flag that does not parse, and any exception
+that reaches `main`'s caller (a missing file, a malformed annotation, a workdir holding
+another run, an unwritable output, a diverged loss, ...), print `error: <one line>` on
+stderr and exit with status 2 instead of a traceback. TensorFlow's op errors lose their
+internal names (`{{function_node ...}}`, `[Op:DecodeImage]`). An exception of a type that
+bad input is not expected to raise also gets one line, naming its type; set
+WSOL_TF_TRACEBACK=1 to see its traceback.
+"""
+
+import os
+import re
+import sys
+
+from absl import app, flags
+
+from wsol_tf.errors import clean_message, error_text
+
+TRACEBACK_VARIABLE = "WSOL_TF_TRACEBACK"
+# What bad input raises (names, so TensorFlow need not be imported to check).
+EXPECTED = (ValueError, OSError, EOFError, FloatingPointError, KeyboardInterrupt)
+EXPECTED_NAMES = ("PretrainedWeightsUnavailable", "OpError")
+
+
+def one_line(error) -> str:
+    """The one-line message for an exception (its type named when it is unexpected)."""
+    message = error_text(error)
+    names = {cls.__name__ for cls in type(error).__mro__}
+    if isinstance(error, EXPECTED) or names & set(EXPECTED_NAMES):
+        return message
+    return (
+        f"unexpected {type(error).__name__}: {message} (set {TRACEBACK_VARIABLE}=1 to see the "
+        "traceback)"
+    )
+
+
+def guarded(main):
+    """`main` returning 2 with `error: <one line>` on stderr instead of raising."""
+
+    def wrapped(argv):
+        try:
+            return main(argv)
+        except (SystemExit, app.UsageError):
+            raise
+        except KeyboardInterrupt:
+            print("error: interrupted", file=sys.stderr)
+            return 130
+        except Exception as error:  # noqa: BLE001 - the point: no traceback for bad input
+            if os.environ.get(TRACEBACK_VARIABLE):
+                raise
+            print(f"error: {one_line(error)}", file=sys.stderr)
+            return 2
+
+    return wrapped
+
+
+_ENUM_ERROR = re.compile(
+    r"^flag --(?P<name>[\w.-]+)=(?P<value>.*): value should be one of <(?P<valid>.*)>$"
+)
+
+
+def flag_error(error) -> str:
+    """absl's flag error as one line (an enum's choices listed as TrainConfig lists them)."""
+    text = clean_message(error)
+    match = _ENUM_ERROR.match(text)
+    if match:
+        valid = ", ".join(match["valid"].split("|"))
+        return f"--{match['name']}={match['value']}: valid: {valid}."
+    return f"{text} (--helpshort lists the flags)"
+
+
+def parse_flags(argv):
+    """absl's flag parsing with a one-line error and exit status 2."""
+    try:
+        return flags.FLAGS(argv)
+    except flags.Error as error:
+        print(f"error: {flag_error(error)}", file=sys.stderr)
+        sys.exit(2)
+
+
+def run(main):
+    """`absl.app.run(main)` with one-line errors and exit status 2 for bad input."""
+    app.run(guarded(main), flags_parser=parse_flags)

@@ -1,0 +1,30 @@
+"""One-line error messages: TensorFlow's op errors without their internal names.
+
+Used by the commands (`wsol_tf.cli`) and wherever a decode error is reported to a user
+(`wsol_tf.data.decode`, `wsol_tf.deployment.localizer`). No TensorFlow import.
+"""
+
+import re
+
+_TF_NOISE = (
+    re.compile(r"\{\{function_node [^}]*\}\}\s*"),
+    re.compile(r"\s*\[\[\{\{node [^}]*\}\}\]\]"),
+    re.compile(r"\s*\[Op:[^\]]*\]"),
+    re.compile(r"\s*name:\s*$"),
+)
+
+
+def clean_message(text, limit=1000) -> str:
+    """One line of an error text, without TensorFlow's op and function names."""
+    text = str(text)
+    for pattern in _TF_NOISE:
+        text = pattern.sub("", text)
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    text = " ".join(lines)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def error_text(error) -> str:
+    """The cleaned one-line text of an exception (TensorFlow's `message`, else str)."""
+    text = getattr(error, "message", None) or str(error)
+    return clean_message(text) if text else type(error).__name__
