@@ -151,3 +151,13 @@ def test_bad_flags_are_refused_before_any_run(flag, message, tmp_path):
     assert result.returncode == 2
     assert message in result.stderr
     assert not (tmp_path / "w").exists()
+
+
+def test_table_groups_expand_in_order_without_duplicates():
+    from wsol_tf.reproduce import GROUPS, TABLES, expand_groups
+
+    assert expand_groups(["methods"]) == ["methods_synthetic", "methods_cub_pretrained"]
+    assert expand_groups(["cub_mini", "methods", "methods_synthetic"]) == [
+        "cub_mini", "methods_synthetic", "methods_cub_pretrained",
+    ]  # fmt: skip
+    assert all(t in TABLES for tables in GROUPS.values() for t in tables)

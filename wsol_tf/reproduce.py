@@ -46,6 +46,8 @@ METHOD_TABLES = ("methods_synthetic", "cub_pretrained", "methods_cub_pretrained"
 CUB_TABLES = ("cub_mini", "cub_pretrained", "methods_cub_pretrained")
 # Tables that evaluate existing checkpoints instead of planning runs.
 EVALUATION_TABLES = ("extractors",)
+# Names for several tables at once (`--tables=methods`: the method comparison on both sets).
+GROUPS = {"methods": ("methods_synthetic", "methods_cub_pretrained")}
 # Replace every run's setting (smoke runs).
 OVERRIDE_FLAGS = ("epochs", "steps_per_epoch", "batch_size", "image_size")
 DEFAULT_CUB_MINI = os.path.join("..", "shared", "data", "CUB_200_2011_mini")
@@ -54,7 +56,10 @@ DEFAULT_CUB_MINI = os.path.join("..", "shared", "data", "CUB_200_2011_mini")
 def define_flags():
     flags.DEFINE_string("workdir", "workdirs/reproduce", "Runs and results.json go here.")
     flags.DEFINE_list(
-        "tables", list(TABLES), f"Tables to run, of: {', '.join(TABLES + EVALUATION_TABLES)}."
+        "tables",
+        list(TABLES),
+        f"Tables to run, of: {', '.join(TABLES + EVALUATION_TABLES)}; "
+        + "; ".join(f"{k} = {','.join(v)}" for k, v in GROUPS.items()),
     )
     flags.DEFINE_list(
         "extractor_workdirs", [],
@@ -98,9 +103,16 @@ def define_flags():
     )  # fmt: skip
 
 
+def expand_groups(tables):
+    """`tables` with each group name (`GROUPS`) replaced by its tables, duplicates dropped."""
+    expanded = [t for name in tables for t in GROUPS.get(name, (name,))]
+    return list(dict.fromkeys(expanded))
+
+
 def check_flags():
     """Error messages (naming the flag) for invalid values; [] when all are valid."""
     errors = []
+    FLAGS.tables = expand_groups(FLAGS.tables)
     valid = TABLES + EVALUATION_TABLES
     unknown = [t for t in FLAGS.tables if t not in valid]
     if unknown or not FLAGS.tables:
