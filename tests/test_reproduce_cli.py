@@ -89,7 +89,7 @@ def test_results_json_has_every_table_row_and_seed(smoke):
     for row in ("CAM", "ADL"):
         assert default[row]["seeds"] == [0]
         assert 0.0 <= default[row]["gt_known_loc"][0] <= 100.0
-        assert 0.0 < default[row]["tau"][0] < 1.0
+        assert 0.0 <= default[row]["tau"][0] < 1.0  # a one-step model may peak at 0
     assert methods["costs"]["ADL"]["params"] == methods["costs"]["CAM"]["params"]
     # Real birds with the ImageNet backbone (pip weights, offline): CAM and ADL, val-chosen.
     birds = tables["cub_pretrained"]["settings"]["CUB mini (test split)"]

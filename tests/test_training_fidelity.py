@@ -253,8 +253,10 @@ def one_step_deltas(data_dir, workdir, lr_groups):
 def test_pretrained_group_at_one_tenth_moves_ten_times_less(tiny_data, tmp_path):
     plain = one_step_deltas(tiny_data, tmp_path / "plain", "none")
     grouped = one_step_deltas(tiny_data, tmp_path / "grouped", "pretrained_0.1")
-    backbone = [p for p in plain if not is_new_layer(p.split("/")[0])]
-    head = [p for p in plain if is_new_layer(p.split("/")[0])]
+    # New: the method's head (every variable under "head/") and layers named as new.
+    new = {p for p in plain if p.split("/")[0] == "head" or is_new_layer(p.split("/")[0])}
+    backbone = [p for p in plain if p not in new]
+    head = sorted(new)
     assert backbone and head
     for path in backbone:
         assert plain[path] > 0

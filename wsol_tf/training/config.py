@@ -182,7 +182,7 @@ class TrainConfig:
             choices = field.metadata.get("choices")
             value = getattr(self, field.name)
             if choices and value not in choices:
-                raise ValueError(f"--{field.name}={value!r}: valid: {', '.join(choices)}.")
+                raise ValueError(f"--{field.name}={value}: valid: {', '.join(choices)}.")
             if isinstance(value, float) and not math.isfinite(value):  # inf, nan: never valid
                 raise ValueError(f"--{field.name}={value} is invalid: must be a finite number.")
         for name, value in self.method_params.items():
