@@ -308,12 +308,16 @@ def main(argv):
         cub_dir,
     )  # fmt: skip
     final = [r for name in METHOD_TABLES for r in planned.get(name, [])]
+    # A final run with the settings and seed of a selection run (seed 0, first data setting)
+    # is that run: its result is looked up by key, never trained twice.
+    todo = [r for r in final if r.key not in results]
     if final:
-        print(f"Method comparison: {len(reproduction.unique_runs(final))} final runs")
+        print(
+            f"Method comparison: {len(reproduction.unique_runs(final))} final runs, "
+            f"{len(reproduction.unique_runs(todo))} beyond the selection runs"
+        )
         results.update(
-            reproduction.execute(
-                final, FLAGS.workdir, jobs=FLAGS.jobs, reuse_only=FLAGS.report_only
-            )
+            reproduction.execute(todo, FLAGS.workdir, jobs=FLAGS.jobs, reuse_only=FLAGS.report_only)
         )
     results_md = FLAGS.results_md or os.path.join(FLAGS.workdir, "RESULTS.md")
     figures_dir = FLAGS.figures_dir or os.path.join(FLAGS.workdir, "figures")
