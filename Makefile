@@ -27,9 +27,12 @@ $(STAMP): setup.py
 	$(PY) -m pip install --quiet -e ".[test,lite12]"
 	touch $(STAMP)
 
+# Test files run in PYTEST_WORKERS processes (pytest-xdist), each file whole in one of them so
+# the fixtures a file shares (trained runs) are built once.
+PYTEST_WORKERS ?= 2
 test: install
 	$(PY) -m ruff check .
-	$(PY) -m pytest -q $(PYTEST_ARGS)
+	$(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist=loadfile $(PYTEST_ARGS)
 
 lint: install
 	$(PY) -m ruff check .

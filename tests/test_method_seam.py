@@ -160,7 +160,7 @@ def test_method_params_come_from_flag_or_field_names_and_are_validated_once():
 
 def test_every_enum_is_validated_from_its_field_choices():
     for field, bad in (("lr_schedule", "linear"), ("precision", "int8"), ("strategy", "tpu")):
-        with pytest.raises(ValueError, match=f"--{field}='{bad}': valid: "):
+        with pytest.raises(ValueError, match=f"--{field}={bad}: valid: "):
             TrainConfig.from_settings(**{field: bad}).validate()
 
 
