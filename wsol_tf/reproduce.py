@@ -18,6 +18,7 @@ Runs shared by tables are trained once. Every run keeps its workdir under
 Writes <workdir>/results.json, the figures under --figures_dir and --results_md.
 """
 
+import dataclasses
 import os
 import shutil
 import sys
@@ -68,6 +69,10 @@ def define_flags():
     flags.DEFINE_string(
         "extractors_md", None, "Markdown of the extractors table (default <workdir>/EXTRACTORS.md)."
     )
+    flags.DEFINE_integer(
+        "extractor_scorecam_max_channels", 64,
+        "Score-CAM's channel cap in the extractors table (1 + this many forward passes an image).",
+    )  # fmt: skip
     flags.DEFINE_integer("seeds", 3, "Seeds (0..N-1) of the CAM vs ADL table.")
     flags.DEFINE_integer("table_seeds", 1, "Seeds of the Table 1/2 analogues and CUB mini.")
     flags.DEFINE_integer("epochs", None, "Override every run's epochs (e.g. 1 for a smoke run).")
@@ -123,7 +128,13 @@ def check_flags():
         for workdir in FLAGS.extractor_workdirs:
             if not os.path.isfile(os.path.join(workdir, "config.json")):
                 errors.append(f"--extractor_workdirs: {workdir} has no config.json.")
-    for name, low in (("seeds", 1), ("table_seeds", 1), ("jobs", 1), ("method_seeds", 1)):
+    for name, low in (
+        ("seeds", 1),
+        ("table_seeds", 1),
+        ("jobs", 1),
+        ("method_seeds", 1),
+        ("extractor_scorecam_max_channels", 0),
+    ):
         if FLAGS[name].value < low:
             errors.append(f"--{name}={FLAGS[name].value} must be >= {low}.")
     for name in OVERRIDE_FLAGS:
@@ -238,7 +249,13 @@ def extractors_table(argv):
     from wsol_tf.reproduction import extractors_table as table
 
     started = time.perf_counter()
-    rows = table.evaluate_extractors(FLAGS.extractor_workdirs)
+    cams = tuple(
+        dataclasses.replace(c, scorecam_max_channels=FLAGS.extractor_scorecam_max_channels)
+        if c.name == "scorecam"
+        else c
+        for c in table.DEFAULT_CAMS
+    )
+    rows = table.evaluate_extractors(FLAGS.extractor_workdirs, cams)
     path = FLAGS.extractors_md or os.path.join(FLAGS.workdir, "EXTRACTORS.md")
     command = "python -m wsol_tf.reproduce " + " ".join(argv[1:] or sys.argv[1:])
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
