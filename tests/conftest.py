@@ -20,3 +20,22 @@ needs_ilsvrc_mini = pytest.mark.skipif(
     not os.path.isdir(ILSVRC_MINI),
     reason=f"real ILSVRC mini set not found at {ILSVRC_MINI} (set WSOL_TF_SHARED_DATA)",
 )
+
+# The longest files first: `make test` hands whole files to two processes (pytest-xdist,
+# --dist=loadfile) in collection order, and a long file handed out last would run alone at
+# the end. Measured: each of these takes one to several minutes; every other file seconds.
+LONGEST_FIRST = (
+    "test_method_contract.py",
+    "test_reproduce_cli.py",
+    "test_demo.py",
+    "test_training_fidelity.py",
+    "test_train_evaluate.py",
+)
+
+
+def pytest_collection_modifyitems(session, config, items):
+    def rank(item):
+        name = os.path.basename(str(item.fspath))
+        return LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
+
+    items.sort(key=rank)  # stable: the order inside each file is kept

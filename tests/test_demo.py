@@ -13,7 +13,11 @@ from wsol_tf.demo import run_demo
 def test_demo_one_epoch_smoke(tmp_path):
     lines = []
     results = run_demo(
-        str(tmp_path / "demo"), epochs=1, data_dir=str(tmp_path / "cache"), print_fn=lines.append
+        str(tmp_path / "demo"),
+        epochs=1,
+        steps_per_epoch=2,
+        data_dir=str(tmp_path / "cache"),
+        print_fn=lines.append,
     )
     assert list(results) == ["cam", "adl"]
     for method, metrics in results.items():
