@@ -131,32 +131,6 @@ def test_evaluate_cli_names_a_missing_workdir(tmp_path):
     assert "config.json not found" in result.stderr
 
 
-MIRRORED_SCRIPT = """
-import sys
-import tensorflow as tf
-cpu = tf.config.list_physical_devices("CPU")[0]
-tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-from wsol_tf import evaluation, training
-from wsol_tf.training.config import TrainConfig
-config = TrainConfig.from_settings(model="tinyvgg", dataset="cub", data_dir=sys.argv[1],
-                                   method="adl",
-                     epochs=1, batch_size=8, image_size=(32, 48), workdir=sys.argv[2],
-                     strategy="mirrored", log_every=1)
-history = training.train(config)
-print("LOSS", history[-1]["loss"])
-"""
-
-
-@pytest.mark.slow
-def test_mirrored_strategy_on_two_logical_cpus_trains_with_adl(tiny_data, tmp_path):
-    result = run_cli_script(MIRRORED_SCRIPT, tiny_data, str(tmp_path / "mirrored"))
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert "2 replica(s)" in result.stdout
-    loss = float(result.stdout.split("LOSS")[-1])
-    assert np.isfinite(loss)
-    assert os.path.isfile(tmp_path / "mirrored" / "checkpoints" / "checkpoint")
-
-
 def run_cli_script(script, *args):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     return subprocess.run(
