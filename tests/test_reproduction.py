@@ -184,3 +184,12 @@ def test_a_finished_run_is_reused_only_under_its_identity(tmp_path):
     # The synthetic set's generator parameters are part of the data's identity.
     records = load_split("cub", str(data), "train")
     assert data_identity("synthetic", records)["synthetic"].startswith("synthetic-v")
+
+
+def test_a_tables_description_is_its_docstrings_whole_first_paragraph():
+    from wsol_tf.reproduction.report import first_paragraph
+
+    assert first_paragraph("CAM vs ADL on real birds: EfficientNet\nfine-tuned.\n\nMore.") == (
+        "CAM vs ADL on real birds: EfficientNet fine-tuned."
+    )
+    assert first_paragraph(None) == ""

@@ -309,7 +309,7 @@ def _table_section(name, runs, rows, results, figures_dir, md_dir):
     module = importlib.import_module(f"wsol_tf.experiments.{name}")
     entry = {"title": module.TITLE, "rows": rows, "paper": module.PAPER}
     figures, summary = {}, []
-    lines = [f"## {module.TITLE}", "", (module.__doc__ or "").strip().splitlines()[0], ""]
+    lines = [f"## {module.TITLE}", "", first_paragraph(module.__doc__), ""]
     lines += [
         f"Command: `python -m wsol_tf.reproduce --tables={name}` ({len(unique_runs(runs))} "
         f"runs, {_compute_seconds(runs, results) / 60:.1f} min of training and evaluation).",
@@ -380,7 +380,7 @@ def _methods_section(module, runs, selection, results, figures_dir, md_dir):
     from wsol_tf.reproduction.runs import unique_runs
 
     every = runs + selection
-    lines = [f"## {module.TITLE}", "", (module.__doc__ or "").strip().splitlines()[0], ""]
+    lines = [f"## {module.TITLE}", "", first_paragraph(module.__doc__), ""]
     lines += [
         f"Command: `python -m wsol_tf.reproduce --tables={module.NAME}` "
         f"({len(unique_runs(every))} runs finished, "
@@ -396,6 +396,12 @@ def _methods_section(module, runs, selection, results, figures_dir, md_dir):
     )
     lines += section + _commands(unique_runs(every), results, md_dir) + [""]
     return lines, entry, figures, summary
+
+
+def first_paragraph(text) -> str:
+    """A docstring's first paragraph as one line (a table's description)."""
+    paragraph = (text or "").strip().split("\n\n")[0]
+    return " ".join(line.strip() for line in paragraph.splitlines())
 
 
 def write_report(planned, results, workdir, results_md, figures_dir, command, wall_seconds):
