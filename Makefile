@@ -46,8 +46,10 @@ demo: install
 	$(PY) -m wsol_tf.demo $(ARGS)
 
 # The ADL paper's claims at CPU scale (synthetic Tables 1-2, CAM vs ADL over 3 seeds, CUB mini
-# when ../shared/data has it): about an hour on 2 cores. Writes RESULTS.md and results/*.png;
-# run again to resume after an interruption. REPRO_ARGS="--epochs=1 --seeds=2" is a smoke run.
+# and the EfficientNet-Lite0 real-bird table when ../shared/data has it): about 2.5 hours on 2
+# cores. Writes RESULTS.md and results/*.png; run again to resume after an interruption.
+# REPRO_ARGS="--epochs=1 --seeds=2" is a smoke run; REPRO_ARGS="--tables=methods" the method
+# comparison (days on 2 cores).
 REPRO_JOBS ?= 1
 REPRO_ARGS ?=
 reproduce: install

@@ -158,3 +158,10 @@ def test_table_groups_expand_in_order_without_duplicates():
         "cub_mini", "methods_synthetic", "methods_cub_pretrained",
     ]  # fmt: skip
     assert all(t in TABLES for tables in GROUPS.values() for t in tables)
+
+
+def test_the_default_tables_leave_out_the_multi_day_comparisons():
+    from wsol_tf.reproduce import DEFAULT_TABLES, GROUPS
+
+    assert "cub_pretrained" in DEFAULT_TABLES and "synthetic_adl_vs_cam" in DEFAULT_TABLES
+    assert not set(GROUPS["methods"]) & set(DEFAULT_TABLES)
