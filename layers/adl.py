@@ -4,6 +4,18 @@ import keras
 import tensorflow as tf
 
 
+def replica_uniform(seed_generator):
+    """One U(0, 1) draw per call and replica from a Keras SeedGenerator (stateless, so a
+    restored generator state draws the same). Each replica of a distribution strategy draws
+    its own, as each GPU tower did in the original: the replica id is folded into the seed."""
+    seed = tf.cast(seed_generator.next(), tf.int64)
+    replica_context = tf.distribute.get_replica_context()
+    if replica_context is not None and replica_context.num_replicas_in_sync > 1:
+        replica_id = tf.cast(replica_context.replica_id_in_sync_group, tf.int64)
+        seed = tf.random.experimental.stateless_fold_in(seed, replica_id)
+    return tf.random.stateless_uniform((), seed=seed, dtype=tf.float32)
+
+
 @keras.saving.register_keras_serializable(package="wsol_tf")
 class ADL(keras.layers.Layer):
     """Attention-based Dropout Layer.
@@ -112,20 +124,10 @@ class ADL(keras.layers.Layer):
     def _importance_map(self, inputs):
         return tf.sigmoid(self._attention(inputs))
 
-    def _draw_uniform(self):
-        seed = tf.cast(self.seed_generator.next(), tf.int64)
-        # Each replica of a distribution strategy draws its own branch, as each
-        # GPU tower did in the original: fold the replica id into the seed.
-        replica_context = tf.distribute.get_replica_context()
-        if replica_context is not None and replica_context.num_replicas_in_sync > 1:
-            replica_id = tf.cast(replica_context.replica_id_in_sync_group, tf.int64)
-            seed = tf.random.experimental.stateless_fold_in(seed, replica_id)
-        return tf.random.stateless_uniform((), seed=seed, dtype=tf.float32)
-
     def call(self, inputs, training=None):
         if not training:
             return inputs
-        use_drop_mask = self._draw_uniform() < self.drop_rate
+        use_drop_mask = replica_uniform(self.seed_generator) < self.drop_rate
         # Only the drawn branch runs, forward and backward. With tf.where both maps were
         # computed and the importance map's gradient (a channel reduction and a broadcast
         # over the whole feature map) ran every step, though it is zero whenever the drop

@@ -5,6 +5,8 @@ import math
 import keras
 import tensorflow as tf
 
+from wsol_tf.layers.adl import replica_uniform
+
 
 def square_side(height, width, size):
     """Side in feature cells of RDAP's square on an (height, width) map: `size` times the
@@ -92,18 +94,10 @@ class RDAP(keras.layers.Layer):
         )
         return tf.cast(tf.logical_not(inside), tf.float32)[..., None]
 
-    def _draw_uniform(self):
-        seed = tf.cast(self.seed_generator.next(), tf.int64)
-        replica_context = tf.distribute.get_replica_context()
-        if replica_context is not None and replica_context.num_replicas_in_sync > 1:
-            replica_id = tf.cast(replica_context.replica_id_in_sync_group, tf.int64)
-            seed = tf.random.experimental.stateless_fold_in(seed, replica_id)
-        return tf.random.stateless_uniform((), seed=seed, dtype=tf.float32)
-
     def call(self, inputs, training=None):
         if not training:
             return inputs
-        drop = self._draw_uniform() < self.probability
+        drop = replica_uniform(self.seed_generator) < self.probability  # as ADL draws
         return tf.cond(
             drop,
             lambda: inputs * tf.cast(self.drop_mask(inputs), inputs.dtype),
