@@ -116,15 +116,8 @@ def load_torch(model, names_by_layer, path):
             f"--pretrained={path}: no tensor matches the torch naming of this backbone "
             f"(expected e.g. {expected!r}; the file has {', '.join(sorted(tensors)[:5])} ...)."
         )
-    for name, values in arrays.items():
-        layer = model.get_layer(name)
-        expected = [tuple(w.shape) for w in layer.weights]
-        found = [tuple(a.shape) for a in values]
-        if expected != found:
-            raise ValueError(
-                f"{path}: layer {name!r} needs weights of shapes {expected}; the file has "
-                f"{found} (after conversion from torch's layout). Is it the right backbone's file?"
-            )
-        layer.set_weights(values)
+    from wsol_tf.models.pretrained import _assign  # pretrained imports this module
+
+    _assign(model, arrays, f"{path} (shapes after conversion from torch's layout)")
     unused = sorted(k for k in tensors if k not in used and not k.endswith(IGNORED_SUFFIXES))
     return list(arrays), unused, missing
