@@ -15,7 +15,7 @@ centered box. Paper (ADL Table 3, CUB, MobileNetV1, the nearest light backbone):
 """
 
 from wsol_tf.experiments.pretrained_recipe import ADL, COMMON
-from wsol_tf.reproduction.comparison import Comparison
+from wsol_tf.reproduction.comparison import Comparison, Target
 
 NAME = "cub_pretrained"
 SECTION = "methods"
@@ -31,4 +31,7 @@ COMPARISON = Comparison(
     data_settings={"CUB mini (test split)": {}},
     base={**COMMON, "log_every": 100},
     seeds=(0, 1, 2),
+    target=Target(
+        "ADL", "CAM", "maxboxacc_v2", margin=3.0, above_centered_box=True, source="issue #12"
+    ),
 )

@@ -16,7 +16,30 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
-from wsol_tf.reproduction.runs import Run
+from wsol_tf.reproduction.runs import METRICS, Run
+
+
+@dataclasses.dataclass(frozen=True)
+class Target:
+    """A comparison's success criterion, stated by its experiment and checked by the report
+    (after the fact: nothing is chosen with it).
+
+    Attributes:
+        row: the row that should win (e.g. "ADL").
+        over: the row it is compared with (e.g. "CAM").
+        metric: the metric of the comparison (a key of the val-chosen metrics).
+        margin: `row` - `over`, mean over seeds paired by seed, must be >= this.
+        above_centered_box: both rows' GT-known Loc must also beat the centered box whose
+            size was chosen on validation.
+        source: where the target comes from (e.g. "issue #12").
+    """
+
+    row: str
+    over: str
+    metric: str = "maxboxacc_v2"
+    margin: float = 0.0
+    above_centered_box: bool = False
+    source: str = ""
 
 
 @dataclasses.dataclass
@@ -31,6 +54,7 @@ class Comparison:
         base: settings shared by every run (recipe, `val_per_class` > 0).
         seeds: seeds of the final runs.
         selection_metric: the validation metric that picks a row's trial.
+        target: an optional `Target` the report says is met or missed, per data setting.
     """
 
     name: str
@@ -40,6 +64,7 @@ class Comparison:
     seeds: tuple = (0, 1, 2)
     selection_metric: str = "maxboxacc_v2"
     data_fn: Callable | None = None  # (setting params, cache_dir) -> dataset/data_dir
+    target: Target | None = None
 
     def __post_init__(self):
         counts = {len(trials) for _, trials in self.trials.values()}
@@ -47,6 +72,14 @@ class Comparison:
             raise ValueError(f"{self.name}: every row needs the same number of trials")
         if not self.base.get("val_per_class"):
             raise ValueError(f"{self.name}: the base recipe needs a val split (val_per_class)")
+        if self.target is not None:
+            missing = {self.target.row, self.target.over} - set(self.trials)
+            if missing:
+                raise ValueError(f"{self.name}: target rows {sorted(missing)} are not rows")
+            if self.target.metric not in METRICS:
+                raise ValueError(
+                    f"{self.name}: target metric {self.target.metric!r} is not one of {METRICS}"
+                )
 
     def settings(self, method, trial, **overrides):
         return {**self.base, "method": method, **trial, **overrides}

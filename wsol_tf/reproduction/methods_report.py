@@ -100,6 +100,68 @@ def ranking(rows, metric="maxboxacc_v2"):
     return stats, tied
 
 
+def target_verdict(rows, baseline, target) -> dict:
+    """Whether a data setting's rows meet the comparison's `Target` (after the fact).
+
+    Args:
+        rows: one setting of `setting_rows`.
+        baseline: `centered_box_on_val_and_test`'s dict (or None).
+        target: a `wsol_tf.reproduction.comparison.Target`.
+
+    Returns:
+        {"met": True/False, or None when a row has no finished run; "differences": the
+        per-seed `row - over` of the seeds both rows have, "mean", "std", and "beats_box":
+        {row: whether its mean GT-known Loc beats the centered box} when the target asks}.
+    """
+    if not rows.get(target.row, {}).get("seeds") or not rows.get(target.over, {}).get("seeds"):
+        return {"met": None, "differences": [], "mean": math.nan, "std": math.nan}
+    values = {
+        name: dict(zip(rows[name]["seeds"], rows[name]["values"][target.metric], strict=True))
+        for name in (target.row, target.over)
+    }
+    seeds = [s for s in values[target.row] if s in values[target.over]]
+    differences = [values[target.row][s] - values[target.over][s] for s in seeds]
+    mean, std, _ = _mean_std(differences)
+    met = bool(differences) and mean >= target.margin
+    verdict = {"met": met, "differences": differences, "mean": mean, "std": std}
+    if target.above_centered_box and baseline:
+        beats = {
+            name: _mean_std(rows[name]["values"]["gt_known_loc"])[0] > baseline["test_at_val"]
+            for name in (target.row, target.over)
+        }
+        verdict["beats_box"] = beats
+        verdict["met"] = met and all(beats.values())
+    return verdict
+
+
+def target_sentence(rows, baseline, target) -> str:
+    """One line: the target, the measured difference, and **met** / **missed**."""
+    title = TITLES[target.metric]
+    goal = f"{target.row} >= {target.over} {target.margin:+g} {title} (mean over paired seeds)"
+    if target.above_centered_box:
+        goal += ", both above the centered box on GT-known Loc"
+    source = f" ({target.source})" if target.source else ""
+    verdict = target_verdict(rows, baseline, target)
+    if verdict["met"] is None:
+        return f"Target{source}: {goal}: not measured yet."
+    n = len(verdict["differences"])
+    per_seed = ", ".join(f"{d:+.1f}" for d in verdict["differences"])
+    spread = f" ± {verdict['std']:.1f}" if n > 1 else ""
+    measured = (
+        f"{target.row} − {target.over} {title} {verdict['mean']:+.1f}{spread} over {n} paired "
+        f"seed{'s' if n > 1 else ''} (per seed: {per_seed})"
+    )
+    if "beats_box" in verdict:
+        box = baseline["test_at_val"]
+        measured += f"; GT-known Loc against the centered box ({box:.1f}): " + ", ".join(
+            f"{name} {_mean_std(rows[name]['values']['gt_known_loc'])[0]:.1f} "
+            f"({'above' if above else 'not above'})"
+            for name, above in verdict["beats_box"].items()
+        )
+    word = "**met**" if verdict["met"] else "**missed**"
+    return f"Target{source}: {goal}: {word}. {measured}."
+
+
 def setting_table(rows, costs, baseline):
     """Markdown table of one data setting."""
     header = ["method", "seeds"] + [TITLES[m] for m in VAL_CHOSEN]
@@ -268,6 +330,13 @@ def methods_section(module, runs, selection, results, figures_dir, md_dir):
                 + "."
             )  # fmt: skip
             summary.append(f"{comparison.name} / {setting}: best {order[0][0]} ({order[0][1]:.1f})")
+        if comparison.target is not None:
+            sentence = target_sentence(rows, baseline, comparison.target)
+            lines.append(sentence)
+            summary.append(f"{comparison.name} / {setting}: {sentence}")
+            entry.setdefault("target", {})[setting] = target_verdict(
+                rows, baseline, comparison.target
+            )
         slug = "".join(c if c.isalnum() else "_" for c in setting).strip("_")
         path = overlay_strip(rows, os.path.join(figures_dir, f"methods_{slug}.png"))
         if path:

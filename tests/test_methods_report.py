@@ -1,0 +1,120 @@
+"""The method comparison's report: validation-chosen metrics, ranking and target verdicts,
+worked out by hand on small made-up results (no TensorFlow)."""
+
+import math
+
+import pytest
+
+from wsol_tf.reproduction.comparison import Comparison, Target
+from wsol_tf.reproduction.methods_report import (
+    ranking,
+    target_sentence,
+    target_verdict,
+    val_chosen,
+)
+
+
+def _row(seeds, maxboxacc, gt_known):
+    return {
+        "seeds": list(seeds),
+        "values": {
+            "top1_clas": [50.0] * len(seeds),
+            "gt_known_loc": list(gt_known),
+            "top1_loc": [30.0] * len(seeds),
+            "maxboxacc_v2": list(maxboxacc),
+        },
+        "tau": [0.2] * len(seeds),
+        "train_seconds": [1.0] * len(seeds),
+    }
+
+
+def test_val_chosen_takes_test_metrics_at_the_best_validation_threshold():
+    result = {
+        "top1_clas": 80.0,
+        "maxboxacc_v2": 61.0,
+        "curve": {
+            "thresholds": [0.1, 0.2, 0.3],
+            "gt_known_loc": [10.0, 20.0, 90.0],  # test's own best (0.3) must not be used
+            "top1_loc": [5.0, 15.0, 70.0],
+        },
+        "splits": {
+            "val": {"curve": {"thresholds": [0.1, 0.2, 0.3], "gt_known_loc": [40.0, 55.0, 55.0]}}
+        },
+    }
+    chosen = val_chosen(result)
+    # Ties on validation go to the lowest threshold.
+    assert chosen == {
+        "tau": 0.2,
+        "top1_clas": 80.0,
+        "gt_known_loc": 20.0,
+        "top1_loc": 15.0,
+        "maxboxacc_v2": 61.0,
+        "val_gt_known_loc": 55.0,
+    }
+
+
+def test_ranking_marks_rows_within_one_seed_std_of_the_best():
+    rows = {
+        "A": _row([0, 1], [60.0, 62.0], [0, 0]),  # 61 ± 1.414
+        "B": _row([0, 1], [59.0, 61.0], [0, 0]),  # 60: within 1.414 of 61
+        "C": _row([0, 1], [50.0, 50.0], [0, 0]),  # 50: resolved
+    }
+    order, tied = ranking(rows)
+    assert [name for name, *_ in order] == ["A", "B", "C"]
+    assert order[0][1] == pytest.approx(61.0) and order[0][2] == pytest.approx(math.sqrt(2))
+    assert tied == ["B"]
+
+
+def test_target_is_paired_by_seed_and_ignores_unpaired_seeds():
+    rows = {
+        # ADL has seed 2, CAM does not: only seeds 0 and 1 are compared.
+        "ADL": _row([0, 1, 2], [66.0, 64.0, 99.0], [70.0, 70.0, 70.0]),
+        "CAM": _row([1, 0], [60.0, 62.0], [69.0, 69.0]),
+    }
+    target = Target("ADL", "CAM", "maxboxacc_v2", margin=3.0)
+    verdict = target_verdict(rows, None, target)
+    assert verdict["differences"] == [4.0, 4.0]  # seed 0: 66-62, seed 1: 64-60
+    assert verdict["mean"] == 4.0 and verdict["met"] is True
+    assert target_verdict(rows, None, Target("ADL", "CAM", margin=4.5))["met"] is False
+    sentence = target_sentence(rows, None, target)
+    assert "**met**" in sentence and "+4.0 ± 0.0 over 2 paired seeds" in sentence
+
+
+def test_target_also_needs_both_rows_above_the_centered_box_when_asked():
+    rows = {
+        "ADL": _row([0], [70.0], [72.0]),
+        "CAM": _row([0], [60.0], [65.0]),
+    }
+    box = {"test_at_val": 68.3}
+    target = Target("ADL", "CAM", margin=3.0, above_centered_box=True, source="issue #12")
+    verdict = target_verdict(rows, box, target)
+    assert verdict["differences"] == [10.0]
+    assert verdict["beats_box"] == {"ADL": True, "CAM": False}
+    assert verdict["met"] is False  # the margin holds, but CAM is under the box
+    sentence = target_sentence(rows, box, target)
+    assert sentence.startswith("Target (issue #12): ADL >= CAM +3 MaxBoxAccV2")
+    assert "**missed**" in sentence and "CAM 65.0 (not above)" in sentence
+
+
+def test_target_of_an_unfinished_row_is_not_measured_yet():
+    rows = {"ADL": _row([0], [70.0], [72.0]), "CAM": _row([], [], [])}
+    assert target_verdict(rows, None, Target("ADL", "CAM"))["met"] is None
+    assert target_sentence(rows, None, Target("ADL", "CAM")).endswith("not measured yet.")
+
+
+@pytest.mark.parametrize(
+    "target,message",
+    [
+        (Target("ADL", "HaS"), "target rows ['HaS'] are not rows"),
+        (Target("ADL", "CAM", metric="top5"), "target metric 'top5' is not one of"),
+    ],
+)
+def test_a_comparison_refuses_a_target_it_cannot_check(target, message):
+    with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        Comparison(
+            name="t",
+            trials={"CAM": ("cam", [{}]), "ADL": ("adl", [{}])},
+            data_settings={"d": {}},
+            base={"val_per_class": 2},
+            target=target,
+        )
