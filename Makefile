@@ -75,6 +75,7 @@ bench: install
 	@echo "== bench mode: $(if $(BENCH_FULL),full,quick) =="
 	TF_CPP_MIN_LOG_LEVEL=3 $(PY) bench/bench_training.py $(if $(BENCH_FULL),,--quick)
 	TF_CPP_MIN_LOG_LEVEL=3 $(PY) bench/bench_finetune.py --batch=8 --steps=2
+	TF_CPP_MIN_LOG_LEVEL=3 $(PY) bench/bench_trace.py $(if $(BENCH_FULL),,--quick)
 	TF_CPP_MIN_LOG_LEVEL=3 $(PY) bench/bench_adl_layer.py --repeats=7
 	TF_CPP_MIN_LOG_LEVEL=3 $(PY) bench/bench_pipeline.py --repeats=5
 	$(PY) bench/bench_evaluator.py --images=16 --repeats=5

@@ -310,3 +310,33 @@ def test_decoupled_weight_decay_shrinks_kernels_only(tiny_data, tmp_path):
     for path in before:
         expected = -lr * wd * before[path] if path.endswith("/kernel") else 0.0
         np.testing.assert_allclose(decayed[path] - plain[path], expected, atol=2e-7, err_msg=path)
+
+
+def test_steps_per_loop_groups_steps_without_changing_them(tiny_data, tmp_path):
+    """steps_per_loop=1 compiles a one-step function, larger values a tf.range loop of the
+    same step (BENCHMARKS.md section 11): 3 steps either way end with the same weights and
+    the same epoch loss (ADL, whose draws depend on the step)."""
+    results = {}
+    for steps_per_loop in (1, 3):
+        trainer = Trainer(
+            config(tiny_data, tmp_path / str(steps_per_loop), method="adl", steps_per_epoch=3,
+                   steps_per_loop=steps_per_loop, lr=0.05),
+            load_split("cub", tiny_data, "train"),
+            make_strategy("one_device", 0),
+            print_fn=lambda *_: None,
+        )  # fmt: skip
+        history = trainer.train()
+        assert trainer.global_step.numpy() == 3
+        results[steps_per_loop] = (history[-1]["loss"], [v.numpy() for v in trainer.model.weights])
+    (loss_1, weights_1), (loss_3, weights_3) = results[1], results[3]
+    assert loss_3 == pytest.approx(loss_1, rel=1e-6)
+    for a, b in zip(weights_1, weights_3, strict=True):
+        np.testing.assert_allclose(b, a, rtol=0, atol=1e-6)
+    # and the steps did move the weights
+    initial = Trainer(
+        config(tiny_data, tmp_path / "fresh", method="adl", steps_per_epoch=3),
+        load_split("cub", tiny_data, "train"), make_strategy("one_device", 0),
+        print_fn=lambda *_: None,
+    ).model.weights  # fmt: skip
+    moved = [float(np.max(np.abs(a - b.numpy()))) for a, b in zip(weights_1, initial, strict=True)]
+    assert max(moved) > 1e-3
