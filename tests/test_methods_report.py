@@ -98,7 +98,12 @@ def test_target_also_needs_both_rows_above_the_centered_box_when_asked():
 
 def test_target_of_an_unfinished_row_is_not_measured_yet():
     rows = {"ADL": _row([0], [70.0], [72.0]), "CAM": _row([], [], [])}
-    assert target_verdict(rows, None, Target("ADL", "CAM"))["met"] is None
+    assert target_verdict(rows, None, Target("ADL", "CAM")) == {
+        "met": None,
+        "differences": [],
+        "mean": None,
+        "std": None,
+    }  # None, not NaN: results.json stays strict JSON
     assert target_sentence(rows, None, Target("ADL", "CAM")).endswith("not measured yet.")
 
 

@@ -114,7 +114,7 @@ def target_verdict(rows, baseline, target) -> dict:
         {row: whether its mean GT-known Loc beats the centered box} when the target asks}.
     """
     if not rows.get(target.row, {}).get("seeds") or not rows.get(target.over, {}).get("seeds"):
-        return {"met": None, "differences": [], "mean": math.nan, "std": math.nan}
+        return {"met": None, "differences": [], "mean": None, "std": None}
     values = {
         name: dict(zip(rows[name]["seeds"], rows[name]["values"][target.metric], strict=True))
         for name in (target.row, target.over)
