@@ -105,6 +105,9 @@ def test_target_of_an_unfinished_row_is_not_measured_yet():
         "std": None,
     }  # None, not NaN: results.json stays strict JSON
     assert target_sentence(rows, None, Target("ADL", "CAM")).endswith("not measured yet.")
+    # Both rows have a seed, but not the same one: nothing is paired yet.
+    rows["CAM"] = _row([1], [60.0], [65.0])
+    assert target_verdict(rows, None, Target("ADL", "CAM"))["met"] is None
 
 
 @pytest.mark.parametrize(

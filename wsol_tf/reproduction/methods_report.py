@@ -109,20 +109,23 @@ def target_verdict(rows, baseline, target) -> dict:
         target: a `wsol_tf.reproduction.comparison.Target`.
 
     Returns:
-        {"met": True/False, or None when a row has no finished run; "differences": the
+        {"met": True/False, or None while no seed has finished for both rows; "differences": the
         per-seed `row - over` of the seeds both rows have, "mean", "std", and "beats_box":
         {row: whether its mean GT-known Loc beats the centered box} when the target asks}.
     """
-    if not rows.get(target.row, {}).get("seeds") or not rows.get(target.over, {}).get("seeds"):
-        return {"met": None, "differences": [], "mean": None, "std": None}
+    unmeasured = {"met": None, "differences": [], "mean": None, "std": None}
+    if target.row not in rows or target.over not in rows:
+        return unmeasured
     values = {
         name: dict(zip(rows[name]["seeds"], rows[name]["values"][target.metric], strict=True))
         for name in (target.row, target.over)
     }
     seeds = [s for s in values[target.row] if s in values[target.over]]
+    if not seeds:  # no seed finished for both rows yet
+        return unmeasured
     differences = [values[target.row][s] - values[target.over][s] for s in seeds]
     mean, std, _ = _mean_std(differences)
-    met = bool(differences) and mean >= target.margin
+    met = mean >= target.margin
     verdict = {"met": met, "differences": differences, "mean": mean, "std": std}
     if target.above_centered_box and baseline:
         beats = {
