@@ -8,6 +8,7 @@ import pytest
 from wsol_tf.reproduction.comparison import Comparison, Target
 from wsol_tf.reproduction.methods_report import (
     ranking,
+    ranking_lines,
     target_sentence,
     target_verdict,
     val_chosen,
@@ -63,6 +64,19 @@ def test_ranking_marks_rows_within_one_seed_std_of_the_best():
     assert [name for name, *_ in order] == ["A", "B", "C"]
     assert order[0][1] == pytest.approx(61.0) and order[0][2] == pytest.approx(math.sqrt(2))
     assert tied == ["B"]
+
+
+def test_one_seed_per_row_resolves_no_difference_of_the_ranking():
+    one_seed = {"A": _row([0], [62.0], [0]), "B": _row([0], [50.0], [0])}
+    assert ranking_lines(one_seed) == [
+        "Ranking by MaxBoxAccV2: A 62.0 > B 50.0.",
+        "One seed per row: the seed-to-seed spread is not measured, so no difference in "
+        "this ranking is resolved by it.",
+    ]
+    seeds = {"A": _row([0, 1], [60.0, 62.0], [0, 0]), "B": _row([0, 1], [59.0, 61.0], [0, 0])}
+    assert ranking_lines(seeds)[1] == (
+        "Within one seed std of the best (A), so not resolved by these seeds: B."
+    )
 
 
 def test_target_is_paired_by_seed_and_ignores_unpaired_seeds():

@@ -100,6 +100,27 @@ def ranking(rows, metric="maxboxacc_v2"):
     return stats, tied
 
 
+def ranking_lines(rows, metric="maxboxacc_v2") -> list:
+    """The ranking sentence, then what the seeds can and cannot resolve of it."""
+    order, tied = ranking(rows, metric)
+    if not order:
+        return []
+    ranked = " > ".join(f"{row} {mean:.1f}" for row, mean, _, _ in order)
+    lines = [f"Ranking by {TITLES[metric]}: {ranked}."]
+    if all(n <= 1 for *_, n in order):
+        # One value per row has no spread: a zero std would call every gap resolved.
+        lines.append(
+            "One seed per row: the seed-to-seed spread is not measured, so no difference "
+            "in this ranking is resolved by it."
+        )
+    elif tied:
+        lines.append(
+            f"Within one seed std of the best ({order[0][0]}), so not resolved by these "
+            f"seeds: {', '.join(tied)}."
+        )
+    return lines
+
+
 def target_verdict(rows, baseline, target) -> dict:
     """Whether a data setting's rows meet the comparison's `Target` (after the fact).
 
@@ -313,15 +334,9 @@ def methods_section(module, runs, selection, results, figures_dir, md_dir):
         config = TrainConfig.from_settings(**{**first.settings, "seed": first.seed})
         baseline = centered_box_on_val_and_test(config)
         lines += [f"### {setting}", "", setting_table(rows, costs, baseline), ""]
-        order, tied = ranking(rows)
+        order, _ = ranking(rows)
         if order:
-            ranked = " > ".join(f"{row} {mean:.1f}" for row, mean, _, _ in order)
-            lines.append(f"Ranking by MaxBoxAccV2: {ranked}.")
-            if tied:
-                lines.append(
-                    f"Within one seed std of the best ({order[0][0]}), so not resolved by "
-                    f"these seeds: {', '.join(tied)}."
-                )
+            lines += ranking_lines(rows)
             lines.append(
                 f"Centered box (size chosen on val) GT-known Loc {baseline['test_at_val']:.1f} "
                 f"(test-chosen, optimistic: {baseline['test_best']:.1f}); methods whose "
