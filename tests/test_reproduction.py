@@ -193,3 +193,28 @@ def test_a_tables_description_is_its_docstrings_whole_first_paragraph():
         "CAM vs ADL on real birds: EfficientNet fine-tuned."
     )
     assert first_paragraph(None) == ""
+
+
+def test_method_rows_select_rows_of_every_comparison_in_tables():
+    """--method_rows applies to each method comparison of --tables (it used to reach only the
+    synthetic one); a comparison with none of the rows is skipped, never run whole."""
+    from wsol_tf.reproduce import plan
+
+    def selection(method_rows):
+        lines = []
+        planned = plan(
+            ["cub_pretrained", "methods_cub_pretrained"], seeds=1, table_seeds=1, overrides={},
+            synthetic_dir=None, cub_dir="/data/cub", print_fn=lines.append,
+            method_rows=method_rows,
+        )  # fmt: skip
+        rows = {name: [r.row for r in runs] for name, runs in planned.items()}
+        return rows, lines
+
+    rows, _ = selection(["CAM", "HaS"])
+    assert rows["cub_pretrained_selection"] == ["CAM [trial 0]"]
+    assert rows["methods_cub_pretrained_selection"] == ["CAM [trial 0]", "HaS [trial 0]"]
+    rows, lines = selection(["HaS"])
+    assert "cub_pretrained_selection" not in rows
+    assert lines == ["Skipping cub_pretrained: none of --method_rows is one of its rows."]
+    rows, _ = selection(None)
+    assert len(rows["methods_cub_pretrained_selection"]) == 11

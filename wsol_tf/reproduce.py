@@ -103,7 +103,10 @@ def define_flags():
         "Validation images per class of the method comparison (default: the experiment's).",
     )  # fmt: skip
     flags.DEFINE_list(
-        "method_rows", None, "Only these rows of the method comparison (default: all)."
+        "method_rows",
+        None,
+        "Only these rows of the method comparisons in --tables (default: all); a comparison "
+        "with none of them is skipped.",
     )
     flags.DEFINE_boolean(
         "report_only", False,
@@ -200,7 +203,12 @@ def plan(
             print_fn(f"Skipping {name}: no CUB mini at {DEFAULT_CUB_MINI} (pass --cub_dir).")
             continue
         comparison = importlib.import_module(f"wsol_tf.experiments.{name}").COMPARISON
-        rows = method_rows if name == "methods_synthetic" else None
+        rows = None
+        if method_rows:  # every comparison of --tables, not only the synthetic one
+            rows = [row for row in method_rows if row in comparison.trials]
+            if not rows:
+                print_fn(f"Skipping {name}: none of --method_rows is one of its rows.")
+                continue
         planned[f"{name}_selection"] = comparison.selection_runs(
             rows=rows, **data, **(method_overrides or {})
         )
