@@ -356,9 +356,11 @@ def methods_section(module, runs, selection, results, figures_dir, md_dir):
                 rows, baseline, comparison.target
             )
         slug = "".join(c if c.isalnum() else "_" for c in setting).strip("_")
-        path = overlay_strip(rows, os.path.join(figures_dir, f"methods_{slug}.png"))
+        # Named by table and setting: two comparisons may share a setting's label.
+        figure = f"{comparison.name}_{slug}"
+        path = overlay_strip(rows, os.path.join(figures_dir, f"{figure}.png"))
         if path:
-            figures[f"methods_{slug}"] = path
+            figures[figure] = path
             lines += ["", f"![overlays, {setting}]({os.path.relpath(path, md_dir)})"]
         lines.append("")
         entry["settings"][setting] = {
