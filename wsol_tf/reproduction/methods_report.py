@@ -158,14 +158,15 @@ def target_verdict(rows, baseline, target) -> dict:
     return verdict
 
 
-def target_sentence(rows, baseline, target) -> str:
-    """One line: the target, the measured difference, and **met** / **missed**."""
+def target_sentence(rows, baseline, target, verdict=None) -> str:
+    """One line: the target, the measured difference, and **met** / **missed** (`verdict`:
+    `target_verdict`'s result when the caller has it already)."""
     title = TITLES[target.metric]
     goal = f"{target.row} >= {target.over} {target.margin:+g} {title} (mean over paired seeds)"
     if target.above_centered_box:
         goal += ", both above the centered box on GT-known Loc"
     source = f" ({target.source})" if target.source else ""
-    verdict = target_verdict(rows, baseline, target)
+    verdict = verdict or target_verdict(rows, baseline, target)
     if verdict["met"] is None:
         return f"Target{source}: {goal}: not measured yet."
     n = len(verdict["differences"])
@@ -349,12 +350,11 @@ def methods_section(module, runs, selection, results, figures_dir, md_dir):
             )  # fmt: skip
             summary.append(f"{comparison.name} / {setting}: best {order[0][0]} ({order[0][1]:.1f})")
         if comparison.target is not None:
-            sentence = target_sentence(rows, baseline, comparison.target)
+            verdict = target_verdict(rows, baseline, comparison.target)
+            sentence = target_sentence(rows, baseline, comparison.target, verdict)
             lines.append(sentence)
             summary.append(f"{comparison.name} / {setting}: {sentence}")
-            entry.setdefault("target", {})[setting] = target_verdict(
-                rows, baseline, comparison.target
-            )
+            entry.setdefault("target", {})[setting] = verdict
         slug = "".join(c if c.isalnum() else "_" for c in setting).strip("_")
         # Named by table and setting: two comparisons may share a setting's label.
         figure = f"{comparison.name}_{slug}"
