@@ -140,3 +140,52 @@ def test_a_comparison_refuses_a_target_it_cannot_check(target, message):
             base={"val_per_class": 2},
             target=target,
         )
+
+
+def _val_result(score, diverged=False):
+    if diverged:
+        return {"diverged": "Loss became nan at step 24 (epoch 4, precision float32)"}
+    return {"splits": {"val": {"maxboxacc_v2": score}}}
+
+
+def test_a_diverged_trial_is_never_chosen_and_a_row_of_diverged_trials_has_no_final_runs():
+    comparison = Comparison(
+        name="t",
+        trials={"CAM": ("cam", [{"lr": 1}, {"lr": 2}]), "SPG": ("spg", [{"lr": 1}, {"lr": 2}])},
+        data_settings={"d": {}},
+        base={"val_per_class": 2},
+    )
+    chosen = comparison.choose(
+        {
+            # Trial 1 diverged: trial 0 is chosen, whatever its score.
+            "CAM": [_val_result(10.0), _val_result(None, diverged=True)],
+            "SPG": [_val_result(None, diverged=True), _val_result(None, diverged=True)],
+        }
+    )
+    assert chosen == {"CAM": 0}
+    assert [r.row for r in comparison.final_runs(chosen, seeds=(0,))] == ["CAM | d"]
+
+
+def test_a_diverged_seed_is_counted_and_shown_but_never_averaged():
+    from wsol_tf.reproduction.methods_report import diverged_lines, setting_table
+
+    rows = {
+        "CAM": _row([0, 1], [60.0, 62.0], [50.0, 52.0]),
+        "ADL": {**_row([1], [64.0], [55.0]), "diverged": [0, 2]},
+        "SPG": {**_row([], [], []), "diverged": [0]},
+    }
+    rows["CAM"]["diverged"] = []
+    table = setting_table(rows, {}, None, diverged_rows=["HaS"]).splitlines()
+    assert table[3].startswith("| ADL | 1 (+2 diverged) | 50.0 | 55.0 | 30.0 | 64.0 |")
+    assert table[4].startswith("| SPG | 0 (+1 diverged) | diverged | diverged | diverged |")
+    assert table[5] == (
+        "| HaS | 0 (every trial diverged) | diverged | diverged | diverged | diverged "
+        "| – | – | – | – |"
+    )
+    order, _ = ranking(rows)
+    assert [name for name, *_ in order] == ["ADL", "CAM"]  # SPG has no value to rank
+    assert diverged_lines(rows, ["HaS"]) == [
+        "Diverged (the loss became NaN or inf, so the run has no metrics): ADL (seeds 0, 2), "
+        "SPG (seed 0), HaS (every trial of the selection)."
+    ]
+    assert diverged_lines({"CAM": rows["CAM"]}) == []

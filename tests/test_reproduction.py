@@ -186,6 +186,54 @@ def test_a_finished_run_is_reused_only_under_its_identity(tmp_path):
     assert data_identity("synthetic", records)["synthetic"].startswith("synthetic-v")
 
 
+def test_a_diverged_run_is_recorded_reused_and_does_not_stop_the_others(tmp_path, monkeypatch):
+    """A loss that diverges in one run of a reproduction is its result (recorded in
+    result.json, reused by later calls), and the runs after it still run."""
+    from wsol_tf import training
+    from wsol_tf.data import synthetic
+    from wsol_tf.reproduction import runs as reproduction
+    from wsol_tf.reproduction.runner import RESULT_FILE, identity, run_config
+
+    data = tmp_path / "data"
+    synthetic.generate(data, num_classes=2, train_per_class=2, test_per_class=1, seed=1,
+                       min_size=32, max_size=40)  # fmt: skip
+    base = {"method": "cam", "dataset": "cub", "data_dir": str(data), "epochs": 3}
+    diverging = Run("t", "SPG", 0, {**base, "lr": 1e30})
+    finished = Run("t", "CAM", 0, base)
+    done = reproduction._config(finished, reproduction.run_workdir(str(tmp_path), finished))
+    os.makedirs(done.workdir)
+    with open(os.path.join(done.workdir, RESULT_FILE), "w") as f:
+        json.dump({"identity": identity(done), "top1_clas": 75.0, "train_seconds": 3.0}, f)
+    message = "Loss became nan at step 2 (epoch 1, precision float32); stopped."
+    calls = []
+
+    def diverge(config, **_):
+        calls.append(config.workdir)
+        os.makedirs(config.workdir, exist_ok=True)
+        with open(os.path.join(config.workdir, "train_log.json"), "w") as f:
+            json.dump([{"step": 1, "seconds": 4.5, "accuracy": 10.0}], f)
+        raise FloatingPointError(message)
+
+    monkeypatch.setattr(training, "train", diverge)
+    lines = []
+    results = reproduction.execute([diverging, finished], str(tmp_path), print_fn=lines.append)
+    assert results[finished.key]["top1_clas"] == 75.0 and results[finished.key]["reused"]
+    record = results[diverging.key]
+    assert record["diverged"] == message and record["top1_clas"] is None
+    assert record["train_seconds"] == 4.5 and record["reused"] is False
+    assert f"t / SPG seed 0: diverged: {message}" in lines[1]
+    # A later call reuses the record instead of training into the divergence again.
+    again = reproduction.execute([diverging], str(tmp_path), print_fn=lambda _: None)
+    assert again[diverging.key]["reused"] and again[diverging.key]["diverged"] == message
+    assert len(calls) == 1
+    # The plain runner (demo, sweep) still raises it.
+    config = reproduction._config(diverging, reproduction.run_workdir(str(tmp_path), diverging))
+    with pytest.raises(FloatingPointError, match="Loss became nan at step 2"):
+        run_config(config, print_fn=lambda _: None)
+    with pytest.raises(ValueError, match="on_divergence='ignore'"):
+        run_config(config, on_divergence="ignore")
+
+
 def test_a_tables_description_is_its_docstrings_whole_first_paragraph():
     from wsol_tf.reproduction.report import first_paragraph
 

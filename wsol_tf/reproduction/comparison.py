@@ -119,11 +119,18 @@ class Comparison:
         ]
 
     def choose(self, results_by_row):
-        """{row: index of the trial with the best validation metric} (first on ties)."""
+        """{row: index of the trial with the best validation metric} (first on ties); a
+        diverged trial is never chosen, and a row whose every trial diverged has no final
+        runs (the report says so)."""
         chosen = {}
         for row, results in results_by_row.items():
-            scores = [r["splits"]["val"][self.selection_metric] for r in results]
-            chosen[row] = max(range(len(scores)), key=lambda i: (scores[i], -i))
+            scores = {
+                i: r["splits"]["val"][self.selection_metric]
+                for i, r in enumerate(results)
+                if not r.get("diverged")
+            }
+            if scores:
+                chosen[row] = max(scores, key=lambda i: (scores[i], -i))
         return chosen
 
     def final_runs(self, chosen, seeds=None, cache_dir=None, **overrides):

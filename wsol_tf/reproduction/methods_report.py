@@ -61,7 +61,8 @@ def _cell(mean, std, n, digits=1):
 
 def setting_rows(runs, results, split_row):
     """{setting: {row: {"values": {metric: [per seed]}, "tau": [...], "train_seconds": [...],
-    "seeds": [...], "results": [...]}}} of the finished runs, in plan order."""
+    "seeds": [...], "results": [...], "diverged": [seeds]}}} of the finished runs, in plan
+    order ("seeds" are those with metrics; a diverged run's seed is in "diverged")."""
     table = {}
     for run in runs:
         result = results.get(run.key)
@@ -69,9 +70,12 @@ def setting_rows(runs, results, split_row):
         entry = table.setdefault(setting, {}).setdefault(
             row,
             {"values": {m: [] for m in VAL_CHOSEN}, "tau": [], "train_seconds": [],
-             "seeds": [], "results": []},
+             "seeds": [], "results": [], "diverged": []},
         )  # fmt: skip
         if result is None:
+            continue
+        if result.get("diverged"):  # no metrics: counted, never averaged
+            entry["diverged"].append(run.seed)
             continue
         chosen = val_chosen(result)
         for metric in VAL_CHOSEN:
@@ -187,16 +191,38 @@ def target_sentence(rows, baseline, target, verdict=None) -> str:
     return f"Target{source}: {goal}: {word}. {measured}."
 
 
-def setting_table(rows, costs, baseline):
-    """Markdown table of one data setting."""
+def diverged_lines(rows, diverged_rows=()) -> list:
+    """What diverged in a setting (a loss that became NaN or inf stops its run; the row is
+    reported, not dropped, and its other seeds still count)."""
+    parts = [
+        f"{row} (seed{'s' if len(e['diverged']) > 1 else ''} "
+        f"{', '.join(str(seed) for seed in e['diverged'])})"
+        for row, e in rows.items()
+        if e.get("diverged")
+    ]
+    parts += [f"{row} (every trial of the selection)" for row in diverged_rows if row not in rows]
+    if not parts:
+        return []
+    return [
+        f"Diverged (the loss became NaN or inf, so the run has no metrics): {', '.join(parts)}."
+    ]
+
+
+def setting_table(rows, costs, baseline, diverged_rows=()):
+    """Markdown table of one data setting; `diverged_rows` are rows every trial of which
+    diverged in the selection (so they have no final runs)."""
     header = ["method", "seeds"] + [TITLES[m] for m in VAL_CHOSEN]
     header += ["val τ", "train s", "params vs CAM", "FLOPs vs CAM (train fwd)"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     cam_cost = costs.get("CAM")
     for row, entry in rows.items():
         n = len(entry["seeds"])
-        cells = [row, str(n)]
-        cells += [_cell(*_mean_std(entry["values"][m])) for m in VAL_CHOSEN]
+        diverged = entry.get("diverged", [])
+        cells = [row, str(n) + (f" (+{len(diverged)} diverged)" if diverged else "")]
+        if diverged and not n:
+            cells += ["diverged"] * len(VAL_CHOSEN)
+        else:
+            cells += [_cell(*_mean_std(entry["values"][m])) for m in VAL_CHOSEN]
         cells.append(_cell(*_mean_std(entry["tau"]), digits=3))
         cells.append(_cell(*_mean_std(entry["train_seconds"]), digits=0))
         cost = costs.get(row)
@@ -208,6 +234,10 @@ def setting_table(rows, costs, baseline):
         else:
             cells += ["–", "–"]
         lines.append("| " + " | ".join(cells) + " |")
+    for row in diverged_rows:
+        if row not in rows:
+            cells = [row, "0 (every trial diverged)"] + ["diverged"] * len(VAL_CHOSEN)
+            lines.append("| " + " | ".join(cells + ["–"] * 4) + " |")
     if baseline:
         lines.append(
             f"| centered box (size chosen on val: {baseline['val_fraction']:.2f} of each "
@@ -309,17 +339,23 @@ def methods_section(module, runs, selection, results, figures_dir, md_dir):
     entry = {"title": module.TITLE, "settings": {}, "selection": {}}
     lines += ["### Hyperparameters chosen on validation", ""]
     lines += ["| method | trials (validation MaxBoxAccV2) | chosen |", "|---|---|---|"]
+    diverged_rows = []  # every trial diverged: no final runs
     for row, (method, trials) in comparison.trials.items():
         scores = []
         for index in range(len(trials)):
             run = next((r for r in selection if r.row == comparison.trial_label(row, index)), None)
             result = run and results.get(run.key)
-            score = result and result["splits"]["val"][comparison.selection_metric]
-            scores.append(score)
-        finished = [s for s in scores if s is not None]
-        chosen = max(range(len(scores)), key=lambda i: (scores[i] or -1, -i)) if finished else None
+            if result and result.get("diverged"):
+                scores.append("diverged")
+            else:
+                scores.append(result and result["splits"]["val"][comparison.selection_metric])
+        finished = [i for i, s in enumerate(scores) if isinstance(s, float | int)]
+        chosen = max(finished, key=lambda i: (scores[i], -i)) if finished else None
+        if scores and all(s == "diverged" for s in scores):
+            diverged_rows.append(row)
         described = [
-            f"{_describe(t) or 'defaults'}: " + ("–" if s is None else f"{s:.1f}")
+            f"{_describe(t) or 'defaults'}: "
+            + ("–" if s is None else s if isinstance(s, str) else f"{s:.1f}")
             for t, s in zip(trials, scores, strict=True)
         ]
         lines.append(
@@ -334,7 +370,7 @@ def methods_section(module, runs, selection, results, figures_dir, md_dir):
         first = next((r for r in runs if comparison.split_row(r.row)[1] == setting), None)
         config = TrainConfig.from_settings(**{**first.settings, "seed": first.seed})
         baseline = centered_box_on_val_and_test(config)
-        lines += [f"### {setting}", "", setting_table(rows, costs, baseline), ""]
+        lines += [f"### {setting}", "", setting_table(rows, costs, baseline, diverged_rows), ""]
         order, _ = ranking(rows)
         if order:
             lines += ranking_lines(rows)
@@ -349,6 +385,7 @@ def methods_section(module, runs, selection, results, figures_dir, md_dir):
                 + "."
             )  # fmt: skip
             summary.append(f"{comparison.name} / {setting}: best {order[0][0]} ({order[0][1]:.1f})")
+        lines += diverged_lines(rows, diverged_rows)
         if comparison.target is not None:
             verdict = target_verdict(rows, baseline, comparison.target)
             sentence = target_sentence(rows, baseline, comparison.target, verdict)
@@ -369,11 +406,13 @@ def methods_section(module, runs, selection, results, figures_dir, md_dir):
                 **{m: e["values"][m] for m in VAL_CHOSEN},
                 "tau": e["tau"],
                 "train_seconds": e["train_seconds"],
+                "diverged_seeds": e["diverged"],
             }
             for row, e in rows.items()
         }
         entry["settings"][setting]["centered_box"] = baseline
     entry["costs"] = costs
+    entry["every_trial_diverged"] = diverged_rows
     return lines, entry, figures, summary
 
 

@@ -23,6 +23,7 @@ from wsol_tf.files import check_writable, read_json, write_json
 from wsol_tf.training.workdir import move_aside, remove_run
 
 RESULT_FILE = "result.json"
+METRIC_KEYS = ("top1_clas", "gt_known_loc", "top1_loc", "maxboxacc_v2")
 __all__ = ["RESULT_FILE", "data_identity", "identity", "move_aside", "run_config"]
 
 
@@ -72,6 +73,7 @@ def run_config(
     fresh: bool = False,
     replace: str = "move",
     threads: int = 0,
+    on_divergence: str = "raise",
     print_fn=print,
     train_print_fn=None,
 ) -> dict:
@@ -87,16 +89,23 @@ def run_config(
         fresh: train again even when a finished identical run exists.
         replace: "move" (default) or "delete" a workdir that holds another run.
         threads: TensorFlow intra/inter-op threads (0: TensorFlow's default).
+        on_divergence: "raise" (default) the trainer's FloatingPointError, or "record" it:
+            result.json then holds "diverged" (the message), the metrics as None and the
+            seconds trained, so a comparison goes on, reports the row as diverged, and a
+            later call reuses the record instead of diverging again.
         print_fn: this function's own lines.
         train_print_fn: the training loop's progress lines (default `print_fn`).
 
     Returns:
         result.json's dict: identity, config, every metric of metrics.json, train_seconds
         (summed over epochs, so a resumed run counts each epoch once), evaluate_seconds,
-        train_accuracy, num_test_images, overlays, workdir, reused.
+        train_accuracy, num_test_images, overlays, workdir, reused; "diverged" (a message)
+        for a recorded divergence.
     """
     if replace not in ("move", "delete"):
         raise ValueError(f"replace={replace!r}: valid: move, delete.")
+    if on_divergence not in ("raise", "record"):
+        raise ValueError(f"on_divergence={on_divergence!r}: valid: raise, record.")
     config.validate()
     check_writable(config.workdir, "workdir")
     evaluation = dict(evaluation or {})
@@ -109,6 +118,8 @@ def run_config(
     else:
         previous = read_json(os.path.join(workdir, RESULT_FILE))
         if previous is not None and previous.get("identity") == wanted:
+            if previous.get("diverged") and on_divergence == "raise":
+                raise FloatingPointError(previous["diverged"])
             return {**previous, "reused": True}
     import keras
     import tensorflow as tf
@@ -123,7 +134,14 @@ def run_config(
         except RuntimeError:
             pass  # TensorFlow already started in this process: keep its pool
     keras.backend.clear_session()
-    training.train(config, resume=True, print_fn=train_print_fn or print_fn, replace=replace)
+    try:
+        training.train(config, resume=True, print_fn=train_print_fn or print_fn, replace=replace)
+    except FloatingPointError as error:
+        if on_divergence == "raise":
+            raise
+        result = diverged_result(config, wanted, str(error))
+        write_json(os.path.join(workdir, RESULT_FILE), result)
+        return result
     started = time.perf_counter()
     metrics = evaluation_lib.evaluate(workdir, print_fn=lambda _: None, **evaluation)
     evaluate_seconds = time.perf_counter() - started
@@ -133,14 +151,14 @@ def run_config(
         splits[split] = evaluation_lib.evaluate(
             workdir, print_fn=lambda _: None, **{**evaluation, "split": split, "out_dir": out_dir}
         )
-    epochs = read_json(os.path.join(workdir, "train_log.json")) or []
+    epochs = _epochs(workdir)
     result = {
         **metrics,
         "workdir": workdir,
         "config": json.loads(config.to_json()),
         "identity": wanted,
         "train_accuracy": epochs[-1].get("accuracy") if epochs else None,
-        "train_seconds": float(sum(e.get("seconds", 0.0) for e in epochs)),
+        "train_seconds": _train_seconds(epochs),
         "evaluate_seconds": evaluate_seconds,
         "num_test_images": metrics.get("num_images"),
         "overlays": metrics.get("overlays"),
@@ -149,3 +167,31 @@ def run_config(
     }
     write_json(os.path.join(workdir, RESULT_FILE), result)
     return result
+
+
+def _epochs(workdir):
+    return read_json(os.path.join(workdir, "train_log.json")) or []
+
+
+def _train_seconds(epochs):
+    # Summed over epochs: a resumed run counts each epoch once.
+    return float(sum(e.get("seconds", 0.0) for e in epochs))
+
+
+def diverged_result(config, wanted, message) -> dict:
+    """result.json of a run whose loss diverged: no metrics, what it trained, the message."""
+    epochs = _epochs(config.workdir)
+    return {
+        **dict.fromkeys(METRIC_KEYS),
+        "diverged": message,
+        "workdir": config.workdir,
+        "config": json.loads(config.to_json()),
+        "identity": wanted,
+        "train_accuracy": epochs[-1].get("accuracy") if epochs else None,
+        "train_seconds": _train_seconds(epochs),
+        "evaluate_seconds": 0.0,
+        "num_test_images": None,
+        "overlays": None,
+        "splits": {},
+        "reused": False,
+    }

@@ -96,7 +96,8 @@ def train_and_evaluate(
 
     Returns:
         The runner's result (every metric, train_seconds, evaluate_seconds, ...) plus
-        "key", "table", "row", "seed".
+        "key", "table", "row", "seed"; a run whose loss diverged has "diverged" (the
+        trainer's message) and no metrics.
     """
     from wsol_tf.reproduction.runner import finished_result, run_config
 
@@ -109,7 +110,11 @@ def train_and_evaluate(
         if result is None:
             return None
     else:
-        result = run_config(config, extra_splits=extra, threads=threads, print_fn=print_fn)
+        # A diverged loss is a result of the comparison (reported as such), not a reason
+        # to stop the runs after it.
+        result = run_config(
+            config, extra_splits=extra, threads=threads, on_divergence="record", print_fn=print_fn
+        )
     return {**result, "key": run.key, "table": run.table, "row": run.row, "seed": run.seed}
 
 
@@ -155,6 +160,8 @@ def execute(runs, root, jobs=1, print_fn=print, reuse_only=False):
         metrics = ", ".join(
             f"{METRIC_TITLES[m]} {result[m]:.2f}" for m in METRICS if result.get(m) is not None
         )
+        if result.get("diverged"):
+            metrics = f"diverged: {result['diverged']}"
         print_fn(
             f"[{done}/{len(todo)}, {elapsed / 60:.1f} min] {result['table']} / {result['row']} "
             f"seed {result['seed']}: {metrics} ({what})"
@@ -214,9 +221,14 @@ def aggregate(runs, results):
 
 
 def paired_difference(results_a, results_b, metric):
-    """mean ± std over seeds of a − b, paired by seed (each a list of result dicts)."""
-    by_seed = {r["seed"]: r[metric] for r in results_b}
-    diffs = [r[metric] - by_seed[r["seed"]] for r in results_a if r["seed"] in by_seed]
+    """mean ± std over seeds of a − b, paired by seed (each a list of result dicts); a seed
+    where either run diverged (no metric) is left out."""
+    by_seed = {r["seed"]: r[metric] for r in results_b if r.get(metric) is not None}
+    diffs = [
+        r[metric] - by_seed[r["seed"]]
+        for r in results_a
+        if r["seed"] in by_seed and r.get(metric) is not None
+    ]
     mean, std = mean_std(diffs)
     return {"mean": mean, "std": std, "values": diffs}
 
