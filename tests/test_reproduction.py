@@ -234,6 +234,23 @@ def test_a_diverged_run_is_recorded_reused_and_does_not_stop_the_others(tmp_path
         run_config(config, on_divergence="ignore")
 
 
+def test_a_run_finished_by_another_table_is_found_by_its_settings(tmp_path):
+    """The method comparison's CAM row is the real-bird table's CAM run (same settings and
+    seed): it is found whichever table ran first, not only when that table is listed."""
+    from wsol_tf.reproduction.runs import run_workdir
+
+    settings = {"method": "cam", "lr": 0.01}
+    first, second = Run("cub_pretrained", "CAM", 0, settings), Run("methods", "CAM", 0, settings)
+    other_seed = Run("methods", "CAM", 1, settings)
+    assert first.key == second.key and first.dirname != second.dirname
+    assert run_workdir(str(tmp_path), second) == str(tmp_path / "runs" / second.dirname)
+    os.makedirs(tmp_path / "runs" / first.dirname)
+    assert run_workdir(str(tmp_path), second) == str(tmp_path / "runs" / first.dirname)
+    assert run_workdir(str(tmp_path), other_seed) == str(tmp_path / "runs" / other_seed.dirname)
+    os.makedirs(tmp_path / "runs" / second.dirname)  # its own folder wins once it has one
+    assert run_workdir(str(tmp_path), second) == str(tmp_path / "runs" / second.dirname)
+
+
 def test_a_tables_description_is_its_docstrings_whole_first_paragraph():
     from wsol_tf.reproduction.report import first_paragraph
 

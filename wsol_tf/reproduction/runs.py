@@ -72,7 +72,19 @@ def unique_runs(runs):
 
 
 def run_workdir(root, run: Run) -> str:
-    return os.path.join(root, "runs", run.dirname)
+    """root/runs/<run.dirname>, or the folder where another table already trained the same
+    settings and seed (its name ends with the same seed and key): e.g. the real-bird table's
+    CAM run is the method comparison's CAM row, whichever table was run first."""
+    own = os.path.join(root, "runs", run.dirname)
+    if os.path.isdir(own):
+        return own
+    suffix = f"-s{run.seed}-{run.key}"
+    runs_dir = os.path.join(root, "runs")
+    if os.path.isdir(runs_dir):
+        for name in sorted(os.listdir(runs_dir)):
+            if name.endswith(suffix) and os.path.isdir(os.path.join(runs_dir, name)):
+                return os.path.join(runs_dir, name)
+    return own
 
 
 def _config(run: Run, workdir: str):
