@@ -1,4 +1,5 @@
-"""Every registered method keeps the loop's promises (one shared run for all of them):
+"""Every registered method (and ADL with the loop's entropy term) keeps the loop's promises
+(one shared run for all of them):
 
 - 2 steps on 2 mirrored CPU replicas give the losses of one device (float64);
 - a run resumed from its step-1 checkpoint ends with the weights of the uninterrupted run;
@@ -25,6 +26,11 @@ DETERMINISTIC = {
     "rdap": {"probability": 1.0},
     "cutmix": {"cutmix_partner": "pair"},
 }
+# Every registered method, plus the loop's own loss term on top of one (the comparison's
+# "+ entropy" rows): label -> (method, settings). The term is weighted heavily so that a
+# replica-averaging error in it would show in the losses.
+CASES = {name: (name, DETERMINISTIC.get(name, {})) for name in methods.names()}
+CASES["adl + entropy"] = ("adl", {**DETERMINISTIC["adl"], "entropy_weight": 0.5})
 
 SCRIPT = """
 import json, os, shutil, sys
@@ -41,17 +47,18 @@ from wsol_tf.training.distribute import make_strategy
 from wsol_tf.training.trainer import Trainer
 
 root = sys.argv[1]
-deterministic = json.loads(sys.argv[2])
+cases = json.loads(sys.argv[2])
 data = os.path.join(root, "tiny")
 synthetic.generate(data, num_classes=3, train_per_class=8, test_per_class=4, seed=4,
                    min_size=40, max_size=64)
 records = load_split("cub", data, "train")
 
-def config(method, workdir, **overrides):
+def config(label, workdir, **overrides):
+    method, fixed = cases[label]
     settings = dict(model="tinyvgg", dataset="cub", data_dir=data, method=method, epochs=2,
                     steps_per_epoch=1, batch_size=8, lr=0.02, image_size=(32, 48), seed=3,
                     precision="float64", workdir=workdir, tensorboard=False, keep_checkpoints=5,
-                    **deterministic.get(method, {}))
+                    **fixed)
     settings.update(overrides)
     return TrainConfig.from_settings(**settings).validate()
 
@@ -59,9 +66,9 @@ def weights(trainer):
     return [v.numpy() for v in trainer.model.weights]
 
 report = {}
-for name in methods.names():
+for name in cases:
     out = {}
-    base = os.path.join(root, name)
+    base = os.path.join(root, name.replace(" ", "_").replace("+", "plus"))
     one = config(name, base + "/one", strategy="one_device")
     one.save()  # the Trainer alone writes no config.json; evaluate() reads it
     trainer = Trainer(one, records, make_strategy("one_device", 0), print_fn=lambda *_: None)
@@ -99,7 +106,7 @@ print("REPORT" + json.dumps(report))
 def contract(tmp_path_factory):
     root = tmp_path_factory.mktemp("contract")
     result = subprocess.run(
-        [sys.executable, "-c", SCRIPT, str(root), json.dumps(DETERMINISTIC)],
+        [sys.executable, "-c", SCRIPT, str(root), json.dumps(CASES)],
         capture_output=True,
         text=True,
         env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
@@ -110,7 +117,7 @@ def contract(tmp_path_factory):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("method", methods.names())
+@pytest.mark.parametrize("method", CASES)
 def test_two_replicas_take_the_steps_of_one_device(contract, method):
     """Same global batches, synchronized batch norm, loss averaged over the global batch:
     1 and 2 replicas take the same steps (float64: in float32 summation-order noise flips
@@ -120,16 +127,18 @@ def test_two_replicas_take_the_steps_of_one_device(contract, method):
     assert len(out["one_device"]) == 2 and np.all(np.isfinite(out["one_device"]))
     np.testing.assert_allclose(out["mirrored"], out["one_device"], rtol=0, atol=1e-6)
     assert out["one_device"][0] != out["one_device"][1]  # and the steps did train
+    if method == "adl + entropy":  # the term is in the loss that was compared
+        assert out["one_device"] != contract["adl"]["one_device"]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("method", methods.names())
+@pytest.mark.parametrize("method", CASES)
 def test_resume_from_a_checkpoint_ends_with_the_uninterrupted_weights(contract, method):
     assert contract[method]["resume_max_abs_diff"] == 0.0
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("method", methods.names())
+@pytest.mark.parametrize("method", CASES)
 def test_every_method_is_evaluated(contract, method):
     metrics = contract[method]["metrics"]
     assert metrics["num_images"] == 12
