@@ -189,3 +189,46 @@ def test_a_diverged_seed_is_counted_and_shown_but_never_averaged():
         "SPG (seed 0), HaS (every trial of the selection)."
     ]
     assert diverged_lines({"CAM": rows["CAM"]}) == []
+
+
+def test_setting_dependence_says_which_wins_hold_in_every_setting():
+    from wsol_tf.reproduction.methods_report import setting_dependence
+
+    tables = {
+        "A": {
+            "CAM": _row([0, 1], [50.0, 52.0], [0, 0]),
+            "ADL": _row([0, 1], [55.0, 58.0], [0, 0]),  # +5, +6: resolved above
+            "HaS": _row([0, 1], [49.0, 50.0], [0, 0]),  # -1, -2: resolved below
+            "EIL": _row([0, 1], [51.0, 51.0], [0, 0]),  # +1, -1: within the spread
+        },
+        "B": {
+            "CAM": _row([0, 1], [60.0, 60.0], [0, 0]),
+            "ADL": _row([0, 1], [50.0, 52.0], [0, 0]),  # -10, -8: resolved below
+            "HaS": _row([0, 1], [58.0, 57.0], [0, 0]),  # -2, -3: resolved below
+            "EIL": _row([0, 1], [64.0, 61.0], [0, 0]),  # +4, +1 (std 2.1): resolved above
+        },
+        "C": {"CAM": _row([], [], [])},  # nothing finished: left out
+    }
+    lines = setting_dependence(tables)
+    assert lines[0] == (
+        "Best by MaxBoxAccV2: A: ADL 56.5; B: EIL 62.5: the best row depends on the setting."
+    )
+    assert lines[1] == (
+        "- ADL − CAM (MaxBoxAccV2, paired by seed): **its win depends on the setting**: "
+        "above in A +5.5 ± 0.7; below in B -9.0 ± 1.4."
+    )
+    assert lines[2] == (
+        "- HaS − CAM (MaxBoxAccV2, paired by seed): below in every setting measured: "
+        "below in A -1.5 ± 0.7, B -2.5 ± 0.7."
+    )
+    assert lines[3] == (
+        "- EIL − CAM (MaxBoxAccV2, paired by seed): **its win depends on the setting**: "
+        "above in B +2.5 ± 2.1; within the spread in A +0.0 ± 1.4."
+    )
+    # One seed resolves nothing, and one setting has nothing to compare across.
+    one_seed = {s: {r: _row([0], [v], [0]) for r, v in (("CAM", 50.0), ("ADL", 60.0))}
+                for s in ("A", "B")}  # fmt: skip
+    assert setting_dependence(one_seed)[1].endswith(
+        "no difference resolved in any setting: within the spread in A +10.0, B +10.0."
+    )
+    assert setting_dependence({"A": tables["A"]}) == []

@@ -191,6 +191,76 @@ def target_sentence(rows, baseline, target, verdict=None) -> str:
     return f"Target{source}: {goal}: {word}. {measured}."
 
 
+def paired_vs(rows, row, reference, metric):
+    """Per-seed `row - reference` of `metric` over the seeds both have: (mean, std, n)."""
+    mine = dict(zip(rows[row]["seeds"], rows[row]["values"][metric], strict=True))
+    theirs = dict(zip(rows[reference]["seeds"], rows[reference]["values"][metric], strict=True))
+    return _mean_std([mine[s] - theirs[s] for s in mine if s in theirs])
+
+
+def setting_dependence(tables, reference="CAM", metric="maxboxacc_v2") -> list:
+    """Across data settings: the best row of each, and for every row whether it is above or
+    below `reference` in all of them or only in some (its win depends on the setting).
+
+    A difference counts as resolved when it is paired by seed over at least 2 seeds and its
+    mean exceeds the std of the per-seed differences; otherwise it is "within the spread".
+
+    Args:
+        tables: {setting: rows} (`setting_rows`).
+    Returns:
+        Markdown lines (none when fewer than two settings have results).
+    """
+    settings = [s for s, rows in tables.items() if ranking(rows, metric)[0]]
+    if len(settings) < 2:
+        return []
+    title = TITLES[metric]
+    best = {s: ranking(tables[s], metric)[0][0] for s in settings}
+    lines = [
+        f"Best by {title}: "
+        + "; ".join(f"{s}: {best[s][0]} {best[s][1]:.1f}" for s in settings)
+        + (
+            f" (the same row, {best[settings[0]][0]}, in every setting)."
+            if len({b[0] for b in best.values()}) == 1
+            else ": the best row depends on the setting."
+        )
+    ]
+    rows_seen = dict.fromkeys(r for s in settings for r in tables[s] if r != reference)
+    for row in rows_seen:
+        above, below, within = [], [], []
+        for setting in settings:
+            rows = tables[setting]
+            if row not in rows or reference not in rows:
+                continue
+            mean, std, n = paired_vs(rows, row, reference, metric)
+            if not math.isfinite(mean):
+                continue
+            text = f"{setting} {mean:+.1f}" + (f" ± {std:.1f}" if n > 1 else "")
+            if n < 2 or abs(mean) <= std:
+                within.append(text)
+            else:
+                (above if mean > 0 else below).append(text)
+        if not (above or below or within):
+            continue
+        if above and (below or within):
+            verdict = "**its win depends on the setting**"
+        elif above:
+            verdict = "above in every setting measured"
+        elif below and not within:
+            verdict = "below in every setting measured"
+        elif below:
+            verdict = "below in some settings, not resolved in the others"
+        else:
+            verdict = "no difference resolved in any setting"
+        parts = [
+            f"{word} in " + ", ".join(group)
+            for word, group in (("above", above), ("below", below), ("within the spread", within))
+            if group
+        ]
+        verdict += ": " + "; ".join(parts)
+        lines.append(f"- {row} − {reference} ({title}, paired by seed): {verdict}.")
+    return lines
+
+
 def diverged_lines(rows, diverged_rows=()) -> list:
     """What diverged in a setting (a loss that became NaN or inf stops its run; the row is
     reported, not dropped, and its other seeds still count)."""
@@ -411,6 +481,10 @@ def methods_section(module, runs, selection, results, figures_dir, md_dir):
             for row, e in rows.items()
         }
         entry["settings"][setting]["centered_box"] = baseline
+    across = setting_dependence(tables) + setting_dependence(tables, metric="gt_known_loc")
+    if across:
+        lines += ["### Across the data settings", "", *across, ""]
+        entry["across_settings"] = across
     entry["costs"] = costs
     entry["every_trial_diverged"] = diverged_rows
     return lines, entry, figures, summary
