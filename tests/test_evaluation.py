@@ -275,6 +275,10 @@ def test_export_reloads_in_a_fresh_process(trained, tmp_path):
     saved = str(tmp_path / "saved")
     result = run_cli("wsol_tf.export", f"--workdir={trained}", f"--out={saved}")
     assert result.returncode == 0, result.stderr[-2000:]
+    exported = json.loads(result.stdout.strip().splitlines()[-1])
+    # No validation evaluation of this run: the paper's threshold, and the output says so.
+    assert exported["cam_threshold"] == 0.2
+    assert exported["cam_threshold_source"].startswith("the paper's default")
     images = np.random.default_rng(3).uniform(0, 255, (2, 50, 70, 3)).astype(np.float32)
     np.save(tmp_path / "images.npy", images)
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")

@@ -20,7 +20,12 @@ FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Training workdir (config.json, checkpoints/).")
 flags.DEFINE_string("checkpoint", None, "Checkpoint path; default: the workdir's latest.")
 flags.DEFINE_string("out", None, "SavedModel folder to write.")
-flags.DEFINE_float("threshold", 0.2, "CAM threshold of the exported box.")
+flags.DEFINE_float(
+    "threshold",
+    None,
+    "CAM threshold of the exported box; default: the one the run chose on its validation "
+    "split for this checkpoint and --cam (eval_val/metrics.json), else 0.2.",
+)
 define_cam_flags()
 
 
@@ -31,7 +36,7 @@ def main(argv):
     if not FLAGS.workdir or not FLAGS.out:
         print("error: --workdir and --out are required.", file=sys.stderr)
         return 2
-    if not 0.0 <= FLAGS.threshold < 1.0:
+    if FLAGS.threshold is not None and not 0.0 <= FLAGS.threshold < 1.0:
         print(f"error: --threshold={FLAGS.threshold} must be in [0, 1).", file=sys.stderr)
         return 2
     check_writable(FLAGS.out, "--out")
@@ -45,14 +50,26 @@ def main(argv):
             return 2
     cam = cam_from_flags()  # ValueError naming the flag: one line (wsol_tf.cli)
     from wsol_tf.deployment.saved_model import export
+    from wsol_tf.evaluation.chosen_threshold import resolve_threshold
     from wsol_tf.training.checkpoints import class_names, load_model
 
     model, config, checkpoint = load_model(FLAGS.workdir, FLAGS.checkpoint)
-    export(model, config.image_size, FLAGS.out, FLAGS.threshold, cam)
+    threshold, source = resolve_threshold(FLAGS.threshold, FLAGS.workdir, cam.to_dict(), checkpoint)
+    export(model, config.image_size, FLAGS.out, threshold, cam)
     names = class_names(FLAGS.workdir)
     if names is not None:
         write_json(os.path.join(FLAGS.out, "classes.json"), names, indent=1)
-    print(json.dumps({"saved_model": FLAGS.out, "checkpoint": checkpoint, "cam": cam.describe()}))
+    print(
+        json.dumps(
+            {
+                "saved_model": FLAGS.out,
+                "checkpoint": checkpoint,
+                "cam": cam.describe(),
+                "cam_threshold": threshold,
+                "cam_threshold_source": source,
+            }
+        )
+    )
     return 0
 
 

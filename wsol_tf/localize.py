@@ -22,7 +22,12 @@ flags.DEFINE_string("workdir", None, "Training workdir (config.json, checkpoints
 flags.DEFINE_string("checkpoint", None, "Checkpoint path; default: the workdir's latest.")
 flags.DEFINE_string("out", None, "Folder for the overlay PNGs (none written if unset).")
 define_cam_flags()
-flags.DEFINE_float("threshold", 0.2, "CAM threshold (fraction of the map's maximum).")
+flags.DEFINE_float(
+    "threshold",
+    None,
+    "CAM threshold (fraction of the map's maximum); default: the one the run chose on its "
+    "validation split for this checkpoint and --cam (eval_val/metrics.json), else 0.2.",
+)
 flags.DEFINE_integer("top_k", 5, "Classes listed per image.")
 
 
@@ -34,7 +39,7 @@ def main(argv):
         errors.append("--workdir is required.")
     if not paths:
         errors.append("give at least one image file or folder.")
-    if not 0.0 <= FLAGS.threshold < 1.0:
+    if FLAGS.threshold is not None and not 0.0 <= FLAGS.threshold < 1.0:
         errors.append(f"--threshold={FLAGS.threshold} must be in [0, 1).")
     if FLAGS.top_k < 1:
         errors.append(f"--top_k={FLAGS.top_k} must be >= 1.")
@@ -50,16 +55,19 @@ def main(argv):
     from wsol_tf.deployment.localizer import find_images, localize, make_scorer
 
     images = find_images(paths)
+    from wsol_tf.evaluation.chosen_threshold import resolve_threshold
     from wsol_tf.training.checkpoints import class_names, load_model
 
-    model, config, _ = load_model(FLAGS.workdir, FLAGS.checkpoint)
+    model, config, checkpoint = load_model(FLAGS.workdir, FLAGS.checkpoint)
+    threshold, source = resolve_threshold(FLAGS.threshold, FLAGS.workdir, cam.to_dict(), checkpoint)
+    print(f"CAM threshold {threshold:g}: {source}", file=sys.stderr)
     scorer = make_scorer(model, cam)
     names = class_names(FLAGS.workdir)
     skipped = []  # {"path", "index", "reason"}, as train and evaluate list theirs
     for index, path in enumerate(images):
         try:
             result = localize(
-                scorer, names, path, cam_threshold=FLAGS.threshold, top_k=FLAGS.top_k,
+                scorer, names, path, cam_threshold=threshold, top_k=FLAGS.top_k,
                 out_dir=FLAGS.out,
             )  # fmt: skip
         except ValueError as error:  # not a readable image: skip it, go on

@@ -29,10 +29,12 @@ def val_chosen(result) -> dict:
         {"tau": the threshold, "top1_clas", "gt_known_loc", "top1_loc" at it on test,
         "maxboxacc_v2" (threshold-free), "val_gt_known_loc" at tau}.
     """
+    from wsol_tf.evaluation.chosen_threshold import best_threshold
+
+    tau = best_threshold(result["splits"]["val"])  # the lowest threshold on ties
     val = result["splits"]["val"]["curve"]
     test = result["curve"]
-    best = int(np.argmax(val["gt_known_loc"]))  # first maximum: the lowest threshold on ties
-    tau = val["thresholds"][best]
+    best = val["thresholds"].index(tau)
     index = test["thresholds"].index(tau)
     return {
         "tau": tau,
