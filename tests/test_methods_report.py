@@ -189,6 +189,11 @@ def test_a_diverged_seed_is_counted_and_shown_but_never_averaged():
         "SPG (seed 0), HaS (every trial of the selection)."
     ]
     assert diverged_lines({"CAM": rows["CAM"]}) == []
+    message = "Loss became nan at step 24 (epoch 4, precision float32); stopped."
+    assert diverged_lines({}, {"HaS": message}) == [
+        "Diverged (the loss became NaN or inf, so the run has no metrics): HaS (every trial of "
+        "the selection; first: Loss became nan at step 24 (epoch 4, precision float32))."
+    ]
 
 
 def test_setting_dependence_says_which_wins_hold_in_every_setting():

@@ -272,7 +272,16 @@ def diverged_lines(rows, diverged_rows=()) -> list:
         for row, e in rows.items()
         if e.get("diverged")
     ]
-    parts += [f"{row} (every trial of the selection)" for row in diverged_rows if row not in rows]
+    # {row: message} from the report; a plain list of rows says no more than that.
+    messages = diverged_rows if isinstance(diverged_rows, dict) else dict.fromkeys(diverged_rows)
+    parts += [
+        # The trainer's message up to its advice (which names this machine's checkpoint path).
+        f"{row} (every trial of the selection"
+        + (f"; first: {message.split('; stopped')[0]}" if message else "")
+        + ")"
+        for row, message in messages.items()
+        if row not in rows
+    ]
     if not parts:
         return []
     return [
@@ -411,20 +420,21 @@ def methods_section(module, runs, selection, results, figures_dir, md_dir):
     entry = {"title": module.TITLE, "settings": {}, "selection": {}}
     lines += ["### Hyperparameters chosen on validation", ""]
     lines += ["| method | trials (validation MaxBoxAccV2) | chosen |", "|---|---|---|"]
-    diverged_rows = []  # every trial diverged: no final runs
+    diverged_rows = {}  # row -> its first trial's message: every trial diverged, no final runs
     for row, (method, trials) in comparison.trials.items():
-        scores = []
+        scores, messages = [], []
         for index in range(len(trials)):
             run = next((r for r in selection if r.row == comparison.trial_label(row, index)), None)
             result = run and results.get(run.key)
             if result and result.get("diverged"):
                 scores.append("diverged")
+                messages.append(result["diverged"])
             else:
                 scores.append(result and result["splits"]["val"][comparison.selection_metric])
         finished = [i for i, s in enumerate(scores) if isinstance(s, float | int)]
         chosen = max(finished, key=lambda i: (scores[i], -i)) if finished else None
         if scores and all(s == "diverged" for s in scores):
-            diverged_rows.append(row)
+            diverged_rows[row] = messages[0]
         described = [
             f"{_describe(t) or 'defaults'}: "
             + ("–" if s is None else s if isinstance(s, str) else f"{s:.1f}")
