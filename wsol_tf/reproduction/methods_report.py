@@ -212,11 +212,12 @@ def setting_dependence(tables, reference="CAM", metric="maxboxacc_v2") -> list:
     Returns:
         Markdown lines (none when fewer than two settings have results).
     """
-    settings = [s for s, rows in tables.items() if ranking(rows, metric)[0]]
+    orders = {s: ranking(rows, metric)[0] for s, rows in tables.items()}
+    best = {s: order[0] for s, order in orders.items() if order}
+    settings = list(best)
     if len(settings) < 2:
         return []
     title = TITLES[metric]
-    best = {s: ranking(tables[s], metric)[0][0] for s in settings}
     lines = [
         f"Best by {title}: "
         + "; ".join(f"{s}: {best[s][0]} {best[s][1]:.1f}" for s in settings)
