@@ -38,17 +38,15 @@ def results_table(results):
     return "\n".join(lines)
 
 
-def run_demo(workdir, epochs=None, data_dir=None, print_fn=print, steps_per_epoch=None):
+def run_demo(workdir, data_dir=None, print_fn=print, **overrides):
     """Trains and evaluates both runs with the one runner; returns {method: metrics}.
-    `epochs` and `steps_per_epoch` shorten the runs (smoke tests)."""
+    `overrides` are TrainConfig settings that shorten the runs for smoke tests (`epochs`,
+    `steps_per_epoch`, `image_size`); None leaves the demo's value."""
     from wsol_tf.experiments.synthetic_demo import configs
     from wsol_tf.reproduction.runner import run_config
 
-    overrides = {"data_dir": data_dir}
-    if epochs is not None:
-        overrides["epochs"] = epochs
-    if steps_per_epoch is not None:
-        overrides["steps_per_epoch"] = steps_per_epoch
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    overrides["data_dir"] = data_dir
     results = {}
     for method, config in configs(workdir, **overrides).items():
         # A demo shows the whole run: its own folders are trained from scratch every time.
