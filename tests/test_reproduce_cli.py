@@ -131,6 +131,11 @@ def test_second_call_reuses_every_run(smoke):
     assert (report["distinct_runs"], report["trained_now"]) == (19, 0)
     # The reusing call keeps the first call's training wall time and adds nothing to it.
     assert report["training_wall_seconds"] > report["wall_seconds"] > 0
+    # Only the first call trained: it alone is in the workdir's call log, finished.
+    calls = json.loads((root / "work" / "calls.json").read_text())["calls"]
+    assert [(c["trained_runs"], c["finished"]) for c in calls] == [(19, True)]
+    assert (report["training_calls"], report["training_calls_stopped"]) == (1, 0)
+    assert report["training_wall_seconds"] == calls[0]["seconds"]
     assert report["compute_seconds"] > 0
 
 

@@ -192,6 +192,7 @@ def test_a_diverged_run_is_recorded_reused_and_does_not_stop_the_others(tmp_path
     from wsol_tf import training
     from wsol_tf.data import synthetic
     from wsol_tf.reproduction import runs as reproduction
+    from wsol_tf.reproduction.call_log import CallLog, read_calls
     from wsol_tf.reproduction.runner import RESULT_FILE, identity, run_config
 
     data = tmp_path / "data"
@@ -216,16 +217,30 @@ def test_a_diverged_run_is_recorded_reused_and_does_not_stop_the_others(tmp_path
 
     monkeypatch.setattr(training, "train", diverge)
     lines = []
-    results = reproduction.execute([diverging, finished], str(tmp_path), print_fn=lines.append)
+    log = CallLog(str(tmp_path), "first call", interval=3600)
+    results = reproduction.execute(
+        [diverging, finished], str(tmp_path), print_fn=lines.append, call_log=log
+    )
     assert results[finished.key]["top1_clas"] == 75.0 and results[finished.key]["reused"]
     record = results[diverging.key]
     assert record["diverged"] == message and record["top1_clas"] is None
     assert record["train_seconds"] == 4.5 and record["reused"] is False
-    assert f"t / SPG seed 0: diverged: {message}" in lines[1]
-    # A later call reuses the record instead of training into the divergence again.
-    again = reproduction.execute([diverging], str(tmp_path), print_fn=lambda _: None)
+    # The finished run is reported first, without a worker; then the one that trains.
+    assert "t / CAM seed 0:" in lines[0] and "(reused)" in lines[0]
+    assert f"t / SPG seed 0: diverged: {message}" in lines[-1]
+    # The call trained (into the divergence): it is logged with its one trained run.
+    [entry] = read_calls(str(tmp_path))
+    assert (entry["command"], entry["trained_runs"], entry["finished"]) == ("first call", 1, False)
+    # A later call reuses the record instead of training into the divergence again, and
+    # adds no time to the training calls'.
+    quiet = CallLog(str(tmp_path), "second call", interval=3600)
+    again = reproduction.execute(
+        [diverging], str(tmp_path), print_fn=lambda _: None, call_log=quiet
+    )
+    quiet.finish()
     assert again[diverging.key]["reused"] and again[diverging.key]["diverged"] == message
     assert len(calls) == 1
+    assert [c["command"] for c in read_calls(str(tmp_path))] == ["first call"]
     # The plain runner (demo, sweep) still raises it.
     config = reproduction._config(diverging, reproduction.run_workdir(str(tmp_path), diverging))
     with pytest.raises(FloatingPointError, match="Loss became nan at step 2"):

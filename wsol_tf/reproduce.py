@@ -297,6 +297,7 @@ def main(argv):
     check_writable(os.path.dirname(os.path.abspath(results_md)), "--results_md")
     check_writable(figures_dir, "--figures_dir")
     from wsol_tf.reproduction import runs as reproduction
+    from wsol_tf.reproduction.call_log import CALLS_FILE, CallLog
     from wsol_tf.reproduction.report import write_report
 
     started = time.perf_counter()
@@ -320,16 +321,19 @@ def main(argv):
     )  # fmt: skip
     if FLAGS.fresh:
         shutil.rmtree(os.path.join(FLAGS.workdir, "runs"), ignore_errors=True)
-        if os.path.isfile(os.path.join(FLAGS.workdir, "results.json")):
-            os.remove(os.path.join(FLAGS.workdir, "results.json"))  # its wall time too
+        for name in ("results.json", CALLS_FILE):  # the wall time of the earlier calls too
+            if os.path.isfile(os.path.join(FLAGS.workdir, name)):
+                os.remove(os.path.join(FLAGS.workdir, name))
     all_runs = [run for runs in planned.values() for run in runs]
     unique = reproduction.unique_runs(all_runs)
     print(
         f"Reproduction: {len(planned)} tables, {len(all_runs)} rows x seeds, {len(unique)} "
         f"distinct runs, {FLAGS.jobs} at a time; workdir {FLAGS.workdir}"
     )
+    command = "python -m wsol_tf.reproduce " + " ".join(argv[1:] or sys.argv[1:])
+    call_log = CallLog(FLAGS.workdir, command.strip())
     results = reproduction.execute(
-        all_runs, FLAGS.workdir, jobs=FLAGS.jobs, reuse_only=FLAGS.report_only
+        all_runs, FLAGS.workdir, jobs=FLAGS.jobs, reuse_only=FLAGS.report_only, call_log=call_log
     )
     planned = plan_final(
         planned, results, FLAGS.method_seeds, overrides, FLAGS.synthetic_dir, method_overrides,
@@ -345,11 +349,17 @@ def main(argv):
             f"{len(reproduction.unique_runs(todo))} beyond the selection runs"
         )
         results.update(
-            reproduction.execute(todo, FLAGS.workdir, jobs=FLAGS.jobs, reuse_only=FLAGS.report_only)
+            reproduction.execute(
+                todo,
+                FLAGS.workdir,
+                jobs=FLAGS.jobs,
+                reuse_only=FLAGS.report_only,
+                call_log=call_log,
+            )
         )
+    call_log.finish()
     results_md = FLAGS.results_md or os.path.join(FLAGS.workdir, "RESULTS.md")
     figures_dir = FLAGS.figures_dir or os.path.join(FLAGS.workdir, "figures")
-    command = "python -m wsol_tf.reproduce " + " ".join(argv[1:] or sys.argv[1:])
     report = write_report(
         planned,
         results,

@@ -356,23 +356,28 @@ def _table_section(name, runs, rows, results, figures_dir, md_dir):
     return lines, entry, figures, summary
 
 
-def _training_wall_seconds(workdir, wall_seconds, results, planned):
-    """Wall time of the reproduce calls that trained runs in this workdir, summed.
+def _training_calls(workdir, wall_seconds, results, planned):
+    """Wall time of the reproduce calls that trained runs in this workdir, summed, and the
+    number of such calls and of those stopped before their end (`call_log`: each training
+    call keeps its time in calls.json as it goes; a killed call counts to its last
+    heartbeat). A call that only reuses runs adds nothing."""
+    from wsol_tf.reproduction.call_log import call_summary
 
-    A call that only reuses runs adds nothing, so regenerating the report keeps the time
-    the training took; the earlier calls' total is read from the last results.json.
-    """
-    import json
-
-    path = os.path.join(workdir, "results.json")
-    previous = 0.0
-    if os.path.isfile(path):
-        with open(path) as f:
-            earlier = json.load(f)
-        previous = earlier.get("training_wall_seconds", earlier.get("wall_seconds", 0.0))
+    summary = call_summary(workdir)
     keys = {r.key for runs in planned.values() for r in runs}
-    trained = any(not results[key].get("reused") for key in keys)
-    return previous + (wall_seconds if trained else 0.0)
+    if summary["calls"] == 0 and any(not results[key].get("reused") for key in keys):
+        # Trained without a call log (a caller of write_report other than reproduce.main).
+        summary = {"calls": 1, "stopped": 0, "seconds": wall_seconds}
+    return summary
+
+
+def _calls_note(calls):
+    if calls["stopped"] == 0:
+        return ""
+    return (
+        f" ({calls['calls']} calls; {calls['stopped']} stopped before their end, counted to "
+        "their last heartbeat)"
+    )
 
 
 def _methods_section(module, runs, selection, results, figures_dir, md_dir):
@@ -428,7 +433,8 @@ def write_report(planned, results, workdir, results_md, figures_dir, command, wa
     # A report of a reproduction still running (--report_only) covers the finished runs.
     planned = {name: [r for r in runs if r.key in results] for name, runs in planned.items()}
     planned = {name: runs for name, runs in planned.items() if runs}
-    training_wall = _training_wall_seconds(workdir, wall_seconds, results, planned)
+    calls = _training_calls(workdir, wall_seconds, results, planned)
+    training_wall = calls["seconds"]
     all_runs = [r for runs in planned.values() for r in runs]
     distinct = unique_runs(all_runs)
     trained_now = sum(not results[r.key].get("reused") for r in distinct)
@@ -438,6 +444,8 @@ def write_report(planned, results, workdir, results_md, figures_dir, command, wa
         "command": command,
         "wall_seconds": wall_seconds,
         "training_wall_seconds": training_wall,
+        "training_calls": calls["calls"],
+        "training_calls_stopped": calls["stopped"],
         "distinct_runs": len(distinct),
         "trained_now": trained_now,
         "compute_seconds": total_compute,
@@ -454,7 +462,8 @@ def write_report(planned, results, workdir, results_md, figures_dir, command, wa
         "",
         f"Command: `{command}`: {len(distinct)} distinct runs, {trained_now} trained by this "
         f"call ({wall_seconds / 60:.1f} min wall), the others reused from its workdir; "
-        f"wall time of the calls that trained them: {training_wall / 60:.1f} min; "
+        f"wall time of the calls that trained them: {training_wall / 60:.1f} min"
+        f"{_calls_note(calls)}; "
         f"training + evaluation summed over all runs: {total_compute / 60:.1f} min.",
         "",
         "About the synthetic data: every synthetic table uses the embedded set with its "

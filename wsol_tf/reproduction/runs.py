@@ -142,7 +142,7 @@ def _worker(args):
     )
 
 
-def execute(runs, root, jobs=1, print_fn=print, reuse_only=False):
+def execute(runs, root, jobs=1, print_fn=print, reuse_only=False, call_log=None):
     """Trains and evaluates every unique run; returns {key: result}.
 
     Args:
@@ -154,15 +154,18 @@ def execute(runs, root, jobs=1, print_fn=print, reuse_only=False):
         print_fn: progress lines.
         reuse_only: train nothing; return the results of the runs already finished (a
             report of what a long reproduction has done so far).
+        call_log: a `wsol_tf.reproduction.call_log.CallLog`, told when a run is about to
+            train and when each trained run is done (the call's wall time is kept from then).
     """
     todo = unique_runs(runs)
-    results = {}
     started = time.perf_counter()
+    # Finished runs are read back here: only the others go to the (spawned) workers.
+    results = {}
+    for run in todo:
+        result = train_and_evaluate(run, root, reuse_only=True)
+        if result is not None:
+            results[run.key] = result
     if reuse_only:
-        for run in todo:
-            result = train_and_evaluate(run, root, reuse_only=True)
-            if result is not None:
-                results[run.key] = result
         print_fn(f"{len(results)} of {len(todo)} runs finished; nothing trained (--report_only)")
         return results
 
@@ -179,12 +182,22 @@ def execute(runs, root, jobs=1, print_fn=print, reuse_only=False):
             f"seed {result['seed']}: {metrics} ({what})"
         )
 
+    def record(result, done):
+        results[result["key"]] = result
+        if call_log is not None and not result["reused"]:
+            call_log.run_finished()
+        report(result, done)
+
+    for done, run in enumerate((r for r in todo if r.key in results), start=1):
+        report(results[run.key], done)
+    pending = [run for run in todo if run.key not in results]
+    finished = len(results)
+    if pending and call_log is not None:
+        call_log.training()
     if jobs <= 1:
-        for index, run in enumerate(todo, start=1):
-            print_fn(f"[{index}/{len(todo)}] {run.table} / {run.row} seed {run.seed} ...")
-            result = train_and_evaluate(run, root, print_fn=_prefixed(run, print_fn))
-            results[run.key] = result
-            report(result, index)
+        for done, run in enumerate(pending, start=finished + 1):
+            print_fn(f"[{done}/{len(todo)}] {run.table} / {run.row} seed {run.seed} ...")
+            record(train_and_evaluate(run, root, print_fn=_prefixed(run, print_fn)), done)
         return results
 
     import concurrent.futures
@@ -193,12 +206,12 @@ def execute(runs, root, jobs=1, print_fn=print, reuse_only=False):
     threads = max(1, (os.cpu_count() or 1) // jobs)
     context = multiprocessing.get_context("spawn")  # TensorFlow does not survive fork
     with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context) as pool:
-        futures = {pool.submit(_worker, (run, root, threads)): run for run in todo}
-        print_fn(f"{len(todo)} runs, {jobs} at a time ({threads} TensorFlow threads each)")
-        for done, future in enumerate(concurrent.futures.as_completed(futures), start=1):
-            result = future.result()
-            results[result["key"]] = result
-            report(result, done)
+        futures = {pool.submit(_worker, (run, root, threads)): run for run in pending}
+        print_fn(
+            f"{len(pending)} runs to train, {jobs} at a time ({threads} TensorFlow threads each)"
+        )
+        for done, future in enumerate(concurrent.futures.as_completed(futures), start=finished + 1):
+            record(future.result(), done)
     return results
 
 
