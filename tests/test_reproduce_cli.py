@@ -127,6 +127,7 @@ def test_second_call_reuses_every_run(smoke):
     # twice, in either call.
     assert first.stdout.count("(trained") == 13 + 6
     assert "(trained" not in second.stdout and second.stdout.count("(reused)") == 13 + 6
+    assert "runs to train" not in second.stdout  # no worker pool for nothing to train
     report = json.loads((root / "work" / "results.json").read_text())
     assert (report["distinct_runs"], report["trained_now"]) == (19, 0)
     # The reusing call keeps the first call's training wall time and adds nothing to it.

@@ -192,7 +192,9 @@ def execute(runs, root, jobs=1, print_fn=print, reuse_only=False, call_log=None)
         report(results[run.key], done)
     pending = [run for run in todo if run.key not in results]
     finished = len(results)
-    if pending and call_log is not None:
+    if not pending:
+        return results
+    if call_log is not None:
         call_log.training()
     if jobs <= 1:
         for done, run in enumerate(pending, start=finished + 1):
