@@ -147,6 +147,8 @@ def test_second_call_reuses_every_run(smoke):
         ("--seeds=0", "--seeds=0 must be >= 1"),
         ("--cub_dir=/nonexistent/cub", "--cub_dir=/nonexistent/cub: no CUB layout"),
         ("--epochs=0", "--epochs=0 must be >= 1"),
+        # A setting only a run's config validates: refused before the first run starts.
+        ("--image_size=7", "--image_size=(7, 7) is invalid: must be >= 16 pixels"),
     ],
 )
 def test_bad_flags_are_refused_before_any_run(flag, message, tmp_path):

@@ -93,6 +93,13 @@ def _config(run: Run, workdir: str):
     return TrainConfig.from_settings(**{**run.settings, "seed": run.seed, "workdir": workdir})
 
 
+def check_runs(runs, root):
+    """Validates every run's training config (ValueError naming the setting) before any run
+    starts: a bad override is refused at the start of a reproduction, not at its n-th run."""
+    for run in unique_runs(runs):
+        _config(run, run_workdir(root, run)).validate()
+
+
 def train_and_evaluate(
     run: Run, root: str, print_fn=print, threads: int = 0, reuse_only: bool = False
 ) -> dict | None:
