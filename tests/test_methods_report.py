@@ -230,10 +230,21 @@ def test_setting_dependence_says_which_wins_hold_in_every_setting():
         "- EIL − CAM (MaxBoxAccV2, paired by seed): **its win depends on the setting**: "
         "above in B +2.5 ± 2.1; within the spread in A +0.0 ± 1.4."
     )
-    # One seed resolves nothing, and one setting has nothing to compare across.
+    # One seed resolves nothing (and is not called "within the spread": the spread is not
+    # measured), and one setting has nothing to compare across.
     one_seed = {s: {r: _row([0], [v], [0]) for r, v in (("CAM", 50.0), ("ADL", 60.0))}
                 for s in ("A", "B")}  # fmt: skip
     assert setting_dependence(one_seed)[1].endswith(
-        "no difference resolved in any setting: within the spread in A +10.0, B +10.0."
+        "no difference resolved in any setting: one seed (spread not measured) in A +10.0, B +10.0."
+    )
+    # Resolved above where 2 seeds ran, one seed elsewhere: above where measured, no
+    # claim that the win depends on the setting.
+    mixed = {
+        "A": tables["A"],
+        "D": {r: _row([0], [v], [0]) for r, v in (("CAM", 50.0), ("ADL", 40.0))},
+    }
+    assert setting_dependence(mixed)[1] == (
+        "- ADL − CAM (MaxBoxAccV2, paired by seed): above in every setting measured: "
+        "above in A +5.5 ± 0.7; one seed (spread not measured) in D -10.0."
     )
     assert setting_dependence({"A": tables["A"]}) == []

@@ -205,7 +205,10 @@ def setting_dependence(tables, reference="CAM", metric="maxboxacc_v2") -> list:
     below `reference` in all of them or only in some (its win depends on the setting).
 
     A difference counts as resolved when it is paired by seed over at least 2 seeds and its
-    mean exceeds the std of the per-seed differences; otherwise it is "within the spread".
+    mean exceeds the std of the per-seed differences; otherwise it is "within the spread"
+    (or, with one paired seed, "one seed": its spread is not measured). A win "depends on
+    the setting" only when it is resolved above in one setting and measured (>= 2 seeds) but
+    not above in another.
 
     Args:
         tables: {setting: rows} (`setting_rows`).
@@ -229,7 +232,7 @@ def setting_dependence(tables, reference="CAM", metric="maxboxacc_v2") -> list:
     ]
     rows_seen = dict.fromkeys(r for s in settings for r in tables[s] if r != reference)
     for row in rows_seen:
-        above, below, within = [], [], []
+        above, below, within, single = [], [], [], []
         for setting in settings:
             rows = tables[setting]
             if row not in rows or reference not in rows:
@@ -238,12 +241,15 @@ def setting_dependence(tables, reference="CAM", metric="maxboxacc_v2") -> list:
             if not math.isfinite(mean):
                 continue
             text = f"{setting} {mean:+.1f}" + (f" ± {std:.1f}" if n > 1 else "")
-            if n < 2 or abs(mean) <= std:
+            if n < 2:
+                single.append(text)
+            elif abs(mean) <= std:
                 within.append(text)
             else:
                 (above if mean > 0 else below).append(text)
-        if not (above or below or within):
+        if not (above or below or within or single):
             continue
+        # "every setting measured": every setting with >= 2 paired seeds.
         if above and (below or within):
             verdict = "**its win depends on the setting**"
         elif above:
@@ -254,11 +260,13 @@ def setting_dependence(tables, reference="CAM", metric="maxboxacc_v2") -> list:
             verdict = "below in some settings, not resolved in the others"
         else:
             verdict = "no difference resolved in any setting"
-        parts = [
-            f"{word} in " + ", ".join(group)
-            for word, group in (("above", above), ("below", below), ("within the spread", within))
-            if group
-        ]
+        groups = (
+            ("above", above),
+            ("below", below),
+            ("within the spread", within),
+            ("one seed (spread not measured)", single),
+        )
+        parts = [f"{word} in " + ", ".join(group) for word, group in groups if group]
         verdict += ": " + "; ".join(parts)
         lines.append(f"- {row} − {reference} ({title}, paired by seed): {verdict}.")
     return lines
