@@ -375,8 +375,8 @@ def _calls_note(calls):
     if calls["stopped"] == 0:
         return ""
     return (
-        f" ({calls['calls']} calls; {calls['stopped']} stopped before their end, counted to "
-        "their last heartbeat)"
+        f" ({calls['calls']} calls; {calls['stopped']} not finished, killed or still running, "
+        "counted to their last heartbeat)"
     )
 
 
