@@ -94,3 +94,17 @@ def test_a_killed_call_counts_to_its_last_heartbeat(tmp_path):
     [call] = read_calls(str(tmp_path))
     assert call["command"] == "killed" and call["finished"] is False
     assert 0.5 <= call["seconds"] < 60
+
+
+def test_a_report_of_a_workdir_from_before_the_log_keeps_its_total(tmp_path):
+    """--report_only on an old workdir (no calls.json) must not reset the results.json total
+    it is about to rewrite."""
+    from wsol_tf.reproduction.report import _training_calls
+
+    (tmp_path / "results.json").write_text(json.dumps({"training_wall_seconds": 600.0}))
+    assert _training_calls(str(tmp_path), 3.0, {}, {}) == {
+        "calls": 1,
+        "stopped": 0,
+        "seconds": 600.0,
+    }
+    assert _training_calls(str(tmp_path / "fresh"), 3.0, {}, {})["seconds"] == 0.0

@@ -44,13 +44,19 @@ def call_summary(workdir):
     }
 
 
+def results_json_total(workdir):
+    """The trained calls' total that a workdir from before calls.json kept in its
+    results.json (0 when there is none)."""
+    earlier = read_json(os.path.join(workdir, "results.json")) or {}
+    return float(earlier.get("training_wall_seconds", 0.0))
+
+
 def _import_results_json_total(workdir):
-    """A workdir from before calls.json kept the trained calls' total in results.json only:
-    it becomes the first entry, so the total carries over."""
+    """A workdir from before calls.json: its results.json total becomes the first entry, so
+    the total carries over."""
     if os.path.exists(calls_path(workdir)):
         return
-    earlier = read_json(os.path.join(workdir, "results.json")) or {}
-    seconds = earlier.get("training_wall_seconds", 0.0)
+    seconds = results_json_total(workdir)
     if seconds > 0:
         entry = {
             "id": "results.json",

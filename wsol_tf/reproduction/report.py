@@ -361,13 +361,20 @@ def _training_calls(workdir, wall_seconds, results, planned):
     number of such calls and of those stopped before their end (`call_log`: each training
     call keeps its time in calls.json as it goes; a killed call counts to its last
     heartbeat). A call that only reuses runs adds nothing."""
-    from wsol_tf.reproduction.call_log import call_summary
+    from wsol_tf.reproduction.call_log import call_summary, results_json_total
 
     summary = call_summary(workdir)
-    keys = {r.key for runs in planned.values() for r in runs}
-    if summary["calls"] == 0 and any(not results[key].get("reused") for key in keys):
-        # Trained without a call log (a caller of write_report other than reproduce.main).
-        summary = {"calls": 1, "stopped": 0, "seconds": wall_seconds}
+    if summary["calls"] == 0:
+        # No call log: a workdir from before it (its total is in results.json), or a caller
+        # of write_report other than reproduce.main (this call's time if it trained).
+        keys = {r.key for runs in planned.values() for r in runs}
+        trained = any(not results[key].get("reused") for key in keys)
+        earlier = results_json_total(workdir)
+        summary = {
+            "calls": int(earlier > 0) + int(trained),
+            "stopped": 0,
+            "seconds": earlier + (wall_seconds if trained else 0.0),
+        }
     return summary
 
 
