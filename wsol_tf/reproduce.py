@@ -319,13 +319,13 @@ def main(argv):
         tables, FLAGS.seeds, FLAGS.table_seeds, overrides, FLAGS.synthetic_dir, cub_dir,
         method_rows=FLAGS.method_rows, method_overrides=method_overrides,
     )  # fmt: skip
-    reproduction.check_runs([run for runs in planned.values() for run in runs], FLAGS.workdir)
+    all_runs = [run for runs in planned.values() for run in runs]
+    reproduction.check_runs(all_runs, FLAGS.workdir)
     if FLAGS.fresh:
         shutil.rmtree(os.path.join(FLAGS.workdir, "runs"), ignore_errors=True)
         for name in ("results.json", CALLS_FILE):  # the wall time of the earlier calls too
             if os.path.isfile(os.path.join(FLAGS.workdir, name)):
                 os.remove(os.path.join(FLAGS.workdir, name))
-    all_runs = [run for runs in planned.values() for run in runs]
     unique = reproduction.unique_runs(all_runs)
     print(
         f"Reproduction: {len(planned)} tables, {len(all_runs)} rows x seeds, {len(unique)} "
