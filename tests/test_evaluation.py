@@ -249,11 +249,20 @@ def test_localize_cli_on_a_real_image(trained, tmp_path):
     assert len(scores) == 3 and scores == sorted(scores, reverse=True)  # 3 classes in total
     assert abs(sum(scores) - 1) < 1e-5
     assert cv2.imread(out["overlay"]).shape == (335, 500, 3)
+    # A second call into the same --out (the image given twice) replaces the first call's
+    # overlay and its unreadable-file list instead of adding beside them.
+    (tmp_path / "unreadable_files.json").write_text('{"num_skipped": 3, "skipped": []}')
     eigen = run_cli(
-        "wsol_tf.localize", f"--workdir={trained}", "--cam=eigencam", "--cam_smooth=tta", image
-    )
+        "wsol_tf.localize", f"--workdir={trained}", "--cam=eigencam", "--cam_smooth=tta",
+        f"--out={tmp_path}", image, image,
+    )  # fmt: skip
     assert eigen.returncode == 0, eigen.stderr[-2000:]
-    assert json.loads(eigen.stdout.strip().splitlines()[-1])["size"] == [335, 500]
+    again = [json.loads(line) for line in eigen.stdout.strip().splitlines()]
+    assert [r["size"] for r in again] == [[335, 500]] * 2
+    stem = "Black_Footed_Albatross_0046_18"
+    assert [os.path.basename(r["overlay"]) for r in again] == [f"{stem}.png", f"{stem}_1.png"]
+    assert sorted(p.name for p in tmp_path.glob("*.png")) == [f"{stem}.png", f"{stem}_1.png"]
+    assert json.loads((tmp_path / "unreadable_files.json").read_text())["num_skipped"] == 0
     missing = run_cli("wsol_tf.localize", f"--workdir={trained}", str(tmp_path / "none.jpg"))
     assert missing.returncode == 2 and "none.jpg" in missing.stderr
 

@@ -93,3 +93,11 @@ def test_save_png_round_trip_is_bgr_on_disk(tmp_path):
     assert tuple(back[5, 10]) == (0, 0, 255)  # red, in BGR order
     assert tuple(back[10, 40]) == (0, 255, 0)
     np.testing.assert_array_equal(cv2.cvtColor(back, cv2.COLOR_BGR2RGB), image)
+
+
+def test_overlay_names_depend_on_the_call_alone():
+    from wsol_tf.deployment.localizer import overlay_names
+
+    paths = ["a/x.jpg", "b/x.png", "c/x_1.jpg", "d/X.JPG", "e/y.webp"]
+    # x_1 is taken by the second x, so the real x_1 gets x_1_1; X collides case-insensitively.
+    assert overlay_names(paths) == ["x.png", "x_1.png", "x_1_1.png", "X_2.png", "y.png"]

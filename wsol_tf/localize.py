@@ -4,7 +4,9 @@ Prints one JSON line per image (top classes with softmax scores, the top-1 class
 original-image pixels) and writes an overlay PNG per image (heat map, predicted box green)
 into --out. Boxes are those of the exported SavedModel (`wsol_tf.deployment.localize_ops`).
 A file that is not a readable image is skipped with a warning, counted and listed (stderr,
-and `<out>/unreadable_files.json`); the exit status is 2 only when no image could be read.
+and `<out>/unreadable_files.json`, rewritten by every call: `num_skipped` 0 when none); the
+exit status is 2 only when no image could be read. Overlays are named "<stem>.png" (and
+"<stem>_<n>.png" for a repeated stem in the same call), so a second call replaces them.
 """
 
 import json
@@ -52,9 +54,10 @@ def main(argv):
         return 2
     if FLAGS.out:
         check_writable(FLAGS.out, "--out")
-    from wsol_tf.deployment.localizer import find_images, localize, make_scorer
+    from wsol_tf.deployment.localizer import find_images, localize, make_scorer, overlay_names
 
     images = find_images(paths)
+    overlays = overlay_names(images)
     from wsol_tf.evaluation.chosen_threshold import resolve_threshold
     from wsol_tf.training.checkpoints import class_names, load_model
 
@@ -68,20 +71,20 @@ def main(argv):
         try:
             result = localize(
                 scorer, names, path, cam_threshold=threshold, top_k=FLAGS.top_k,
-                out_dir=FLAGS.out,
+                out_dir=FLAGS.out, overlay_name=overlays[index],
             )  # fmt: skip
         except ValueError as error:  # not a readable image: skip it, go on
             reason = str(error).removeprefix(f"{path}: ")
             skipped.append({"path": path, "index": index, "reason": reason})
             continue
         print(json.dumps(result), flush=True)
-    if not skipped:
-        return 0
-    if FLAGS.out:
+    if FLAGS.out:  # written every time: an earlier call's list must not outlive it
         write_json(
             os.path.join(FLAGS.out, "unreadable_files.json"),
             {"num_skipped": len(skipped), "skipped": skipped},
         )
+    if not skipped:
+        return 0
     listed = "; ".join(f"{e['path']} ({e['reason']})" for e in skipped[:10])
     more = f"; and {len(skipped) - 10} more" if len(skipped) > 10 else ""
     if len(skipped) == len(images):

@@ -18,7 +18,7 @@ from wsol_tf.errors import error_text
 from wsol_tf.evaluation import extractors
 from wsol_tf.evaluation.visualize import draw_boxes, overlay_heatmap, save_png
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp")
 
 
 def find_images(paths):
@@ -49,6 +49,24 @@ def find_images(paths):
     if not found:
         raise ValueError(f"no image found in {list(paths)}")
     return found
+
+
+def overlay_names(paths):
+    """One PNG name per image, unique within the call: "<stem>.png", and "<stem>_<n>.png"
+    (smallest free n) for a later image whose stem was taken.
+
+    Names depend on the list alone, never on files already in the output folder, so running
+    the same command again replaces its overlays instead of adding copies.
+    """
+    taken, names = set(), []
+    for path in paths:
+        stem = os.path.splitext(os.path.basename(path))[0]
+        name, n = f"{stem}.png", 1
+        while name.lower() in taken:  # case-insensitive file systems
+            name, n = f"{stem}_{n}.png", n + 1
+        taken.add(name.lower())
+        names.append(name)
+    return names
 
 
 def read_image(path):
@@ -91,7 +109,9 @@ class Localizer:
         return {k: v.numpy() for k, v in outputs.items()}
 
 
-def localize(scorer, class_names, path, *, cam_threshold=0.2, top_k=5, out_dir=None):
+def localize(
+    scorer, class_names, path, *, cam_threshold=0.2, top_k=5, out_dir=None, overlay_name=None
+):
     """One image: top classes with softmax scores, the top-1 class's box, an overlay.
 
     Args:
@@ -101,6 +121,8 @@ def localize(scorer, class_names, path, *, cam_threshold=0.2, top_k=5, out_dir=N
         cam_threshold: CAM threshold tau of the box.
         top_k: how many classes to list.
         out_dir: where the overlay PNG goes (None: no picture).
+        overlay_name: its file name (`overlay_names`; default "<stem>.png"); an existing
+            file of that name is replaced.
 
     Returns:
         JSON-serialisable dict: ``image``, ``size`` [H, W], ``top_classes`` (list of
@@ -122,12 +144,7 @@ def localize(scorer, class_names, path, *, cam_threshold=0.2, top_k=5, out_dir=N
         heat = cv2.resize(cam, (original_hw[1], original_hw[0]), interpolation=cv2.INTER_LINEAR)
         pixels = np.clip(image.numpy(), 0, 255).astype(np.uint8)
         picture = draw_boxes(overlay_heatmap(pixels, np.clip(heat, 0, 1)), None, box)
-        stem = os.path.splitext(os.path.basename(path))[0]
-        overlay_path = os.path.join(out_dir, f"{stem}.png")
-        suffix = 1
-        while os.path.exists(overlay_path):
-            overlay_path = os.path.join(out_dir, f"{stem}_{suffix}.png")
-            suffix += 1
+        overlay_path = os.path.join(out_dir, overlay_name or overlay_names([path])[0])
         save_png(overlay_path, picture)
     return {
         "image": path,

@@ -157,6 +157,10 @@ def differences(old, new, old_data=None, new_data=None) -> list[str]:
     return diffs
 
 
+def _listing(names, most=5):
+    return ", ".join(names[:most]) + (", ..." if len(names) > most else "")
+
+
 def _normal(value):
     return json.loads(json.dumps(value))  # tuples and lists compare equal
 
@@ -279,6 +283,14 @@ def prepare(
         run["forked_from"] = fork
     entries = sorted(os.listdir(workdir)) if os.path.isdir(workdir) else []
     chief = is_chief_process()
+    config_path = os.path.join(workdir, CONFIG_FILE)
+    foreign = [e for e in entries if e not in RUN_ENTRIES and not e.startswith(".")]
+    if replace == "delete" and foreign and not os.path.isfile(config_path):
+        # Deleting is for earlier runs only: files that are no run are never lost.
+        raise RunMismatch(
+            f"--workdir={workdir} holds files that are not a training run (no {CONFIG_FILE}; "
+            f"found {_listing(foreign)}). Nothing was deleted: give an empty or new --workdir."
+        )
     if entries and not resume:
         if chief:
             remove_run(workdir, "delete" if replace == "delete" else "move", print_fn,
@@ -286,15 +298,13 @@ def prepare(
         return _plan("new", 0, run, total_steps)
     if not entries:
         return _plan("new", 0, run, total_steps)
-    config_path = os.path.join(workdir, CONFIG_FILE)
     reason = None
     if not os.path.isfile(config_path):
-        foreign = [e for e in entries if e not in RUN_ENTRIES and not e.startswith(".")]
         if not foreign and not os.path.isdir(os.path.join(workdir, "checkpoints")):
             return _plan("new", 0, run, total_steps)  # only leftovers of a run that never began
         reason = (
             f"--workdir={workdir} is not empty and holds no training run (no {CONFIG_FILE}; "
-            f"found {', '.join(entries[:5])}{', ...' if len(entries) > 5 else ''})"
+            f"found {_listing(entries)})"
         )
         old = old_run = None
     else:

@@ -1,0 +1,53 @@
+"""Replacing a workdir (`--noresume`, `make demo`, `reproduce --fresh`) removes earlier runs
+only: a folder of files that are no run is refused, and nothing in it is lost."""
+
+import pytest
+
+from wsol_tf.training import workdir as workdir_lib
+from wsol_tf.training.config import TrainConfig
+
+SETTINGS = dict(
+    model="tinyvgg", dataset="synthetic", method="cam", epochs=1, batch_size=4,
+    image_size=(32, 48), seed=0,
+)  # fmt: skip
+
+
+def config_in(folder):
+    return TrainConfig.from_settings(**SETTINGS, workdir=str(folder))
+
+
+@pytest.mark.parametrize("resume", [True, False])
+def test_delete_refuses_a_folder_that_holds_no_run(tmp_path, resume):
+    folder = tmp_path / "cam"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("mine")
+    (folder / "checkpoints").mkdir()  # a run's name beside them does not make it a run
+    with pytest.raises(workdir_lib.RunMismatch, match=r"not a training run.*notes\.txt"):
+        workdir_lib.prepare(
+            config_in(folder), {}, 3, resume=resume, replace="delete", print_fn=print
+        )
+    assert (folder / "notes.txt").read_text() == "mine"
+
+
+def test_delete_still_removes_an_earlier_run_and_its_leftovers(tmp_path):
+    folder = tmp_path / "cam"
+    folder.mkdir()
+    (folder / "config.json").write_text("{}")  # a run, even an unreadable one
+    (folder / "overlays").mkdir()
+    lines = []
+    plan = workdir_lib.prepare(
+        config_in(folder), {}, 3, resume=False, replace="delete", print_fn=lines.append
+    )
+    assert plan.action == "new" and not folder.exists()
+    assert lines == [f"{folder} --noresume: the earlier run: deleted"]
+
+
+def test_move_keeps_a_folder_that_holds_no_run_whole(tmp_path):
+    folder = tmp_path / "cam"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("mine")
+    plan = workdir_lib.prepare(
+        config_in(folder), {}, 3, resume=False, replace="move", print_fn=lambda _: None
+    )
+    (aside,) = tmp_path.glob("cam.replaced-*")
+    assert plan.action == "new" and (aside / "notes.txt").read_text() == "mine"
