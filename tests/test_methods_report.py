@@ -248,3 +248,30 @@ def test_setting_dependence_says_which_wins_hold_in_every_setting():
         "above in A +5.5 ± 0.7; one seed (spread not measured) in D -10.0."
     )
     assert setting_dependence({"A": tables["A"]}) == []
+
+
+def test_a_partly_finished_ranking_resolves_nothing_against_one_seed_and_says_so():
+    rows = {
+        "A": _row([0], [62.0], [0]),  # best, one seed: nothing is resolved from it
+        "B": _row([0, 1], [59.0, 61.0], [0, 0]),
+        "C": _row([0, 1], [40.0, 40.0], [0, 0]),
+    }
+    order, tied = ranking(rows)
+    assert [name for name, *_ in order] == ["A", "B", "C"] and tied == ["B", "C"]
+    assert ranking_lines(rows)[1:] == [
+        "Not resolved from the best (A) either, one of the two having one seed (spread not "
+        "measured): B, C.",
+        "Rows differ in the seeds finished (1: A; 2: B, C), so these means are not over the "
+        "same seeds.",
+    ]
+    rows["A"] = _row([0, 1], [62.0, 62.0], [0, 0])  # 62 ± 0
+    rows["B"] = _row([0, 1], [60.0, 62.0], [0, 0])  # 61 ± 1.414: within it
+    rows["D"] = _row([0], [61.5], [0])  # one seed below a measured best: not resolved either
+    assert ranking(rows)[1] == ["D", "B"]
+    assert ranking_lines(rows)[1:] == [
+        "Within one seed std of the best (A), so not resolved by these seeds: B.",
+        "Not resolved from the best (A) either, one of the two having one seed (spread not "
+        "measured): D.",
+        "Rows differ in the seeds finished (1: D; 2: A, B, C), so these means are not over the "
+        "same seeds.",
+    ]

@@ -93,16 +93,21 @@ def ranking(rows, metric="maxboxacc_v2"):
     """Rows sorted by mean `metric` (best first), with which differences the spread resolves.
 
     Returns:
-        [(row, mean, std, n)], and the rows whose mean is within one (larger) seed std of the
-        best row's, i.e. not resolved from it by these seeds.
+        [(row, mean, std, n)], and the rows not resolved from the best by these seeds: their
+        mean is within one (larger) seed std of the best row's, or either row has one seed
+        (its spread is not measured).
     """
     stats = [(row, *_mean_std(entry["values"][metric])) for row, entry in rows.items()]
     stats = [s for s in stats if math.isfinite(s[1])]
     stats.sort(key=lambda s: -s[1])
     if not stats:
         return [], []
-    best_mean, best_std = stats[0][1], stats[0][2]
-    tied = [s[0] for s in stats[1:] if best_mean - s[1] <= max(best_std, s[2])]
+    _, best_mean, best_std, best_n = stats[0]
+    tied = [
+        row
+        for row, mean, std, n in stats[1:]
+        if min(n, best_n) < 2 or best_mean - mean <= max(best_std, std)
+    ]
     return stats, tied
 
 
@@ -120,9 +125,26 @@ def ranking_lines(rows, metric="maxboxacc_v2") -> list:
             "in this ranking is resolved by it."
         )
     elif tied:
+        best_n = order[0][3]
+        spread = [row for row, *_, n in order if row in tied and min(n, best_n) >= 2]
+        single = [row for row in tied if row not in spread]
+        if spread:
+            lines.append(
+                f"Within one seed std of the best ({order[0][0]}), so not resolved by these "
+                f"seeds: {', '.join(spread)}."
+            )
+        if single:
+            lines.append(
+                f"Not resolved from the best ({order[0][0]}) either, one of the two having one "
+                f"seed (spread not measured): {', '.join(single)}."
+            )
+    counts = {n for *_, n in order}
+    if len(counts) > 1:  # a comparison still running: some rows have more seeds than others
+        by_count = {c: [row for row, *_, n in order if n == c] for c in sorted(counts)}
         lines.append(
-            f"Within one seed std of the best ({order[0][0]}), so not resolved by these "
-            f"seeds: {', '.join(tied)}."
+            "Rows differ in the seeds finished ("
+            + "; ".join(f"{c}: {', '.join(rows)}" for c, rows in by_count.items())
+            + "), so these means are not over the same seeds."
         )
     return lines
 
