@@ -5,7 +5,8 @@ Validates a dataset folder before training: prints per split the number of
 images and classes, box statistics and unreadable files; --json writes one
 record per image (split, id, class index, image size `[width, height]`, every
 box `x0, y0, x1, y1` in original-image pixels). Exit status 1 when a file is
-unreadable, a box is empty or outside its image, or a file is listed twice (each named); 2 on a
+unreadable, a box is empty or outside its image, a file is listed twice (each named) or a split
+has no images; 2 on a
 missing file or malformed annotation (one line, no traceback).
 
 `synthetic` writes the embedded dataset with non-default parameters (CUB layout, so it

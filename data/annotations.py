@@ -12,8 +12,9 @@ def require_file(path, what):
 
 
 def numbered_lines(path):
-    """Yields (line_number, stripped line) of a text file, skipping blank lines."""
-    with open(path, encoding="utf-8") as f:
+    """Yields (line_number, stripped line) of a text file, skipping blank lines and a leading
+    UTF-8 byte order mark."""
+    with open(path, encoding="utf-8-sig") as f:
         for line_number, line in enumerate(f, start=1):
             line = line.strip()
             if line:

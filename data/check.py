@@ -5,7 +5,7 @@ decoded and before TensorFlow is imported); then every image of each split is re
 decoded once (in parallel), so a bad file is found now rather than hours into training.
 Reported per split: unreadable files (named, with why), GT boxes that are empty or stick out
 of their image on any side (named, with the image size), the same file listed twice, and
-image sizes that differ from the annotation's. Library side of
+image sizes that differ from the annotation's, and a split with no images. Library side of
 `python -m wsol_tf.data check` (see `__main__.py`).
 """
 
@@ -15,7 +15,7 @@ import os
 import numpy as np
 
 from wsol_tf.data.annotations import box_problem
-from wsol_tf.data.datasets import load_split
+from wsol_tf.data.datasets import load_split, require_data_dir
 from wsol_tf.files import check_writable, write_json
 
 LISTED = 20  # problems named per kind and split in the printed report (JSON: all)
@@ -50,6 +50,8 @@ def scan_images(source):
 
     n = len(source)
     sizes = np.zeros((n, 2), np.int64)
+    if n == 0:  # an empty split (e.g. every CUB image marked training): nothing to decode
+        return sizes, [], np.zeros(0, np.int32), []
     if hasattr(source, "as_dataset"):  # tfds: decoded by tfds; boxes only known after reading
         boxes, labels = [None] * n, np.zeros(n, np.int32)
         for e in source.as_dataset(shuffle=False, seed=0, epoch=0).prefetch(64):
@@ -82,9 +84,10 @@ def scan_images(source):
 
 def split_report(source, sizes, boxes, labels, unreadable):
     """Summary statistics of one scanned split (a JSON-able dict)."""
-    counts = np.bincount(labels, minlength=source.num_classes)
+    n = len(source)
+    counts = np.bincount(np.asarray(labels, np.int64), minlength=source.num_classes)
     present = counts[counts > 0]
-    per_image = np.array([len(b) for b in boxes])
+    per_image = np.array([len(b) for b in boxes], np.int64)
     all_boxes = np.concatenate([b for b in boxes if len(b)] or [np.zeros((0, 4))])
     owner = np.repeat(np.arange(len(boxes)), per_image)
     report = {
@@ -94,7 +97,7 @@ def split_report(source, sizes, boxes, labels, unreadable):
         "classes_present": int(len(present)),
         "images_per_class": [int(present.min()), int(present.max())] if len(present) else [0, 0],
         "boxes": int(len(all_boxes)),
-        "boxes_per_image": [int(per_image.min()), int(per_image.max())],
+        "boxes_per_image": [int(per_image.min()), int(per_image.max())] if n else [0, 0],
         "images_without_box": int((per_image == 0).sum()),
         "unreadable": len(unreadable),
         "unreadable_files": unreadable,
@@ -161,11 +164,17 @@ def duplicate_files(source):
 
 
 def problems(report):
-    """How many things in a split's report need a look (exit status 1 of `check`)."""
-    return report["unreadable"] + len(report["suspect_boxes"]) + len(report["duplicate_files"])
+    """How many things in a split's report need a look (exit status 1 of `check`); an empty
+    split counts as one."""
+    empty = int(report["images"] == 0)
+    return (
+        empty + report["unreadable"] + len(report["suspect_boxes"]) + len(report["duplicate_files"])
+    )
 
 
 def format_report(split, r):
+    if r["images"] == 0:
+        return f"[{split}] {r['source']}\n  images 0: the split is empty"
     lines = [
         f"[{split}] {r['source']}",
         f"  images {r['images']}, classes {r['classes']} ({r['classes_present']} present, "
@@ -214,6 +223,7 @@ def check(dataset, data_dir, splits=None, json_path=None, print_fn=print, **opti
         {split: report dict}. Raises like `load_split` on a missing file or a
         malformed annotation (naming the file and line).
     """
+    require_data_dir(dataset, data_dir)
     splits = splits or default_splits(dataset, data_dir)
     if not splits:
         raise FileNotFoundError(f"--dataset={dataset} --data_dir={data_dir}: no splits found.")

@@ -10,9 +10,12 @@
 
 Boxes become `x0, y0, x1, y1 = x, y, min(x + w, W - 1), min(y + h, H - 1)` in the original
 image's pixels (W x H read from the file's header), as wsolevaluation's CUB metadata writes
-them; a file whose header cannot be read keeps `x + w, y + h` (the decoder reports it
-later). Class ids present in the folder are remapped to 0..K-1 in sorted
-order, so a subset of classes (e.g. 001-010) trains a K-way classifier.
+them, except that clipping never inverts a box: a box starting past the last column (row),
+x > W - 1, keeps `x + w` (`y + h`), so it stays a box outside the image, scored as given with
+a warning (`annotations.box_problem`). A file whose header cannot be read keeps `x + w, y + h`
+(the decoder reports it later). The text files may start with a UTF-8 byte order mark. Class
+ids present in the folder are remapped to 0..K-1 in sorted order, so a subset of classes
+(e.g. 001-010) trains a K-way classifier.
 
 Held-out validation: with `val_per_class=N`, split "val" holds N images of each
 class drawn from the official train split with a fixed seed, and split "train"
@@ -42,7 +45,7 @@ def _read_table(path, num_fields, convert, line_numbers=None):
 
     `line_numbers`, a dict, receives {id: line number} for later messages."""
     table = {}
-    with open(path, encoding="utf-8", errors="replace") as f:
+    with open(path, encoding="utf-8-sig", errors="replace") as f:
         for line_number, line in enumerate(f, start=1):
             parts = line.split()
             if not parts:
@@ -79,6 +82,27 @@ def _split_flag(fields):
     if value not in (0, 1):
         raise ValueError("is_training_image must be 0 or 1")
     return value
+
+
+def corner_box(x, y, w, h, size_hw):
+    """`x, y, x1, y1` of a CUB `x y w h` box in an image of `size_hw` = (H, W) (None: unknown).
+
+    x1 = min(x + w, W - 1) and y1 = min(y + h, H - 1), as wsolevaluation's CUB metadata, on each
+    axis only where that keeps x1 >= x (y1 >= y): a box starting past the last column (row)
+    keeps x + w (y + h) rather than becoming inverted. E.g. in a 14 x 10 (W x H) image,
+    (1, 2, 20, 20) -> [1, 2, 13, 9] and (500, 3, 2, 2) -> [500, 3, 502, 5].
+    """
+    x1, y1 = x + w, y + h
+    if size_hw is not None:
+        x1 = _clip_end(x, x1, size_hw[1] - 1)
+        y1 = _clip_end(y, y1, size_hw[0] - 1)
+    return [x, y, x1, y1]
+
+
+def _clip_end(start, end, last):
+    """min(end, last), unless that falls before `start` (the box starts past `last`)."""
+    clipped = min(end, last)
+    return clipped if clipped >= start else end
 
 
 def load_cub(data_dir, split, val_per_class=0, val_seed=0):
@@ -161,11 +185,7 @@ def load_cub(data_dir, split, val_per_class=0, val_seed=0):
                 f"{file('bounding_boxes.txt')}:{box_lines[i]}: image id {i}: inverted box "
                 f"(width {w:g}, height {h:g}; need x y w h with w, h >= 0)."
             )
-        x1, y1 = x + w, y + h
-        size = image_size_hw(path)
-        if size is not None:  # wsolevaluation's CUB metadata: clipped to the last pixel
-            x1, y1 = min(x1, size[1] - 1), min(y1, size[0] - 1)
-        box_lists.append([[x, y, x1, y1]])
+        box_lists.append([corner_box(x, y, w, h, image_size_hw(path))])
     boxes, num_boxes = pad_boxes(box_lists)
     return Records(
         image_paths=image_paths,

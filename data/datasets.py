@@ -44,6 +44,12 @@ OPTIONS = {
 NEEDS_DATA_DIR = ("cub", "imagenet", "wsol_metadata", "folder")
 
 
+def require_data_dir(dataset, data_dir):
+    """Raises ValueError naming --data_dir when `dataset` needs a folder and none is given."""
+    if dataset in NEEDS_DATA_DIR and not data_dir:
+        raise ValueError(f"--dataset={dataset} needs --data_dir=<dataset folder>.")
+
+
 def load_split(dataset, data_dir, split, **options):
     """The images, labels and boxes of `split` of `dataset` (before any image is decoded).
 
@@ -74,8 +80,7 @@ def load_split(dataset, data_dir, split, **options):
     if unknown:
         valid = ", ".join(OPTIONS[dataset]) or "none"
         raise ValueError(f"--dataset={dataset}: unknown option {unknown[0]!r} (valid: {valid}).")
-    if dataset in NEEDS_DATA_DIR and not data_dir:
-        raise ValueError(f"--dataset={dataset} needs --data_dir=<dataset folder>.")
+    require_data_dir(dataset, data_dir)
     if dataset == "synthetic":
         from wsol_tf.data.synthetic import ensure_synthetic
 

@@ -26,7 +26,7 @@ logger = logging.getLogger("wsol_tf.data")
 
 
 def decode_uint8(data):
-    """Encoded bytes (JPEG, PNG, GIF, BMP; gray, RGB, RGBA or CMYK) -> (H, W, 3) uint8 RGB.
+    """Encoded bytes (JPEG, PNG, GIF, BMP, WebP; gray, RGB, RGBA or CMYK) -> (H, W, 3) uint8 RGB.
 
     JPEGs use the accurate integer IDCT (libjpeg's ISLOW, as PIL and OpenCV), not
     TensorFlow's default INTEGER_FAST, whose pixels differ by up to ~4 levels.

@@ -1,6 +1,6 @@
 """A folder of the user's own images, one subfolder per class, for training without boxes.
 
-    <data_dir>/<class_name>/*.jpg|jpeg|png|bmp|gif
+    <data_dir>/<class_name>/*.jpg|jpeg|png|bmp|gif|webp   (any case: .JPG, .WebP)
     or, with splits:  <data_dir>/<split>/<class_name>/*.jpg ...
 
 Class index = position of the class folder name in sorted order. No boxes
@@ -14,7 +14,7 @@ import numpy as np
 
 from wsol_tf.data.records import Records, pad_boxes
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp")  # lower case
 
 
 def load_folder(data_dir, split="train"):

@@ -12,10 +12,14 @@ Class indices follow LOC_synset_mapping.txt when present (the order of the
 original 1000-class list), else the sorted wnids of train/. Validation keeps
 every object's box (x0, y0, x1, y1 in original-image pixels, as the XML states
 them and as wsolevaluation's metadata copies them); the image's label is the
-class of its objects. Training images have no boxes (num_boxes 0).
+class of its objects. Training images have no boxes (num_boxes 0). Every image file is kept
+(`a.JPEG` and `a.png` are two images); a validation image finds its annotation by name stem, so
+two validation images with one stem are refused, naming both. Whole numbers in the XML may be
+written as `500.0`.
 """
 
 import csv
+import math
 import os
 import xml.etree.ElementTree as ET
 
@@ -61,14 +65,32 @@ def class_list(data_dir):
 
 
 def _image_files(folder):
-    """{stem: path} of every image under `folder` (recursively), sorted by stem."""
-    found = {}
+    """Paths of every image under `folder` (recursively), sorted by name stem, then by path;
+    files that differ only in extension or subfolder are all kept."""
+    found = []
     for root, _, files in os.walk(folder):
         for name in files:
             stem, ext = os.path.splitext(name)
             if ext.lower() in IMAGE_EXTENSIONS:
-                found[stem] = os.path.join(root, name)
-    return dict(sorted(found.items()))
+                path = os.path.join(root, name)
+                found.append((stem, os.path.relpath(path, folder), path))
+    return [path for _, _, path in sorted(found)]
+
+
+def _by_stem(paths):
+    """{stem: path}: validation annotations are found by name stem, so two images with one stem
+    (`a.JPEG` and `a.png`, or `n1/a.JPEG` and `n2/a.JPEG`) are refused, naming both."""
+    found = {}
+    for path in paths:
+        stem = os.path.splitext(os.path.basename(path))[0]
+        if stem in found:
+            raise ValueError(
+                f"{found[stem]} and {path}: two validation images named {stem!r}; their boxes "
+                f"and label come from one annotation ({stem}.xml or the {SOLUTION} line "
+                f"{stem}), so rename or remove one."
+            )
+        found[stem] = path
+    return found
 
 
 def _xml_text(node, tag, path):
@@ -78,8 +100,22 @@ def _xml_text(node, tag, path):
     return child.text.strip()
 
 
+def _xml_int(node, tag, path):
+    """A whole number such as a <width>, written `500` or `500.0` (rounded), else a ValueError
+    naming the file."""
+    text = _xml_text(node, tag, path)
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not (math.isfinite(value) and value >= 0):
+        raise ValueError(f"{path}: <{tag}> must be a number >= 0, got {text!r}.")
+    return round(value)
+
+
 def read_ilsvrc_xml(path):
-    """(wnids, boxes, (width, height)) of every <object> of one ILSVRC XML file."""
+    """(wnids, boxes, (width, height)) of every <object> of one ILSVRC XML file; errors name
+    the file."""
     try:
         root = ET.parse(path).getroot()
     except ET.ParseError as error:
@@ -87,7 +123,7 @@ def read_ilsvrc_xml(path):
     size = root.find("size")
     width_height = None
     if size is not None:
-        width_height = (int(_xml_text(size, "width", path)), int(_xml_text(size, "height", path)))
+        width_height = (_xml_int(size, "width", path), _xml_int(size, "height", path))
     wnids, boxes = [], []
     for k, obj in enumerate(root.iter("object")):
         box = obj.find("bndbox")
@@ -100,9 +136,10 @@ def read_ilsvrc_xml(path):
 
 
 def read_val_solution(path):
-    """{image stem: (wnids, boxes)} from LOC_val_solution.csv."""
+    """{image stem: (wnids, boxes)} from LOC_val_solution.csv (a leading byte order mark is
+    skipped)."""
     table = {}
-    with open(path, encoding="utf-8", newline="") as f:
+    with open(path, encoding="utf-8-sig", newline="") as f:
         for line_number, row in enumerate(csv.reader(f), start=1):
             if not row or (line_number == 1 and row[0] == "ImageId"):
                 continue
@@ -148,7 +185,7 @@ def _load_train(data_dir, folder, index_of, class_names):
     for wnid in sorted(e.name for e in os.scandir(folder) if e.is_dir()):
         if wnid not in index_of:
             raise ValueError(f"{folder}/{wnid}: class folder not in {MAPPING}.")
-        for path in _image_files(os.path.join(folder, wnid)).values():
+        for path in _image_files(os.path.join(folder, wnid)):
             paths.append(path)
             labels.append(index_of[wnid])
     if not paths:
@@ -166,7 +203,7 @@ def _load_train(data_dir, folder, index_of, class_names):
 
 
 def _load_val(data_dir, folder, index_of, class_names):
-    images = _image_files(folder)
+    images = _by_stem(_image_files(folder))
     if not images:
         raise FileNotFoundError(f"{folder}: no validation images.")
     xml_dir = os.path.join(data_dir, "bbox_val")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from conftest import CUB_MINI, needs_cub_mini
 
-from wsol_tf.data.cub import load_cub
+from wsol_tf.data.cub import corner_box, load_cub
 
 
 @needs_cub_mini
@@ -96,3 +96,38 @@ def test_missing_annotation_file_is_named(tmp_path):
 def test_unknown_split_refused(tmp_path):
     with pytest.raises(ValueError, match="split='val'"):
         load_cub(write_cub(tmp_path), "val")
+
+
+@pytest.mark.parametrize(
+    "xywh, size_hw, expected",
+    [
+        ((1, 2, 20, 20), (10, 14), [1, 2, 13, 9]),  # past right/bottom: clipped to W-1, H-1
+        ((1, 2, 5, 6), (10, 14), [1, 2, 6, 8]),  # inside: unchanged
+        ((13, 2, 5, 2), (10, 14), [13, 2, 13, 4]),  # starts on the last column: zero width
+        ((500, 3, 2, 2), (10, 14), [500, 3, 502, 5]),  # starts past it: kept, not inverted
+        ((3, 12, 2, 2), (10, 14), [3, 12, 5, 14]),  # starts below the last row: kept
+        ((1, 2, 20, 20), None, [1, 2, 21, 22]),  # size unknown: as given
+    ],
+)
+def test_corner_box_clips_without_inverting(xywh, size_hw, expected):
+    assert corner_box(*xywh, size_hw) == expected
+
+
+def test_box_starting_past_the_right_edge_stays_a_valid_box(tmp_path):
+    # write_cub: 14 x 10 (w x h) images; image id 2 is in the train split.
+    write_cub(tmp_path, box_line="2 500.0 3.0 2.0 2.0")
+    records = load_cub(tmp_path, "train")
+    row = records.image_ids.index(2)
+    np.testing.assert_array_equal(records.boxes[row, 0], [500, 3, 502, 5])
+
+
+def test_byte_order_mark_at_start_of_files_is_skipped(tmp_path):
+    write_cub(tmp_path)
+    for name in ["images.txt", "image_class_labels.txt", "bounding_boxes.txt",
+                 "train_test_split.txt", "classes.txt"]:  # fmt: skip
+        path = tmp_path / name
+        path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    records = load_cub(tmp_path, "test")
+    assert records.image_ids == [1, 3]
+    assert records.class_names == ["003.Bird_3", "007.Bird_7"]
+    np.testing.assert_array_equal(records.boxes[:, 0], [[1, 2, 6, 8], [1, 2, 6, 8]])

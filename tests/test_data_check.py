@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 from conftest import CUB_MINI, ILSVRC_MINI, needs_cub_mini, needs_ilsvrc_mini
 from test_cub import write_cub
@@ -50,3 +51,40 @@ def test_check_real_imagenet(capsys):
     text = capsys.readouterr().out
     assert "images 1300, classes 1000" in text and "boxes 1943 (1..19 per image" in text
     assert "differs from the annotation: 0" in text
+
+
+def test_check_box_past_the_right_edge_is_outside_and_evaluates(tmp_path, capsys):
+    root = write_cub(tmp_path / "cub", box_line="2 500.0 3.0 2.0 2.0")  # id 2: train, 14 x 10
+    assert main(["check", "--dataset", "cub", "--data_dir", str(root), "--split", "train"]) == 1
+    text = capsys.readouterr().out
+    assert "img_2.jpg: box [500, 3, 502, 5] outside the image (14x10)" in text
+    assert "empty 0, outside the image 1" in text
+    # Evaluation reads the same box, scores it and flags it the same way (no "invalid box").
+    from wsol_tf.data.cub import load_cub
+    from wsol_tf.evaluation.sources import FileEvalSource
+
+    source = FileEvalSource(load_cub(root, "train"))
+    row = source.records.image_ids.index(2)
+    np.testing.assert_array_equal(source.gt(row, (20, 28), None), [[1000, 6, 1004, 10]])
+    assert source.suspect_report()["examples"][0]["problem"] == "outside the image"
+
+
+def test_check_empty_split_reports_zero_images(tmp_path, capsys):
+    root = write_cub(tmp_path / "cub")
+    (root / "train_test_split.txt").write_text("".join(f"{i} 1\n" for i in range(1, 5)))
+    out = tmp_path / "out.json"
+    code = main(["check", "--dataset", "cub", "--data_dir", str(root), "--json", str(out)])
+    captured = capsys.readouterr()
+    assert code == 1 and not captured.err
+    assert f"[test] {root}\n  images 0: the split is empty\n" in captured.out
+    report = json.loads(out.read_text())
+    assert report["splits"]["test"]["images"] == 0 and report["splits"]["train"]["images"] == 4
+    assert [r["split"] for r in report["images"]] == ["train"] * 4
+
+
+@pytest.mark.parametrize("dataset", ["wsol_metadata", "imagenet", "cub", "folder"])
+def test_check_without_data_dir_names_the_flag(dataset, capsys):
+    assert main(["check", "--dataset", dataset]) == 2
+    err = capsys.readouterr().err
+    assert f"error: --dataset={dataset} needs --data_dir=<dataset folder>." in err
+    assert "unexpected" not in err

@@ -5,11 +5,12 @@ import os
 import numpy as np
 import pytest
 from conftest import CUB_MINI, ILSVRC_MINI, needs_cub_mini, needs_ilsvrc_mini
-from image_files import bgr, jpeg_bytes
+from image_files import bgr, jpeg_bytes, png_bytes
 from test_cub import write_cub
 
 from wsol_tf.data.cub import load_cub
 from wsol_tf.data.datasets import load_split
+from wsol_tf.data.decode import decode_image
 from wsol_tf.data.pipeline import make_dataset
 
 XML = """<annotation><filename>{stem}</filename>
@@ -227,3 +228,86 @@ def test_load_split_refuses_unknown_names(tmp_path):
         load_split("imagenet", str(tmp_path), "val", val_per_class=3)
     with pytest.raises(ValueError, match="needs --data_dir"):
         load_split("wsol_metadata", None, "test")
+
+
+def test_imagenet_train_keeps_files_that_differ_only_in_extension(tmp_path):
+    write_imagenet(tmp_path)
+    (tmp_path / "train" / "n010" / "n010_0.png").write_bytes(png_bytes(bgr(20, 30)))
+    train = load_split("imagenet", str(tmp_path), "train")
+    ids = [i for i in train.image_ids if i.startswith("train/n010/")]
+    assert ids == ["train/n010/n010_0.JPEG", "train/n010/n010_0.png", "train/n010/n010_1.JPEG"]
+    assert len(train) == 7
+    np.testing.assert_array_equal(train.labels[[train.image_ids.index(i) for i in ids]], 1)
+
+
+@pytest.mark.parametrize(
+    "first, second",
+    [("n010/v1.JPEG", "n030/v1.JPEG"), ("v1.JPEG", "v1.png")],
+)
+def test_imagenet_val_images_sharing_a_name_are_refused(tmp_path, first, second):
+    write_imagenet(tmp_path)
+    os.remove(tmp_path / "val" / "v1.JPEG")
+    for rel in (first, second):
+        os.makedirs(os.path.dirname(tmp_path / "val" / rel), exist_ok=True)
+        (tmp_path / "val" / rel).write_bytes(jpeg_bytes(bgr(20, 30)))
+    with pytest.raises(ValueError, match="two validation images named 'v1'") as error:
+        load_split("imagenet", str(tmp_path), "val")
+    assert str(tmp_path / "val" / first) in str(error.value)
+    assert str(tmp_path / "val" / second) in str(error.value)
+
+
+def test_imagenet_val_in_class_subfolders(tmp_path):
+    write_imagenet(tmp_path)
+    os.makedirs(tmp_path / "val" / "n030")
+    os.rename(tmp_path / "val" / "v2.JPEG", tmp_path / "val" / "n030" / "v2.JPEG")
+    val = load_split("imagenet", str(tmp_path), "val")
+    assert val.image_ids == ["val/v1.JPEG", "val/n030/v2.JPEG"]
+    np.testing.assert_array_equal(val.labels, [1, 2])
+
+
+def test_imagenet_xml_size_written_as_float(tmp_path):
+    write_imagenet(tmp_path)
+    xml = tmp_path / "bbox_val" / "v2.xml"
+    xml.write_text(xml.read_text().replace("<width>30<", "<width>30.0<"))
+    val = load_split("imagenet", str(tmp_path), "val")
+    np.testing.assert_array_equal(val.image_sizes, [[30, 20], [30, 20]])
+    xml.write_text(xml.read_text().replace("<width>30.0<", "<width>thirty<"))
+    with pytest.raises(ValueError, match=r"v2.xml: <width> must be a number >= 0, got 'thirty'"):
+        load_split("imagenet", str(tmp_path), "val")
+
+
+def test_imagenet_byte_order_marks_are_skipped(tmp_path):
+    write_imagenet(tmp_path, csv=True)
+    for name in ["LOC_synset_mapping.txt", "LOC_val_solution.csv"]:
+        path = tmp_path / name
+        path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    val = load_split("imagenet", str(tmp_path), "val")
+    assert val.class_names[0] == "n020 name n02"
+    np.testing.assert_array_equal(val.labels, [1, 2])
+
+
+def test_wsol_metadata_byte_order_marks_are_skipped(tmp_path):
+    folder = write_metadata(tmp_path, "c/a.jpg,1,2,30,20\nc/b.jpg,0,0,10,10\n")
+    for name in ["image_ids.txt", "class_labels.txt", "image_sizes.txt", "localization.txt"]:
+        path = folder / name
+        path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    records = load_split("wsol_metadata", str(tmp_path), "test")
+    assert records.image_ids == ["c/a.jpg", "c/b.jpg"]
+    np.testing.assert_array_equal(records.labels, [1, 0])
+    np.testing.assert_array_equal(records.image_sizes, [[60, 40], [60, 40]])
+    np.testing.assert_array_equal(records.boxes[:, 0], [[1, 2, 30, 20], [0, 0, 10, 10]])
+
+
+def test_folder_source_reads_webp_any_case(tmp_path):
+    import cv2
+
+    os.makedirs(tmp_path / "cls")
+    for name in ["a.webp", "b.WebP", "c.JPG"]:
+        ok, data = cv2.imencode(".webp" if "webp" in name.lower() else ".jpg", bgr(10, 14))
+        assert ok
+        (tmp_path / "cls" / name).write_bytes(data.tobytes())
+    (tmp_path / "cls" / "notes.txt").write_text("not an image")
+    records = load_split("folder", str(tmp_path), "train")
+    assert records.image_ids == ["cls/a.webp", "cls/b.WebP", "cls/c.JPG"]
+    image = decode_image(str(tmp_path / "cls" / "b.WebP"))
+    assert image.shape == (10, 14, 3)  # (H, W, 3): the decoder reads WebP
