@@ -1,6 +1,6 @@
 """Sizes without TensorFlow: input sizes as (h, w), and an image file's size from its header.
 
-`image_size_hw` reads the few bytes of a JPEG, PNG, GIF or BMP header that hold the size, so
+`image_size_hw` reads the few bytes of a JPEG, PNG, GIF, BMP or WebP header that hold the size, so
 annotation loaders can clip boxes to the image (as wsolevaluation's metadata does) without
 decoding anything; about 20 us per file.
 """
@@ -54,6 +54,24 @@ def _jpeg_size(f):
         f.seek(length - 2, 1)
 
 
+def _webp_size(head):
+    """(H, W) from the first 30 bytes of a RIFF/WEBP file: the canvas of an extended file
+    (VP8X, 24-bit sizes minus one), a lossless frame (VP8L, 14-bit sizes minus one) or a lossy
+    key frame (VP8, 14-bit sizes after the 9d 01 2a start code)."""
+    chunk = head[12:16]
+    if chunk == b"VP8X":
+        width = int.from_bytes(head[24:27], "little") + 1
+        height = int.from_bytes(head[27:30], "little") + 1
+        return height, width
+    if chunk == b"VP8L" and head[20] == 0x2F:
+        (bits,) = struct.unpack("<I", head[21:25])
+        return ((bits >> 14) & 0x3FFF) + 1, (bits & 0x3FFF) + 1
+    if chunk == b"VP8 " and head[23:26] == b"\x9d\x01\x2a":
+        width, height = struct.unpack("<HH", head[26:30])
+        return height & 0x3FFF, width & 0x3FFF
+    return None
+
+
 def image_size_hw(path):
     """(H, W) of an image file from its header, or None when the header cannot be read.
 
@@ -62,7 +80,7 @@ def image_size_hw(path):
     """
     try:
         with open(path, "rb") as f:
-            head = f.read(26)
+            head = f.read(30)
             if head[:2] == b"\xff\xd8":
                 size = _jpeg_size(f)
             elif head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR":
@@ -74,6 +92,8 @@ def image_size_hw(path):
             elif head[:2] == b"BM" and len(head) >= 26:
                 width, height = struct.unpack("<ii", head[18:26])
                 size = (abs(height), width)
+            elif head[:4] == b"RIFF" and head[8:12] == b"WEBP" and len(head) >= 30:
+                size = _webp_size(head)
             else:
                 size = None
     except OSError:

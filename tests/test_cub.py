@@ -131,3 +131,21 @@ def test_byte_order_mark_at_start_of_files_is_skipped(tmp_path):
     assert records.image_ids == [1, 3]
     assert records.class_names == ["003.Bird_3", "007.Bird_7"]
     np.testing.assert_array_equal(records.boxes[:, 0], [[1, 2, 6, 8], [1, 2, 6, 8]])
+
+
+@pytest.mark.parametrize(
+    "quality, channels, chunk",
+    [(80, 3, b"VP8 "), (101, 3, b"VP8L"), (80, 4, b"VP8X")],  # lossy, lossless, extended
+)
+def test_webp_header_size_so_boxes_on_webp_are_clipped(tmp_path, quality, channels, chunk):
+    import cv2
+
+    from wsol_tf.data.sizes import image_size_hw
+
+    image = np.random.RandomState(0).randint(0, 255, (37, 53, channels), np.uint8)
+    path = str(tmp_path / "bird.webp")
+    assert cv2.imwrite(path, image, [cv2.IMWRITE_WEBP_QUALITY, quality])
+    with open(path, "rb") as f:
+        assert f.read(16)[12:16] == chunk  # the header layout this case is about
+    assert image_size_hw(path) == (37, 53)  # (H, W)
+    assert corner_box(1, 2, 60, 60, image_size_hw(path)) == [1, 2, 52, 36]
