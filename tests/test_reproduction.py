@@ -298,3 +298,38 @@ def test_method_rows_select_rows_of_every_comparison_in_tables():
     assert lines == ["Skipping cub_pretrained: none of --method_rows is one of its rows."]
     rows, _ = selection(None)
     assert len(rows["methods_cub_pretrained_selection"]) == 11
+
+
+@pytest.mark.parametrize(
+    "epoch_seconds, expected",
+    [
+        ([20, 22, 650, 24], (89.0, 1)),  # median 23: 650 > 115 counts as 23
+        ([20, 22, 110, 24], (176.0, 0)),  # 110 < 5 x 23: a slow epoch, kept
+        ([25, 24, 49, 34, 650, 89, 37, 677, 66, 28, 39, 25], (492.0, 2)),  # median 38: 416 + 2 x 38
+        ([300], (300.0, 0)),  # one epoch is its own median
+        ([], (0.0, 0)),
+        ([0, 0, 5], (5.0, 0)),  # a zero median replaces nothing
+    ],
+)
+def test_train_time_counts_an_epoch_of_a_stopped_process_as_the_median(epoch_seconds, expected):
+    from wsol_tf.reproduction.runner import train_time
+
+    assert train_time(epoch_seconds) == pytest.approx(expected)
+
+
+def test_a_result_from_before_the_pause_rule_is_retimed_from_its_train_log(tmp_path):
+    from wsol_tf.reproduction import runner
+
+    workdir = tmp_path / "run"
+    workdir.mkdir()
+    (workdir / "train_log.json").write_text(
+        json.dumps([{"epoch": i + 1, "seconds": s} for i, s in enumerate([20, 22, 650, 24])])
+    )
+    old = {"identity": {"x": 1}, "train_seconds": 716.0}
+    assert runner._timed(old, str(workdir)) == {
+        "identity": {"x": 1}, "train_seconds": 89.0, "train_seconds_wall": 716.0,
+        "paused_epochs": 1,
+    }  # fmt: skip
+    new = {**old, "paused_epochs": 0}
+    assert runner._timed(new, str(workdir)) is new  # written by this code: read as is
+    assert runner._timed(old, str(tmp_path / "gone")) is old  # no log: kept as read

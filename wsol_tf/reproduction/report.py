@@ -290,6 +290,23 @@ def _commands(runs, results, root_dir):
     return lines
 
 
+def _time_phrase(runs, results):
+    """ "X min of training and evaluation", and how many epochs counted as their run's median
+    because the process was stopped during them (`runner.train_time`)."""
+    from wsol_tf.reproduction.runs import unique_runs
+
+    paused = [results[r.key].get("paused_epochs", 0) for r in unique_runs(runs)]
+    text = f"{_compute_seconds(runs, results) / 60:.1f} min of training and evaluation"
+    if sum(paused):
+        text += (
+            f"; {sum(paused)} epoch{'s' if sum(paused) > 1 else ''} of "
+            f"{sum(p > 0 for p in paused)} run{'s' if sum(p > 0 for p in paused) > 1 else ''}, "
+            "during which the process was stopped (a session's end, a pause for a quiet "
+            "measurement), counted as their run's median epoch"
+        )
+    return text
+
+
 def _compute_seconds(runs, results):
     """Training + evaluation seconds of the distinct runs."""
     from wsol_tf.reproduction.runs import unique_runs
@@ -312,7 +329,7 @@ def _table_section(name, runs, rows, results, figures_dir, md_dir):
     lines = [f"## {module.TITLE}", "", first_paragraph(module.__doc__), ""]
     lines += [
         f"Command: `python -m wsol_tf.reproduce --tables={name}` ({len(unique_runs(runs))} "
-        f"runs, {_compute_seconds(runs, results) / 60:.1f} min of training and evaluation).",
+        f"runs, {_time_phrase(runs, results)}).",
         "",
         metrics_table(rows, module.PAPER, getattr(module, "PAPER_ROW", None)),
         "",
@@ -396,7 +413,7 @@ def _methods_section(module, runs, selection, results, figures_dir, md_dir):
     lines += [
         f"Command: `python -m wsol_tf.reproduce --tables={module.NAME}` "
         f"({len(unique_runs(every))} runs finished, "
-        f"{_compute_seconds(every, results) / 60:.1f} min of training and evaluation). "
+        f"{_time_phrase(every, results)}). "
         "Protocol (see the experiment's docstring): the same backbone and budget for every "
         "method; each method's hyperparameters chosen among the same number of trials by "
         "validation MaxBoxAccV2; GT-known and Top-1 Loc at the CAM threshold best on "
@@ -465,7 +482,8 @@ def write_report(planned, results, workdir, results_md, figures_dir, command, wa
         "Measured by the current code with the command below; every number is a mean over "
         "the seeds shown (± sample std when there are several). Accuracies in %, GT-known and "
         "Top-1 Loc at CAM threshold 0.2 and IoU 0.5 (the paper's), MaxBoxAccV2 as in "
-        "wsolevaluation. `train s`: mean training seconds per run on this machine.",
+        "wsolevaluation. `train s`: mean training seconds per run on this machine (an epoch "
+        "during which the process was stopped counts as its run's median epoch).",
         "",
         f"Command: `{command}`: {len(distinct)} distinct runs, {trained_now} trained by this "
         f"call ({wall_seconds / 60:.1f} min wall), the others reused from its workdir; "

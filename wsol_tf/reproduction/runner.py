@@ -61,7 +61,7 @@ def finished_result(config, evaluation=None, extra_splits=()):
                                                 if extra_splits else {})})  # fmt: skip
     result = read_json(os.path.join(config.workdir, RESULT_FILE))
     if result is not None and result.get("identity") == wanted:
-        return {**result, "reused": True}
+        return {**_timed(result, config.workdir), "reused": True}
     return None
 
 
@@ -98,7 +98,9 @@ def run_config(
 
     Returns:
         result.json's dict: identity, config, every metric of metrics.json, train_seconds
-        (summed over epochs, so a resumed run counts each epoch once), evaluate_seconds,
+        (summed over epochs, so a resumed run counts each epoch once; an epoch that spanned
+        a stopped process counts as the run's median epoch: `train_time`),
+        train_seconds_wall, paused_epochs, evaluate_seconds,
         train_accuracy, num_test_images, overlays, workdir, reused; "diverged" (a message)
         for a recorded divergence.
     """
@@ -120,7 +122,7 @@ def run_config(
         if previous is not None and previous.get("identity") == wanted:
             if previous.get("diverged") and on_divergence == "raise":
                 raise FloatingPointError(previous["diverged"])
-            return {**previous, "reused": True}
+            return {**_timed(previous, workdir), "reused": True}
     import keras
     import tensorflow as tf
 
@@ -158,7 +160,7 @@ def run_config(
         "config": json.loads(config.to_json()),
         "identity": wanted,
         "train_accuracy": epochs[-1].get("accuracy") if epochs else None,
-        "train_seconds": _train_seconds(epochs),
+        **_train_time(epochs),
         "evaluate_seconds": evaluate_seconds,
         "num_test_images": metrics.get("num_images"),
         "overlays": metrics.get("overlays"),
@@ -173,9 +175,47 @@ def _epochs(workdir):
     return read_json(os.path.join(workdir, "train_log.json")) or []
 
 
-def _train_seconds(epochs):
-    # Summed over epochs: a resumed run counts each epoch once.
-    return float(sum(e.get("seconds", 0.0) for e in epochs))
+PAUSE_FACTOR = 5.0
+
+
+def train_time(epoch_seconds):
+    """(train seconds, paused epochs) of one run from its epochs' wall seconds.
+
+    Summed over epochs, so a resumed run counts each epoch once. An epoch longer than
+    `PAUSE_FACTOR` x the run's median epoch counts as that median: its process was stopped
+    meanwhile (a session that ended with the run in it, a SIGSTOP for a quiet measurement),
+    and wall time cannot tell that from work. E.g. [20, 22, 650, 24] -> (89, 1).
+    """
+    seconds = [float(s) for s in epoch_seconds]
+    if not seconds:
+        return 0.0, 0
+    ordered = sorted(seconds)
+    middle = len(ordered) // 2
+    median = ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+    paused = [s > PAUSE_FACTOR * median for s in seconds] if median > 0 else [False] * len(seconds)
+    total = sum(median if stopped else s for s, stopped in zip(seconds, paused, strict=True))
+    return float(total), int(sum(paused))
+
+
+def _train_time(epochs):
+    """result.json's time fields: "train_seconds" (`train_time`), "train_seconds_wall" (the
+    plain sum) and "paused_epochs"."""
+    seconds = [e.get("seconds", 0.0) for e in epochs]
+    total, paused = train_time(seconds)
+    return {
+        "train_seconds": total,
+        "train_seconds_wall": float(sum(seconds)),
+        "paused_epochs": paused,
+    }
+
+
+def _timed(result, workdir):
+    """A result.json written before "paused_epochs" existed, with its time fields recomputed
+    from the run's train_log.json (kept as read when there is none)."""
+    if "paused_epochs" in result:
+        return result
+    epochs = _epochs(workdir)
+    return {**result, **_train_time(epochs)} if epochs else result
 
 
 def diverged_result(config, wanted, message) -> dict:
@@ -188,7 +228,7 @@ def diverged_result(config, wanted, message) -> dict:
         "config": json.loads(config.to_json()),
         "identity": wanted,
         "train_accuracy": epochs[-1].get("accuracy") if epochs else None,
-        "train_seconds": _train_seconds(epochs),
+        **_train_time(epochs),
         "evaluate_seconds": 0.0,
         "num_test_images": None,
         "overlays": None,
