@@ -49,7 +49,9 @@ def test_only_calls_that_train_are_logged_and_their_seconds_sum(tmp_path):
         ("first", 60.0, 2, True),
         ("second (killed)", 7.5, 1, False),
     ]
-    assert call_summary(str(tmp_path)) == {"calls": 2, "stopped": 1, "seconds": 67.5}
+    assert call_summary(str(tmp_path)) == {
+        "calls": 2, "stopped": 1, "seconds": 67.5, "paused_seconds": 0.0,
+    }  # fmt: skip
 
 
 def test_a_workdir_from_before_the_log_keeps_its_total(tmp_path):
@@ -106,5 +108,26 @@ def test_a_report_of_a_workdir_from_before_the_log_keeps_its_total(tmp_path):
         "calls": 1,
         "stopped": 0,
         "seconds": 600.0,
+        "paused_seconds": 0.0,
     }
     assert _training_calls(str(tmp_path / "fresh"), 3.0, {}, {})["seconds"] == 0.0
+
+
+def test_time_during_which_the_process_was_stopped_is_left_out(tmp_path):
+    clock = FakeClock()
+    log = CallLog(str(tmp_path), "paused for a measurement", interval=60, clock=clock)
+    clock.now += 500.0  # reading finished runs back before the first training: work, counted
+    log.training()
+    for _ in range(3):  # heartbeats on time
+        clock.now += 60.0
+        log._write(finished=False)
+    clock.now += 660.0  # SIGSTOPped for 10 min, then the next heartbeat: one beat counts
+    log._write(finished=False)
+    clock.now += 100.0  # 100 s < 2 min: a late beat on a loaded machine, counted
+    log.run_finished()
+    log.finish()
+    (call,) = read_calls(str(tmp_path))
+    assert call["seconds"] == 500 + 3 * 60 + 60 + 100 and call["paused_seconds"] == 600
+    assert call_summary(str(tmp_path)) == {
+        "calls": 1, "stopped": 0, "seconds": 840.0, "paused_seconds": 600.0,
+    }  # fmt: skip

@@ -6,6 +6,11 @@ trained them". Each training call therefore keeps its own entry in `<workdir>/ca
 rewritten atomically every `interval` seconds and after each finished run, so a killed call
 still counts up to its last heartbeat. A call that trains nothing (everything reused,
 `--report_only`) writes no entry.
+
+Time during which the process was stopped (SIGSTOP for a quiet measurement, a suspended
+session) is not training: a gap between two writes longer than `pause_after(interval)`
+(heartbeats come every `interval`) counts as one interval, and the rest goes to the entry's
+"paused_seconds" instead of its "seconds".
 """
 
 import datetime
@@ -17,6 +22,12 @@ import uuid
 from wsol_tf.files import read_json, write_json
 
 CALLS_FILE = "calls.json"
+
+
+def pause_after(interval):
+    """The gap between writes beyond which the process is taken to have been stopped: three
+    heartbeats, and at least 2 minutes (a loaded machine delays a thread by seconds)."""
+    return max(3.0 * interval, 120.0)
 
 
 def calls_path(workdir):
@@ -35,12 +46,14 @@ def training_wall_seconds(workdir):
 
 
 def call_summary(workdir):
-    """{"calls", "stopped" (calls that never reached their end), "seconds"}."""
+    """{"calls", "stopped" (calls that never reached their end), "seconds", "paused_seconds"
+    (left out of "seconds": the processes were stopped)}."""
     calls = read_calls(workdir)
     return {
         "calls": len(calls),
         "stopped": sum(not call["finished"] for call in calls),
         "seconds": float(sum(call["seconds"] for call in calls)),
+        "paused_seconds": float(sum(call.get("paused_seconds", 0.0) for call in calls)),
     }
 
 
@@ -93,6 +106,8 @@ class CallLog:
         self.interval = interval
         self.clock = clock
         self.started = clock()
+        self._last = None  # clock at the last write: gaps are measured from the first one
+        self.paused = 0.0
         self.started_at = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
         self.id = uuid.uuid4().hex
         self.trained = 0
@@ -129,15 +144,20 @@ class CallLog:
             self._write(finished=False)
 
     def _write(self, finished):
-        entry = {
-            "id": self.id,
-            "command": self.command,
-            "started": self.started_at,
-            "seconds": self.clock() - self.started,
-            "trained_runs": self.trained,
-            "finished": finished,
-        }
         with self._lock:
+            now = self.clock()
+            if self._last is not None and now - self._last > pause_after(self.interval):
+                self.paused += now - self._last - self.interval  # stopped: one beat counts
+            self._last = now
+            entry = {
+                "id": self.id,
+                "command": self.command,
+                "started": self.started_at,
+                "seconds": now - self.started - self.paused,
+                "paused_seconds": self.paused,
+                "trained_runs": self.trained,
+                "finished": finished,
+            }
             # Re-read before writing: another call may have written its entry meanwhile.
             calls = read_calls(self.workdir)
             mine = [i for i, call in enumerate(calls) if call.get("id") == self.id]

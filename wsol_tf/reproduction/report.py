@@ -391,17 +391,24 @@ def _training_calls(workdir, wall_seconds, results, planned):
             "calls": int(earlier > 0) + int(trained),
             "stopped": 0,
             "seconds": earlier + (wall_seconds if trained else 0.0),
+            "paused_seconds": 0.0,
         }
     return summary
 
 
 def _calls_note(calls):
-    if calls["stopped"] == 0:
-        return ""
-    return (
-        f" ({calls['calls']} calls; {calls['stopped']} not finished, killed or still running, "
-        "counted to their last heartbeat)"
-    )
+    parts = []
+    if calls["stopped"]:
+        parts.append(
+            f"{calls['calls']} calls; {calls['stopped']} not finished, killed or still running, "
+            "counted to their last heartbeat"
+        )
+    if calls.get("paused_seconds"):
+        parts.append(
+            f"{calls['paused_seconds'] / 60:.1f} min during which the processes were stopped "
+            "left out"
+        )
+    return f" ({'; '.join(parts)})" if parts else ""
 
 
 def _methods_section(module, runs, selection, results, figures_dir, md_dir):
@@ -470,6 +477,7 @@ def write_report(planned, results, workdir, results_md, figures_dir, command, wa
         "training_wall_seconds": training_wall,
         "training_calls": calls["calls"],
         "training_calls_stopped": calls["stopped"],
+        "training_paused_seconds": calls["paused_seconds"],
         "distinct_runs": len(distinct),
         "trained_now": trained_now,
         "compute_seconds": total_compute,
