@@ -308,6 +308,8 @@ def cli_cases(tiny_data, trained, tmp_path):
     ]:
         bad[name] = broken_copy(tiny_data, tmp_path / name, file, line, text)
     data, workdir = f"--data_dir={tiny_data}", f"--workdir={tmp_path / 'w'}"
+    (tmp_path / "empty_config").mkdir()
+    (tmp_path / "empty_config" / "config.json").write_text("")
 
     def broken(name, expected):
         return (name, [*train, f"--data_dir={bad[name]}", workdir], expected)
@@ -327,6 +329,17 @@ def cli_cases(tiny_data, trained, tmp_path):
          "cannot write there"),
         ("another_run_in_workdir", [*train, data, "--method=cam", f"--workdir={other}"],
          "holds another run"),
+        ("image_size_of_three", [*train, data, "--image_size=32,48,64", workdir],
+         "--image_size=32,48,64: takes H,W or one size N, not 3 values"),
+        ("lr_decay_epochs_not_a_number", [*train, data, "--lr_decay_epochs=abc", workdir],
+         "--lr_decay_epochs=abc: takes whole epoch numbers"),
+        ("lr_decay_epochs_negative", [*train, data, "--lr_decay_epochs=-1", workdir],
+         "--lr_decay_epochs=-1 is invalid: must be epoch numbers >= 1"),
+        ("pretrained_missing", [*train, data, "--pretrained=/does/not/exist.h5", workdir],
+         "--pretrained='/does/not/exist.h5': no such file"),
+        ("evaluate_empty_config",
+         ["wsol_tf.evaluate", f"--workdir={tmp_path / 'empty_config'}"],
+         f"{tmp_path / 'empty_config' / 'config.json'}: not a readable training config (empty"),
         ("evaluate_out_dir_under_a_file",
          ["wsol_tf.evaluate", f"--workdir={trained}", f"--out_dir={tmp_path / 'a_file' / 'o'}"],
          "cannot write there"),
@@ -515,3 +528,4 @@ def test_outputs_are_written_atomically(tmp_path, monkeypatch):
         save_png(tmp_path / "overlay.png", np.zeros((4, 6, 3), np.uint8))
     assert not (tmp_path / "overlay.png").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["results.md"]  # no temporary left
+

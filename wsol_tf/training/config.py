@@ -100,7 +100,9 @@ class TrainConfig:
     batch_size: int = _field(32, "Global batch size (split among replicas).")
     lr: float = _field(0.02, "Base learning rate of SGD.")
     lr_schedule: str = _field("step", "Learning-rate schedule.", choices=LR_SCHEDULES)
-    lr_decay_epochs: tuple = _field((), "Epochs at which lr is multiplied by --lr_decay.")
+    lr_decay_epochs: tuple = _field(
+        (), "Epochs (>= 1, e.g. 30,60) after which lr is multiplied by --lr_decay."
+    )
     lr_decay: float = _field(0.1, "Step decay factor.")
     momentum: float = _field(0.9, "SGD momentum.")
     nesterov: bool = _field(True, "Nesterov momentum (Tensorpack's choice).")
@@ -141,10 +143,11 @@ class TrainConfig:
     def __post_init__(self):
         if self.pretrained in ("", "none", "None"):
             self.pretrained = None  # `--pretrained=` or `--pretrained=none` turns a recipe's off
-        self.image_size = parse_size(self.image_size)
-        self.resize_size = None if self.resize_size is None else parse_size(self.resize_size)
+        self.image_size = parse_size(self.image_size, "image_size")
+        if self.resize_size is not None:
+            self.resize_size = parse_size(self.resize_size, "resize_size")
         self.positions = None if self.positions is None else tuple(self.positions)
-        self.lr_decay_epochs = tuple(int(e) for e in self.lr_decay_epochs)
+        self.lr_decay_epochs = parse_epochs(self.lr_decay_epochs, "lr_decay_epochs")
         self.method_params = dict(self.method_params or {})
 
     @classmethod
@@ -188,6 +191,7 @@ class TrainConfig:
         for name, value in self.method_params.items():
             if isinstance(value, float) and not math.isfinite(value):
                 raise ValueError(f"--{name}={value} is invalid: must be a finite number.")
+        check_pretrained_file(self.model, self.pretrained)
         if self.dataset in NEEDS_DATA_DIR and not self.data_dir:
             raise ValueError(f"--dataset={self.dataset} needs --data_dir=<dataset folder>.")
         method = self.make_method()  # validates the method, its params and positions
@@ -212,6 +216,13 @@ class TrainConfig:
         _check(self.batch_size >= 1, "batch_size", self.batch_size, ">= 1")
         _check(_finite(self.lr) and self.lr > 0, "lr", self.lr, "a finite number > 0")
         _check(0.0 < self.lr_decay <= 1.0, "lr_decay", self.lr_decay, "in (0, 1]")
+        # The step schedule decays at step e * steps_per_epoch: the end of epoch e. Epoch 0 or
+        # less would decay from the first step on, and an epoch given twice decays twice.
+        decay_epochs = ",".join(map(str, self.lr_decay_epochs))
+        _check(all(e >= 1 for e in self.lr_decay_epochs), "lr_decay_epochs", decay_epochs,
+               "epoch numbers >= 1 (the lr decays after each of those epochs)")  # fmt: skip
+        _check(len(set(self.lr_decay_epochs)) == len(self.lr_decay_epochs), "lr_decay_epochs",
+               decay_epochs, "distinct epochs (one given twice decays twice)")  # fmt: skip
         _check(0.0 <= self.momentum < 1.0, "momentum", self.momentum, "in [0, 1)")
         _check(_finite(self.weight_decay) and self.weight_decay >= 0, "weight_decay",
                self.weight_decay, "a finite number >= 0")  # fmt: skip
@@ -292,15 +303,34 @@ class TrainConfig:
 
     @classmethod
     def load(cls, workdir):
+        """The config.json of a training workdir (every command reads it through here).
+
+        Raises:
+            FileNotFoundError when there is none; ValueError naming the file when it is not
+            a readable config (empty, not JSON, not an object, a value of the wrong kind).
+        """
         path = os.path.join(workdir, "config.json")
         if not os.path.isfile(path):
             raise FileNotFoundError(f"{path} not found: is {workdir!r} a training workdir?")
-        with open(path) as f:
-            values = json.load(f)
+        try:
+            with open(path, encoding="utf-8") as f:
+                values = json.load(f)
+        except (ValueError, UnicodeDecodeError) as error:  # JSONDecodeError is a ValueError
+            what = "empty file" if os.path.getsize(path) == 0 else f"not valid JSON: {error}"
+            raise ValueError(f"{path}: not a readable training config ({what}).") from None
+        if not isinstance(values, dict):
+            raise ValueError(
+                f"{path}: not a readable training config (expected a JSON object, found "
+                f"{type(values).__name__})."
+            )
         known = {f.name for f in dataclasses.fields(cls)}
         # Configs written before the method seam kept ADL's fields at the top level.
         legacy = {k: values.pop(k) for k in ("drop_rate", "gamma", "adl_variant") if k in values}
-        config = cls(**{k: v for k, v in values.items() if k in known})
+        try:
+            config = cls(**{k: v for k, v in values.items() if k in known})
+        except (TypeError, ValueError) as error:
+            reason = str(error).rstrip(".")
+            raise ValueError(f"{path}: not a readable training config ({reason}).") from None
         if legacy and config.method == "adl" and not config.method_params:
             config.method_params = {"variant" if k == "adl_variant" else k: v
                                     for k, v in legacy.items()}  # fmt: skip
@@ -318,15 +348,65 @@ def _unknown_setting(key, method):
     return f"Unknown setting {key!r} (not a TrainConfig field nor a parameter of {method})."
 
 
-def parse_size(size):
-    """(h, w) from an int, a pair, or the flags' strings "96", "96,128" or "96x128"."""
-    if isinstance(size, str):
-        try:
-            size = [int(s) for s in size.replace("x", ",").split(",") if s.strip()]
-        except ValueError:
-            raise ValueError(f"size {size!r} must be N or H,W (integers)") from None
-        size = size[0] if len(size) == 1 else size
-    return as_hw(size)
+def parse_size(size, flag=None):
+    """(h, w) from an int, a pair, or the flags' strings "96", "96,128" or "96x128";
+    ValueError naming `flag` (e.g. "image_size") and what it takes."""
+    text = size if isinstance(size, str) else ",".join(map(str, _as_list(size)))
+    where = f"--{flag}={text}" if flag else f"size {text!r}"
+    values = size.replace("x", ",").split(",") if isinstance(size, str) else _as_list(size)
+    values = [v for v in values if not (isinstance(v, str) and not v.strip())]
+    try:
+        values = [_whole(v) for v in values]
+    except (TypeError, ValueError):
+        raise ValueError(f"{where}: takes H,W or one size N (whole numbers).") from None
+    if len(values) not in (1, 2):
+        raise ValueError(f"{where}: takes H,W or one size N, not {len(values)} values.")
+    return as_hw(values[0] if len(values) == 1 else values)
+
+
+def parse_epochs(epochs, flag):
+    """A tuple of whole epoch numbers from a list of ints or the flag's strings ("30,60");
+    ValueError naming `flag` otherwise. Their range is checked by `TrainConfig.validate`."""
+    if epochs is None:
+        return ()
+    values = epochs.split(",") if isinstance(epochs, str) else _as_list(epochs)
+    values = [v for v in values if not (isinstance(v, str) and not v.strip())]
+    try:
+        return tuple(_whole(v) for v in values)
+    except (TypeError, ValueError):
+        text = epochs if isinstance(epochs, str) else ",".join(map(str, values))
+        raise ValueError(
+            f"--{flag}={text}: takes whole epoch numbers separated by commas (e.g. 30,60)."
+        ) from None
+
+
+def _as_list(value):
+    return [value] if isinstance(value, int | float | str) else list(value)
+
+
+def _whole(value):
+    """An int from an int, an integral float or a string of digits; ValueError otherwise."""
+    if isinstance(value, bool):
+        raise ValueError(value)
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError(value)
+        return int(value)
+    if isinstance(value, str):
+        return int(value.strip())
+    return int(value)
+
+
+def check_pretrained_file(model, pretrained):
+    """A --pretrained weights file must exist and suit the backbone, checked at the start
+    (without TensorFlow) rather than when the model is built, after the workdir is written.
+    'imagenet' is checked when the model is built (it may need a download)."""
+    from wsol_tf import models
+    from wsol_tf.models import pretrained as weights
+
+    kind, _ = weights.parse_pretrained(pretrained)  # FileNotFoundError naming flag and path
+    if kind not in (None, weights.IMAGENET):
+        weights.check_pretrained(models.backbone_module(model), pretrained)
 
 
 def _finite(value):

@@ -120,10 +120,8 @@ def config_from_flags(flag_values=flags.FLAGS):
         if field.name == "workdir":
             continue
         if base is None or fv[field.name].present:
-            value = fv[field.name].value
-            if field.name == "lr_decay_epochs" and value is not None:
-                value = tuple(int(e) for e in value)
-            settings[field.name] = value
+            # Parsed by TrainConfig (e.g. --lr_decay_epochs's numbers), naming the flag.
+            settings[field.name] = fv[field.name].value
     if fv["positions"].present or fv["adl_positions"].present:
         settings["positions"] = fv["positions"].value
     method = settings.get("method", fv["method"].value)

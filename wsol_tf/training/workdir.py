@@ -312,7 +312,7 @@ def prepare(
             old = TrainConfig.load(workdir)
         except (ValueError, TypeError) as error:
             old = None
-            reason = f"--workdir={workdir}: its {CONFIG_FILE} is unreadable ({error})"
+            reason = f"--workdir={workdir}: {str(error).rstrip('.')}"  # names config.json
         old_run = read_json(os.path.join(workdir, RUN_FILE)) if old is not None else None
     if old is not None:
         diffs = differences(old, config, (old_run or {}).get("data"), data)
