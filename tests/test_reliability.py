@@ -529,3 +529,46 @@ def test_outputs_are_written_atomically(tmp_path, monkeypatch):
     assert not (tmp_path / "overlay.png").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["results.md"]  # no temporary left
 
+
+# --- also: damaged checkpoints, too few readable images ----------------------------------------
+
+
+def test_a_damaged_latest_checkpoint_is_named_and_the_newest_intact_one_is_used(
+    trained, tiny_data, tmp_path
+):
+    """Resuming and evaluating 'latest' skip a damaged checkpoint for the newest intact one
+    kept, naming the file; a damaged checkpoint asked for by name is an error naming it."""
+    import glob
+
+    import tensorflow as tf
+
+    from wsol_tf.data.datasets import load_split
+    from wsol_tf.training.checkpoints import DamagedCheckpoint, load_model
+    from wsol_tf.training.trainer import Trainer
+
+    workdir = copy_of(trained, tmp_path)
+    checkpoints = os.path.join(workdir, "checkpoints")
+    (data,) = glob.glob(os.path.join(checkpoints, "ckpt-6.data-*"))
+    os.truncate(data, 100)
+    lines = []
+    _, _, used = load_model(workdir, print_fn=lines.append)
+    assert used == os.path.join(checkpoints, "ckpt-5")
+    assert lines == [
+        f"warning: skipped checkpoint {checkpoints}/ckpt-6: {data} is truncated or damaged (Read "
+        "less bytes than requested); using the newest intact earlier checkpoint instead."
+    ]
+    with pytest.raises(DamagedCheckpoint) as error:
+        load_model(workdir, os.path.join(checkpoints, "ckpt-6"))
+    assert f"ckpt-6 cannot be read: {data} is truncated or damaged" in str(error.value)
+
+    with open(os.path.join(checkpoints, "ckpt-5.index"), "wb") as f:
+        f.write(os.urandom(300))  # a garbage index
+    config = config_for(tiny_data, workdir, epochs=3).validate()
+    trainer = Trainer(config, load_split("cub", tiny_data, "train"), tf.distribute.get_strategy(),
+                      print_fn=lines.append)  # fmt: skip
+    lines.clear()
+    assert trainer.restore() == 4
+    assert f"{checkpoints}/ckpt-6: {data} is truncated" in lines[0]
+    assert f"{checkpoints}/ckpt-5: {checkpoints}/ckpt-5.index is damaged (" in lines[1]
+    assert lines[2] == f"Resumed from {checkpoints}/ckpt-4 (step 4)."
+

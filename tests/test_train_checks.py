@@ -1,7 +1,10 @@
-"""Checks at the start of training, as unit tests (no training): flags that take sizes and
-epochs name themselves, a missing --pretrained file is refused before the workdir is
-written, and a broken config.json is named."""
+"""Checks at the start of training and around checkpoints, as unit tests (no training):
+flags that take sizes and epochs name themselves, a missing --pretrained file is refused
+before the workdir is written, a broken config.json is named, and a damaged checkpoint is
+named by its file and skipped for the newest intact one kept."""
 
+import glob
+import os
 import re
 
 import pytest
@@ -92,3 +95,83 @@ def test_a_broken_config_json_is_named_by_evaluate_and_train(tmp_path, text, why
         run_folder.RunMismatch, match=re.escape(f"--workdir={tmp_path}: {path}: not a")
     ):
         run_folder.prepare(config, {}, 1, print_fn=lambda _: None)
+
+
+# --- damaged checkpoints ----------------------------------------------------------------------
+
+
+@pytest.fixture()
+def kept(tmp_path):
+    """A checkpoint folder that kept ckpt-2, ckpt-3, ckpt-4 of one variable (value = step)."""
+    import tensorflow as tf
+
+    variable = tf.Variable(0.0)
+    manager = tf.train.CheckpointManager(
+        tf.train.Checkpoint(v=variable), str(tmp_path / "checkpoints"), max_to_keep=3
+    )
+    for step in range(1, 5):
+        variable.assign(float(step))
+        manager.save(checkpoint_number=step)
+    return str(tmp_path / "checkpoints")
+
+
+def restorer():
+    """(restore(path), the value restored)."""
+    import tensorflow as tf
+
+    variable = tf.Variable(-1.0)
+
+    def restore(path):
+        tf.train.Checkpoint(v=variable).restore(path).assert_existing_objects_matched()
+
+    return restore, variable
+
+
+def test_a_damaged_kept_checkpoint_is_skipped_naming_its_file(kept):
+    from wsol_tf.training.checkpoints import checkpoint_damage, kept_checkpoints, restore_intact
+
+    names = [os.path.basename(p) for p in kept_checkpoints(kept)]
+    assert names == ["ckpt-4", "ckpt-3", "ckpt-2"]
+    (data,) = glob.glob(os.path.join(kept, "ckpt-4.data-*"))
+    os.truncate(data, 10)
+    with open(os.path.join(kept, "ckpt-3.index"), "wb") as f:
+        f.write(b"garbage" * 50)
+    assert checkpoint_damage(os.path.join(kept, "ckpt-2")) is None
+    lines = []
+    restore, variable = restorer()
+    path = restore_intact(kept_checkpoints(kept), restore, lines.append, kept_in=kept)
+    assert os.path.basename(path) == "ckpt-2" and float(variable.numpy()) == 2.0
+    assert len(lines) == 2
+    assert lines[0].startswith(f"warning: skipped checkpoint {kept}/ckpt-4: {data} is truncated")
+    assert f"{kept}/ckpt-3.index is damaged (" in lines[1]
+
+
+def test_a_named_or_every_damaged_checkpoint_is_an_error_naming_the_files(kept):
+    from wsol_tf.training.checkpoints import DamagedCheckpoint, kept_checkpoints, restore_intact
+
+    os.remove(os.path.join(kept, "ckpt-2.index"))
+    for data in glob.glob(os.path.join(kept, "ckpt-[34].data-*")):
+        os.truncate(data, 10)
+    restore, _ = restorer()
+    with pytest.raises(DamagedCheckpoint, match=r"checkpoint .*ckpt-4 cannot be read: .*ckpt-4\."
+                       r"data-00000-of-00001 is truncated or damaged"):  # fmt: skip
+        restore_intact([os.path.join(kept, "ckpt-4")], restore, print)
+    with pytest.raises(DamagedCheckpoint) as error:
+        restore_intact(kept_checkpoints(kept), restore, lambda _: None, kept_in=kept)
+    message = str(error.value)
+    assert message.startswith(f"no intact checkpoint in {kept}: {kept}/ckpt-4.data-")
+    assert f"{kept}/ckpt-2.index is missing" in message
+
+
+def test_a_checkpoint_of_another_model_is_not_taken_for_a_damaged_one(kept):
+    import tensorflow as tf
+
+    from wsol_tf.training.checkpoints import kept_checkpoints, restore_intact
+
+    other = tf.Variable(0.0)
+
+    def restore(path):  # expects a variable the checkpoint does not hold
+        tf.train.Checkpoint(w=other).restore(path).assert_existing_objects_matched()
+
+    with pytest.raises(AssertionError):
+        restore_intact(kept_checkpoints(kept), restore, print, kept_in=kept)

@@ -11,6 +11,12 @@ sweep and over the fine grid; MaxBoxAcc; MaxBoxAccV2; PxAP where masks exist; im
 and picture grids (overlays.png = the first images, pictures_best.png, pictures_worst.png;
 GT box red, predicted green) to --out_dir (default: the workdir). The output folder is
 checked before the work; bad input gets one line and exit status 2 (`wsol_tf.cli`).
+
+Without --checkpoint the workdir's latest checkpoint is evaluated; if its files are damaged
+(truncated, garbage or missing), the newest intact one that training kept is evaluated
+instead, as a resumed training run would continue from it, with a warning on stderr naming
+the damaged file; metrics.json's "checkpoint" names the one evaluated. A damaged checkpoint
+named by --checkpoint is an error naming its file. An empty or corrupt config.json is named.
 """
 
 import json
@@ -23,7 +29,12 @@ from wsol_tf.evaluation.flags import cam_from_flags, define_cam_flags
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Training workdir (config.json, checkpoints/).")
-flags.DEFINE_string("checkpoint", None, "Checkpoint path; default: the workdir's latest.")
+flags.DEFINE_string(
+    "checkpoint", None,
+    "Checkpoint path; default: the workdir's latest, or, when its files are damaged, the newest "
+    "intact checkpoint kept (a warning names the damaged file). A damaged checkpoint given here "
+    "is an error naming its file.",
+)  # fmt: skip
 flags.DEFINE_string("dataset", None, "Dataset to evaluate on; default: the training dataset.")
 flags.DEFINE_string("data_dir", None, "Dataset folder; default: the training one.")
 flags.DEFINE_string("split", "test", "Split to evaluate.")

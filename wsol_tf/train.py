@@ -3,7 +3,9 @@
 Flags are read here only; the library takes a `TrainConfig`. A workdir holding another run
 is refused (naming the settings that differ) before anything is written; `--noresume` moves
 it aside and starts over, `--fork_from=<run>` starts a new run from another run's checkpoint
-(see `wsol_tf.training.workdir`). Bad input gets one line and exit status 2.
+(see `wsol_tf.training.workdir`). Resuming skips a kept checkpoint whose files are damaged
+for the newest intact one, with a warning naming the file. Bad input gets one line and exit
+status 2.
 """
 
 from absl import app, flags, logging

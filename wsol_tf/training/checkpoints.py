@@ -1,9 +1,27 @@
-"""Rebuild a training run's model from its workdir and load a checkpoint, with clear errors."""
+"""Rebuild a training run's model from its workdir and load a checkpoint, with clear errors.
 
+A damaged checkpoint (a truncated `.data-*` shard, a garbage or missing `.index`) is named by
+its file. Where the caller asked for the workdir's latest checkpoint (resuming training,
+`evaluate`/`localize`/`export` without `--checkpoint`), the newest intact one of those
+keep_checkpoints kept is used instead, with a warning naming each damaged one skipped and
+why; a checkpoint asked for by name (`--checkpoint`, a fork's source) is never replaced by
+another: its damage is an error. A checkpoint whose files read but do not fit the model is
+an error either way (another run's checkpoint is not "damaged").
+"""
+
+import glob
 import json
 import os
+import re
+import sys
 
+from wsol_tf.errors import error_text
 from wsol_tf.training.config import TrainConfig
+
+
+class DamagedCheckpoint(ValueError):
+    """No usable checkpoint: the one asked for, or every one kept, has a damaged or missing
+    file; the message names the files and why."""
 
 
 def class_names(workdir):
@@ -15,47 +33,159 @@ def class_names(workdir):
         return json.load(f)
 
 
-def load_model(workdir, checkpoint=None, num_classes=None):
+def load_model(workdir, checkpoint=None, num_classes=None, print_fn=None):
     """The workdir's model with a checkpoint's weights.
 
     Args:
         workdir: training workdir (config.json, checkpoints/, classes.json).
-        checkpoint: checkpoint prefix; None means the workdir's latest.
+        checkpoint: checkpoint prefix; None means the workdir's latest, or, when the
+            latest's files are damaged, the newest intact one kept (a warning names each one
+            skipped).
         num_classes: classifier size; None reads it from classes.json.
+        print_fn: where warnings go; default stderr (the commands' stdout may be data).
 
     Returns:
         (model, config, checkpoint path).
 
     Raises:
         FileNotFoundError when the workdir, its config or a checkpoint is missing;
-        ValueError when the checkpoint does not fit the model the config describes.
+        DamagedCheckpoint (a ValueError) naming the file when the checkpoint asked for, or
+        every one kept, cannot be read; ValueError when the checkpoint does not fit the model
+        the config describes.
     """
-    from wsol_tf.training.trainer import latest_checkpoint, restore_model
+    from wsol_tf.training.trainer import restore_model
 
     if not os.path.isfile(os.path.join(workdir, "config.json")):
         raise FileNotFoundError(f"--workdir={workdir}: no config.json (not a training workdir)")
     config = TrainConfig.load(workdir)
-    checkpoint = checkpoint or latest_checkpoint(workdir)
-    if not checkpoint:
-        raise FileNotFoundError(f"No checkpoint in {os.path.join(workdir, 'checkpoints')}.")
-    if not os.path.isfile(checkpoint + ".index"):
-        raise FileNotFoundError(f"--checkpoint={checkpoint}: no file {checkpoint}.index")
+    checkpoint_dir = os.path.join(workdir, "checkpoints")
+    if checkpoint:
+        if not os.path.isfile(checkpoint + ".index"):
+            raise FileNotFoundError(f"--checkpoint={checkpoint}: no file {checkpoint}.index")
+        candidates = [checkpoint]
+    else:
+        candidates = kept_checkpoints(checkpoint_dir)
+        if not candidates:
+            raise FileNotFoundError(f"No checkpoint in {checkpoint_dir}.")
     if num_classes is None:
         names = class_names(workdir)
         if names is None:
             raise FileNotFoundError(f"{workdir}: no classes.json; pass the number of classes")
         num_classes = len(names)
     model = _build_model(config, num_classes)
-    try:
-        restore_model(model, checkpoint)
-    except (AssertionError, ValueError) as error:
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
-        raise ValueError(
-            f"checkpoint {checkpoint} does not match the model {config.model} "
-            f"(method {config.method}, {num_classes} classes, input {config.image_size}): "
-            f"{first_line}"
-        ) from None
+
+    def restore(path):
+        try:
+            restore_model(model, path)
+        except (AssertionError, ValueError) as error:
+            first_line = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+            raise ValueError(
+                f"checkpoint {path} does not match the model {config.model} "
+                f"(method {config.method}, {num_classes} classes, input {config.image_size}): "
+                f"{first_line}"
+            ) from None
+
+    if print_fn is None:
+
+        def print_fn(line):
+            print(line, file=sys.stderr)
+
+    checkpoint = restore_intact(
+        candidates, restore, print_fn, using="using", kept_in=None if checkpoint else checkpoint_dir
+    )
     return model, config, checkpoint
+
+
+def kept_checkpoints(checkpoint_dir):
+    """The checkpoints that `checkpoint_dir`'s `checkpoint` list names (those keep_checkpoints
+    kept), newest first; [] when there is no list. ValueError naming the list when it cannot
+    be read."""
+    import tensorflow as tf
+
+    listing = os.path.join(checkpoint_dir, "checkpoint")
+    if not os.path.isfile(listing):
+        return []
+    try:
+        state = tf.train.get_checkpoint_state(checkpoint_dir)  # None when it does not parse
+    except (ValueError, tf.errors.OpError) as error:
+        state, reason = None, error_text(error)
+    else:
+        reason = "not a checkpoint list"
+    if state is None:
+        raise ValueError(
+            f"{listing}: cannot be read ({reason}); the checkpoints kept are named by their "
+            f"files ({os.path.join(checkpoint_dir, 'ckpt-<step>.index')})."
+        )
+    found = []  # get_checkpoint_state has joined relative names to checkpoint_dir
+    for path in [state.model_checkpoint_path, *reversed(state.all_model_checkpoint_paths)]:
+        if path not in found:
+            found.append(path)
+    return found
+
+
+def checkpoint_damage(prefix):
+    """Why checkpoint `prefix` cannot be read, naming the file at fault (its `.index` or a
+    `.data-*` shard), or None when every tensor in it reads (then a failed restore means it
+    does not fit the model, not that it is damaged)."""
+    import tensorflow as tf
+
+    index = prefix + ".index"
+    if not os.path.isfile(index):
+        return f"{index} is missing"
+    try:
+        reader = tf.train.load_checkpoint(prefix)
+        keys = sorted(reader.get_variable_to_dtype_map())
+    except Exception as error:  # noqa: BLE001 - any reader error means the index is damaged
+        return f"{index} is damaged ({error_text(error)})"
+    shards = sorted(glob.glob(glob.escape(prefix) + ".data-*"))
+    expected = {int(m.group(1)) for m in map(re.compile(r"-of-(\d+)$").search, shards) if m}
+    if not shards or (len(expected) == 1 and len(shards) < expected.pop()):
+        return f"{prefix}.data-* is missing (the index names {len(keys)} tensors)"
+    try:
+        for key in keys:
+            reader.get_tensor(key)
+    except Exception as error:  # noqa: BLE001 - the reader raises IndexError, DataLossError...
+        where = shards[0] if len(shards) == 1 else f"one of {prefix}.data-* ({len(shards)} files)"
+        return f"{where} is truncated or damaged ({error_text(error)})"
+    return None
+
+
+def restore_intact(candidates, restore, print_fn=print, using="using", kept_in=None, hint=""):
+    """Calls `restore(path)` on the first of `candidates` (newest first) that restores.
+
+    A candidate whose restore fails because a file of it is damaged or missing
+    (`checkpoint_damage`) is skipped, with a warning naming the file and why, when `kept_in`
+    (the folder of the kept checkpoints) says the candidates are alternatives; any other
+    failure is raised as it is.
+
+    Returns:
+        The path restored.
+
+    Raises:
+        DamagedCheckpoint naming every damaged file (and ending with `hint`) when no candidate
+        restores.
+    """
+    damaged = []
+    for path in candidates:
+        try:
+            restore(path)
+            return path
+        except Exception:
+            damage = checkpoint_damage(path)
+            if damage is None:
+                raise  # the files read: the checkpoint does not fit (the caller's message)
+        damaged.append(damage)
+        if kept_in is not None and len(damaged) < len(candidates):
+            print_fn(
+                f"warning: skipped checkpoint {path}: {damage}; {using} the newest intact "
+                "earlier checkpoint instead."
+            )
+    if kept_in is None:
+        raise DamagedCheckpoint(f"checkpoint {candidates[0]} cannot be read: {damaged[0]}.{hint}")
+    listed = "; ".join(damaged)
+    raise DamagedCheckpoint(
+        f"no intact checkpoint in {kept_in}: {listed}; the files are left as they are.{hint}"
+    )
 
 
 def _build_model(config, num_classes):

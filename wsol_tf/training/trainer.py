@@ -278,10 +278,19 @@ class Trainer:
 
     def restore(self):
         """Restores the workdir's latest checkpoint (else the fork's), if any; returns the
-        global step. ValueError (one line) when it does not fit the model."""
-        latest = tf.train.latest_checkpoint(os.path.join(self.config.workdir, "checkpoints"))
-        source = latest or (self.fork or {}).get("checkpoint")
-        if source:
+        global step. A kept checkpoint whose files are damaged is skipped, with a warning
+        naming the file, for the newest intact one; `DamagedCheckpoint` when none is intact
+        (or the fork's is damaged); ValueError (one line) when it does not fit the model."""
+        from wsol_tf.training.checkpoints import kept_checkpoints, restore_intact
+
+        checkpoint_dir = os.path.join(self.config.workdir, "checkpoints")
+        kept = kept_checkpoints(checkpoint_dir)  # every worker reads the same files
+        fork = (self.fork or {}).get("checkpoint")
+        candidates = kept or ([fork] if fork else [])
+        if not candidates:
+            return self.step
+
+        def restore(source):
             try:
                 self.checkpoint.restore(source).assert_existing_objects_matched()
             except (AssertionError, ValueError, tf.errors.OpError) as error:
@@ -291,8 +300,18 @@ class Trainer:
                     f"method {self.config.method}): "
                     + (text.splitlines()[0][:200] if text else type(error).__name__)
                 ) from None
-            what = "Resumed from" if latest else f"Forked from {self.fork['workdir']}:"
-            self.print(f"{what} {source} (step {self.step}).")
+
+        hint = (
+            " Pass --noresume to move the run aside and start over."
+            if kept
+            else f" (the checkpoint --fork_from={self.fork['workdir']} starts from)"
+        )
+        source = restore_intact(
+            candidates, restore, self.print, using="resuming from",
+            kept_in=checkpoint_dir if kept else None, hint=hint,
+        )  # fmt: skip
+        what = "Resumed from" if kept else f"Forked from {self.fork['workdir']}:"
+        self.print(f"{what} {source} (step {self.step}).")
         return self.step
 
     def current_lr(self):

@@ -6,7 +6,9 @@ generator's cache key). Before anything is written, `prepare` compares the workd
 if any, with the one asked for:
 
 - an empty or new folder: a new run;
-- the same run: resumed from its latest checkpoint (or "already done");
+- the same run: resumed from its latest checkpoint (or "already done"); a kept checkpoint
+  whose files are damaged is skipped, naming the file, for the newest intact one
+  (`wsol_tf.training.checkpoints`);
 - another run: refused, naming the differing fields, unless the caller says to move it aside
   (`<workdir>.replaced-<time>`) or delete it; `--noresume` always starts over that way;
 - a run that has trained further than asked (fewer --epochs): refused, a checkpoint cannot be
