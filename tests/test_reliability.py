@@ -572,3 +572,32 @@ def test_a_damaged_latest_checkpoint_is_named_and_the_newest_intact_one_is_used(
     assert f"{checkpoints}/ckpt-5: {checkpoints}/ckpt-5.index is damaged (" in lines[1]
     assert lines[2] == f"Resumed from {checkpoints}/ckpt-4 (step 4)."
 
+
+def test_too_few_readable_images_for_one_batch_are_counted_and_listed(tmp_path):
+    import cv2
+
+    rng = np.random.default_rng(0)
+    broken = []
+    for k in range(6):  # 3 readable, 3 not, in both classes
+        path = tmp_path / "photos" / ("cat", "dog")[k // 3] / f"{k}.jpg"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if k % 2:
+            path.write_bytes(b"not an image")
+            broken.append(str(path))
+        else:
+            cv2.imwrite(str(path), rng.integers(0, 255, (30, 40, 3), dtype=np.uint8))
+    workdir = tmp_path / "w"
+    config = TrainConfig.from_settings(
+        model="tinyvgg", dataset="folder", data_dir=str(tmp_path / "photos"), epochs=1,
+        steps_per_epoch=1, batch_size=4, image_size=(48, 64), workdir=str(workdir),
+        tensorboard=False,
+    )  # fmt: skip
+    with pytest.raises(ValueError) as error:
+        training.train(config, print_fn=lambda *_: None)
+    message = str(error.value)
+    assert message.startswith(
+        "only 3 of 6 images of split train are readable (fewer than --batch_size=4): "
+    )
+    assert all(path in message for path in broken) and "IteratorGetNext" not in message
+    listed = json.loads((workdir / "unreadable_files.json").read_text())
+    assert sorted(e["path"] for e in listed["skipped"]) == sorted(broken)

@@ -375,10 +375,14 @@ class Trainer:
                     if config.checkpoint_every_steps
                     else self.total_steps,
                 )
-                loop_totals = {
-                    k: float(v)
-                    for k, v in self._train_loop(iterator, tf.constant(num_steps)).items()
-                }
+                try:
+                    sums = self._train_loop(iterator, tf.constant(num_steps))
+                except tf.errors.OutOfRangeError:
+                    # The pipeline skips unreadable images; too few left fill no batch.
+                    if not len(self.skip_log):
+                        raise
+                    raise ValueError(self._too_few_readable()) from None
+                loop_totals = {k: float(v) for k, v in sums.items()}
                 step += num_steps
                 self.global_step.assign(step)
                 if not math.isfinite(loop_totals["loss"]):
@@ -435,6 +439,23 @@ class Trainer:
                 if writer:
                     self._epoch_summaries(writer, step, record)
         return history
+
+    def _too_few_readable(self):
+        """The message when the readable training images fill no batch; writes
+        unreadable_files.json (the chief) so the files to fix are listed."""
+        skipped = self.skip_log.to_json()
+        path = os.path.join(self.config.workdir, "unreadable_files.json")
+        if self.chief:
+            write_json(path, skipped)
+        total = len(self.records)
+        readable = total - skipped["num_skipped"]
+        names = ", ".join(e["path"] for e in skipped["skipped"][:3])
+        more = ", ..." if skipped["num_skipped"] > 3 else ""
+        return (
+            f"only {readable} of {total} images of split train are readable (fewer than "
+            f"--batch_size={self.config.batch_size}): {names}{more} (each with why in {path}). "
+            "Replace or remove the unreadable files, or lower --batch_size."
+        )
 
     def _diverged(self, loss, step, epoch):
         """The message of a diverged loss: where, the last good checkpoint, what to try."""
