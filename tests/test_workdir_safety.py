@@ -51,3 +51,26 @@ def test_move_keeps_a_folder_that_holds_no_run_whole(tmp_path):
     )
     (aside,) = tmp_path.glob("cam.replaced-*")
     assert plan.action == "new" and (aside / "notes.txt").read_text() == "mine"
+
+
+def test_a_run_that_saved_no_checkpoint_gives_way_to_another_and_is_kept_aside(tmp_path):
+    folder = tmp_path / "cam"
+    config_in(folder).save(str(folder))  # a run stopped before its first checkpoint
+    (folder / "unreadable_files.json").write_text('{"num_skipped": 3}')
+    other = TrainConfig.from_settings(**{**SETTINGS, "lr": 0.5}, workdir=str(folder))
+    lines = []
+    plan = workdir_lib.prepare(other, {}, 3, print_fn=lines.append)  # replace="refuse"
+    (aside,) = tmp_path.glob("cam.replaced-*")
+    assert plan.action == "new" and (aside / "unreadable_files.json").exists()
+    assert lines[0].startswith(f"{folder} holds a run that saved no checkpoint: moved to")
+
+
+def test_a_run_with_a_checkpoint_is_still_refused_when_settings_differ(tmp_path):
+    folder = tmp_path / "cam"
+    config_in(folder).save(str(folder))
+    (folder / "checkpoints").mkdir()
+    (folder / "checkpoints" / "ckpt-1.index").write_bytes(b"")
+    other = TrainConfig.from_settings(**{**SETTINGS, "lr": 0.5}, workdir=str(folder))
+    with pytest.raises(workdir_lib.RunMismatch, match=r"holds another run.*lr"):
+        workdir_lib.prepare(other, {}, 3, print_fn=print)
+    assert (folder / "checkpoints" / "ckpt-1.index").exists()

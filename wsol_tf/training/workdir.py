@@ -159,6 +159,18 @@ def differences(old, new, old_data=None, new_data=None) -> list[str]:
     return diffs
 
 
+def _trained_anything(workdir):
+    """Whether a run folder holds any trained state: a checkpoint, a logged epoch or a best
+    model."""
+    checkpoints = os.path.join(workdir, "checkpoints")
+    saved = os.path.isdir(checkpoints) and any(
+        name.startswith("ckpt") or name == "checkpoint" for name in os.listdir(checkpoints)
+    )
+    return saved or any(
+        os.path.exists(os.path.join(workdir, name)) for name in ("train_log.json", "best")
+    )
+
+
 def _listing(names, most=5):
     return ", ".join(names[:most]) + (", ..." if len(names) > most else "")
 
@@ -321,6 +333,13 @@ def prepare(
         if not (old_run or {}).get("data") and _folder(old.data_dir) != _folder(config.data_dir):
             # A run from before run.json: its data is known by its folder only.
             diffs.append(f"data_dir ({old.data_dir} -> {config.data_dir})")
+        if diffs and not _trained_anything(workdir):
+            # A run that stopped before its first checkpoint (e.g. on unreadable images):
+            # nothing of it is lost by starting the new one; its files are moved aside.
+            if chief:
+                remove_run(workdir, "delete" if replace == "delete" else "move", print_fn,
+                           why="holds a run that saved no checkpoint")  # fmt: skip
+            return _plan("new", 0, run, total_steps)
         if diffs:
             reason = f"--workdir={workdir} holds another run; it differs in: " + "; ".join(diffs)
     if reason is not None:
