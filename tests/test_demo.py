@@ -34,3 +34,11 @@ def test_demo_one_epoch_smoke(tmp_path):
         assert set(json.load(f)) == {"cam", "adl"}
     # The synthetic set was generated into the given cache, not the user's home.
     assert any(name.startswith("synthetic-") for name in os.listdir(tmp_path / "cache"))
+    # A demo folder whose run folder holds the user's files, not a run: refused, nothing lost.
+    mine = tmp_path / "mine" / "cam"
+    mine.mkdir(parents=True)
+    (mine / "notes.txt").write_text("keep me")
+    with pytest.raises(ValueError, match=r"not a training run.*notes\.txt.*Nothing was deleted"):
+        run_demo(str(mine.parent), data_dir=str(tmp_path / "cache"), print_fn=lines.append,
+                 epochs=1, steps_per_epoch=1, image_size=(48, 64))  # fmt: skip
+    assert (mine / "notes.txt").read_text() == "keep me"

@@ -20,7 +20,7 @@ import os
 import time
 
 from wsol_tf.files import check_writable, read_json, write_json
-from wsol_tf.training.workdir import move_aside, remove_run
+from wsol_tf.training.workdir import check_deletable, move_aside, remove_run
 
 RESULT_FILE = "result.json"
 METRIC_KEYS = ("top1_clas", "gt_known_loc", "top1_loc", "maxboxacc_v2")
@@ -116,6 +116,8 @@ def run_config(
     workdir = config.workdir
     if fresh:
         if os.path.isdir(workdir) and os.listdir(workdir):
+            if replace == "delete":
+                check_deletable(workdir)  # files that are no run are refused, never deleted
             remove_run(workdir, replace, print_fn, why="--fresh: the earlier run")
     else:
         previous = read_json(os.path.join(workdir, RESULT_FILE))

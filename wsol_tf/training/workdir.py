@@ -159,6 +159,21 @@ def differences(old, new, old_data=None, new_data=None) -> list[str]:
     return diffs
 
 
+def check_deletable(workdir):
+    """Deleting a workdir is for earlier runs only: RunMismatch, deleting nothing, when it
+    holds files but no run (no config.json, entries that are not a run's)."""
+    if not os.path.isdir(workdir) or os.path.isfile(os.path.join(workdir, CONFIG_FILE)):
+        return
+    foreign = sorted(
+        e for e in os.listdir(workdir) if e not in RUN_ENTRIES and not e.startswith(".")
+    )
+    if foreign:
+        raise RunMismatch(
+            f"--workdir={workdir} holds files that are not a training run (no {CONFIG_FILE}; "
+            f"found {_listing(foreign)}). Nothing was deleted: give an empty or new --workdir."
+        )
+
+
 def _trained_anything(workdir):
     """Whether a run folder holds any trained state: a checkpoint, a logged epoch or a best
     model."""
@@ -299,12 +314,8 @@ def prepare(
     chief = is_chief_process()
     config_path = os.path.join(workdir, CONFIG_FILE)
     foreign = [e for e in entries if e not in RUN_ENTRIES and not e.startswith(".")]
-    if replace == "delete" and foreign and not os.path.isfile(config_path):
-        # Deleting is for earlier runs only: files that are no run are never lost.
-        raise RunMismatch(
-            f"--workdir={workdir} holds files that are not a training run (no {CONFIG_FILE}; "
-            f"found {_listing(foreign)}). Nothing was deleted: give an empty or new --workdir."
-        )
+    if replace == "delete":
+        check_deletable(workdir)
     if entries and not resume:
         if chief:
             remove_run(workdir, "delete" if replace == "delete" else "move", print_fn,
