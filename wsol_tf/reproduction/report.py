@@ -296,11 +296,12 @@ def _time_phrase(runs, results):
     from wsol_tf.reproduction.runs import unique_runs
 
     paused = [results[r.key].get("paused_epochs", 0) for r in unique_runs(runs)]
+    epochs, runs_paused = sum(paused), sum(p > 0 for p in paused)
     text = f"{_compute_seconds(runs, results) / 60:.1f} min of training and evaluation"
-    if sum(paused):
+    if epochs:
         text += (
-            f"; {sum(paused)} epoch{'s' if sum(paused) > 1 else ''} of "
-            f"{sum(p > 0 for p in paused)} run{'s' if sum(p > 0 for p in paused) > 1 else ''}, "
+            f"; {epochs} epoch{'s' if epochs > 1 else ''} of "
+            f"{runs_paused} run{'s' if runs_paused > 1 else ''}, "
             "during which the process was stopped (a session's end, a pause for a quiet "
             "measurement), counted as their run's median epoch"
         )

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import statistics
 import time
 
 from wsol_tf.files import check_writable, read_json, write_json
@@ -191,9 +192,7 @@ def train_time(epoch_seconds):
     seconds = [float(s) for s in epoch_seconds]
     if not seconds:
         return 0.0, 0
-    ordered = sorted(seconds)
-    middle = len(ordered) // 2
-    median = ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+    median = statistics.median(seconds)
     paused = [s > PAUSE_FACTOR * median for s in seconds] if median > 0 else [False] * len(seconds)
     total = sum(median if stopped else s for s, stopped in zip(seconds, paused, strict=True))
     return float(total), int(sum(paused))

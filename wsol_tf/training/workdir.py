@@ -164,14 +164,17 @@ def check_deletable(workdir):
     holds files but no run (no config.json, entries that are not a run's)."""
     if not os.path.isdir(workdir) or os.path.isfile(os.path.join(workdir, CONFIG_FILE)):
         return
-    foreign = sorted(
-        e for e in os.listdir(workdir) if e not in RUN_ENTRIES and not e.startswith(".")
-    )
+    foreign = _foreign(sorted(os.listdir(workdir)))
     if foreign:
         raise RunMismatch(
             f"--workdir={workdir} holds files that are not a training run (no {CONFIG_FILE}; "
             f"found {_listing(foreign)}). Nothing was deleted: give an empty or new --workdir."
         )
+
+
+def _foreign(entries):
+    """The entries of a workdir listing that no run writes (hidden files aside)."""
+    return [e for e in entries if e not in RUN_ENTRIES and not e.startswith(".")]
 
 
 def _trained_anything(workdir):
@@ -313,7 +316,7 @@ def prepare(
     entries = sorted(os.listdir(workdir)) if os.path.isdir(workdir) else []
     chief = is_chief_process()
     config_path = os.path.join(workdir, CONFIG_FILE)
-    foreign = [e for e in entries if e not in RUN_ENTRIES and not e.startswith(".")]
+    foreign = _foreign(entries)
     if replace == "delete":
         check_deletable(workdir)
     if entries and not resume:
