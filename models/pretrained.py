@@ -63,6 +63,23 @@ class KerasWeights:
 
 
 @dataclasses.dataclass(frozen=True)
+class TensorpackWeights:
+    """Where Tensorpack's model zoo keeps a backbone's ImageNet checkpoint (.npz), the file
+    `--pretrained=imagenet` means for a backbone with no keras.applications counterpart; it is
+    cached beside the keras files (`<keras home>/models/`).
+
+    Attributes:
+        file_name: the file's name in the cache.
+        origin: the URL it is downloaded from.
+        file_hash: md5 checked after a download (None: no check).
+    """
+
+    file_name: str
+    origin: str
+    file_hash: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
 class PretrainedReport:
     """Which layers of a model were initialized from a file.
 
@@ -100,7 +117,8 @@ def keras_cache_dir():
 
 
 def imagenet_weights_path(spec, cache_dir=None, timeout=DOWNLOAD_TIMEOUT_S):
-    """Returns the local path of `spec`'s file, downloading it into the Keras cache if absent.
+    """Returns the local path of `spec`'s file (`KerasWeights` or `TensorpackWeights`),
+    downloading it into the Keras cache if absent.
 
     Raises:
         PretrainedWeightsUnavailable: the file is not cached and the download
@@ -194,6 +212,8 @@ def check_pretrained(module, pretrained):
     if kind == IMAGENET and torch_spec is not None:
         _pip_weights_path(torch_spec)  # a missing package fails before anything is built
         return kind, path
+    if kind == IMAGENET and keras_spec is None and _tensorpack_spec(module) is not None:
+        return kind, path
     if kind in (IMAGENET, "keras") and keras_spec is None:
         hint = (
             " Pass a Tensorpack checkpoint: --pretrained=/path/x.npz." if tensorpack_names else ""
@@ -208,6 +228,26 @@ def check_pretrained(module, pretrained):
             "pass --pretrained=imagenet or a keras .h5 file."
         )
     return kind, path
+
+
+def _tensorpack_spec(module):
+    spec = getattr(module, "TENSORPACK_WEIGHTS", None)
+    return spec if getattr(module, "tensorpack_names", None) is not None else None
+
+
+def imagenet_source(module):
+    """(kind, local file) of `module`'s ImageNet weights: the pip package's .pth file
+    ("torch"), else the keras.applications file ("keras"), else Tensorpack's checkpoint
+    ("tensorpack"); a keras or Tensorpack file is taken from the Keras cache, downloaded
+    there when absent."""
+    torch_spec = getattr(module, "TORCH_WEIGHTS", None)
+    if torch_spec is not None:
+        return "torch", _pip_weights_path(torch_spec)
+    check_pretrained(module, IMAGENET)  # ValueError: the backbone has no ImageNet weights
+    keras_spec = getattr(module, "KERAS_WEIGHTS", None)
+    if keras_spec is not None:
+        return "keras", imagenet_weights_path(keras_spec)
+    return "tensorpack", imagenet_weights_path(_tensorpack_spec(module))
 
 
 def load_pretrained(model, module, pretrained):
@@ -225,11 +265,8 @@ def load_pretrained(model, module, pretrained):
     if kind is None:
         return None
     keras_spec = getattr(module, "KERAS_WEIGHTS", None)
-    torch_spec = getattr(module, "TORCH_WEIGHTS", None)
-    if kind == IMAGENET and torch_spec is not None:
-        kind, path = "torch", _pip_weights_path(torch_spec)
-    elif kind == IMAGENET:
-        path = imagenet_weights_path(keras_spec)
+    if kind == IMAGENET:
+        kind, path = imagenet_source(module)
     backbone = getattr(model, "backbone", model)  # the head is always new
     if kind == "torch":
         from wsol_tf.models.torch_pretrained import load_torch

@@ -22,7 +22,9 @@ conv5_block1_out and features, i.e. Tensorpack's group2/block0, group3/block0
 and group3's output); gamma 0.9.
 
 ImageNet weights: only from the original Tensorpack checkpoint
-(ImageNet-ResNet50-SE.npz): `--pretrained=/path/ImageNet-ResNet50-SE.npz`.
+(ImageNet-ResNet50-SE.npz, the one the ADL code starts from): `--pretrained=imagenet` takes it
+from the Keras cache (`<keras home>/models/`), downloading it there from Tensorpack's model zoo
+when absent, or `--pretrained=/path/ImageNet-ResNet50-SE.npz`.
 Name mapping (Tensorpack -> ours; g = stage - 2, k = block - 1; a ":0" suffix
 is accepted; BN weights are gamma, beta, mean/EMA, variance/EMA):
 
@@ -42,6 +44,7 @@ import functools
 
 from wsol_tf.models import resnet50
 from wsol_tf.models._lazy import keras
+from wsol_tf.models.pretrained import TensorpackWeights
 from wsol_tf.models.taps import Taps
 
 NAME = "resnet50se"
@@ -57,6 +60,9 @@ DEFAULT_GAMMA = 0.9
 # and the classifier at 1x (_LR_SCALE in junsukchoe/ADL train.py).
 NEW_LAYER_PREFIXES = ("conv5_", "features", "classifier")
 KERAS_WEIGHTS = None  # no keras.applications counterpart
+TENSORPACK_WEIGHTS = TensorpackWeights(
+    "ImageNet-ResNet50-SE.npz", "http://models.tensorpack.com/ResNet/ImageNet-ResNet50-SE.npz"
+)
 
 
 @functools.cache

@@ -236,3 +236,41 @@ def test_gt_boxes_follow_resize_then_centre_crop():
     assert got.dtype == np.int64
     with pytest.raises(ValueError, match="resize_size"):
         gt_boxes_for_input([[0, 0, 1, 1]], (10, 10), (32, 48), resize_size=(30, 60))
+
+
+def covered_pixels(boxes, input_hw, original_hw):
+    """numpy reference of `boxes_to_original`: the original pixels an input box covers."""
+    (h, w), (height, width) = input_hw, original_hw
+    scale = np.array([width / w, height / h])
+    boxes = np.asarray(boxes, np.float64)
+    starts = np.floor(boxes[:, :2] * scale + 1e-3)
+    ends = np.maximum(np.ceil((boxes[:, 2:] + 1) * scale - 1e-3) - 1, starts)
+    return np.clip(np.concatenate([starts, ends], 1), 0, [width - 1, height - 1] * 2)
+
+
+def test_boxes_to_original_golden_and_numpy_reference():
+    from wsol_tf.deployment.localize_ops import boxes_to_original
+
+    def convert(boxes, input_hw, original_hw):
+        return boxes_to_original(np.array(boxes, np.int32), input_hw, np.array(original_hw))
+
+    # 32 x 48 input -> 50 x 70 image (x scale 70/48, y scale 50/32), by hand:
+    # the whole input is the whole image; pixel column 1 covers [1.458, 2.917) -> 1..2;
+    # row 3 covers [4.69, 6.25) -> 4..6.
+    got = convert([[0, 0, 47, 31], [1, 3, 1, 3]], (32, 48), (50, 70)).numpy()
+    np.testing.assert_array_equal(got, [[0, 0, 69, 49], [1, 4, 2, 6]])
+    # 224 -> 500 (not a float-exact scale): the last pixel is 499, not 497 or 500.
+    np.testing.assert_array_equal(
+        convert([[0, 0, 223, 223]], (224, 224), (500, 500)), [[0, 0, 499, 499]]
+    )
+    # Shrinking: a one-pixel box stays one pixel (never empty), columns 16..17 -> 5.
+    np.testing.assert_array_equal(convert([[16, 5, 17, 5]], (48, 48), (16, 16)), [[5, 1, 5, 1]])
+    rng = np.random.default_rng(0)
+    for input_hw, original_hw in (((32, 48), (50, 70)), ((96, 64), (31, 333)), ((7, 9), (7, 9))):
+        x = np.sort(rng.integers(0, input_hw[1], (200, 2)), 1)
+        y = np.sort(rng.integers(0, input_hw[0], (200, 2)), 1)
+        boxes = np.stack([x[:, 0], y[:, 0], x[:, 1], y[:, 1]], 1)
+        got = convert(boxes, input_hw, original_hw).numpy()
+        np.testing.assert_array_equal(got, covered_pixels(boxes, input_hw, original_hw))
+        if input_hw == original_hw:
+            np.testing.assert_array_equal(got, boxes)  # same size: unchanged

@@ -309,9 +309,12 @@ def test_export_reloads_in_a_fresh_process(trained, tmp_path):
     from wsol_tf.deployment.saved_model import component_boxes
 
     np.testing.assert_array_equal(out["box"], component_boxes(out["cam"], 0.2).numpy())
-    # In the given images' pixels: scaled, rounded and clipped to the 70 x 50 image.
-    scaled = np.rint(out["box"] * np.array([70 / 48, 50 / 32] * 2))
-    np.testing.assert_array_equal(out["box_original"], np.clip(scaled, 0, [69, 49, 69, 49]))
+    # In the given images' pixels: the 70 x 50 image's pixels each input box covers.
+    scale = np.array([70 / 48, 50 / 32])
+    starts = np.floor(out["box"][:, :2] * scale + 1e-3)
+    ends = np.maximum(np.ceil((out["box"][:, 2:] + 1) * scale - 1e-3) - 1, starts)
+    expected = np.clip(np.concatenate([starts, ends], 1), 0, [69, 49, 69, 49])
+    np.testing.assert_array_equal(out["box_original"], expected)
 
 
 @pytest.mark.slow

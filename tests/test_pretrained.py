@@ -217,9 +217,33 @@ def test_tensorpack_vgg16_npz(tmp_path):
     assert models.pretrained_report(model).unused == ("fc6/W",)
 
 
-def test_bad_pretrained_values_are_refused(tmp_path):
-    with pytest.raises(ValueError, match="no keras.applications weights.*resnet50se.*npz"):
+def test_resnet50se_imagenet_is_tensorpacks_checkpoint_from_the_cache(tmp_path, monkeypatch):
+    from wsol_tf.models import resnet50se
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    cached = tmp_path / "models" / "ImageNet-ResNet50-SE.npz"
+    assert resnet50se.TENSORPACK_WEIGHTS.file_name == cached.name
+    # Offline and not cached: the download fails fast, naming where the file goes.
+    unreachable = pretrained.TensorpackWeights(cached.name, "http://127.0.0.1:9/x.npz")
+    monkeypatch.setattr(resnet50se, "TENSORPACK_WEIGHTS", unreachable)
+    with pytest.raises(models.PretrainedWeightsUnavailable) as error:
         models.build("resnet50se", 3, pretrained="imagenet", image_size=SIZE)
+    assert str(cached) in str(error.value) and "--pretrained=/path/" + cached.name in str(
+        error.value
+    )
+    assert not cached.exists()  # no partial file taken for the checkpoint next time
+    values = _tensorpack_resnet50se(np.random.default_rng(7))
+    os.makedirs(cached.parent, exist_ok=True)
+    np.savez(str(cached), **values)
+    model = models.build("resnet50se", 3, pretrained="imagenet", image_size=SIZE)
+    assert models.pretrained_report(model).source == str(cached)
+    np.testing.assert_array_equal(
+        model.get_layer("conv4_block2_1_conv").get_weights()[0],
+        values["group2/block1/conv1/W:0"],
+    )
+
+
+def test_bad_pretrained_values_are_refused(tmp_path):
     with pytest.raises(ValueError, match="tinyvgg"):
         models.build("tinyvgg", 3, pretrained="imagenet", image_size=SIZE)
     with pytest.raises(FileNotFoundError, match="nowhere.h5"):
@@ -241,3 +265,25 @@ def test_no_pretrained_means_every_layer_is_new():
     assert models.pretrained_layer_names(model) == ()
     old, fresh = models.split_trainable_variables(model)
     assert old == [] and len(fresh) == len(model.trainable_variables)
+
+
+def test_training_with_imagenet_offline_fails_before_the_workdir_is_written(tmp_path, monkeypatch):
+    from wsol_tf import training
+    from wsol_tf.training.config import TrainConfig
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    unreachable = pretrained.KerasWeights("MobileNet", "m.h5", "http://127.0.0.1:9/m.h5")
+    monkeypatch.setattr(mobilenetv1, "KERAS_WEIGHTS", unreachable)
+    workdir = tmp_path / "run"
+    config = TrainConfig.from_settings(
+        model="mobilenetv1", dataset="synthetic", pretrained="imagenet", epochs=1,
+        batch_size=4, image_size=SIZE, workdir=str(workdir),
+    )  # fmt: skip
+    with pytest.raises(models.PretrainedWeightsUnavailable, match="--pretrained=imagenet"):
+        training.train(config, print_fn=lambda _: None)
+    assert not workdir.exists()
+    # A backbone without ImageNet weights is refused by the config check itself.
+    with pytest.raises(ValueError, match="no keras.applications weights exist"):
+        TrainConfig.from_settings(
+            model="tinyvgg", dataset="synthetic", pretrained="imagenet", workdir=str(workdir)
+        ).validate()

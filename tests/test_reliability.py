@@ -471,8 +471,10 @@ def test_saved_model_and_localize_give_the_same_boxes(trained, tiny_data, tmp_pa
         x0, y0, x1, y1 = theirs["box_original"]
         assert theirs["box_original"].dtype == np.int32
         assert 0 <= x0 <= x1 <= width - 1 and 0 <= y0 <= y1 <= height - 1
-        scale = np.array([width / IMAGE_SIZE[1], height / IMAGE_SIZE[0]] * 2)
-        expected = np.clip(np.rint(theirs["box"] * scale), 0, [width - 1, height - 1] * 2)
+        scale = np.array([width / IMAGE_SIZE[1], height / IMAGE_SIZE[0]])
+        starts = np.floor(theirs["box"][:2] * scale + 1e-3)  # the pixels the box covers
+        ends = np.maximum(np.ceil((theirs["box"][2:] + 1) * scale - 1e-3) - 1, starts)
+        expected = np.clip(np.concatenate([starts, ends]), 0, [width - 1, height - 1] * 2)
         np.testing.assert_array_equal(theirs["box_original"], expected)
 
 
@@ -567,10 +569,22 @@ def test_a_damaged_latest_checkpoint_is_named_and_the_newest_intact_one_is_used(
     trainer = Trainer(config, load_split("cub", tiny_data, "train"), tf.distribute.get_strategy(),
                       print_fn=lines.append)  # fmt: skip
     lines.clear()
+    run_path = os.path.join(workdir, "run.json")
+    with open(run_path) as f:
+        run = json.load(f)
+    # What `prepare` writes for the new session: the step named by the latest checkpoint.
+    run["sessions"].append({"started": "now", "from_step": 6, "to_step": 9})
+    with open(run_path, "w") as f:
+        json.dump(run, f)
     assert trainer.restore() == 4
     assert f"{checkpoints}/ckpt-6: {data} is truncated" in lines[0]
     assert f"{checkpoints}/ckpt-5: {checkpoints}/ckpt-5.index is damaged (" in lines[1]
     assert lines[2] == f"Resumed from {checkpoints}/ckpt-4 (step 4)."
+    with open(run_path) as f:
+        sessions = json.load(f)["sessions"]
+    assert sessions[:-1] == run["sessions"][:-1]  # earlier sessions untouched
+    assert sessions[-1] == {"started": "now", "from_step": 4, "to_step": 9,
+                            "skipped_checkpoints": ["ckpt-6", "ckpt-5"]}  # fmt: skip
 
 
 def test_too_few_readable_images_for_one_batch_are_counted_and_listed(tmp_path):

@@ -81,11 +81,21 @@ def component_boxes(scoremaps, threshold):
     return tf.where(found[:, None], boxes, tf.zeros_like(boxes))
 
 
+# Tolerance of the floor/ceil below: 500 / 224 * 224 must give pixel 500, not 501.
+_PIXEL_EPS = 1e-3
+
+
 def boxes_to_original(boxes, input_hw, original_hw):
-    """Input-pixel boxes -> original pixels: scaled, rounded (half to even) and clipped.
+    """Input-pixel boxes -> the original pixels they cover (inclusive ends), clipped.
+
+    Input pixel x spans [x, x + 1) in continuous coordinates, so a box (x0, x1) spans
+    [x0, x1 + 1), which is [x0 * s, (x1 + 1) * s) in the original (s = W / w): its first
+    pixel is floor(x0 * s), its last ceil((x1 + 1) * s) - 1. A box over the whole input is
+    the whole image, and a box is never empty. (wsolevaluation's GT resize scales x1 itself;
+    evaluation keeps that convention, this is only for boxes handed back to a user.)
 
     Args:
-        boxes: (B, 4) boxes (x0, y0, x1, y1) in network-input pixels.
+        boxes: (B, 4) boxes (x0, y0, x1, y1) in network-input pixels, ends inclusive.
         input_hw: (h, w) of the network input.
         original_hw: (2,) tensor (H, W) of the original images.
 
@@ -94,8 +104,11 @@ def boxes_to_original(boxes, input_hw, original_hw):
     """
     size = tf.cast(tf.convert_to_tensor(input_hw), tf.float32)
     original = tf.cast(original_hw, tf.float32)
-    scale = tf.stack([original[1] / size[1], original[0] / size[0]] * 2)
-    scaled = tf.round(tf.cast(boxes, tf.float32) * scale)
+    scale = tf.stack([original[1] / size[1], original[0] / size[0]])  # (2,) x, y
+    boxes = tf.cast(boxes, tf.float32)
+    starts = tf.floor(boxes[:, :2] * scale + _PIXEL_EPS)
+    ends = tf.math.ceil((boxes[:, 2:] + 1.0) * scale - _PIXEL_EPS) - 1.0
+    scaled = tf.concat([starts, tf.maximum(ends, starts)], axis=1)
     upper = tf.stack([original[1] - 1, original[0] - 1] * 2)
     return tf.cast(tf.clip_by_value(scaled, 0.0, upper), tf.int32)
 
@@ -105,7 +118,7 @@ def localize_batch(model, extractor, images, image_size, cam_threshold):
 
     Returns ``scores`` (B, C) softmax, ``classes`` (B,) top-1, ``cam`` (B, h, w) the top-1
     class's normalised CAM at input size, ``box`` (B, 4) int32 in input pixels and
-    ``box_original`` (B, 4) int32 in the given images' pixels (rounded, clipped).
+    ``box_original`` (B, 4) int32: the given images' pixels the box covers (clipped).
     """
     image_size = [int(s) for s in image_size]
     original = tf.shape(images)[1:3]

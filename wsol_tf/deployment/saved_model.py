@@ -38,7 +38,7 @@ class LocalizerModule(tf.Module):
 
         Returns ``scores`` (B, C) softmax, ``classes`` (B,) top-1, ``cam`` (B, h, w) the top-1
         class's normalised CAM at input size, ``box`` (B, 4) int32 in input pixels and
-        ``box_original`` (B, 4) int32 in the given images' pixels (rounded, clipped).
+        ``box_original`` (B, 4) int32: the given images' pixels the box covers (clipped).
         """
         return localize_batch(
             self.model, self.extractor, images, self.image_size, self.cam_threshold

@@ -12,6 +12,7 @@ import os
 from wsol_tf.data.datasets import load_split
 from wsol_tf.files import check_writable
 from wsol_tf.training import workdir as run_folder
+from wsol_tf.training.config import fetch_imagenet_weights
 
 
 def steps_per_epoch(config, records, workers=1):
@@ -48,6 +49,7 @@ def train(config, resume=True, print_fn=print, *, replace="refuse", fork_from=No
     """
     config.validate()
     check_writable(config.workdir, "--workdir")
+    fetch_imagenet_weights(config.model, config.pretrained)  # offline: fails before any write
     options = config.split_options()
     records = load_split(config.dataset, config.data_dir, "train", **options)
     val_records = None

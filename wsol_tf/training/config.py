@@ -400,13 +400,27 @@ def _whole(value):
 def check_pretrained_file(model, pretrained):
     """A --pretrained weights file must exist and suit the backbone, checked at the start
     (without TensorFlow) rather than when the model is built, after the workdir is written.
-    'imagenet' is checked when the model is built (it may need a download)."""
+    For 'imagenet' this checks that the backbone has ImageNet weights and, for a pip-packaged
+    file, that the package is installed; a keras.applications file that may need a download
+    is fetched by `training.train` before the workdir is written (`fetch_imagenet_weights`)."""
     from wsol_tf import models
     from wsol_tf.models import pretrained as weights
 
     kind, _ = weights.parse_pretrained(pretrained)  # FileNotFoundError naming flag and path
-    if kind not in (None, weights.IMAGENET):
+    if kind is not None:
         weights.check_pretrained(models.backbone_module(model), pretrained)
+
+
+def fetch_imagenet_weights(model, pretrained):
+    """The local ImageNet weights file of `--pretrained=imagenet` (downloaded into the Keras
+    cache when absent); None for any other --pretrained. Offline and uncached, it raises
+    `PretrainedWeightsUnavailable` within seconds, naming where to put the file."""
+    from wsol_tf import models
+    from wsol_tf.models import pretrained as weights
+
+    if pretrained != weights.IMAGENET:
+        return None
+    return weights.imagenet_source(models.backbone_module(model))[1]
 
 
 def _finite(value):

@@ -310,6 +310,10 @@ class Trainer:
             candidates, restore, self.print, using="resuming from",
             kept_in=checkpoint_dir if kept else None, hint=hint,
         )  # fmt: skip
+        if kept and source != kept[0] and self.chief:
+            from wsol_tf.training.workdir import record_fallback
+
+            record_fallback(self.config.workdir, self.step, kept[: kept.index(source)])
         what = "Resumed from" if kept else f"Forked from {self.fork['workdir']}:"
         self.print(f"{what} {source} (step {self.step}).")
         return self.step

@@ -434,3 +434,17 @@ def write_run_files(config, records, plan):
     config.save()
     write_json(os.path.join(config.workdir, "classes.json"), list(records.class_names), indent=1)
     write_json(os.path.join(config.workdir, RUN_FILE), plan.run)
+
+
+def record_fallback(workdir, step, skipped):
+    """Corrects run.json's current session after resuming from an earlier checkpoint than
+    the latest: `from_step` becomes the step restored and `skipped_checkpoints` names the
+    damaged ones passed over (`prepare` read the step from the latest checkpoint's name)."""
+    path = os.path.join(workdir, RUN_FILE)
+    run = read_json(path)
+    if not run or not run.get("sessions"):
+        return
+    session = run["sessions"][-1]
+    session["from_step"] = int(step)
+    session["skipped_checkpoints"] = [os.path.basename(p) for p in skipped]
+    write_json(path, run)
