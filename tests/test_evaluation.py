@@ -192,6 +192,35 @@ def test_bad_scoremaps_are_refused_naming_the_file(tiny_data, tmp_path):
         evaluate_scoremaps(root, records, print_fn=lambda _: None)
 
 
+def test_missing_scoremaps_are_counted_and_named(tiny_data, tmp_path):
+    # Before: the first missing map stopped the evaluation, with no count of the others.
+    records = load_cub(tiny_data, "test")
+    root = str(tmp_path / "maps")
+    _gt_box_maps(records, root)
+    gone = [image_id_of(records.image_paths[r], tiny_data) for r in (1, 5)]
+    for image_id in gone:
+        os.remove(scoremap_file(root, image_id))
+    with pytest.raises(FileNotFoundError) as error:
+        evaluate_scoremaps(root, records, print_fn=lambda _: None)
+    message = str(error.value)
+    assert "no score map for 2 of the 9 images" in message
+    for image_id in gone:
+        assert scoremap_file(root, image_id) in message
+
+
+def test_an_empty_scoremap_is_refused_naming_the_file(tiny_data, tmp_path):
+    # Before: a (0, 0) map failed later, in the GT box rescaling, naming no file.
+    records = load_cub(tiny_data, "test")
+    root = str(tmp_path / "maps")
+    _gt_box_maps(records, root)
+    path = scoremap_file(root, image_id_of(records.image_paths[3], tiny_data))
+    for shape in ((0, 0), (IMAGE_SIZE[0], 0)):
+        np.save(path, np.zeros(shape))
+        with pytest.raises(ValueError, match="empty") as error:
+            evaluate_scoremaps(root, records, print_fn=lambda _: None)
+        assert path in str(error.value)
+
+
 def test_gt_box_with_x1_below_x0_is_refused(tiny_data, tmp_path):
     records = load_cub(tiny_data, "test")
     _gt_box_maps(records, str(tmp_path / "maps"))

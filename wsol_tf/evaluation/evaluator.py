@@ -23,6 +23,7 @@ from wsol_tf.evaluation.scoremap_files import (
     load_scoremap,
     read_geometry,
     save_scoremap,
+    scoremap_file,
     write_geometry,
 )
 from wsol_tf.evaluation.sources import FileEvalSource, eval_source, original_size_hw
@@ -261,6 +262,26 @@ def _accumulate_group(evaluator, group, records, prediction_of):
     )  # fmt: skip
 
 
+def _check_scoremaps_exist(scoremap_dir, source, rows):
+    """Refuse, before any map is read, when maps are missing: how many, and which first.
+
+    Scoring the maps that exist would silently shrink the denominator of every accuracy, and
+    stopping at the first missing file would hide how many more are missing.
+    """
+    missing = []
+    for row in rows:
+        path = scoremap_file(scoremap_dir, source.image_id(row))
+        if not os.path.isfile(path):
+            missing.append((source.image_id(row), path))
+    if missing:
+        shown = "; ".join(f"{image_id} ({path})" for image_id, path in missing[:3])
+        more = f"; and {len(missing) - 3} more" if len(missing) > 3 else ""
+        raise FileNotFoundError(
+            f"{scoremap_dir}: no score map for {len(missing)} of the {len(rows)} images to "
+            f"evaluate: {shown}{more}"
+        )
+
+
 def evaluate_scoremaps(
     scoremap_dir,
     records,
@@ -312,6 +333,7 @@ def evaluate_scoremaps(
         cam_threshold=cam_threshold, cam_curve_interval=cam_curve_interval, workers=workers
     )
     candidates = source.candidate_rows()
+    _check_scoremaps_exist(scoremap_dir, source, candidates)
     skipped = len(records) - len(candidates)
     rows, mask_rows, sizes = [], [], {}
     started = time.perf_counter()

@@ -47,7 +47,8 @@ def scoremap_file(root: str, image_id: str) -> str:
 
 
 def check_scoremap(scoremap, where: str, shape=None) -> np.ndarray:
-    """Refuse anything that is not a finite (H, W) float map in [0, 1]; name ``where``.
+    """Refuse anything that is not a finite, non-empty (H, W) float map in [0, 1]; name
+    ``where``.
 
     Args:
         scoremap: the array to check.
@@ -60,6 +61,10 @@ def check_scoremap(scoremap, where: str, shape=None) -> np.ndarray:
     scoremap = np.asarray(scoremap)
     if scoremap.ndim != 2:
         raise ValueError(f"{where}: score map must be 2D (H, W); got shape {scoremap.shape}")
+    if scoremap.size == 0:
+        # An empty map has no pixel to cut a box from; unchecked, it fails later in the box
+        # rescaling with a message that names no file.
+        raise ValueError(f"{where}: score map is empty; got shape {scoremap.shape}")
     if shape is not None and scoremap.shape != tuple(shape):
         raise ValueError(f"{where}: score map shape {scoremap.shape}, expected {tuple(shape)}")
     if not np.issubdtype(scoremap.dtype, np.floating):
