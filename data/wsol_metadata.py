@@ -12,7 +12,8 @@ and images from `<data_dir>/<image_id>`, or `<data_dir>/images/<image_id>` when
 that is where the first image lies (the CUB layout); mask paths (OpenImages) are
 relative to mask_root, by default that same image root. Class names come from
 `LOC_synset_mapping.txt` in data_dir when present (then num_classes is its
-length), else they are "class_<k>" for k up to the largest label.
+length), else they are "class_<k>" for k up to the largest label of any split of
+the metadata folder (so every split has the same classes).
 """
 
 import os
@@ -50,6 +51,24 @@ def _image_root(data_dir, first_id, image_root):
         f"wsol_metadata: image {first_id!r} is neither in {data_dir} nor in "
         f"{os.path.join(data_dir, 'images')}; pass image_root."
     )
+
+
+def _largest_label_of_other_splits(metadata_dir):
+    """The largest class index in any split's class_labels.txt (-1 when none); lines that do
+    not parse are left to the loading of their own split to report."""
+    largest = -1
+    for entry in sorted(os.scandir(metadata_dir), key=lambda e: e.name):
+        path = os.path.join(entry.path, "class_labels.txt")
+        if not (entry.is_dir() and os.path.isfile(path)):
+            continue
+        try:
+            for _, line in numbered_lines(path):
+                label = line.rsplit(",", 1)[-1].strip()
+                if label.isdigit():
+                    largest = max(largest, int(label))
+        except (OSError, UnicodeDecodeError):
+            continue
+    return largest
 
 
 def load_wsol_metadata(data_dir, split, metadata_dir=None, image_root=None, mask_root=None):
@@ -148,7 +167,10 @@ def load_wsol_metadata(data_dir, split, metadata_dir=None, image_root=None, mask
                 f"{len(class_names)} classes of {mapping}."
             )
     else:
-        class_names = [f"class_{k}" for k in range(int(label_array.max()) + 1)]
+        # Every split of the folder counts: a split without images of the last class(es) (a
+        # small test or val split) must still have the class count the model was trained with.
+        largest = max(int(label_array.max()), _largest_label_of_other_splits(metadata_dir))
+        class_names = [f"class_{k}" for k in range(largest + 1)]
     # wsolevaluation joins mask paths to its mask_root; ours defaults to the image root.
     mask_base = os.path.abspath(os.path.expanduser(mask_root)) if mask_root else root
     return Records(

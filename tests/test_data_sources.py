@@ -148,6 +148,19 @@ def test_wsol_metadata_several_boxes_per_image(tmp_path):
     np.testing.assert_allclose(batch["boxes"].numpy()[0], [[0.5, 1, 15, 10], [2.5, 2.5, 30, 20]])
 
 
+def test_wsol_metadata_classes_count_every_split(tmp_path):
+    # A test split without images of the last class keeps the class count of the folder
+    # (before: max label of the split + 1, so a 3-class model could not be evaluated on it).
+    write_metadata(tmp_path, "c/a.jpg,1,2,30,20\nc/b.jpg,0,0,10,10\n")
+    train = tmp_path / "wsol_metadata" / "train"
+    os.makedirs(train)
+    (train / "class_labels.txt").write_text("c/a.jpg,1\nc/b.jpg,2\nbad line\n")
+    (tmp_path / "wsol_metadata" / "val").mkdir()  # a split folder without labels: ignored
+    records = load_split("wsol_metadata", str(tmp_path), "test")
+    assert records.class_names == ["class_0", "class_1", "class_2"]
+    np.testing.assert_array_equal(records.labels, [1, 0])
+
+
 @pytest.mark.parametrize(
     "line, message",
     [
