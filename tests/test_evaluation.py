@@ -80,6 +80,7 @@ def test_hand_made_maps_on_the_gt_box_score_full_marks(tiny_data, tmp_path):
     _gt_box_maps(records, str(tmp_path / "maps"))
     res = evaluate_scoremaps(str(tmp_path / "maps"), records, print_fn=lambda _: None)
     assert res["num_images"] == 9 and res["num_skipped"] == 0
+    assert res["num_unused_scoremaps"] == 0
     assert res["gt_known_loc"] == 100.0
     assert res["maxboxacc"] == 100.0 and res["maxboxacc_v2"] == 100.0
     assert res["top1_clas"] is None and res["top1_loc"] is None
@@ -206,6 +207,20 @@ def test_missing_scoremaps_are_counted_and_named(tiny_data, tmp_path):
     assert "no score map for 2 of the 9 images" in message
     for image_id in gone:
         assert scoremap_file(root, image_id) in message
+
+
+def test_scoremaps_of_no_image_of_the_split_are_counted(tiny_data, tmp_path):
+    # Maps of ids the split does not have are ignored (as wsolevaluation does), and counted.
+    records = load_cub(tiny_data, "test")
+    root = str(tmp_path / "maps")
+    _gt_box_maps(records, root)
+    save_scoremap(root, "other/x.jpg", np.zeros(IMAGE_SIZE))
+    save_scoremap(root, "y.jpg", np.zeros(IMAGE_SIZE))
+    notes = []
+    res = evaluate_scoremaps(root, records, print_fn=notes.append)
+    assert res["num_images"] == 9 and res["num_unused_scoremaps"] == 2
+    assert res["gt_known_loc"] == 100.0
+    assert any("2 .npy file(s)" in n for n in notes)
 
 
 def test_an_empty_scoremap_is_refused_naming_the_file(tiny_data, tmp_path):

@@ -267,10 +267,15 @@ def _check_scoremaps_exist(scoremap_dir, source, rows):
 
     Scoring the maps that exist would silently shrink the denominator of every accuracy, and
     stopping at the first missing file would hide how many more are missing.
+
+    Returns:
+        The number of ``.npy`` files in the folder that no image of ``rows`` uses (maps of
+        another split, or of ids the split does not have): not scored, only counted.
     """
-    missing = []
+    missing, expected = [], set()
     for row in rows:
         path = scoremap_file(scoremap_dir, source.image_id(row))
+        expected.add(os.path.normpath(path))
         if not os.path.isfile(path):
             missing.append((source.image_id(row), path))
     if missing:
@@ -280,6 +285,13 @@ def _check_scoremaps_exist(scoremap_dir, source, rows):
             f"{scoremap_dir}: no score map for {len(missing)} of the {len(rows)} images to "
             f"evaluate: {shown}{more}"
         )
+    found = {
+        os.path.normpath(os.path.join(folder, name))
+        for folder, _, names in os.walk(scoremap_dir)
+        for name in names
+        if name.endswith(".npy")
+    }
+    return len(found - expected)
 
 
 def evaluate_scoremaps(
@@ -314,7 +326,8 @@ def evaluate_scoremaps(
             the numbers do not depend on it.
 
     Returns:
-        The metrics dict.
+        The metrics dict, with ``num_unused_scoremaps``: ``.npy`` files of the folder that
+        belong to no image of the split (ignored, as wsolevaluation ignores them).
     """
     if not os.path.isdir(scoremap_dir):
         raise FileNotFoundError(f"--scoremaps folder {scoremap_dir} does not exist")
@@ -333,7 +346,7 @@ def evaluate_scoremaps(
         cam_threshold=cam_threshold, cam_curve_interval=cam_curve_interval, workers=workers
     )
     candidates = source.candidate_rows()
-    _check_scoremaps_exist(scoremap_dir, source, candidates)
+    unused = _check_scoremaps_exist(scoremap_dir, source, candidates)
     skipped = len(records) - len(candidates)
     rows, mask_rows, sizes = [], [], {}
     started = time.perf_counter()
@@ -397,6 +410,9 @@ def evaluate_scoremaps(
         )  # fmt: skip
 
     metrics = _finish(evaluator, skipped, started, source, pictures, out_dir)
+    metrics["num_unused_scoremaps"] = unused
+    if unused:
+        print_fn(f"note: {unused} .npy file(s) in {scoremap_dir} belong to no image of the split")
     if predictions is None:
         # Without a classifier there is no Top-1 anything; GT-known metrics stand alone.
         for key in ("top1_clas", "top1_loc", "best_top1_loc", "best_top1_threshold"):
