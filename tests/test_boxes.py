@@ -274,3 +274,22 @@ def test_boxes_to_original_golden_and_numpy_reference():
         np.testing.assert_array_equal(got, covered_pixels(boxes, input_hw, original_hw))
         if input_hw == original_hw:
             np.testing.assert_array_equal(got, boxes)  # same size: unchanged
+
+
+def test_deployment_normalization_zeros_nonfinite_maps_like_the_evaluator():
+    # Before: a map with an Inf came out NaN (Inf / Inf) from the SavedModel / localize path,
+    # while the evaluator's normalize_scoremap gives zeros (no box).
+    from wsol_tf.deployment.localize_ops import component_boxes, normalize_maps
+    from wsol_tf.evaluation.cam import normalize_scoremap
+
+    rng = np.random.default_rng(3)
+    maps = rng.normal(size=(6, 9, 13)).astype(np.float32)  # non-square
+    maps[0, 2, 3] = np.inf
+    maps[1, 4, 0] = -np.inf
+    maps[2, 1, 1] = np.nan
+    maps[3] = 7.0  # constant
+    got = normalize_maps(maps).numpy()
+    assert np.isfinite(got).all()
+    np.testing.assert_array_equal(got[:4], 0.0)
+    np.testing.assert_allclose(got, normalize_scoremap(maps.astype(np.float64)), atol=1e-6)
+    np.testing.assert_array_equal(component_boxes(got[:4], 0.2).numpy(), 0)

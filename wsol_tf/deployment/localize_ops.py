@@ -81,6 +81,28 @@ def component_boxes(scoremaps, threshold):
     return tf.where(found[:, None], boxes, tf.zeros_like(boxes))
 
 
+def normalize_maps(cams):
+    """Per-map min-max normalisation to [0, 1]; a constant map, or one with NaN or Inf,
+    becomes zeros (no box), as ``wsol_tf.evaluation.cam.normalize_scoremap`` does.
+
+    Without the finiteness test an Inf makes the span Inf and the map NaN (Inf / Inf), whose
+    uint8 cast in ``component_boxes`` is undefined; the returned CAM would hold NaN.
+
+    Args:
+        cams: (B, h, w) float maps.
+
+    Returns:
+        (B, h, w) float32 maps in [0, 1].
+    """
+    cams = tf.cast(cams, tf.float32)
+    low = tf.reduce_min(cams, axis=[1, 2], keepdims=True)
+    high = tf.reduce_max(cams, axis=[1, 2], keepdims=True)
+    span = high - low
+    finite = tf.reduce_all(tf.math.is_finite(cams), axis=[1, 2], keepdims=True)
+    valid = finite & (span > 0)
+    return tf.where(valid, (cams - low) / tf.where(valid, span, 1.0), 0.0)
+
+
 # Tolerance of the floor/ceil below: 500 / 224 * 224 must give pixel 500, not 501.
 _PIXEL_EPS = 1e-3
 
@@ -126,11 +148,7 @@ def localize_batch(model, extractor, images, image_size, cam_threshold):
     logits, cams = model.method.score_maps(model, resized, None, extractor)
     classes = tf.argmax(logits, axis=-1, output_type=tf.int32)  # the maps' classes
     cams = tf.cast(cams, tf.float32)[..., None]
-    cams = tf.image.resize(cams, image_size, method="bicubic")[..., 0]
-    low = tf.reduce_min(cams, axis=[1, 2], keepdims=True)
-    high = tf.reduce_max(cams, axis=[1, 2], keepdims=True)
-    span = high - low
-    cams = tf.where(span > 0, (cams - low) / tf.where(span > 0, span, 1.0), 0.0)
+    cams = normalize_maps(tf.image.resize(cams, image_size, method="bicubic")[..., 0])
     boxes = component_boxes(cams, cam_threshold)
     return {
         "scores": tf.nn.softmax(tf.cast(logits, tf.float32)),
