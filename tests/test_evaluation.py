@@ -236,6 +236,30 @@ def test_an_empty_scoremap_is_refused_naming_the_file(tiny_data, tmp_path):
         assert path in str(error.value)
 
 
+def test_a_nan_model_is_counted_and_gives_finite_metrics(tiny_data):
+    # A diverged checkpoint: NaN logits and maps. Maps become zeros (no box), argmax picks a
+    # class; the metrics stay finite JSON and the images are counted (before: no count).
+    import keras
+
+    from wsol_tf import models
+    from wsol_tf.evaluation.evaluator import evaluate_model
+
+    records = load_cub(tiny_data, "test")
+    model = models.build("tinyvgg", records.num_classes, image_size=IMAGE_SIZE, seed=0)
+    model(np.zeros((1, *IMAGE_SIZE, 3), np.float32))
+    for weight in model.weights:
+        weight.assign(keras.ops.full(weight.shape, float("nan"), weight.dtype))
+    notes = []
+    metrics = evaluate_model(
+        model, records, image_size=IMAGE_SIZE, batch_size=4, cam_curve_interval=0.05,
+        num_overlays=0, workers=1, print_fn=notes.append,
+    )  # fmt: skip
+    assert metrics["num_images"] == 9 and metrics["num_nonfinite_logits"] == 9
+    assert metrics["gt_known_loc"] == 0.0 and metrics["maxboxacc"] == 0.0
+    json.dumps(metrics, allow_nan=False)  # no NaN literal anywhere
+    assert any("9 of 9 images have NaN or Inf logits" in n for n in notes)
+
+
 def test_gt_box_with_x1_below_x0_is_refused(tiny_data, tmp_path):
     records = load_cub(tiny_data, "test")
     _gt_box_maps(records, str(tmp_path / "maps"))

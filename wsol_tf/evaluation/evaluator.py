@@ -168,7 +168,8 @@ def evaluate_model(
         print_fn: progress output.
 
     Returns:
-        The metrics dict; ``pxap`` is set when the split has masks.
+        The metrics dict; ``pxap`` is set when the split has masks; ``num_nonfinite_logits``
+        counts the images whose logits hold NaN or Inf (with a warning when not 0).
     """
     image_size = as_hw(image_size)
     resize_size = as_hw(resize_size) if resize_size is not None else default_resize_size(image_size)
@@ -190,6 +191,7 @@ def evaluate_model(
     candidates = source.candidate_rows()
     skipped = len(source) - len(candidates)
     rows, mask_rows = [], []
+    nonfinite = 0  # images whose logits hold NaN/Inf (a diverged model): counted, not hidden
     started = time.perf_counter()
     for batch in source.batches(candidates, image_size, resize_size, batch_size):
         has_box, has_mask = _split_batch(batch)
@@ -201,6 +203,7 @@ def evaluate_model(
         labels = batch.labels[keep]
         logits, maps = scorer(images, labels)
         predictions = logits.argmax(-1)
+        nonfinite += int((~np.isfinite(logits).all(axis=-1)).sum())
         boxed = np.flatnonzero(has_box[keep])  # positions in the kept images
         if len(boxed):
             maps_gt = maps if len(boxed) == len(keep) else maps[boxed]
@@ -237,7 +240,16 @@ def evaluate_model(
         picks, info = _picture_plan(evaluator, rows, mask_rows, source, num_overlays)
         return _write_pictures(picks, info, source, maps_for, image_size, resize_size, out_dir)
 
-    return _finish(evaluator, skipped, started, source, pictures, out_dir)
+    metrics = _finish(evaluator, skipped, started, source, pictures, out_dir)
+    # NaN logits still give a class (argmax: the first NaN) and their NaN maps a zero map (no
+    # box), as in wsolevaluation; the count says the numbers come from a broken model.
+    metrics["num_nonfinite_logits"] = nonfinite
+    if nonfinite:
+        print_fn(
+            f"warning: {nonfinite} of {evaluator.num_evaluated} images have NaN or Inf logits "
+            "(a diverged checkpoint?); their class is argmax's pick and their map scores as empty"
+        )
+    return metrics
 
 
 def _pad(box_lists):
