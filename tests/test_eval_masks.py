@@ -367,3 +367,21 @@ def test_mask_root_option_moves_the_masks(tmp_path):
     assert all(p.startswith(str(masks_root)) for ps in records.mask_paths for p in ps)
     got = openimages_mask(records.mask_paths[0], records.ignore_paths[0], INPUT_HW)
     np.testing.assert_array_equal(got, _expected_mask(*truth["val/x/a.png"]))
+
+
+def test_masks_without_an_object_pixel_leave_pxap_undefined_and_keep_the_box_metrics():
+    rng = np.random.default_rng(11)
+    maps = rng.uniform(0, 1, (2, 12, 20))
+    boxes = np.array([[[2, 3, 9, 8]], [[4, 1, 15, 10]]])
+    masks = np.zeros((2, 12, 20), np.uint8)  # background only
+    masks[1, :, :5] = 255  # and some ignored pixels
+    with_masks = LocalizationEvaluator(cam_curve_interval=0.01)
+    with_masks.accumulate(maps, None, np.array([0, 1]), np.array([0, 1]), boxes, np.ones(2, int),
+                          masks)  # fmt: skip
+    plain = LocalizationEvaluator(cam_curve_interval=0.01)
+    plain.accumulate(maps, None, np.array([0, 1]), np.array([0, 1]), boxes, np.ones(2, int))
+    got, want = with_masks.compute(), plain.compute()
+    assert got["pxap"] is None and "no object pixel" in got["pxap_note"]
+    for key in ("gt_known_loc", "top1_loc", "maxboxacc", "maxboxacc_v2"):
+        assert got[key] == want[key], key
+    assert got["num_images_with_mask"] == 2

@@ -511,7 +511,7 @@ class LocalizationEvaluator:
             "top1_loc": None,
             "maxboxacc": None,
             "maxboxacc_v2": None,
-            "pxap": pxap_from_histograms(self._mask_fg_hist, self._mask_bg_hist),
+            **self._pxap(),
             "num_images": n,
             "num_images_with_box": 0,
             "num_images_with_mask": int(self._num_masks),
@@ -531,9 +531,6 @@ class LocalizationEvaluator:
         v2 = self._v2_hits * 100.0 / n  # (D, G)
         v2_best = [float(row.max()) for row in v2]
         best_gt, best_top1 = int(np.argmax(gt_known)), int(np.argmax(top1))
-        pxap = None
-        if self._num_masks:
-            pxap = pxap_from_histograms(self._mask_fg_hist, self._mask_bg_hist)
         return {
             "cam_curve_interval": self.cam_curve_interval,
             "curve": {
@@ -552,9 +549,20 @@ class LocalizationEvaluator:
                 str(delta): {"accuracy": v2_best[d], "threshold": shown[int(np.argmax(v2[d]))]}
                 for d, delta in enumerate(self.v2_iou_thresholds)
             },
-            "pxap": pxap,
+            **self._pxap(),
             "num_images_with_mask": int(self._num_masks),
         }
+
+    def _pxap(self) -> dict:
+        """{"pxap": value or None}; when the masks hold no object pixel (or no scored pixel)
+        PxAP is undefined: None and "pxap_note" says why, so the box metrics of the same
+        evaluation are still returned (wsolevaluation's division gives NaN there)."""
+        if not self._num_masks:
+            return {"pxap": None}
+        try:
+            return {"pxap": pxap_from_histograms(self._mask_fg_hist, self._mask_bg_hist)}
+        except ValueError as error:
+            return {"pxap": None, "pxap_note": f"{error} (PxAP undefined)"}
 
     def per_image(self) -> dict[str, np.ndarray]:
         """Per-image records, in accumulation order (all at ``cam_threshold`` unless noted).
