@@ -52,6 +52,8 @@ def test_the_validation_choice_is_the_first_best_of_the_fine_curve(tmp_path):
         _metrics(cam={**CLASSIC, "name": "gradcam"}),  # another extractor's maps
         _metrics(checkpoint="/run/checkpoints/ckpt-40"),  # another checkpoint
         {**_metrics(), "curve": None, "best_threshold": 1.5},  # out of range
+        # A flat curve (no threshold localizes the one validation image) chooses nothing.
+        {**_metrics(), "curve": {"thresholds": [0.1, 0.2, 0.3], "gt_known_loc": [0.0] * 3}},
         [1, 2],  # not a metrics dict
     ],
 )

@@ -55,9 +55,18 @@ def validation_threshold(workdir, cam_spec: dict, checkpoint: str):
             threshold = best_threshold(metrics)
         except (KeyError, TypeError, ValueError, IndexError):
             continue
+        if _flat(metrics):
+            continue  # every threshold scored the same: nothing was chosen (argmax says 0)
         if 0.0 <= threshold < 1.0:
             return threshold, path
     return None
+
+
+def _flat(metrics) -> bool:
+    """True when the fine curve's GT-known Loc is one value at every threshold (e.g. a one-image
+    validation split that no threshold localizes)."""
+    values = (metrics.get("curve") or {}).get("gt_known_loc") or []
+    return len(values) > 1 and min(values) == max(values)
 
 
 def resolve_threshold(given, workdir, cam_spec: dict, checkpoint: str):
@@ -68,4 +77,8 @@ def resolve_threshold(given, workdir, cam_spec: dict, checkpoint: str):
     chosen = validation_threshold(workdir, cam_spec, checkpoint)
     if chosen is not None:
         return chosen[0], f"chosen on the validation split ({chosen[1]})"
-    return PAPER_THRESHOLD, "the paper's default: no validation evaluation of this checkpoint"
+    return (
+        PAPER_THRESHOLD,
+        "the paper's default: no validation evaluation of this checkpoint that tells thresholds "
+        "apart",
+    )
