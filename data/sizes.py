@@ -75,18 +75,19 @@ def _webp_size(head):
 def image_size_hw(path):
     """(H, W) of an image file from its header, or None when the header cannot be read.
 
-    None means "not known here" (an unknown format, a truncated or corrupt header): callers
-    keep their data unchanged and the decoder reports the file later.
+    None means "not known here" (an unknown format, a truncated or corrupt header, even one
+    cut inside the size field): callers keep their data unchanged and the decoder reports
+    the file later, by name. Never raises for a file's content.
     """
     try:
         with open(path, "rb") as f:
             head = f.read(30)
             if head[:2] == b"\xff\xd8":
                 size = _jpeg_size(f)
-            elif head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR":
+            elif head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR" and len(head) >= 24:
                 width, height = struct.unpack(">II", head[16:24])
                 size = (height, width)
-            elif head[:6] in (b"GIF87a", b"GIF89a"):
+            elif head[:6] in (b"GIF87a", b"GIF89a") and len(head) >= 10:
                 width, height = struct.unpack("<HH", head[6:10])
                 size = (height, width)
             elif head[:2] == b"BM" and len(head) >= 26:

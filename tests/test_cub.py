@@ -149,3 +149,26 @@ def test_webp_header_size_so_boxes_on_webp_are_clipped(tmp_path, quality, channe
         assert f.read(16)[12:16] == chunk  # the header layout this case is about
     assert image_size_hw(path) == (37, 53)  # (H, W)
     assert corner_box(1, 2, 60, 60, image_size_hw(path)) == [1, 2, 52, 36]
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR\x00\x00\x00\x0e",  # cut inside the height
+        b"GIF89a\x0e\x00",  # cut inside the height
+    ],
+)
+def test_image_cut_inside_its_size_field_is_loaded_unclipped_not_a_crash(tmp_path, head):
+    # Was: struct.error ("unpack requires a buffer of 8 bytes") out of load_cub, naming no
+    # file. Now the size is unknown (None), the box kept as x + w, y + h, and the decoder
+    # skips and names the file later.
+    from wsol_tf.data.sizes import image_size_hw
+
+    write_cub(tmp_path)  # image id 2: train split, box 1 2 5 6 in a 14 x 10 image
+    records = load_cub(tmp_path, "train")
+    row = records.image_ids.index(2)
+    with open(records.image_paths[row], "wb") as f:
+        f.write(head)
+    assert image_size_hw(records.image_paths[row]) is None
+    records = load_cub(tmp_path, "train")
+    np.testing.assert_array_equal(records.boxes[row, 0], [1, 2, 6, 8])
