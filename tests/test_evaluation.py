@@ -4,6 +4,7 @@ pictures, and the refusals (bad score maps, bad boxes, a checkpoint that does no
 import dataclasses
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -170,6 +171,31 @@ def test_evaluate_cli_takes_the_extractor_options(trained, tmp_path):
     assert written["cam_spec"]["tta_scales"] == [1.1]
     bad = run_cli("wsol_tf.evaluate", f"--workdir={trained}", "--cam=classic", "--cam_layers=a")
     assert bad.returncode == 2 and "--cam_layers=a is invalid with --cam=classic" in bad.stderr
+
+
+def test_scoremaps_of_unreadable_images_are_skipped_counted_and_named(tiny_data, tmp_path):
+    # Was: an empty image file stopped the scoring with "error: Input is empty." (no file
+    # named), and an image our own --save_scoremaps had skipped (no map) was "no score map".
+    # Now both are skipped and listed as unreadable, as when a model is evaluated.
+    from wsol_tf.data.pipeline import skip_log_scope
+
+    data = tmp_path / "data"
+    shutil.copytree(tiny_data, data)
+    records = load_cub(str(data), "test")
+    root = str(tmp_path / "maps")
+    _gt_box_maps(records, root)
+    empty, truncated = records.image_paths[1], records.image_paths[5]
+    open(empty, "wb").close()  # its map is kept: the size is what cannot be read
+    with open(truncated, "rb") as f:
+        head = f.read(400)  # the header (size) survives, the pixels do not
+    with open(truncated, "wb") as f:
+        f.write(head)
+    os.remove(scoremap_file(root, image_id_of(truncated, records.source)))
+    with skip_log_scope() as log:
+        res = evaluate_scoremaps(root, records, print_fn=lambda _: None)
+    assert res["num_images"] == 7 and res["maxboxacc"] == 100.0
+    assert [e["path"] for e in log.entries()] == sorted([empty, truncated])
+    assert all(e["reason"] for e in log.entries())
 
 
 def test_bad_scoremaps_are_refused_naming_the_file(tiny_data, tmp_path):

@@ -16,6 +16,8 @@ import time
 import numpy as np
 import tensorflow as tf
 
+from wsol_tf.data.decode import why_unreadable
+from wsol_tf.data.pipeline import current_skip_log
 from wsol_tf.data.sizes import as_hw, default_resize_size
 from wsol_tf.evaluation.extractors import ScoreMapper
 from wsol_tf.evaluation.metrics import LocalizationEvaluator
@@ -26,7 +28,12 @@ from wsol_tf.evaluation.scoremap_files import (
     scoremap_file,
     write_geometry,
 )
-from wsol_tf.evaluation.sources import FileEvalSource, eval_source, original_size_hw
+from wsol_tf.evaluation.sources import (
+    FileEvalSource,
+    UnreadableImage,
+    eval_source,
+    original_size_hw,
+)
 from wsol_tf.evaluation.visualize import overlay_grid, save_png
 
 __all__ = ["evaluate_model", "evaluate_scoremaps", "original_size_hw"]
@@ -330,7 +337,9 @@ def evaluate_scoremaps(
             plus an optional ``scoremaps.json`` (input geometry). Without it each image (and
             mask) is taken as resized, uncropped, to its map's size (wsolevaluation's
             convention).
-        records: file-backed `Records` of the split.
+        records: file-backed `Records` of the split. An image whose size cannot be read, or
+            that has no map and does not decode, is skipped and recorded in the current
+            skip log (`unreadable_files` in metrics.json), as when a model is evaluated.
         predictions: optional (N,) predicted class per record row.
         cam_threshold, cam_curve_interval, out_dir, num_overlays, masks_fn, print_fn: as in
             ``evaluate_model``.
@@ -360,6 +369,7 @@ def evaluate_scoremaps(
     candidates = source.candidate_rows()
     unused = _check_scoremaps_exist(scoremap_dir, source, candidates)
     skipped = len(records) - len(candidates)
+    skip_log = current_skip_log()
     rows, mask_rows, sizes = [], [], {}
     started = time.perf_counter()
 
@@ -368,8 +378,22 @@ def evaluate_scoremaps(
         return load_scoremap(scoremap_dir, source.image_id(row), shape)
 
     def read(row):
-        """(row, map, GT boxes, mask, geometry) of one image (file reads only)."""
-        scoremap = load(row)
+        """(row, map, GT boxes, mask, geometry) of one image (file reads only); None for an
+        unreadable image, recorded in the skip log as `make_dataset` does when a model is
+        evaluated: its size is unknown, and our own `--save_scoremaps` writes no map for it."""
+        path = records.image_paths[row]
+        try:
+            original_size_hw(path)
+            scoremap = load(row)
+        except UnreadableImage as error:
+            skip_log.record(path, error.reason, int(row))
+            return None
+        except FileNotFoundError:
+            reason = why_unreadable(path)  # a decode, only for an image without a map
+            if reason is None:
+                raise
+            skip_log.record(path, reason, int(row))
+            return None
         image_size, resize_size = geometry if geometry is not None else (scoremap.shape, None)
         gt = source.gt(row, image_size, resize_size)
         mask = source.mask(row, image_size, resize_size)
@@ -387,6 +411,8 @@ def evaluate_scoremaps(
         items = evaluator.parallel_map(read, candidates[start : start + chunk])
         group = []
         for item in items:
+            if item is None:  # unreadable image: counted by the skip log, as in evaluate_model
+                continue
             row, scoremap, gt, mask, size = item
             sizes[row] = size
             if len(gt):

@@ -23,6 +23,7 @@ import tensorflow as tf
 from wsol_tf.data import transforms
 from wsol_tf.data.annotations import box_problem
 from wsol_tf.data.pipeline import make_dataset
+from wsol_tf.errors import error_text
 from wsol_tf.evaluation.boxes import gt_boxes_for_input, validate_boxes
 from wsol_tf.evaluation.gt_masks import cub_segmentation_mask, openimages_mask, pet_trimap_mask
 
@@ -50,7 +51,7 @@ def _header_size_hw(path):
     for other formats or a header this parser does not follow (the caller decodes then)."""
     with open(path, "rb") as f:
         head = f.read(24)
-        if head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR":
+        if head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR" and len(head) == 24:
             return int.from_bytes(head[20:24], "big"), int.from_bytes(head[16:20], "big")
         if head[:2] != b"\xff\xd8":
             return None
@@ -80,21 +81,37 @@ def _header_size_hw(path):
             f.seek(length - 2, 1)
 
 
+class UnreadableImage(ValueError):
+    """An image whose size cannot be read: ``path`` and ``reason`` (one line)."""
+
+    def __init__(self, path, reason):
+        super().__init__(f"{path}: cannot read the image ({reason})")
+        self.path, self.reason = path, reason
+
+
 def original_size_hw(path):
     """(H, W) of an image file: JPEG and PNG sizes come from their headers (the size TF's
     decoder gives; tests/test_evaluation.py compares them on the shared images), other files
-    are decoded."""
+    are decoded.
+
+    Raises:
+        UnreadableImage naming the file when neither its header nor the decoder gives a size
+        (an empty, truncated or non-image file), never a bare TensorFlow error.
+    """
     try:
         size = _header_size_hw(path)
     except OSError:
         size = None
     if size is not None and min(size) > 0:
         return size
-    data = tf.io.read_file(path)
-    if data.numpy()[:2] == b"\xff\xd8":
-        shape = tf.image.extract_jpeg_shape(data).numpy()
-    else:
-        shape = tf.shape(tf.io.decode_image(data, channels=3, expand_animations=False)).numpy()
+    try:
+        data = tf.io.read_file(path)
+        if data.numpy()[:2] == b"\xff\xd8":
+            shape = tf.image.extract_jpeg_shape(data).numpy()
+        else:
+            shape = tf.shape(tf.io.decode_image(data, channels=3, expand_animations=False)).numpy()
+    except (tf.errors.OpError, ValueError) as error:
+        raise UnreadableImage(path, error_text(error)) from None
     return int(shape[0]), int(shape[1])
 
 
