@@ -70,3 +70,12 @@ def bgr(h, w, seed=0):
     base = rng.integers(40, 200, size=3)
     image = np.stack([base[c] + 40 * np.sin((x + 2 * y) / (7.0 + c)) for c in range(3)], -1)
     return np.clip(image, 0, 255).astype(np.uint8)
+
+
+def exif_jpeg(image, orientation):
+    """A JPEG of `image` (cv2 layout) with an EXIF APP1 segment holding only `orientation`
+    (tag 0x0112; 6: the viewer turns it 90 degrees clockwise)."""
+    jpeg = jpeg_bytes(image)
+    entry = struct.pack(">HHIHH", 0x0112, 3, 1, orientation, 0)  # SHORT, one value
+    tiff = b"MM\x00*" + struct.pack(">I", 8) + struct.pack(">H", 1) + entry + b"\x00" * 4
+    return jpeg[:2] + _segment(0xE1, b"Exif\x00\x00" + tiff) + jpeg[2:]

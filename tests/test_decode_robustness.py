@@ -5,7 +5,7 @@ import cv2
 import numpy as np
 import pytest
 import tensorflow as tf
-from image_files import bgr, cmyk_jpeg, jpeg_bytes, png_bytes
+from image_files import bgr, cmyk_jpeg, exif_jpeg, jpeg_bytes, png_bytes
 
 from wsol_tf.data.decode import SkipLog, decode_image, why_unreadable
 from wsol_tf.data.pipeline import make_dataset
@@ -108,3 +108,24 @@ def test_why_unreadable(tmp_path, broken_records):
 def test_decode_image_raises_on_a_bad_file(broken_records):
     with pytest.raises(tf.errors.InvalidArgumentError):
         decode_image(broken_records.image_paths[3])
+
+
+@pytest.mark.parametrize("orientation", [6, 8])
+def test_exif_rotated_jpeg_size_and_pixels_are_the_stored_ones(tmp_path, orientation):
+    # CUB/ImageNet boxes are in stored-pixel coordinates: the header size (box clipping),
+    # the evaluator's size (box scaling) and the decoded pixels must all ignore EXIF
+    # orientation, or a box would land on a turned image.
+    from wsol_tf.data.sizes import image_size_hw
+    from wsol_tf.evaluation.sources import original_size_hw
+
+    image_bgr = bgr(20, 36, seed=5)
+    path = tmp_path / "turned.jpg"
+    data = exif_jpeg(image_bgr, orientation)
+    path.write_bytes(data)
+    decoded = decode_image(str(path)).numpy()
+    assert decoded.shape == (20, 36, 3)
+    assert image_size_hw(str(path)) == original_size_hw(str(path)) == (20, 36)
+    # The same bytes as stored (OpenCV told to ignore the tag; libjpeg IDCTs may differ by 1).
+    flags = cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION
+    stored = cv2.imdecode(np.frombuffer(data, np.uint8), flags)[..., ::-1]
+    np.testing.assert_allclose(decoded, stored, atol=1)

@@ -125,6 +125,22 @@ def test_openimages_mask_errors_name_the_file(tmp_path):
         openimages_mask(records.mask_paths[0], [], INPUT_HW)
 
 
+def test_mask_jpeg_with_exif_orientation_is_read_as_stored(tmp_path):
+    # Was: OpenCV turned such a mask upright (its default), so it lay rotated over its image,
+    # which TensorFlow decodes as stored. Now both are in stored pixels.
+    from image_files import exif_jpeg
+
+    from wsol_tf.evaluation.gt_masks import read_gray
+
+    mask = np.zeros((20, 36), np.uint8)
+    mask[2:8, 4:30] = 255  # a wide bar near the top
+    path = tmp_path / "m.jpg"
+    path.write_bytes(exif_jpeg(mask, 6))
+    got = read_gray(str(path))
+    assert got.shape == (20, 36)
+    np.testing.assert_allclose(got, mask, atol=24)  # JPEG ringing at the bar's edges
+
+
 def _maps_for(truth, seed=0):
     """Score maps (20, 30) that favour object pixels, with the ignore region scored high."""
     rng = np.random.default_rng(seed)

@@ -32,10 +32,15 @@ from wsol_tf.evaluation.pxap import FOREGROUND, IGNORE
 
 
 def read_gray(path: str) -> np.ndarray:
-    """(H, W) float32 grey values of an image file (cv2.IMREAD_GRAYSCALE, as the reference)."""
+    """(H, W) float32 grey values of an image file (cv2.IMREAD_GRAYSCALE, as the reference).
+
+    The pixels are those stored in the file, EXIF orientation ignored: the images themselves
+    are decoded by TensorFlow, which ignores it, so a mask that OpenCV turned upright (its
+    default for a JPEG with an orientation tag) would lie rotated over its image.
+    """
     if not os.path.isfile(path):
         raise FileNotFoundError(f"GT mask file {path} does not exist")
-    image = cv2.imread(path, cv2.IMREAD_GRAYSCALE)
+    image = cv2.imread(path, cv2.IMREAD_GRAYSCALE | cv2.IMREAD_IGNORE_ORIENTATION)
     if image is None:
         raise ValueError(f"GT mask file {path} could not be decoded as an image")
     return image.astype(np.float32)
