@@ -17,6 +17,13 @@ from wsol_tf.data.records import Records, pad_boxes
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp")  # lower case
 
 
+def _is_image_entry(entry):
+    """A file, or a broken symbolic link: an image name whose target is gone is listed, so
+    the decoder skips, counts and names it (unreadable_files.json) as `localize` does for the
+    same folder, instead of it vanishing from the split unseen. Folders are not images."""
+    return entry.is_file() or (entry.is_symlink() and not os.path.exists(entry.path))
+
+
 def load_folder(data_dir, split="train"):
     """Records of `<data_dir>/<split>/` if it exists, else (split "train" only) of `<data_dir>/`.
 
@@ -39,7 +46,7 @@ def load_folder(data_dir, split="train"):
         files = sorted(
             e.path
             for e in os.scandir(os.path.join(folder, name))
-            if e.is_file() and os.path.splitext(e.name)[1].lower() in IMAGE_EXTENSIONS
+            if _is_image_entry(e) and os.path.splitext(e.name)[1].lower() in IMAGE_EXTENSIONS
         )
         if not files:
             raise FileNotFoundError(f"{os.path.join(folder, name)}: class folder has no images.")

@@ -311,6 +311,24 @@ def test_wsol_metadata_byte_order_marks_are_skipped(tmp_path):
     np.testing.assert_array_equal(records.boxes[:, 0], [[1, 2, 30, 20], [0, 0, 10, 10]])
 
 
+def test_folder_lists_a_broken_link_so_it_is_skipped_counted_and_named(tmp_path):
+    # Was: a .jpg symbolic link whose target is gone vanished from the split unseen (no
+    # count, no name), while localize on the same folder listed it as unreadable. Now it is
+    # in the split and the pipeline skips and names it; a folder named like an image is not.
+    from wsol_tf.data.decode import SkipLog
+
+    os.makedirs(tmp_path / "cls" / "folder.jpg")
+    (tmp_path / "cls" / "a.jpg").write_bytes(jpeg_bytes(bgr(12, 20)))
+    os.symlink(tmp_path / "gone.jpg", tmp_path / "cls" / "b.jpg")
+    records = load_split("folder", str(tmp_path), "train")
+    assert records.image_ids == ["cls/a.jpg", "cls/b.jpg"]
+    log = SkipLog()
+    batches = list(make_dataset(records, training=False, image_size=(8, 12), batch_size=2,
+                                skip_log=log))  # fmt: skip
+    assert [int(i) for b in batches for i in b["index"]] == [0]
+    assert [e["path"] for e in log.entries()] == [str(tmp_path / "cls" / "b.jpg")]
+
+
 def test_folder_source_reads_webp_any_case(tmp_path):
     import cv2
 
