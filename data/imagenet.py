@@ -13,8 +13,9 @@ original 1000-class list), else the sorted wnids of train/. Validation keeps
 every object's box (x0, y0, x1, y1 in original-image pixels, as the XML states
 them and as wsolevaluation's metadata copies them); the image's label is the
 class of its objects. Training images have no boxes (num_boxes 0). Every image file is kept
-(`a.JPEG` and `a.png` are two images); a validation image finds its annotation by name stem, so
-two validation images with one stem are refused, naming both. Whole numbers in the XML may be
+(.jpg/.jpeg/.png/.bmp/.gif/.webp in any case, as for `folder`; `a.JPEG` and `a.png` are two
+images); a validation image finds its annotation by name stem, so two validation images with
+one stem are refused, naming both. Whole numbers in the XML may be
 written as `500.0`.
 """
 
@@ -26,12 +27,15 @@ import xml.etree.ElementTree as ET
 import numpy as np
 
 from wsol_tf.data.annotations import line_error, numbered_lines, parse_box
+from wsol_tf.data.folder import IMAGE_EXTENSIONS as FOLDER_IMAGE_EXTENSIONS
 from wsol_tf.data.records import Records, pad_boxes
 
 SPLITS = ("train", "val")
 MAPPING = "LOC_synset_mapping.txt"
 SOLUTION = "LOC_val_solution.csv"
-IMAGE_EXTENSIONS = (".jpeg", ".jpg", ".png")
+# Every format the decoder reads, as for --dataset=folder and localize: a BMP, GIF or WebP
+# image was left out of the split without a word (a val image with its annotation too).
+IMAGE_EXTENSIONS = FOLDER_IMAGE_EXTENSIONS
 
 
 def read_synset_mapping(path):

@@ -253,6 +253,26 @@ def test_imagenet_train_keeps_files_that_differ_only_in_extension(tmp_path):
     np.testing.assert_array_equal(train.labels[[train.image_ids.index(i) for i in ids]], 1)
 
 
+def test_imagenet_lists_every_format_the_decoder_reads(tmp_path):
+    # Was: only .jpeg/.jpg/.png, so a .bmp, .gif or .webp image (and a val image's boxes)
+    # left the split unseen. Now the extensions of --dataset=folder and localize.
+    import cv2
+
+    write_imagenet(tmp_path, csv=True)
+    ok, webp = cv2.imencode(".webp", bgr(20, 30))
+    assert ok
+    os.remove(tmp_path / "val" / "v2.JPEG")
+    (tmp_path / "val" / "v2.WebP").write_bytes(webp.tobytes())
+    ok, bmp = cv2.imencode(".bmp", bgr(18, 26))
+    assert ok
+    (tmp_path / "train" / "n010" / "extra.bmp").write_bytes(bmp.tobytes())
+    val = load_split("imagenet", str(tmp_path), "val")
+    assert val.image_ids == ["val/v1.JPEG", "val/v2.WebP"]
+    np.testing.assert_array_equal(val.boxes[1, 0], [0, 0, 9, 9])
+    train = load_split("imagenet", str(tmp_path), "train")
+    assert "train/n010/extra.bmp" in train.image_ids
+
+
 @pytest.mark.parametrize(
     "first, second",
     [("n010/v1.JPEG", "n030/v1.JPEG"), ("v1.JPEG", "v1.png")],

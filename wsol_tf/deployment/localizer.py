@@ -12,13 +12,12 @@ import cv2
 import numpy as np
 import tensorflow as tf
 
+from wsol_tf.data.folder import IMAGE_EXTENSIONS  # one list for every reader of folders
 from wsol_tf.data.pipeline import decode_image
 from wsol_tf.deployment.localize_ops import localize_batch
 from wsol_tf.errors import error_text
 from wsol_tf.evaluation import extractors
 from wsol_tf.evaluation.visualize import draw_boxes, overlay_heatmap, save_png
-
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp")
 
 
 def find_images(paths):
