@@ -12,7 +12,10 @@ logs a warning naming the file, and keeps the entry for the run's JSON
 
 `tf.io.decode_image` sniffs the format from the bytes, so PNG data in a
 `.JPEG` file decodes; grayscale becomes RGB (channels=3); CMYK JPEGs are
-converted to RGB by TensorFlow's JPEG decoder.
+converted to RGB by TensorFlow's JPEG decoder; 8-bit BMPs are looked up in their
+colour table here. Alpha is dropped (not composited), 16-bit PNGs are scaled to 8
+bits, a GIF gives its first frame, and EXIF orientation is ignored: pixels are as
+stored, the frame of CUB/ImageNet boxes and of `sizes.image_size_hw`.
 """
 
 import logging
@@ -25,16 +28,51 @@ from wsol_tf.errors import error_text
 logger = logging.getLogger("wsol_tf.data")
 
 
+def _le_uint(data, offset, size):
+    """The little-endian integer of `size` (2: unsigned, 4: signed) bytes at `offset`, int32."""
+    dtype = tf.uint16 if size == 2 else tf.int32
+    raw = tf.io.decode_raw(tf.strings.substr(data, offset, size), dtype, little_endian=True)
+    return tf.cast(raw[0], tf.int32)
+
+
+def _is_palette_bmp(data):
+    """True for an 8-bit (colour table) BMP: "BM", a 40+ byte info header, 8 bits per pixel."""
+    head = tf.strings.substr(tf.strings.join([data, tf.constant(b"\0" * 54)]), 0, 54)
+    return tf.logical_and(
+        tf.equal(tf.strings.substr(head, 0, 2), b"BM"),
+        tf.logical_and(_le_uint(head, 14, 4) >= 40, tf.equal(_le_uint(head, 28, 2), 8)),
+    )
+
+
+def _decode_palette_bmp(data):
+    """An 8-bit BMP through its colour table. TensorFlow's BMP decoder returns the table
+    indices as grey levels (right only for a grey ramp table), so a colour-table image would
+    come out as a silently wrong grey picture; the indices are looked up here instead. An
+    index past the table is an error (a corrupt file: skipped and named like any other)."""
+    indices = tf.cast(tf.io.decode_bmp(data, channels=0)[..., 0], tf.int32)  # (H, W)
+    info_size = _le_uint(data, 14, 4)
+    used = _le_uint(data, 46, 4)
+    count = tf.where(tf.equal(used, 0), 256, used)
+    table = tf.io.decode_raw(tf.strings.substr(data, 14 + info_size, 4 * count), tf.uint8)
+    rgb = tf.reverse(tf.reshape(table, [-1, 4])[:, :3], axis=[1])  # stored as B, G, R, 0
+    return tf.gather(rgb, indices)
+
+
 def decode_uint8(data):
     """Encoded bytes (JPEG, PNG, GIF, BMP, WebP; gray, RGB, RGBA or CMYK) -> (H, W, 3) uint8 RGB.
 
     JPEGs use the accurate integer IDCT (libjpeg's ISLOW, as PIL and OpenCV), not
-    TensorFlow's default INTEGER_FAST, whose pixels differ by up to ~4 levels.
+    TensorFlow's default INTEGER_FAST, whose pixels differ by up to ~4 levels. 8-bit BMPs go
+    through their colour table (`_decode_palette_bmp`).
     """
     image = tf.cond(
         tf.io.is_jpeg(data),
         lambda: tf.io.decode_jpeg(data, channels=3, dct_method="INTEGER_ACCURATE"),
-        lambda: tf.io.decode_image(data, channels=3, expand_animations=False, dtype=tf.uint8),
+        lambda: tf.cond(
+            _is_palette_bmp(data),
+            lambda: _decode_palette_bmp(data),
+            lambda: tf.io.decode_image(data, channels=3, expand_animations=False, dtype=tf.uint8),
+        ),
     )
     image.set_shape([None, None, 3])
     return image

@@ -79,3 +79,16 @@ def exif_jpeg(image, orientation):
     entry = struct.pack(">HHIHH", 0x0112, 3, 1, orientation, 0)  # SHORT, one value
     tiff = b"MM\x00*" + struct.pack(">I", 8) + struct.pack(">H", 1) + entry + b"\x00" * 4
     return jpeg[:2] + _segment(0xE1, b"Exif\x00\x00" + tiff) + jpeg[2:]
+
+
+def palette_bmp(indices, palette_rgb):
+    """An 8-bit BMP: (H, W) uint8 `indices` into `palette_rgb` ((n, 3) uint8 RGB), rows stored
+    bottom-up and padded to 4 bytes, as Windows writes them (no encoder needed)."""
+    h, w = indices.shape
+    row = (w + 3) // 4 * 4
+    pixels = b"".join(indices[y].tobytes() + b"\x00" * (row - w) for y in range(h - 1, -1, -1))
+    table = b"".join(bytes([b, g, r, 0]) for r, g, b in np.asarray(palette_rgb, np.uint8))
+    offset = 14 + 40 + len(table)
+    info = struct.pack("<IiiHHIIiiII", 40, w, h, 1, 8, 0, len(pixels), 2835, 2835,
+                       len(palette_rgb), 0)  # fmt: skip
+    return b"BM" + struct.pack("<IHHI", offset + len(pixels), 0, 0, offset) + info + table + pixels

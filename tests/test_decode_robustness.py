@@ -5,7 +5,7 @@ import cv2
 import numpy as np
 import pytest
 import tensorflow as tf
-from image_files import bgr, cmyk_jpeg, exif_jpeg, jpeg_bytes, png_bytes
+from image_files import bgr, cmyk_jpeg, exif_jpeg, jpeg_bytes, palette_bmp, png_bytes
 
 from wsol_tf.data.decode import SkipLog, decode_image, why_unreadable
 from wsol_tf.data.pipeline import make_dataset
@@ -45,6 +45,25 @@ def test_png_data_in_jpeg_file_decodes_exactly(tmp_path):
     path = tmp_path / "actually_png.JPEG"
     path.write_bytes(png_bytes(image_bgr))
     np.testing.assert_array_equal(decode_image(str(path)).numpy(), image_bgr[..., ::-1])
+
+
+def test_palette_bmp_decodes_through_its_colour_table(tmp_path):
+    # Was: TensorFlow's BMP decoder gave the 8-bit table indices as grey levels, so a
+    # colour-table BMP trained and evaluated as a wrong grey picture, silently.
+    rng = np.random.default_rng(7)
+    palette = rng.integers(0, 256, (6, 3), dtype=np.uint8)
+    indices = rng.integers(0, 6, (5, 7), dtype=np.uint8)  # a width that needs row padding
+    path = tmp_path / "palette.bmp"
+    path.write_bytes(palette_bmp(indices, palette))
+    np.testing.assert_array_equal(decode_image(str(path)).numpy(), palette[indices])
+    # The reference decoder agrees; a grey ramp table (OpenCV's grey BMPs) stays grey.
+    reference = cv2.imread(str(path), cv2.IMREAD_COLOR)[..., ::-1]
+    np.testing.assert_array_equal(palette[indices], reference)
+    ok, grey = cv2.imencode(".bmp", indices * 40)
+    assert ok
+    (tmp_path / "grey.bmp").write_bytes(grey.tobytes())
+    np.testing.assert_array_equal(decode_image(str(tmp_path / "grey.bmp")).numpy()[..., 1],
+                                  indices * 40)  # fmt: skip
 
 
 @pytest.fixture
