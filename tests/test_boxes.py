@@ -293,3 +293,16 @@ def test_deployment_normalization_zeros_nonfinite_maps_like_the_evaluator():
     np.testing.assert_array_equal(got[:4], 0.0)
     np.testing.assert_allclose(got, normalize_scoremap(maps.astype(np.float64)), atol=1e-6)
     np.testing.assert_array_equal(component_boxes(got[:4], 0.2).numpy(), 0)
+
+
+def test_box_found_is_false_only_where_nothing_is_above_the_threshold():
+    from wsol_tf.deployment.localize_ops import box_found, component_boxes
+
+    maps = np.zeros((3, 6, 10), np.float32)  # a flat map, a blob, a map of one hot pixel
+    maps[1, 2:4, 5:9] = 1.0
+    maps[2, 5, 9] = 1.0
+    found = box_found(maps, 0.2).numpy()
+    boxes = component_boxes(maps, 0.2).numpy()
+    assert found.tolist() == [False, True, True]
+    # The flat map's (0, 0, 0, 0) reads like a box at the corner; box_found tells it apart.
+    np.testing.assert_array_equal(boxes, [[0, 0, 0, 0], [5, 2, 9, 4], [9, 5, 9, 5]])

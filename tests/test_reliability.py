@@ -467,6 +467,7 @@ def test_saved_model_and_localize_give_the_same_boxes(trained, tiny_data, tmp_pa
         theirs = {k: v.numpy()[0] for k, v in serve(images=image[None]).items()}
         assert mine["box_input"] == theirs["box"].tolist(), path
         assert mine["box"] == theirs["box_original"].tolist(), path
+        assert mine["box_found"] is bool(theirs["box_found"]), path
         height, width = mine["size"]
         x0, y0, x1, y1 = theirs["box_original"]
         assert theirs["box_original"].dtype == np.int32

@@ -20,6 +20,22 @@ than cv2's, so maps differ from the evaluator's by resampling noise.
 import tensorflow as tf
 
 
+def _foreground(scoremaps, threshold):
+    """(B, h, w) bool: the pixels above tau x the map's peak, on the uint8 scale that
+    wsolevaluation's cv2 thresholding uses."""
+    image = tf.cast(tf.cast(scoremaps * 255.0, tf.uint8), tf.float32)  # truncation like astype
+    peak = tf.reduce_max(image, axis=[1, 2], keepdims=True)  # (B, 1, 1)
+    level = tf.floor(tf.cast(threshold, tf.float32) * peak)
+    return image > level
+
+
+def box_found(scoremaps, threshold):
+    """(B,) bool: whether any pixel is above the threshold, i.e. whether `component_boxes`'
+    box is a real one rather than the (0, 0, 0, 0) of an empty or flat map."""
+    scoremaps = tf.convert_to_tensor(scoremaps, tf.float32)
+    return tf.reduce_any(_foreground(scoremaps, threshold), axis=[1, 2])
+
+
 def component_boxes(scoremaps, threshold):
     """Box of the largest 8-connected component above the threshold, per map.
 
@@ -33,10 +49,7 @@ def component_boxes(scoremaps, threshold):
     scoremaps = tf.convert_to_tensor(scoremaps, tf.float32)
     shape = tf.shape(scoremaps)
     batch, height, width = shape[0], shape[1], shape[2]
-    image = tf.cast(tf.cast(scoremaps * 255.0, tf.uint8), tf.float32)  # truncation like astype
-    peak = tf.reduce_max(image, axis=[1, 2], keepdims=True)  # (B, 1, 1)
-    level = tf.floor(tf.cast(threshold, tf.float32) * peak)
-    foreground = image > level  # (B, h, w)
+    foreground = _foreground(scoremaps, threshold)  # (B, h, w)
     # Distinct positive label per foreground pixel; float32 is exact below 2**24 pixels.
     ids = tf.reshape(tf.range(1, height * width + 1, dtype=tf.float32), [1, height, width])
     labels = tf.where(foreground, ids, 0.0)[..., None]  # (B, h, w, 1)
@@ -140,7 +153,9 @@ def localize_batch(model, extractor, images, image_size, cam_threshold):
 
     Returns ``scores`` (B, C) softmax, ``classes`` (B,) top-1, ``cam`` (B, h, w) the top-1
     class's normalised CAM at input size, ``box`` (B, 4) int32 in input pixels and
-    ``box_original`` (B, 4) int32: the given images' pixels the box covers (clipped).
+    ``box_original`` (B, 4) int32: the given images' pixels the box covers (clipped), and
+    ``box_found`` (B,) bool: False where no pixel is above the threshold (a flat map), whose
+    boxes are (0, 0, 0, 0) in input pixels and not a localization.
     """
     image_size = [int(s) for s in image_size]
     original = tf.shape(images)[1:3]
@@ -156,4 +171,5 @@ def localize_batch(model, extractor, images, image_size, cam_threshold):
         "cam": cams,
         "box": boxes,
         "box_original": boxes_to_original(boxes, image_size, original),
+        "box_found": box_found(cams, cam_threshold),
     }

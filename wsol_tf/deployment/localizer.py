@@ -126,7 +126,8 @@ def localize(
     Returns:
         JSON-serialisable dict: ``image``, ``size`` [H, W], ``top_classes`` (list of
         {``index``, ``name``, ``score``}), ``box`` [x0, y0, x1, y1] in original pixels,
-        ``box_input`` in input pixels, ``overlay`` (path or None).
+        ``box_input`` in input pixels, ``box_found`` (False: nothing above the threshold,
+        a flat map; the box is then no localization), ``overlay`` (path or None).
 
     Raises:
         ValueError naming the file when it is not a readable image.
@@ -137,12 +138,15 @@ def localize(
     probs = outputs["scores"][0].astype(np.float64)
     order = np.argsort(-probs, kind="stable")[: max(1, top_k)]
     box = [int(v) for v in outputs["box_original"][0]]
+    found = bool(outputs["box_found"][0])
     overlay_path = None
     if out_dir:
         cam = outputs["cam"][0]
         heat = cv2.resize(cam, (original_hw[1], original_hw[0]), interpolation=cv2.INTER_LINEAR)
         pixels = np.clip(image.numpy(), 0, 255).astype(np.uint8)
-        picture = draw_boxes(overlay_heatmap(pixels, np.clip(heat, 0, 1)), None, box)
+        picture = draw_boxes(
+            overlay_heatmap(pixels, np.clip(heat, 0, 1)), None, box if found else None
+        )
         overlay_path = os.path.join(out_dir, overlay_name or overlay_names([path])[0])
         save_png(overlay_path, picture)
     return {
@@ -158,6 +162,7 @@ def localize(
         ],
         "box": box,
         "box_input": [int(v) for v in outputs["box"][0]],
+        "box_found": found,
         "cam_threshold": float(cam_threshold),
         "overlay": overlay_path,
     }

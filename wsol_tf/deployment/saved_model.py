@@ -37,8 +37,9 @@ class LocalizerModule(tf.Module):
         """images: (B, H, W, 3) float RGB in [0, 255] -> dict of outputs.
 
         Returns ``scores`` (B, C) softmax, ``classes`` (B,) top-1, ``cam`` (B, h, w) the top-1
-        class's normalised CAM at input size, ``box`` (B, 4) int32 in input pixels and
-        ``box_original`` (B, 4) int32: the given images' pixels the box covers (clipped).
+        class's normalised CAM at input size, ``box`` (B, 4) int32 in input pixels,
+        ``box_original`` (B, 4) int32: the given images' pixels the box covers (clipped), and
+        ``box_found`` (B,) bool: False for a flat map (nothing above the threshold).
         """
         return localize_batch(
             self.model, self.extractor, images, self.image_size, self.cam_threshold
