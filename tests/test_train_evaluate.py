@@ -125,6 +125,23 @@ def test_config_refuses_an_unknown_adl_variant():
     assert config.method_params["variant"] == "importance_map_only"
 
 
+@pytest.mark.parametrize(
+    "command, expected",
+    [
+        ("wsol_tf.train", ["--method:", "--drop_rate:", "--positions:", "resume:", "--fork_from:"]),
+        ("wsol_tf.evaluate", ["--split:", "--cam:", "--cam_layers:", "--scorecam_max_channels:"]),
+        ("wsol_tf.localize", ["--threshold:", "--cam:", "--cam_smooth:"]),
+        ("wsol_tf.export", ["--out:", "--cam:", "--cam_tta_scales:"]),
+    ],
+)
+def test_help_lists_the_commands_flags(command, expected):
+    """README: `python -m wsol_tf.train --help` lists the methods with their flags; the flags
+    defined beside the command (training.flags, evaluation.flags) are listed too."""
+    result = run_cli(command, "--help")
+    for flag in expected:
+        assert flag in result.stdout + result.stderr, flag
+
+
 def test_evaluate_cli_names_a_missing_workdir(tmp_path):
     result = run_cli("wsol_tf.evaluate", f"--workdir={tmp_path / 'nothing'}")
     assert result.returncode == 2

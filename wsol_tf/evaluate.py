@@ -25,6 +25,7 @@ import sys
 from absl import app, flags, logging
 
 from wsol_tf import cli, evaluation
+from wsol_tf.evaluation import flags as cam_flags
 from wsol_tf.evaluation.flags import cam_from_flags, define_cam_flags
 
 FLAGS = flags.FLAGS
@@ -39,6 +40,8 @@ flags.DEFINE_string("dataset", None, "Dataset to evaluate on; default: the train
 flags.DEFINE_string("data_dir", None, "Dataset folder; default: the training one.")
 flags.DEFINE_string("split", "test", "Split to evaluate.")
 define_cam_flags()
+# --cam and its options are defined in wsol_tf.evaluation.flags: adopted, `--help` lists them.
+flags.adopt_module_key_flags(cam_flags)
 flags.DEFINE_float("threshold", 0.2, "CAM threshold (fraction of the map's maximum).")
 flags.DEFINE_float(
     "cam_curve_interval", 0.001, "Step of the fine threshold grid np.arange(0, 1, step)."

@@ -13,12 +13,19 @@ import sys
 from absl import app, flags, logging
 
 from wsol_tf import cli
+from wsol_tf.evaluation import flags as cam_flags
 from wsol_tf.evaluation.flags import cam_from_flags, define_cam_flags
 from wsol_tf.files import check_writable, write_json
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Training workdir (config.json, checkpoints/).")
-flags.DEFINE_string("checkpoint", None, "Checkpoint path; default: the workdir's latest.")
+flags.DEFINE_string(
+    "checkpoint",
+    None,
+    "Checkpoint path; default: the workdir's latest, or, when its files are damaged, the newest "
+    "intact checkpoint kept (a warning names the damaged file). A damaged checkpoint given here "
+    "is an error naming its file.",
+)
 flags.DEFINE_string("out", None, "SavedModel folder to write.")
 flags.DEFINE_float(
     "threshold",
@@ -27,6 +34,8 @@ flags.DEFINE_float(
     "split for this checkpoint and --cam (eval_val/metrics.json), else 0.2.",
 )
 define_cam_flags()
+# --cam and its options are defined in wsol_tf.evaluation.flags: adopted, `--help` lists them.
+flags.adopt_module_key_flags(cam_flags)
 
 
 def main(argv):

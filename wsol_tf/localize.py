@@ -16,14 +16,23 @@ import sys
 from absl import flags, logging
 
 from wsol_tf import cli
+from wsol_tf.evaluation import flags as cam_flags
 from wsol_tf.evaluation.flags import cam_from_flags, define_cam_flags
 from wsol_tf.files import check_writable, write_json
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Training workdir (config.json, checkpoints/).")
-flags.DEFINE_string("checkpoint", None, "Checkpoint path; default: the workdir's latest.")
+flags.DEFINE_string(
+    "checkpoint",
+    None,
+    "Checkpoint path; default: the workdir's latest, or, when its files are damaged, the newest "
+    "intact checkpoint kept (a warning names the damaged file). A damaged checkpoint given here "
+    "is an error naming its file.",
+)
 flags.DEFINE_string("out", None, "Folder for the overlay PNGs (none written if unset).")
 define_cam_flags()
+# --cam and its options are defined in wsol_tf.evaluation.flags: adopted, `--help` lists them.
+flags.adopt_module_key_flags(cam_flags)
 flags.DEFINE_float(
     "threshold",
     None,

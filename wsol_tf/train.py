@@ -16,6 +16,8 @@ from wsol_tf.training import flags as train_flags
 FLAGS = flags.FLAGS
 # One flag per TrainConfig field and per method hyperparameter (wsol_tf.training.flags).
 train_flags.define_flags(FLAGS)
+# They are defined in wsol_tf.training.flags: adopted, `--help` lists them (not only --helpfull).
+flags.adopt_module_key_flags(train_flags)
 
 
 def config_from_flags():
