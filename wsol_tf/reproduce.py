@@ -1,6 +1,6 @@
 """`make reproduce`: the ADL paper's claims at CPU scale, written to RESULTS.md.
 
-    python -m wsol_tf.reproduce                      # every table, ~1 hour on 2 cores
+    python -m wsol_tf.reproduce                      # every default table, ~2.5 hours on 2 cores
     python -m wsol_tf.reproduce --tables=synthetic_adl_vs_cam --seeds=3
     python -m wsol_tf.reproduce --epochs=1 --seeds=2 # smoke run (CI)
 
