@@ -140,6 +140,19 @@ def test_second_call_reuses_every_run(smoke):
     assert report["compute_seconds"] > 0
 
 
+def test_report_only_with_other_settings_overwrites_nothing(smoke):
+    root, _, _ = smoke
+    kept = [root / "work" / "results.json", root / "RESULTS.md"]
+    before = [path.read_bytes() for path in kept]
+    result = reproduce(
+        f"--workdir={root / 'work'}", "--tables=synthetic_adl_vs_cam", "--epochs=3",
+        "--report_only", f"--results_md={root / 'RESULTS.md'}", timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "--report_only: none of the" in result.stderr and "nothing was written" in result.stderr
+    assert [path.read_bytes() for path in kept] == before
+
+
 @pytest.mark.parametrize(
     "flag,message",
     [

@@ -336,6 +336,12 @@ def main(argv):
     results = reproduction.execute(
         all_runs, FLAGS.workdir, jobs=FLAGS.jobs, reuse_only=FLAGS.report_only, call_log=call_log
     )
+    if FLAGS.report_only and not results:
+        # An empty report would overwrite the workdir's results.json (and --results_md).
+        raise ValueError(
+            f"--report_only: none of the {len(unique)} planned runs has finished in "
+            f"--workdir={FLAGS.workdir} (were they run with other flags?); nothing was written."
+        )
     planned = plan_final(
         planned, results, FLAGS.method_seeds, overrides, FLAGS.synthetic_dir, method_overrides,
         cub_dir,
