@@ -16,7 +16,18 @@ PYTEST_ARGS ?=
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONUNBUFFERED := 1
 
-.PHONY: install test lint format demo reproduce train evaluate bench clean
+.DEFAULT_GOAL := install
+.PHONY: help install test lint format demo reproduce train evaluate bench clean
+
+help:
+	@echo "make demo        CAM vs ADL on the embedded synthetic set (no downloads); ARGS=..."
+	@echo "make test        ruff + the test suite (PYTEST_ARGS=..., PYTEST_WORKERS=2)"
+	@echo "make train       MODEL=$(MODEL) DATASET=$(DATASET) METHOD=$(METHOD) DATA_DIR=... ARGS=..."
+	@echo "make evaluate    WORKDIR=... ARGS=... (python -m wsol_tf.evaluate)"
+	@echo "make reproduce   RESULTS.md's tables, resumable (REPRO_ARGS=..., REPRO_JOBS=1)"
+	@echo "make bench       benchmarks into BENCHMARKS.md's tables (BENCH_FULL=1: the full set)"
+	@echo "make install | lint | format | clean"
+	@echo "Each command's flags: python -m wsol_tf.<train|evaluate|localize|export|reproduce|sweep> --help"
 
 install: $(STAMP)
 

@@ -95,9 +95,11 @@ def define_flags(flag_values=flags.FLAGS):
     defaults = TrainConfig()
     for field in config_fields():
         default = getattr(defaults, field.name)
+        text = field.metadata["help"]
         if field.name == "workdir":
             default = None  # workdirs/<model>_<dataset>_<method> unless given
-        _define(field.name, field, default, field.metadata["help"], flag_values)
+            text += " Default: workdirs/<model>_<dataset>_<method>."
+        _define(field.name, field, default, text, flag_values)
     for alias, target in ALIASES.items():
         flags.DEFINE_alias(alias, target, flag_values=flag_values)
     for flag, (method, field) in method_param_flags().items():
