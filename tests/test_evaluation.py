@@ -404,10 +404,9 @@ def test_export_reloads_in_a_fresh_process(trained, tmp_path):
 
     np.testing.assert_array_equal(out["box"], component_boxes(out["cam"], 0.2).numpy())
     # In the given images' pixels: the 70 x 50 image's pixels each input box covers.
-    scale = np.array([70 / 48, 50 / 32])
-    starts = np.floor(out["box"][:, :2] * scale + 1e-3)
-    ends = np.maximum(np.ceil((out["box"][:, 2:] + 1) * scale - 1e-3) - 1, starts)
-    expected = np.clip(np.concatenate([starts, ends], 1), 0, [69, 49, 69, 49])
+    from test_boxes import covered_pixels
+
+    expected = covered_pixels(out["box"], IMAGE_SIZE, (50, 70))
     np.testing.assert_array_equal(out["box_original"], expected)
 
 

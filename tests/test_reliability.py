@@ -447,6 +447,7 @@ def test_evaluate_warns_about_boxes_outside_the_image(trained, tiny_data, tmp_pa
 @pytest.mark.slow
 def test_saved_model_and_localize_give_the_same_boxes(trained, tiny_data, tmp_path):
     import tensorflow as tf
+    from test_boxes import covered_pixels
 
     from wsol_tf.deployment.localizer import localize, make_scorer
     from wsol_tf.deployment.saved_model import export
@@ -472,10 +473,7 @@ def test_saved_model_and_localize_give_the_same_boxes(trained, tiny_data, tmp_pa
         x0, y0, x1, y1 = theirs["box_original"]
         assert theirs["box_original"].dtype == np.int32
         assert 0 <= x0 <= x1 <= width - 1 and 0 <= y0 <= y1 <= height - 1
-        scale = np.array([width / IMAGE_SIZE[1], height / IMAGE_SIZE[0]])
-        starts = np.floor(theirs["box"][:2] * scale + 1e-3)  # the pixels the box covers
-        ends = np.maximum(np.ceil((theirs["box"][2:] + 1) * scale - 1e-3) - 1, starts)
-        expected = np.clip(np.concatenate([starts, ends]), 0, [width - 1, height - 1] * 2)
+        expected = covered_pixels(theirs["box"][None], IMAGE_SIZE, (height, width))[0]
         np.testing.assert_array_equal(theirs["box_original"], expected)
 
 

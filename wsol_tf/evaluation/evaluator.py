@@ -288,17 +288,23 @@ def _check_scoremaps_exist(scoremap_dir, source, rows):
     stopping at the first missing file would hide how many more are missing.
 
     Returns:
-        The number of ``.npy`` files in the folder that no image of ``rows`` uses (maps of
-        another split, or of ids the split does not have): not scored, only counted.
+        (unused, unreadable): the number of ``.npy`` files in the folder that no image of
+        ``rows`` uses (maps of another split, or of ids the split does not have: not scored,
+        only counted), and {row: why} of the images without a map that do not decode (our
+        --save_scoremaps writes none for them; they are skipped and counted, as when a model
+        is evaluated).
     """
-    missing, expected = [], set()
+    missing, expected, unreadable = [], set(), {}
     for row in rows:
         path = scoremap_file(scoremap_dir, source.image_id(row))
         expected.add(os.path.normpath(path))
-        # An unreadable image has no map from our --save_scoremaps: it is skipped and counted
-        # when read, as when a model is evaluated (a decode, only for images without a map).
-        if not os.path.isfile(path) and why_unreadable(source.records.image_paths[row]) is None:
+        if os.path.isfile(path):
+            continue
+        reason = why_unreadable(source.records.image_paths[row])  # a decode, only when no map
+        if reason is None:
             missing.append((source.image_id(row), path))
+        else:
+            unreadable[int(row)] = reason
     if missing:
         shown = "; ".join(f"{image_id} ({path})" for image_id, path in missing[:3])
         more = f"; and {len(missing) - 3} more" if len(missing) > 3 else ""
@@ -312,7 +318,7 @@ def _check_scoremaps_exist(scoremap_dir, source, rows):
         for name in names
         if name.endswith(".npy")
     }
-    return len(found - expected)
+    return len(found - expected), unreadable
 
 
 def evaluate_scoremaps(
@@ -369,7 +375,7 @@ def evaluate_scoremaps(
         cam_threshold=cam_threshold, cam_curve_interval=cam_curve_interval, workers=workers
     )
     candidates = source.candidate_rows()
-    unused = _check_scoremaps_exist(scoremap_dir, source, candidates)
+    unused, no_map = _check_scoremaps_exist(scoremap_dir, source, candidates)
     skipped = len(records) - len(candidates)
     skip_log = current_skip_log()
     rows, mask_rows, sizes = [], [], {}
@@ -384,17 +390,14 @@ def evaluate_scoremaps(
         unreadable image, recorded in the skip log as `make_dataset` does when a model is
         evaluated: its size is unknown, and our own `--save_scoremaps` writes no map for it."""
         path = records.image_paths[row]
+        if int(row) in no_map:
+            skip_log.record(path, no_map[int(row)], int(row))
+            return None
         try:
             original_size_hw(path)
             scoremap = load(row)
         except UnreadableImage as error:
             skip_log.record(path, error.reason, int(row))
-            return None
-        except FileNotFoundError:
-            reason = why_unreadable(path)  # a decode, only for an image without a map
-            if reason is None:
-                raise
-            skip_log.record(path, reason, int(row))
             return None
         image_size, resize_size = geometry if geometry is not None else (scoremap.shape, None)
         gt = source.gt(row, image_size, resize_size)
