@@ -13,16 +13,22 @@ logs a warning naming the file, and keeps the entry for the run's JSON
 `tf.io.decode_image` sniffs the format from the bytes, so PNG data in a
 `.JPEG` file decodes; grayscale becomes RGB (channels=3); CMYK JPEGs are
 converted to RGB by TensorFlow's JPEG decoder; 8-bit BMPs are looked up in their
-colour table here. Alpha is dropped (not composited), 16-bit PNGs are scaled to 8
-bits, a GIF gives its first frame, and EXIF orientation is ignored: pixels are as
-stored, the frame of CUB/ImageNet boxes and of `sizes.image_size_hw`.
+colour table here, and WebPs with alpha are decoded as RGBA here. Alpha is dropped
+(not composited), 16-bit PNGs are scaled to 8 bits, a GIF gives its first frame (its
+own size, which may be smaller than the GIF's screen; one not at the screen's corner is
+refused, `_gif_offset_problem`), and EXIF orientation is
+ignored: pixels are as stored, the frame of CUB/ImageNet boxes and of
+`sizes.image_size_hw`. An animated WebP without alpha is an error (TensorFlow
+decodes animations only as RGBA): skipped and named like any unreadable file.
 """
 
+import io
 import logging
 import threading
 
 import tensorflow as tf
 
+from wsol_tf.data.sizes import gif_first_frame
 from wsol_tf.errors import error_text
 
 logger = logging.getLogger("wsol_tf.data")
@@ -58,21 +64,78 @@ def _decode_palette_bmp(data):
     return tf.gather(rgb, indices)
 
 
+def _is_webp_with_alpha(data):
+    """True for a WebP whose header says it has alpha: an extended file (VP8X) with the alpha
+    flag, or a lossless one (VP8L) with its alpha-is-used bit. TensorFlow's WebP decoder refuses
+    a channel count other than the file's (3 for one with alpha is an error), and with
+    channels=0 it corrupts the heap on an animated file (the process aborts), so the count is
+    read here."""
+    head = tf.strings.substr(tf.strings.join([data, tf.constant(b"\0" * 25)]), 0, 25)
+    is_webp = tf.logical_and(
+        tf.equal(tf.strings.substr(head, 0, 4), b"RIFF"),
+        tf.equal(tf.strings.substr(head, 8, 4), b"WEBP"),
+    )
+    chunk = tf.strings.substr(head, 12, 4)
+    flag_byte = tf.where(tf.equal(chunk, b"VP8X"), 20, 24)  # VP8L: bit 28 of bytes 21-24
+    flags = tf.io.decode_raw(tf.strings.substr(head, flag_byte, 1), tf.uint8)[0]
+    alpha = tf.not_equal(tf.bitwise.bitwise_and(flags, 0x10), 0)
+    vp8x_or_vp8l = tf.logical_or(tf.equal(chunk, b"VP8X"), tf.equal(chunk, b"VP8L"))
+    return tf.logical_and(is_webp, tf.logical_and(vp8x_or_vp8l, alpha))
+
+
+def _gif_offset_problem(data):
+    """Why TensorFlow's GIF decoder would give wrong pixels for these bytes, or b"".
+
+    It takes the first frame's size as the image's and still draws the frame at its offset,
+    so a first frame that does not start at the screen's corner comes out shifted and cut.
+    Such a file is refused (skipped and named) rather than trained on shifted."""
+    data = getattr(data, "item", lambda: data)()  # numpy_function passes a 0-d array
+    frame = gif_first_frame(io.BytesIO(data))
+    if frame is None or frame[:2] == (0, 0):
+        return b""  # a damaged header is the decoder's to report
+    top, left, height, width = frame
+    return (
+        f"a GIF whose first frame ({width}x{height}) starts at x {left}, y {top}, not at "
+        "the corner: TensorFlow would decode it shifted; save it as a single-frame image"
+    ).encode()
+
+
+def _decode_gif(data):
+    """The first frame of a GIF, after refusing one TensorFlow would decode shifted."""
+    problem = tf.numpy_function(_gif_offset_problem, [data], tf.string, stateful=False)
+    problem.set_shape(())
+    check = tf.debugging.Assert(tf.equal(problem, b""), [problem])
+    with tf.control_dependencies([check]):
+        return tf.io.decode_gif(data)[0]
+
+
 def decode_uint8(data):
     """Encoded bytes (JPEG, PNG, GIF, BMP, WebP; gray, RGB, RGBA or CMYK) -> (H, W, 3) uint8 RGB.
 
     JPEGs use the accurate integer IDCT (libjpeg's ISLOW, as PIL and OpenCV), not
     TensorFlow's default INTEGER_FAST, whose pixels differ by up to ~4 levels. 8-bit BMPs go
-    through their colour table (`_decode_palette_bmp`).
+    through their colour table (`_decode_palette_bmp`); a WebP with alpha is decoded as RGBA
+    (its first frame when animated) and the alpha dropped (`_is_webp_with_alpha`).
     """
+
+    def other():
+        return tf.cond(
+            _is_webp_with_alpha(data),
+            lambda: tf.io.decode_webp(data, channels=4)[0, :, :, :3],
+            lambda: tf.io.decode_image(data, channels=3, expand_animations=False, dtype=tf.uint8),
+        )
+
+    def not_jpeg():
+        return tf.cond(
+            tf.equal(tf.strings.substr(data, 0, 4), b"GIF8"),
+            lambda: _decode_gif(data),
+            lambda: tf.cond(_is_palette_bmp(data), lambda: _decode_palette_bmp(data), other),
+        )
+
     image = tf.cond(
         tf.io.is_jpeg(data),
         lambda: tf.io.decode_jpeg(data, channels=3, dct_method="INTEGER_ACCURATE"),
-        lambda: tf.cond(
-            _is_palette_bmp(data),
-            lambda: _decode_palette_bmp(data),
-            lambda: tf.io.decode_image(data, channels=3, expand_animations=False, dtype=tf.uint8),
-        ),
+        not_jpeg,
     )
     image.set_shape([None, None, 3])
     return image

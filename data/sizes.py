@@ -1,6 +1,7 @@
 """Sizes without TensorFlow: input sizes as (h, w), and an image file's size from its header.
 
-`image_size_hw` reads the few bytes of a JPEG, PNG, GIF, BMP or WebP header that hold the size, so
+`image_size_hw` reads the few bytes of a JPEG, PNG, GIF, BMP or WebP header that hold the size
+(the decoded image's: a GIF's first frame, not its logical screen), so
 annotation loaders can clip boxes to the image (as wsolevaluation's metadata does) without
 decoding anything; about 20 us per file.
 """
@@ -45,6 +46,8 @@ def _jpeg_size(f):
         if len(length) < 2:
             return None
         (length,) = struct.unpack(">H", length)
+        if length < 2:  # a length counts its own two bytes: anything less is damage
+            return None
         if marker in _SOF_MARKERS:
             data = f.read(5)
             if len(data) < 5:
@@ -52,6 +55,37 @@ def _jpeg_size(f):
             height, width = struct.unpack(">HH", data[1:5])
             return height, width
         f.seek(length - 2, 1)
+
+
+def gif_first_frame(f):
+    """(top, left, height, width) of a GIF's first image from its image descriptor, read from
+    the binary file object `f`; None for a stream that is not a GIF or ends (or is damaged)
+    before that descriptor. TensorFlow decodes this frame alone, at this size, not the GIF's
+    logical screen."""
+    f.seek(0)
+    head = f.read(13)
+    if len(head) < 13 or head[:6] not in (b"GIF87a", b"GIF89a"):
+        return None
+    flags = head[10]  # bit 7: a global colour table of 2^(bits 0-2 + 1) colours follows
+    f.seek(13 + (3 << ((flags & 7) + 1) if flags & 0x80 else 0))
+    while True:
+        block = f.read(1)
+        if block == b"\x2c":  # image descriptor: left, top, width, height
+            descriptor = f.read(8)
+            if len(descriptor) < 8:
+                return None
+            left, top, width, height = struct.unpack("<HHHH", descriptor)
+            return top, left, height, width
+        if block != b"\x21":  # neither an extension nor an image: the trailer, or damage
+            return None
+        f.read(1)  # the extension's label
+        while True:  # its data sub-blocks, up to one of length 0
+            length = f.read(1)
+            if not length:
+                return None
+            if length[0] == 0:
+                break
+            f.seek(length[0], 1)
 
 
 def _webp_size(head):
@@ -75,6 +109,8 @@ def _webp_size(head):
 def image_size_hw(path):
     """(H, W) of an image file from its header, or None when the header cannot be read.
 
+    The size is the one `wsol_tf.data.decode` gives: a GIF's first frame, a WebP's canvas.
+
     None means "not known here" (an unknown format, a truncated or corrupt header, even one
     cut inside the size field): callers keep their data unchanged and the decoder reports
     the file later, by name. Never raises for a file's content.
@@ -87,9 +123,9 @@ def image_size_hw(path):
             elif head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR" and len(head) >= 24:
                 width, height = struct.unpack(">II", head[16:24])
                 size = (height, width)
-            elif head[:6] in (b"GIF87a", b"GIF89a") and len(head) >= 10:
-                width, height = struct.unpack("<HH", head[6:10])
-                size = (height, width)
+            elif head[:6] in (b"GIF87a", b"GIF89a"):
+                frame = gif_first_frame(f)
+                size = frame[2:] if frame is not None else None
             elif head[:2] == b"BM" and len(head) >= 26:
                 width, height = struct.unpack("<ii", head[18:26])
                 size = (abs(height), width)

@@ -92,3 +92,24 @@ def palette_bmp(indices, palette_rgb):
     info = struct.pack("<IiiHHIIiiII", 40, w, h, 1, 8, 0, len(pixels), 2835, 2835,
                        len(palette_rgb), 0)  # fmt: skip
     return b"BM" + struct.pack("<IHHI", offset + len(pixels), 0, 0, offset) + info + table + pixels
+
+
+def gif_bytes(indices, palette_rgb, screen_hw, offset_yx=(0, 0)):
+    """A GIF89a of one frame: (h, w) uint8 `indices` (< 4) into a 4-colour global table
+    `palette_rgb`, drawn at `offset_yx` on a logical screen of `screen_hw`, after a graphic
+    control extension. The LZW stream sends a clear code before every second index, so its
+    dictionary never outgrows 3-bit codes (valid, if not small; no encoder needed)."""
+    h, w = indices.shape
+    codes = []
+    for i, index in enumerate(indices.ravel()):
+        codes += [4, int(index)] if i % 2 == 0 else [int(index)]  # 4: clear
+    codes.append(5)  # end of information
+    stream = sum(code << (3 * i) for i, code in enumerate(codes))
+    lzw = stream.to_bytes((3 * len(codes) + 7) // 8, "little")
+    blocks = b"".join(bytes([len(lzw[i : i + 255])]) + lzw[i : i + 255]
+                      for i in range(0, len(lzw), 255))  # fmt: skip
+    table = np.asarray(palette_rgb, np.uint8).reshape(4, 3).tobytes()
+    screen = struct.pack("<HHBBB", screen_hw[1], screen_hw[0], 0x81, 0, 0)  # 2^(1+1) colours
+    control = b"\x21\xf9\x04\x00\x00\x00\x00\x00"
+    frame = b"\x2c" + struct.pack("<HHHHB", offset_yx[1], offset_yx[0], w, h, 0)
+    return b"GIF89a" + screen + table + control + frame + b"\x02" + blocks + b"\x00\x3b"

@@ -5,11 +5,13 @@ import cv2
 import numpy as np
 import pytest
 import tensorflow as tf
-from image_files import bgr, cmyk_jpeg, exif_jpeg, jpeg_bytes, palette_bmp, png_bytes
+from image_files import bgr, cmyk_jpeg, exif_jpeg, gif_bytes, jpeg_bytes, palette_bmp, png_bytes
 
 from wsol_tf.data.decode import SkipLog, decode_image, why_unreadable
 from wsol_tf.data.pipeline import make_dataset
 from wsol_tf.data.records import Records, pad_boxes
+from wsol_tf.data.sizes import image_size_hw
+from wsol_tf.evaluation.sources import original_size_hw
 
 
 def test_cmyk_jpeg_decodes_to_rgb(tmp_path):
@@ -134,9 +136,6 @@ def test_exif_rotated_jpeg_size_and_pixels_are_the_stored_ones(tmp_path, orienta
     # CUB/ImageNet boxes are in stored-pixel coordinates: the header size (box clipping),
     # the evaluator's size (box scaling) and the decoded pixels must all ignore EXIF
     # orientation, or a box would land on a turned image.
-    from wsol_tf.data.sizes import image_size_hw
-    from wsol_tf.evaluation.sources import original_size_hw
-
     image_bgr = bgr(20, 36, seed=5)
     path = tmp_path / "turned.jpg"
     data = exif_jpeg(image_bgr, orientation)
@@ -148,3 +147,78 @@ def test_exif_rotated_jpeg_size_and_pixels_are_the_stored_ones(tmp_path, orienta
     flags = cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION
     stored = cv2.imdecode(np.frombuffer(data, np.uint8), flags)[..., ::-1]
     np.testing.assert_allclose(decoded, stored, atol=1)
+
+
+def _gif(tmp_path, name, screen_hw, offset_yx=(0, 0)):
+    """A 9 x 13 frame of 4 random colours on a GIF screen; (path, the frame as RGB)."""
+    rng = np.random.default_rng(3)
+    palette = rng.integers(0, 256, (4, 3), dtype=np.uint8)
+    indices = rng.integers(0, 4, (9, 13), dtype=np.uint8)
+    path = tmp_path / name
+    path.write_bytes(gif_bytes(indices, palette, screen_hw, offset_yx))
+    return str(path), palette[indices]
+
+
+def test_gif_first_frame_smaller_than_its_screen_is_its_own_size(tmp_path):
+    # Was: the header size was the GIF's screen (30 x 40) while the decoder gives the first
+    # frame (9 x 13), so boxes were clipped to and scaled from a size the image is not.
+    whole, rgb = _gif(tmp_path, "whole.gif", (9, 13))
+    np.testing.assert_array_equal(cv2.imread(whole, cv2.IMREAD_COLOR)[..., ::-1], rgb)
+    np.testing.assert_array_equal(decode_image(whole).numpy(), rgb)  # the writer is right
+    small, rgb = _gif(tmp_path, "small.gif", (30, 40))
+    np.testing.assert_array_equal(decode_image(small).numpy(), rgb)
+    assert image_size_hw(small) == original_size_hw(small) == (9, 13)
+
+
+def test_gif_first_frame_off_the_screen_corner_is_refused_and_named(tmp_path, broken_records):
+    # TensorFlow draws such a frame at its offset inside a canvas of the frame's own size:
+    # shifted and cut. Was: trained on that picture silently. Now skipped, counted, named.
+    path, _ = _gif(tmp_path, "offset.gif", (30, 40), offset_yx=(5, 3))
+    reason = why_unreadable(path)
+    assert reason.startswith("a GIF whose first frame (13x9) starts at x 3, y 5"), reason
+    with pytest.raises(tf.errors.InvalidArgumentError, match="not at the corner"):
+        decode_image(path)
+    records = Records([broken_records.image_paths[0], path], np.zeros(2, np.int32),
+                      *pad_boxes([[[1, 2, 5, 6]]] * 2), [0, 1], ["x"])  # fmt: skip
+    log = SkipLog()
+    dataset = make_dataset(records, training=False, image_size=(16, 24), batch_size=2,
+                           skip_log=log)  # fmt: skip
+    assert [int(i) for b in dataset for i in b["index"]] == [0]
+    assert log.to_json()["skipped"][0]["path"] == path
+    assert log.to_json()["skipped"][0]["reason"] == reason
+
+
+@pytest.mark.parametrize("quality, chunk", [(101, b"VP8L"), (80, b"VP8X")])  # lossless, lossy
+def test_webp_with_alpha_decodes_to_its_colour_channels(tmp_path, quality, chunk):
+    # Was: "Number of channels requested does not match input": every WebP with alpha was
+    # skipped as unreadable (TensorFlow's WebP decoder refuses 3 channels for it).
+    rng = np.random.default_rng(4)
+    bgra = rng.integers(0, 256, (21, 34, 4), dtype=np.uint8)
+    bgra[..., 3] = np.maximum(bgra[..., 3], 1)  # libwebp may rewrite colour under alpha 0
+    path = str(tmp_path / "alpha.webp")
+    assert cv2.imwrite(path, bgra, [cv2.IMWRITE_WEBP_QUALITY, quality])
+    with open(path, "rb") as f:
+        assert f.read(16)[12:16] == chunk  # the header layout this case is about
+    reference = cv2.imread(path, cv2.IMREAD_COLOR)[..., ::-1]  # OpenCV drops alpha too
+    if quality > 100:
+        np.testing.assert_array_equal(reference, bgra[..., 2::-1])
+    np.testing.assert_allclose(decode_image(path).numpy(), reference, atol=2)
+    assert image_size_hw(path) == original_size_hw(path) == (21, 34)
+
+
+def test_animated_webp_gives_its_first_frame_or_a_named_error_not_a_crash(tmp_path):
+    # TensorFlow's WebP decoder aborts the process (heap corruption) on an animated file
+    # asked for channels=0; decode never asks for that. With alpha: the first frame.
+    # Without: TensorFlow decodes animations only as RGBA, so an error, skipped and named.
+    image_module = pytest.importorskip("PIL.Image")  # Pillow comes with TensorBoard
+    rng = np.random.default_rng(5)
+    rgba = rng.integers(1, 256, (2, 18, 26, 4), dtype=np.uint8)
+    frames = [image_module.fromarray(frame, "RGBA") for frame in rgba]
+    with_alpha = str(tmp_path / "alpha.webp")
+    frames[0].save(with_alpha, save_all=True, append_images=frames[1:], lossless=True)
+    np.testing.assert_array_equal(decode_image(with_alpha).numpy(), rgba[0, ..., :3])
+    assert image_size_hw(with_alpha) == (18, 26)
+    frames = [image_module.fromarray(frame[..., :3]) for frame in rgba]
+    opaque = str(tmp_path / "opaque.webp")
+    frames[0].save(opaque, save_all=True, append_images=frames[1:], lossless=True)
+    assert "RGBA" in why_unreadable(opaque)

@@ -7,9 +7,10 @@ import os
 import cv2
 import numpy as np
 import pytest
-import tensorflow as tf
 from conftest import CUB_MINI, ILSVRC_MINI, needs_ilsvrc_mini
+from image_files import gif_bytes
 
+from wsol_tf.data.decode import decode_image
 from wsol_tf.evaluation.boxes import boxes_by_level, contour_boxes_at_level
 from wsol_tf.evaluation.metrics import LocalizationEvaluator
 
@@ -84,11 +85,7 @@ def test_thread_count_does_not_change_any_number():
 
 
 def _decoded_size(path):
-    data = tf.io.read_file(path)
-    if data.numpy()[:2] == b"\xff\xd8":
-        return tuple(int(v) for v in tf.image.extract_jpeg_shape(data).numpy()[:2])
-    image = tf.io.decode_image(data, channels=3, expand_animations=False)
-    return tuple(int(v) for v in image.shape[:2])
+    return tuple(int(v) for v in decode_image(path).shape[:2])
 
 
 @needs_ilsvrc_mini
@@ -99,8 +96,13 @@ def test_header_sizes_equal_the_decoders(tmp_path):
     files += sorted(glob.glob(os.path.join(CUB_MINI, "images", "*", "*.jpg")))[:40]
     png = str(tmp_path / "a.png")
     cv2.imwrite(png, np.zeros((13, 21, 3), np.uint8))
-    bmp = str(tmp_path / "b.bmp")  # no header parser: decoded
+    bmp = str(tmp_path / "b.bmp")
     cv2.imwrite(bmp, np.zeros((5, 8, 3), np.uint8))
-    for path in [*files, png, bmp]:
+    webp = str(tmp_path / "c.webp")  # lossy with alpha: an extended (VP8X) header
+    cv2.imwrite(webp, np.full((7, 11, 4), 200, np.uint8), [cv2.IMWRITE_WEBP_QUALITY, 80])
+    gif = str(tmp_path / "d.gif")  # a first frame smaller than the GIF's screen
+    (tmp_path / "d.gif").write_bytes(gif_bytes(np.ones((6, 9), np.uint8), np.eye(4, 3) * 255,
+                                               screen_hw=(20, 30)))  # fmt: skip
+    for path in [*files, png, bmp, webp, gif]:
         assert original_size_hw(path) == _decoded_size(path), path
     assert original_size_hw(png) == (13, 21)

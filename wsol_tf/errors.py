@@ -13,12 +13,18 @@ _TF_NOISE = (
     re.compile(r"\s*name:\s*$"),
 )
 
+# A failed `tf.debugging.Assert` whose data is the reason: keep the reason only.
+_ASSERT_EAGER = re.compile(r"Expected '.*?' to be true\. Summarized data: b?'(.*)'\s*$", re.S)
+_ASSERT_GRAPH = re.compile(r"assertion failed: \[b?'?(.*?)'?\]\s*$", re.S)
+
 
 def clean_message(text, limit=1000) -> str:
     """One line of an error text, without TensorFlow's op and function names."""
     text = str(text)
     for pattern in _TF_NOISE:
         text = pattern.sub("", text)
+    for pattern in (_ASSERT_EAGER, _ASSERT_GRAPH):
+        text = pattern.sub(r"\1", text)
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     text = " ".join(lines)
     return text if len(text) <= limit else text[: limit - 3] + "..."

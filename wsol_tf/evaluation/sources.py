@@ -22,7 +22,9 @@ import tensorflow as tf
 
 from wsol_tf.data import transforms
 from wsol_tf.data.annotations import box_problem
+from wsol_tf.data.decode import decode_uint8
 from wsol_tf.data.pipeline import make_dataset
+from wsol_tf.data.sizes import image_size_hw
 from wsol_tf.errors import error_text
 from wsol_tf.evaluation.boxes import gt_boxes_for_input, validate_boxes
 from wsol_tf.evaluation.gt_masks import cub_segmentation_mask, openimages_mask, pet_trimap_mask
@@ -40,47 +42,6 @@ class EvalBatch:
     masks: list
 
 
-# JPEG start-of-frame markers (baseline, progressive, lossless, arithmetic): they hold the size.
-_JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
-# Markers without a length field.
-_JPEG_STANDALONE = frozenset([0x01, *range(0xD0, 0xDA)])
-
-
-def _header_size_hw(path):
-    """(H, W) from a JPEG's start-of-frame or a PNG's IHDR, read with plain file reads; None
-    for other formats or a header this parser does not follow (the caller decodes then)."""
-    with open(path, "rb") as f:
-        head = f.read(24)
-        if head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR" and len(head) == 24:
-            return int.from_bytes(head[20:24], "big"), int.from_bytes(head[16:20], "big")
-        if head[:2] != b"\xff\xd8":
-            return None
-        f.seek(2)
-        while True:
-            byte = f.read(1)
-            if not byte:
-                return None
-            if byte != b"\xff":
-                return None  # not at a marker: let the decoder judge the file
-            marker = f.read(1)
-            while marker == b"\xff":  # fill bytes
-                marker = f.read(1)
-            if not marker:
-                return None
-            code = marker[0]
-            if code in _JPEG_STANDALONE:
-                continue
-            length = int.from_bytes(f.read(2), "big")
-            if length < 2:
-                return None
-            if code in _JPEG_SOF:
-                frame = f.read(5)  # precision, height, width
-                if len(frame) < 5:
-                    return None
-                return int.from_bytes(frame[1:3], "big"), int.from_bytes(frame[3:5], "big")
-            f.seek(length - 2, 1)
-
-
 class UnreadableImage(ValueError):
     """An image whose size cannot be read: ``path`` and ``reason`` (one line)."""
 
@@ -90,26 +51,23 @@ class UnreadableImage(ValueError):
 
 
 def original_size_hw(path):
-    """(H, W) of an image file: JPEG and PNG sizes come from their headers (the size TF's
-    decoder gives; tests/test_evaluation.py compares them on the shared images), other files
-    are decoded.
+    """(H, W) of an image file, the size the pipeline's decoder gives: from the header
+    (`wsol_tf.data.sizes.image_size_hw`; tests/test_fast_evaluator.py compares it with the
+    decoder on the shared images), or by decoding when the header gives none.
 
     Raises:
         UnreadableImage naming the file when neither its header nor the decoder gives a size
         (an empty, truncated or non-image file), never a bare TensorFlow error.
     """
-    try:
-        size = _header_size_hw(path)
-    except OSError:
-        size = None
-    if size is not None and min(size) > 0:
+    size = image_size_hw(path)
+    if size is not None:
         return size
     try:
         data = tf.io.read_file(path)
         if data.numpy()[:2] == b"\xff\xd8":
             shape = tf.image.extract_jpeg_shape(data).numpy()
         else:
-            shape = tf.shape(tf.io.decode_image(data, channels=3, expand_animations=False)).numpy()
+            shape = tf.shape(decode_uint8(data)).numpy()
     except (tf.errors.OpError, ValueError) as error:
         raise UnreadableImage(path, error_text(error)) from None
     return int(shape[0]), int(shape[1])
