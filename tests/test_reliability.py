@@ -411,6 +411,15 @@ def test_unexpected_errors_are_one_line_too():
     assert guarded(broken)([]) == 2
 
 
+def test_a_help_flag_is_found_before_the_end_of_the_flags():
+    from wsol_tf.cli import asks_for_help
+
+    assert asks_for_help(["--help"]) and asks_for_help(["--epochs=1", "-?"])
+    assert asks_for_help(["--helpfull"]) and asks_for_help(["-helpshort"])
+    assert not asks_for_help(["--epochs=1"]) and not asks_for_help(["--helper=1"])
+    assert not asks_for_help(["--", "--help"])  # an argument after `--`, not a flag
+
+
 # --- 7. boxes ------------------------------------------------------------------------------------
 
 

@@ -138,6 +138,7 @@ def test_help_lists_the_commands_flags(command, expected):
     """README: `python -m wsol_tf.train --help` lists the methods with their flags; the flags
     defined beside the command (training.flags, evaluation.flags) are listed too."""
     result = run_cli(command, "--help")
+    assert result.returncode == 0, result.stderr  # was 1 (absl's): a script saw a failure
     for flag in expected:
         assert flag in result.stdout + result.stderr, flag
 

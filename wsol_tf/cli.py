@@ -6,7 +6,7 @@ another run, an unwritable output, a diverged loss, ...), print `error: <one lin
 stderr and exit with status 2 instead of a traceback. TensorFlow's op errors lose their
 internal names (`{{function_node ...}}`, `[Op:DecodeImage]`). An exception of a type that
 bad input is not expected to raise also gets one line, naming its type; set
-WSOL_TF_TRACEBACK=1 to see its traceback.
+WSOL_TF_TRACEBACK=1 to see its traceback. `--help` (and absl's other help flags) exit 0.
 """
 
 import os
@@ -70,13 +70,33 @@ def flag_error(error) -> str:
     return f"{text} (--helpshort lists the flags)"
 
 
+# absl's help flags: each prints its text while the flags are parsed, then exits with status 1.
+HELP_FLAGS = frozenset(["help", "?", "helpshort", "helpfull", "helpxml"])
+
+
+def asks_for_help(args) -> bool:
+    """True when `args` (the command line after the program) hold a help flag before `--`."""
+    for arg in args:
+        if arg == "--":
+            return False
+        if arg.startswith("-") and arg.lstrip("-").split("=", 1)[0] in HELP_FLAGS:
+            return True
+    return False
+
+
 def parse_flags(argv):
-    """absl's flag parsing with a one-line error and exit status 2."""
+    """absl's flag parsing with a one-line error and exit status 2; a help request exits 0
+    (absl exits 1 after printing it, which a script reads as a failure)."""
     try:
         return flags.FLAGS(argv)
     except flags.Error as error:
         print(f"error: {flag_error(error)}", file=sys.stderr)
         sys.exit(2)
+    except SystemExit as exit_request:
+        if exit_request.code == 1 and asks_for_help(argv[1:]):
+            sys.stdout.flush()
+            sys.exit(0)
+        raise
 
 
 def run(main):
