@@ -208,6 +208,18 @@ def test_bad_scoremaps_are_refused_naming_the_file(tiny_data, tmp_path):
     with pytest.raises(ValueError, match="NaN") as error:
         evaluate_scoremaps(root, records, print_fn=lambda _: None)
     assert path in str(error.value)
+    # Was: the first bad map stopped the scoring; now every map is read and the bad ones
+    # counted, the first three named in the split's order.
+    bad = [scoremap_file(root, image_id_of(records.image_paths[r], tiny_data)) for r in range(5)]
+    for index, bad_path in enumerate(bad):
+        np.save(bad_path, np.full(IMAGE_SIZE, [np.inf, 2.0, -0.5, np.nan, np.nan][index]))
+    with pytest.raises(ValueError) as error:
+        evaluate_scoremaps(root, records, print_fn=lambda _: None, workers=2)
+    message = str(error.value)
+    assert message.startswith(f"{root}: 5 of the 9 score maps are not valid maps: ")
+    assert message.endswith("; and 2 more")
+    assert all(p in message for p in bad[:3]) and bad[3] not in message
+    assert "min 2.0" in message and "min -0.5" in message
     np.save(path, np.zeros((3, *IMAGE_SIZE)))
     with pytest.raises(ValueError, match="2D"):
         load_scoremap(root, image_id)

@@ -379,6 +379,7 @@ def evaluate_scoremaps(
     skipped = len(records) - len(candidates)
     skip_log = current_skip_log()
     rows, mask_rows, sizes = [], [], {}
+    invalid = []  # (row, message) of maps that are not finite 2D float maps in [0, 1]
     started = time.perf_counter()
 
     def load(row):
@@ -398,6 +399,9 @@ def evaluate_scoremaps(
             scoremap = load(row)
         except UnreadableImage as error:
             skip_log.record(path, error.reason, int(row))
+            return None
+        except ValueError as error:  # a map that is no valid map: all of them are listed below
+            invalid.append((int(row), str(error)))
             return None
         image_size, resize_size = geometry if geometry is not None else (scoremap.shape, None)
         gt = source.gt(row, image_size, resize_size)
@@ -439,6 +443,16 @@ def evaluate_scoremaps(
         if (done + len(items)) // 100 > done // 100:
             print_fn(f"evaluated {done + len(items)}/{len(candidates)} score maps")
         done += len(items)
+    if invalid:
+        # Refused, not skipped: scoring a method without its worst maps would flatter it.
+        # Every map was read, so the message counts them all.
+        invalid.sort()
+        shown = "; ".join(message for _, message in invalid[:3])
+        more = f"; and {len(invalid) - 3} more" if len(invalid) > 3 else ""
+        raise ValueError(
+            f"{scoremap_dir}: {len(invalid)} of the {len(candidates)} score maps are not valid "
+            f"maps: {shown}{more}"
+        )
 
     def pictures():
         picks, info = _picture_plan(evaluator, rows, mask_rows, source, num_overlays)
