@@ -85,6 +85,9 @@ def scan_images(source):
 def split_report(source, sizes, boxes, labels, unreadable):
     """Summary statistics of one scanned split (a JSON-able dict)."""
     n = len(source)
+    stated = getattr(source, "image_sizes", None)
+    # Boxes are checked against the size they are given in: the stated one where known.
+    frames = _box_frames(sizes, stated)
     counts = np.bincount(np.asarray(labels, np.int64), minlength=source.num_classes)
     present = counts[counts > 0]
     per_image = np.array([len(b) for b in boxes], np.int64)
@@ -101,13 +104,13 @@ def split_report(source, sizes, boxes, labels, unreadable):
         "images_without_box": int((per_image == 0).sum()),
         "unreadable": len(unreadable),
         "unreadable_files": unreadable,
-        "suspect_boxes": suspect_boxes(source, sizes, boxes),
+        "suspect_boxes": suspect_boxes(source, frames, boxes),
         "duplicate_files": duplicate_files(source),
     }
     if len(all_boxes):
         w = all_boxes[:, 2] - all_boxes[:, 0]
         h = all_boxes[:, 3] - all_boxes[:, 1]
-        image_wh = sizes[owner].astype(np.float64)
+        image_wh = frames[owner].astype(np.float64)
         known = image_wh[:, 0] > 0
         area = w[known] * h[known] / (image_wh[known, 0] * image_wh[known, 1])
         kb, kw = all_boxes[known], image_wh[known]
@@ -129,11 +132,21 @@ def split_report(source, sizes, boxes, labels, unreadable):
                 "boxes_outside_image": int(outside.sum()),
             }
         )
-    stated = getattr(source, "image_sizes", None)
     if stated is not None:
         readable = sizes[:, 0] > 0
         report["size_mismatches"] = int((np.any(stated != sizes, axis=1) & readable).sum())
     return report
+
+
+def _box_frames(sizes, stated):
+    """(N, 2) `width, height` the boxes are given in: the annotation's stated size where it
+    has one (wsol_metadata, ImageNet XML), else the decoded size (0, 0: unreadable)."""
+    frames = np.array(sizes, np.int64)
+    if stated is not None:
+        stated = np.asarray(stated, np.int64).reshape(-1, 2)
+        known = (stated > 0).all(axis=1)
+        frames[known] = stated[known]
+    return frames
 
 
 def suspect_boxes(source, sizes, boxes):

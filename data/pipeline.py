@@ -20,7 +20,8 @@ Preprocessing (flags with defaults; the two references differ):
                                          (Tensorpack ADL)
     eval_resize="resize"                 resize to image_size, no crop (wsolevaluation)
 Boxes go through the same geometry and are clipped to the image; every box of
-an image is kept (padded to M, with its count).
+an image is kept (padded to M, with its count). Boxes of records with `image_sizes` are
+first scaled from that stated size to the decoded image's, as the evaluation does.
 
 Speed: files are read and decoded in parallel (interleave over one-element
 pipelines, see `decode.py`), transforms run in a parallel map, batches are
@@ -31,6 +32,7 @@ each element is unchanged, only the order varies).
 
 import contextlib
 
+import numpy as np
 import tensorflow as tf
 
 from wsol_tf.data import transforms
@@ -185,9 +187,16 @@ def make_dataset(
             shuffle=shuffle, seed=seed, epoch=epoch, input_context=input_context
         )
 
+    # The (W, H) each row's boxes are given in, when its annotation states one (else 0, 0).
+    stated = getattr(records, "image_sizes", None) if _is_file_source(records) else None
+    frames = None if stated is None else tf.constant(np.asarray(stated), tf.float32)
+
     def load(example):
         image = tf.cast(example["image"], tf.float32)
         boxes = tf.cast(example["boxes"], tf.float32)
+        if frames is not None:
+            frame = tf.gather(frames, example["index"])
+            boxes = transforms.boxes_to_image(boxes, frame, image)
         if training:
             element_seed = tf.stack(
                 [tf.cast(seed, tf.int64) * 4099 + epoch, tf.cast(example["index"], tf.int64)]

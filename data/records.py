@@ -20,7 +20,9 @@ class Records:
         class_names: name of each class index, length num_classes.
         source: where the split was read from, for messages.
         image_sizes: optional (N, 2) int32 `width, height` of each original
-            image as the annotation states it (None when unknown).
+            image as the annotation states it (None when unknown; 0, 0 for one image):
+            the pixels its boxes are given in, even when the file has another size
+            (an image resized after it was annotated), as for wsolevaluation.
         mask_paths: optional per-image lists of mask files (OpenImages PxAP).
         ignore_paths: optional per-image lists of ignore-region masks.
     """

@@ -21,6 +21,17 @@ def resize_with_boxes(image, boxes, size_hw):
     return image, boxes * scale
 
 
+def boxes_to_image(boxes, frame_wh, image):
+    """Scales boxes (M, 4) given in the pixels of a `frame_wh` = (W, H) image (the size an
+    annotation states) to `image`'s own size; a frame of zeros (unknown) leaves them as given."""
+    shape = tf.cast(tf.shape(image)[:2], tf.float32)
+    frame = tf.cast(frame_wh, tf.float32)
+    scale = _xyxy_scale(
+        tf.math.divide_no_nan(shape[1], frame[0]), tf.math.divide_no_nan(shape[0], frame[1])
+    )
+    return tf.where(tf.reduce_all(frame > 0), boxes * scale, boxes)
+
+
 def crop_with_boxes(image, boxes, offset_yx, size_hw):
     """Crops image at offset (y, x) to size (h, w); shifts boxes and clips them to the crop."""
     oy, ox = offset_yx

@@ -362,3 +362,36 @@ def test_folder_source_reads_webp_any_case(tmp_path):
     assert records.image_ids == ["cls/a.webp", "cls/b.WebP", "cls/c.JPG"]
     image = decode_image(str(tmp_path / "cls" / "b.WebP"))
     assert image.shape == (10, 14, 3)  # (H, W, 3): the decoder reads WebP
+
+
+@pytest.mark.parametrize("source", ["wsol_metadata", "imagenet"])
+def test_boxes_are_in_the_stated_size_of_an_image_resized_after_annotation(tmp_path, source):
+    # The annotation states 120 x 80 (image_sizes.txt, the XML's <size>) and its boxes are in
+    # those pixels; the file was since resized to 60 x 40. wsolevaluation rescales from
+    # image_sizes.txt: int(60 * 224 / 120) = 112, ... Was: scaled from the file's 60 x 40, the
+    # box landed at 224, 224, 444, 442 (outside the input) and counted as "outside the image".
+    from wsol_tf.data.check import split_report
+    from wsol_tf.evaluation.sources import FileEvalSource
+
+    if source == "wsol_metadata":
+        folder = write_metadata(tmp_path, "c/a.jpg,60,40,119,79\nc/b.jpg,0,0,59,39\n")
+        (folder / "image_sizes.txt").write_text("c/a.jpg,120,80\nc/b.jpg,60,40\n")
+        split = "test"
+    else:
+        write_imagenet(tmp_path)  # val images 30 x 20; v1's XML now states 120 x 80
+        xml = tmp_path / "bbox_val" / "v1.xml"
+        xml.write_text(XML.format(stem="v1", w=120, h=80, objects=OBJECT.format(
+            60, 40, 119, 79, wnid="n010")))  # fmt: skip
+        split = "val"
+    records = load_split(source, str(tmp_path), split)
+    evaluated = FileEvalSource(records)
+    expected = [[112, 112, 222, 221]]  # as wsolevaluation's resize_bbox, to 224 x 224
+    np.testing.assert_array_equal(evaluated.gt(0, (224, 224), None), expected)
+    assert evaluated.suspect_report() is None
+    batch = next(iter(make_dataset(records, training=False, image_size=(40, 60), batch_size=2,
+                                   eval_resize="resize")))  # fmt: skip
+    np.testing.assert_allclose(batch["boxes"].numpy()[0, 0], [30, 20, 59.5, 39.5])
+    sizes = np.array([[60, 40], [60, 40]]) if source == "wsol_metadata" else [[30, 20]] * 2
+    boxes = [records.boxes[i, : records.num_boxes[i]] for i in range(2)]
+    report = split_report(records, np.array(sizes), boxes, records.labels, [])
+    assert report["suspect_boxes"] == [] and report["boxes_outside_image"] == 0

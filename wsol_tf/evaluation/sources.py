@@ -3,8 +3,10 @@
 Two kinds of split reach ``evaluate_model``:
 
 * file-backed ``Records`` (cub, imagenet, wsol_metadata, synthetic): images go through
-  ``make_dataset`` (eval geometry); GT boxes come from the records and each file's size
-  (``gt_boxes_for_input``); masks from the records' OpenImages mask files, when present.
+  ``make_dataset`` (eval geometry); GT boxes come from the records and the size they are
+  given in: the annotation's stated size where the records have one (``image_sizes``, as
+  wsolevaluation), else each file's (``gt_boxes_for_input``); masks from the records'
+  OpenImages mask files, when present.
 * ``TfdsSource`` (tfds_cub, tfds_pets): images, boxes and masks come from the tfds features
   while reading; the image id of a row is its position in the split's read order.
 
@@ -115,7 +117,7 @@ class FileEvalSource:
             records.boxes[row, : records.num_boxes[row]],
             name=f"GT boxes of {records.image_paths[row]}",
         )
-        original = original_size_hw(records.image_paths[row])
+        original = self.frame_hw(row)
         problems = []
         for box in boxes:
             problem = box_problem(box, original[1], original[0])
@@ -127,6 +129,17 @@ class FileEvalSource:
         if problems:
             self.suspect[int(row)] = problems
         return gt_boxes_for_input(boxes, original, image_size, resize_size)
+
+    def frame_hw(self, row):
+        """(H, W) of the pixels the GT boxes of ``row`` are given in: the size its annotation
+        states (wsol_metadata's image_sizes.txt, an ILSVRC XML's <size>) when known, as
+        wsolevaluation rescales its boxes from image_sizes.txt whatever the file's size, else
+        the file's own size. The two differ for images resized after they were annotated."""
+        sizes = self.records.image_sizes
+        if sizes is not None and min(int(v) for v in sizes[row]) > 0:
+            width, height = (int(v) for v in sizes[row])
+            return height, width
+        return original_size_hw(self.records.image_paths[row])
 
     def mask(self, row, image_size, resize_size):
         """GT mask of ``row`` in input pixels, or None."""
