@@ -12,7 +12,10 @@ Class indices follow LOC_synset_mapping.txt when present (the order of the
 original 1000-class list), else the sorted wnids of train/. Validation keeps
 every object's box (x0, y0, x1, y1 in original-image pixels, as the XML states
 them and as wsolevaluation's metadata copies them); the image's label is the
-class of its objects. Training images have no boxes (num_boxes 0). Every image file is kept
+class of its objects (ILSVRC has one class per validation image). Where the objects are
+of several classes, the label is the first object's class and only that class's boxes
+are kept: GT-known localization scores the labelled class's boxes, not another's.
+Training images have no boxes (num_boxes 0). Every image file is kept
 (.jpg/.jpeg/.png/.bmp/.gif/.webp in any case, as for `folder`; `a.JPEG` and `a.png` are two
 images); a validation image finds its annotation by name stem, so two validation images with
 one stem are refused, naming both. Whole numbers in the XML may be
@@ -240,8 +243,10 @@ def _load_val(data_dir, folder, index_of, class_names):
         unknown = [w for w in wnids if w not in index_of]
         if unknown:
             raise ValueError(f"{where}: image {stem}: wnid {unknown[0]} is not a known class.")
+        # GT-known localization is of the labelled class: another class's object in the
+        # same image is no box for it (IoU with it would count as a hit).
         labels.append(index_of[wnids[0]])
-        box_lists.append(boxes)
+        box_lists.append([box for wnid, box in zip(wnids, boxes, strict=True) if wnid == wnids[0]])
     boxes, num_boxes = pad_boxes(box_lists)
     return Records(
         image_paths=list(images.values()),

@@ -395,3 +395,21 @@ def test_boxes_are_in_the_stated_size_of_an_image_resized_after_annotation(tmp_p
     boxes = [records.boxes[i, : records.num_boxes[i]] for i in range(2)]
     report = split_report(records, np.array(sizes), boxes, records.labels, [])
     assert report["suspect_boxes"] == [] and report["boxes_outside_image"] == 0
+
+
+@pytest.mark.parametrize("csv", [False, True])
+def test_imagenet_val_keeps_only_the_boxes_of_the_label_class(tmp_path, csv):
+    # v1 holds two n010 objects and, added here, an n030 object: the label is n010 (the first
+    # object's class) and GT-known must not take the n030 box as a hit. Was: all 3 boxes kept.
+    write_imagenet(tmp_path, csv=csv)
+    if csv:
+        path = tmp_path / "LOC_val_solution.csv"
+        path.write_text(path.read_text().replace("n010 5 6 25 19", "n010 5 6 25 19 n030 0 0 29 19"))
+    else:
+        xml = tmp_path / "bbox_val" / "v1.xml"
+        other = OBJECT.format(0, 0, 29, 19, wnid="n030")
+        xml.write_text(xml.read_text().replace("</annotation>", other + "</annotation>"))
+    val = load_split("imagenet", str(tmp_path), "val")
+    np.testing.assert_array_equal(val.labels, [1, 2])
+    np.testing.assert_array_equal(val.num_boxes, [2, 1])
+    np.testing.assert_array_equal(val.boxes[0, :2], [[1, 2, 10, 12], [5, 6, 25, 19]])
