@@ -195,6 +195,7 @@ def load_cub(data_dir, split, val_per_class=0, val_seed=0):
         image_ids=image_ids,
         class_names=[class_dirs[c] for c in present_classes],
         source=data_dir if split != "val" else f"{data_dir} (val: {val_per_class}/class)",
+        data_dir=data_dir,
     )
 
 

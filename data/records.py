@@ -18,13 +18,17 @@ class Records:
         image_ids: dataset-specific id of each image (CUB: its number in
             images.txt), length N.
         class_names: name of each class index, length num_classes.
-        source: where the split was read from, for messages.
+        source: where the split was read from, for messages (and, unless
+            `data_dir` is set, the folder that saved score maps are named under).
         image_sizes: optional (N, 2) int32 `width, height` of each original
             image as the annotation states it (None when unknown; 0, 0 for one image):
             the pixels its boxes are given in, even when the file has another size
             (an image resized after it was annotated), as for wsolevaluation.
         mask_paths: optional per-image lists of mask files (OpenImages PxAP).
         ignore_paths: optional per-image lists of ignore-region masks.
+        data_dir: optional dataset folder whose `images/` (or itself) the images'
+            wsolevaluation ids (score map names) are relative to, where `source` is no
+            such folder (CUB's held-out "val": "<data_dir> (val: N/class)").
     """
 
     image_paths: list
@@ -37,6 +41,7 @@ class Records:
     image_sizes: np.ndarray | None = None
     mask_paths: list | None = None
     ignore_paths: list | None = None
+    data_dir: str | None = None
 
     def __post_init__(self):
         n = len(self.image_paths)

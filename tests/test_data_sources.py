@@ -234,6 +234,25 @@ def test_cub_held_out_val(tmp_path):
         load_split("cub", str(tmp_path), "val", val_per_class=3)
 
 
+def test_cub_held_out_val_scoremaps_are_named_by_their_path_under_images(tmp_path):
+    # Was: ValueError "... is not inside the dataset folder <dir> (val: 1/class)": the val
+    # split's source (a message) was taken for the folder score maps are named under, so
+    # --save_scoremaps and --scoremaps refused the val split.
+    from wsol_tf.evaluation.evaluator import evaluate_scoremaps
+    from wsol_tf.evaluation.scoremap_files import save_scoremap
+    from wsol_tf.evaluation.sources import FileEvalSource
+
+    write_cub(tmp_path, classes=(3, 7), per_class=4)
+    val = load_split("cub", str(tmp_path), "val", val_per_class=1)
+    source = FileEvalSource(val)
+    ids = [source.image_id(row) for row in range(len(val))]
+    assert [str(tmp_path / "images" / i) for i in ids] == val.image_paths
+    for image_id in ids:  # a map on the whole 14 x 10 image; GT box 1 2 6 8 of it
+        save_scoremap(str(tmp_path / "maps"), image_id, np.ones((10, 14)))
+    result = evaluate_scoremaps(str(tmp_path / "maps"), val, print_fn=lambda _: None)
+    assert result["num_images"] == 2 and result["num_unused_scoremaps"] == 0
+
+
 def test_load_split_refuses_unknown_names(tmp_path):
     with pytest.raises(ValueError, match="--dataset='coco'"):
         load_split("coco", str(tmp_path), "train")

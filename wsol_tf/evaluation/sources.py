@@ -176,7 +176,7 @@ class FileEvalSource:
         image_id, path = self.records.image_ids[row], self.records.image_paths[row]
         if isinstance(image_id, str) and path.replace(os.sep, "/").endswith("/" + image_id):
             return image_id
-        return image_id_of(path, self.records.source)
+        return image_id_of(path, self.records.data_dir or self.records.source)
 
     def name(self, row):
         """Short name of an image for captions: its file name without folder."""
