@@ -5,7 +5,10 @@
     class_labels.txt   <image_id>,<class index>
     image_sizes.txt    <image_id>,<width>,<height>  (optional)
     localization.txt   <image_id>,<x0>,<y0>,<x1>,<y1>       one line per box (CUB, ImageNet), or
-                       <image_id>,<mask path>,<ignore path>  one line per mask (OpenImages, PxAP)
+                       <image_id>,<mask path>,<ignore path>  one line per mask (OpenImages, PxAP);
+                                                    optional: without it (wsolevaluation's
+                                                    OpenImages and ILSVRC train splits) the
+                                                    split has labels only (num_boxes 0)
 
 By default the metadata of split S is read from `<data_dir>/wsol_metadata/S`
 and images from `<data_dir>/<image_id>`, or `<data_dir>/images/<image_id>` when
@@ -135,8 +138,10 @@ def load_wsol_metadata(data_dir, split, metadata_dir=None, image_root=None, mask
     boxes = {i: [] for i in ids}
     masks, ignores = {i: [] for i in ids}, {i: [] for i in ids}
     has_masks = False
-    loc_path = file("localization.txt")
-    for line_number, line, fields in _rows(loc_path, (3, 5)):
+    loc_path = os.path.join(folder, "localization.txt")
+    # Optional: wsolevaluation's training splits (OpenImages, ILSVRC) have labels only.
+    loc_rows = _rows(loc_path, (3, 5)) if os.path.isfile(loc_path) else ()
+    for line_number, line, fields in loc_rows:
         image_id = fields[0]
         if image_id not in seen:
             raise line_error(loc_path, line_number, line, "unknown image id")

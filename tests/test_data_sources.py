@@ -179,6 +179,19 @@ def test_wsol_metadata_malformed_line_named(tmp_path, line, message):
         load_split("wsol_metadata", str(tmp_path), "test")
 
 
+def test_wsol_metadata_training_split_without_localization(tmp_path):
+    # wsolevaluation's OpenImages (and ILSVRC) train splits have image_ids.txt and
+    # class_labels.txt only. Was: FileNotFoundError "missing file .../localization.txt".
+    folder = write_metadata(tmp_path, "")
+    os.remove(folder / "localization.txt")
+    os.remove(folder / "image_sizes.txt")
+    records = load_split("wsol_metadata", str(tmp_path), "test")
+    np.testing.assert_array_equal(records.labels, [1, 0])
+    assert (records.num_boxes == 0).all() and records.mask_paths is None
+    batch = next(iter(make_dataset(records, training=True, image_size=(16, 16), batch_size=2)))
+    assert batch["image"].shape == (2, 16, 16, 3)
+
+
 def test_wsol_metadata_missing_image_named(tmp_path):
     write_metadata(tmp_path, "c/a.jpg,1,2,30,20\nc/b.jpg,0,0,10,10\n")
     os.remove(tmp_path / "c" / "b.jpg")
