@@ -133,8 +133,9 @@ def split_report(source, sizes, boxes, labels, unreadable):
             }
         )
     if stated is not None:
-        readable = sizes[:, 0] > 0
-        report["size_mismatches"] = int((np.any(stated != sizes, axis=1) & readable).sum())
+        # An image whose annotation states no size (an XML without <size>: 0, 0) is no mismatch.
+        compared = (sizes[:, 0] > 0) & (np.asarray(stated) > 0).all(axis=1)
+        report["size_mismatches"] = int((np.any(stated != sizes, axis=1) & compared).sum())
     return report
 
 

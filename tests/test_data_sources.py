@@ -427,6 +427,22 @@ def test_boxes_are_in_the_stated_size_of_an_image_resized_after_annotation(tmp_p
     boxes = [records.boxes[i, : records.num_boxes[i]] for i in range(2)]
     report = split_report(records, np.array(sizes), boxes, records.labels, [])
     assert report["suspect_boxes"] == [] and report["boxes_outside_image"] == 0
+    assert report["size_mismatches"] == 1  # reported, and scored right
+
+
+def test_imagenet_xml_without_size_is_no_size_mismatch(tmp_path):
+    # Was: counted as an image "whose size differs from the annotation" (0 x 0 vs 30 x 20).
+    from wsol_tf.data.check import split_report
+
+    write_imagenet(tmp_path)
+    xml = tmp_path / "bbox_val" / "v2.xml"
+    xml.write_text(xml.read_text().replace("<size><width>30</width><height>20</height>", "<size>")
+                   .replace("<size><depth>3</depth></size>", ""))  # fmt: skip
+    val = load_split("imagenet", str(tmp_path), "val")
+    np.testing.assert_array_equal(val.image_sizes, [[30, 20], [0, 0]])
+    boxes = [val.boxes[i, : val.num_boxes[i]] for i in range(2)]
+    report = split_report(val, np.array([[30, 20], [30, 20]]), boxes, val.labels, [])
+    assert report["size_mismatches"] == 0 and report["suspect_boxes"] == []
 
 
 @pytest.mark.parametrize("csv", [False, True])
