@@ -47,7 +47,10 @@ def _read_table(path, num_fields, convert, line_numbers=None):
     table = {}
     with open(path, encoding="utf-8-sig", errors="replace") as f:
         for line_number, line in enumerate(f, start=1):
-            parts = line.split()
+            # One field after the id is the rest of the line: an image path or class name
+            # may hold spaces (CUB's own do not; a dataset in its layout may).
+            parts = line.split(None, 1) if num_fields == 1 else line.split()
+            parts = [part.strip() for part in parts]
             if not parts:
                 continue
             if len(parts) != num_fields + 1:

@@ -67,6 +67,24 @@ def test_class_ids_remapped_to_contiguous_indices(tmp_path):
     np.testing.assert_array_equal(records.boxes[:, 0], [[1, 2, 6, 8], [1, 2, 6, 8]])
 
 
+def test_paths_and_class_names_with_spaces_load(tmp_path):
+    # Was: "expected 2 fields, got 3". The field after an id in images.txt and classes.txt is
+    # the rest of the line, so a dataset in CUB's layout may name folders and files freely.
+    write_cub(tmp_path, classes=(3, 7))
+    os.rename(tmp_path / "images" / "003.Bird_3", tmp_path / "images" / "003.Bird three")
+    os.rename(tmp_path / "images" / "003.Bird three" / "img_1.jpg",
+              tmp_path / "images" / "003.Bird three" / "img 1.jpg")  # fmt: skip
+    for name in ("images.txt", "classes.txt"):
+        text = (tmp_path / name).read_text().replace("003.Bird_3", "003.Bird three")
+        (tmp_path / name).write_text(text.replace("img_1.jpg", "img 1.jpg  "))
+    records = load_cub(tmp_path, "test")
+    assert records.class_names == ["003.Bird three", "007.Bird_7"]
+    assert records.image_paths[0] == str(tmp_path / "images" / "003.Bird three" / "img 1.jpg")
+    (tmp_path / "image_class_labels.txt").write_text("1 3 4\n")  # a number field stays one
+    with pytest.raises(ValueError, match="image_class_labels.txt:1: cannot parse"):
+        load_cub(tmp_path, "test")
+
+
 def test_malformed_line_names_file_and_line(tmp_path):
     write_cub(tmp_path, box_line="2 1.0 2.0 five 6.0")
     with pytest.raises(ValueError, match=r"bounding_boxes.txt:2: cannot parse"):
