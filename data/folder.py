@@ -17,11 +17,18 @@ from wsol_tf.data.records import Records, pad_boxes
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp")  # lower case
 
 
-def _is_image_entry(entry):
-    """A file, or a broken symbolic link: an image name whose target is gone is listed, so
-    the decoder skips, counts and names it (unreadable_files.json) as `localize` does for the
-    same folder, instead of it vanishing from the split unseen. Folders are not images."""
-    return entry.is_file() or (entry.is_symlink() and not os.path.exists(entry.path))
+def is_image_file(path):
+    """Whether a folder reader lists `path` (the training folder and `localize`: one rule).
+
+    An image name (IMAGE_EXTENSIONS, any case) that is a regular file, or a symbolic link that
+    leads nowhere (its target gone, or a loop of links): such a link is listed, so the decoder
+    skips, counts and names it (unreadable_files.json) instead of it vanishing unseen.
+    Folders are not images, nor are special files (reading a FIFO blocks forever).
+    `os.path.isfile` answers False for a loop of links, where `DirEntry.is_file` raises.
+    """
+    if os.path.splitext(path)[1].lower() not in IMAGE_EXTENSIONS:
+        return False
+    return os.path.isfile(path) or (os.path.islink(path) and not os.path.exists(path))
 
 
 def load_folder(data_dir, split="train"):
@@ -38,15 +45,17 @@ def load_folder(data_dir, split="train"):
         if split != "train":
             raise FileNotFoundError(f"Image folder {data_dir}: no {split}/ subfolder.")
         folder = data_dir
-    classes = sorted(e.name for e in os.scandir(folder) if e.is_dir() and e.name[0] != ".")
+    # os.path.isdir, not DirEntry.is_dir: a loop of links beside the class folders is no class
+    # (is_dir raises on it).
+    classes = sorted(
+        e.name for e in os.scandir(folder) if e.name[0] != "." and os.path.isdir(e.path)
+    )
     if not classes:
         raise FileNotFoundError(f"{folder}: expected one subfolder of images per class.")
     paths, labels = [], []
     for k, name in enumerate(classes):
         files = sorted(
-            e.path
-            for e in os.scandir(os.path.join(folder, name))
-            if _is_image_entry(e) and os.path.splitext(e.name)[1].lower() in IMAGE_EXTENSIONS
+            e.path for e in os.scandir(os.path.join(folder, name)) if is_image_file(e.path)
         )
         if not files:
             raise FileNotFoundError(f"{os.path.join(folder, name)}: class folder has no images.")

@@ -461,3 +461,16 @@ def test_imagenet_val_keeps_only_the_boxes_of_the_label_class(tmp_path, csv):
     np.testing.assert_array_equal(val.labels, [1, 2])
     np.testing.assert_array_equal(val.num_boxes, [2, 1])
     np.testing.assert_array_equal(val.boxes[0, :2], [[1, 2, 10, 12], [5, 6, 25, 19]])
+
+
+def test_folder_lists_a_loop_of_links_as_unreadable_and_no_class(tmp_path):
+    # Was: a symbolic link to itself, among the images or beside the class folders, stopped
+    # the listing ("Too many levels of symbolic links": DirEntry.is_file/is_dir raise on it).
+    # Now it is listed like a broken link (skipped and named by the pipeline), and no class.
+    os.makedirs(tmp_path / "cls")
+    (tmp_path / "cls" / "a.jpg").write_bytes(jpeg_bytes(bgr(12, 20)))
+    os.symlink("b.jpg", tmp_path / "cls" / "b.jpg")
+    os.symlink("loop", tmp_path / "loop")
+    records = load_split("folder", str(tmp_path), "train")
+    assert records.class_names == ["cls"]
+    assert records.image_ids == ["cls/a.jpg", "cls/b.jpg"]
