@@ -101,3 +101,19 @@ def test_overlay_names_depend_on_the_call_alone():
     paths = ["a/x.jpg", "b/x.png", "c/x_1.jpg", "d/X.JPG", "e/y.webp"]
     # x_1 is taken by the second x, so the real x_1 gets x_1_1; X collides case-insensitively.
     assert overlay_names(paths) == ["x.png", "x_1.png", "x_1_1.png", "X_2.png", "y.png"]
+
+
+def test_find_images_lists_no_fifo_named_like_an_image(tmp_path):
+    # Was: a FIFO named pipe.jpg in a given folder was listed, and reading it blocked localize
+    # forever. Now a folder's images follow the training folder's rule (regular files and
+    # dangling links); a FIFO named on the command line is refused naming it.
+    import os
+
+    from wsol_tf.deployment.localizer import find_images
+
+    (tmp_path / "a.jpg").write_bytes(b"")
+    os.mkfifo(tmp_path / "pipe.jpg")
+    os.symlink("gone.png", tmp_path / "link.png")  # listed: skipped and named when read
+    assert find_images([str(tmp_path)]) == [str(tmp_path / n) for n in ("a.jpg", "link.png")]
+    with pytest.raises(ValueError, match="pipe.jpg: not a file or folder"):
+        find_images([str(tmp_path / "pipe.jpg")])

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import tensorflow as tf
 
-from wsol_tf.data.folder import IMAGE_EXTENSIONS  # one list for every reader of folders
+from wsol_tf.data.folder import is_image_file  # one rule for every reader of folders
 from wsol_tf.data.pipeline import decode_image
 from wsol_tf.deployment.localize_ops import localize_batch
 from wsol_tf.errors import error_text
@@ -21,7 +21,8 @@ from wsol_tf.evaluation.visualize import draw_boxes, overlay_heatmap, save_png
 
 
 def find_images(paths):
-    """Files given directly, plus image files (by extension) found under given folders.
+    """Files given directly, plus image files found under given folders (`is_image_file`: the
+    training folder's rule; a FIFO named x.jpg would block the reader forever, so it is not).
 
     Args:
         paths: file or folder paths.
@@ -30,19 +31,20 @@ def find_images(paths):
         List of file paths: files in the order given, each folder's images sorted.
 
     Raises:
-        FileNotFoundError naming a path that does not exist; ValueError when nothing is found.
+        FileNotFoundError naming a path that does not exist; ValueError naming one that is
+        neither a file nor a folder, and when nothing is found.
     """
     found = []
     for path in paths:
         if os.path.isdir(path):
             for root, _, files in sorted(os.walk(path)):
                 found.extend(
-                    os.path.join(root, f)
-                    for f in sorted(files)
-                    if f.lower().endswith(IMAGE_EXTENSIONS)
+                    p for p in (os.path.join(root, f) for f in sorted(files)) if is_image_file(p)
                 )
         elif os.path.isfile(path):
             found.append(path)
+        elif os.path.exists(path):
+            raise ValueError(f"{path}: not a file or folder (a FIFO, a device, ...)")
         else:
             raise FileNotFoundError(f"{path}: no such file or folder")
     if not found:
