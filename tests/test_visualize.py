@@ -117,3 +117,25 @@ def test_find_images_lists_no_fifo_named_like_an_image(tmp_path):
     assert find_images([str(tmp_path)]) == [str(tmp_path / n) for n in ("a.jpg", "link.png")]
     with pytest.raises(ValueError, match="pipe.jpg: not a file or folder"):
         find_images([str(tmp_path / "pipe.jpg")])
+
+
+def test_out_folder_never_replaces_or_rereads_an_input_image(tmp_path):
+    # Was: `localize photos/a.png --out=photos` replaced the input a.png with its overlay, and
+    # with --out=photos/overlays each rerun localized the last call's overlays too (adding
+    # <stem>_1.png, then <stem>_1_1.png, ...). Now an --out inside a given folder is not looked
+    # into, and one that is a given folder, or where an overlay is an input image, is refused.
+    from wsol_tf.deployment.localizer import check_out_folder, find_images, overlay_names
+
+    photos, out = tmp_path / "photos", tmp_path / "photos" / "overlays"
+    out.mkdir(parents=True)
+    for path in (photos / "a.png", photos / "b.jpg", out / "a.png"):
+        path.write_bytes(b"")
+    given = [str(photos)]
+    images = find_images(given, skip=str(out))
+    assert images == [str(photos / "a.png"), str(photos / "b.jpg")]
+    check_out_folder(str(out), given, images, overlay_names(images))  # nothing replaced
+    with pytest.raises(ValueError, match="is the folder .* given as input"):
+        check_out_folder(str(photos), given, images, overlay_names(images))
+    alone = [str(photos / "a.png")]
+    with pytest.raises(ValueError, match=r"the overlay a.png would replace the input image"):
+        check_out_folder(str(photos), alone, alone, overlay_names(alone))

@@ -6,7 +6,9 @@ into --out. Boxes are those of the exported SavedModel (`wsol_tf.deployment.loca
 A file that is not a readable image is skipped with a warning, counted and listed (stderr,
 and `<out>/unreadable_files.json`, rewritten by every call: `num_skipped` 0 when none); the
 exit status is 2 only when no image could be read. Overlays are named "<stem>.png" (and
-"<stem>_<n>.png" for a repeated stem in the same call), so a second call replaces them.
+"<stem>_<n>.png" for a repeated stem in the same call), so a second call replaces them. An
+--out inside a given folder is not looked into for images; an --out that is a given folder, or
+where an overlay would replace an input image, is refused before anything is written.
 """
 
 import json
@@ -63,10 +65,18 @@ def main(argv):
         return 2
     if FLAGS.out:
         check_writable(FLAGS.out, "--out")
-    from wsol_tf.deployment.localizer import find_images, localize, make_scorer, overlay_names
+    from wsol_tf.deployment.localizer import (
+        check_out_folder,
+        find_images,
+        localize,
+        make_scorer,
+        overlay_names,
+    )
 
-    images = find_images(paths)
+    images = find_images(paths, skip=FLAGS.out)
     overlays = overlay_names(images)
+    if FLAGS.out:
+        check_out_folder(FLAGS.out, paths, images, overlays)
     from wsol_tf.evaluation.chosen_threshold import resolve_threshold
     from wsol_tf.training.checkpoints import class_names, load_model
 

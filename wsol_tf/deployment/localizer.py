@@ -20,12 +20,14 @@ from wsol_tf.evaluation import extractors
 from wsol_tf.evaluation.visualize import draw_boxes, overlay_heatmap, save_png
 
 
-def find_images(paths):
+def find_images(paths, skip=None):
     """Files given directly, plus image files found under given folders (`is_image_file`: the
     training folder's rule; a FIFO named x.jpg would block the reader forever, so it is not).
 
     Args:
         paths: file or folder paths.
+        skip: a folder not to look into (localize's --out: inside a given folder, the overlays
+            of an earlier call there would be read as images, and more added each call).
 
     Returns:
         List of file paths: files in the order given, each folder's images sorted.
@@ -34,10 +36,15 @@ def find_images(paths):
         FileNotFoundError naming a path that does not exist; ValueError naming one that is
         neither a file nor a folder, and when nothing is found.
     """
+    skip = os.path.realpath(skip) if skip else None
     found = []
     for path in paths:
         if os.path.isdir(path):
-            for root, _, files in sorted(os.walk(path)):
+            walked = []
+            for root, folders, files in os.walk(path):
+                folders[:] = [f for f in folders if os.path.realpath(os.path.join(root, f)) != skip]
+                walked.append((root, files))
+            for root, files in sorted(walked):
                 found.extend(
                     p for p in (os.path.join(root, f) for f in sorted(files)) if is_image_file(p)
                 )
@@ -68,6 +75,44 @@ def overlay_names(paths):
         taken.add(name.lower())
         names.append(name)
     return names
+
+
+def _entry(path):
+    """The folder entry `path` names: its folder resolved, case folded (case-insensitive file
+    systems, as `overlay_names`), the name itself kept (a link is its own entry)."""
+    path = os.path.abspath(path)
+    return os.path.join(os.path.realpath(os.path.dirname(path)), os.path.basename(path)).lower()
+
+
+def check_out_folder(out_dir, paths, images, names):
+    """Refuses an --out whose overlays would replace an input image or be read as one.
+
+    Args:
+        out_dir: the overlays' folder (--out).
+        paths: the files and folders given (`find_images`' argument).
+        images: the images found (`find_images`).
+        names: their overlay names (`overlay_names`).
+
+    Raises:
+        ValueError naming --out and the file: when --out is a given folder (the next call would
+        read this call's overlays as images, and its "<stem>.png" replace a given PNG), or when
+        an overlay would replace an input image (`localize photos/a.png --out=photos`).
+    """
+    out = os.path.realpath(out_dir)
+    for path in paths:
+        if os.path.isdir(path) and os.path.realpath(path) == out:
+            raise ValueError(
+                f"--out={out_dir} is the folder {path} given as input: its overlays would "
+                "replace images there or be read as images by the next call; give another folder."
+            )
+    inputs = {_entry(path): path for path in images}
+    for name in names:
+        image = inputs.get(_entry(os.path.join(out_dir, name)))
+        if image is not None:
+            raise ValueError(
+                f"--out={out_dir}: the overlay {name} would replace the input image {image}; "
+                "give another folder."
+            )
 
 
 def read_image(path):
