@@ -46,7 +46,7 @@ def scan_images(source):
     """
     import tensorflow as tf
 
-    from wsol_tf.data.decode import try_decode, why_unreadable
+    from wsol_tf.data.decode import path_bytes, try_decode, why_unreadable
 
     n = len(source)
     sizes = np.zeros((n, 2), np.int64)
@@ -61,7 +61,7 @@ def scan_images(source):
             labels[i] = int(e["label"])
         return sizes, boxes, labels, []
     dataset = tf.data.Dataset.from_tensor_slices(
-        {"path": list(source.image_paths), "index": tf.range(n, dtype=tf.int32)}
+        {"path": [path_bytes(p) for p in source.image_paths], "index": tf.range(n, dtype=tf.int32)}
     )
     dataset = dataset.interleave(
         try_decode, cycle_length=16, num_parallel_calls=tf.data.AUTOTUNE, deterministic=False

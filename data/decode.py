@@ -24,6 +24,7 @@ decodes animations only as RGBA): skipped and named like any unreadable file.
 
 import io
 import logging
+import os
 import threading
 
 import tensorflow as tf
@@ -141,16 +142,27 @@ def decode_uint8(data):
     return image
 
 
+def path_bytes(path):
+    """A file path as TensorFlow is to get it: the file system's bytes (`os.fsencode`).
+
+    A name that is not UTF-8 ("café.jpg" saved in Latin-1 by an old archiver) is listed by Python
+    with surrogate escapes, which TensorFlow cannot convert to a tf.string: as a str such a
+    file reads as unreadable (a list of them stops the pipeline), though it is a good image.
+    Tensors and bytes are passed through.
+    """
+    return os.fsencode(path) if isinstance(path, str) else path
+
+
 def decode_image(path):
     """Reads an image file as (H, W, 3) float32 RGB; raises on a bad file."""
-    return tf.cast(decode_uint8(tf.io.read_file(path)), tf.float32)
+    return tf.cast(decode_uint8(tf.io.read_file(path_bytes(path))), tf.float32)
 
 
 def why_unreadable(path=None, data=None):
     """The error that reading/decoding gives (one line), or None when the image is fine."""
     try:
         if data is None:
-            data = tf.io.read_file(path)
+            data = tf.io.read_file(path_bytes(path))
         decode_uint8(data)
     except (tf.errors.OpError, ValueError) as error:
         return error_text(error)
@@ -227,7 +239,7 @@ def keep_readable(skip_log):
     """A filter predicate: True for ok elements; records the others in `skip_log`."""
 
     def record(path, index):
-        path = path.numpy().decode()
+        path = os.fsdecode(path.numpy())  # the str the Records hold (`path_bytes`)
         skip_log.record(path, why_unreadable(path) or "unreadable", int(index.numpy()))
         return False
 

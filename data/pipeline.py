@@ -36,7 +36,14 @@ import numpy as np
 import tensorflow as tf
 
 from wsol_tf.data import transforms
-from wsol_tf.data.decode import SkipLog, decode_image, keep_readable, try_decode, try_read
+from wsol_tf.data.decode import (
+    SkipLog,
+    decode_image,
+    keep_readable,
+    path_bytes,
+    try_decode,
+    try_read,
+)
 from wsol_tf.data.sizes import as_hw, default_resize_size
 
 __all__ = ["SKIP_LOG", "decode_image", "make_dataset", "SkipLog", "skip_log_scope"]
@@ -80,7 +87,7 @@ def _file_elements(records, *, shuffle, seed, epoch, input_context, cache, deter
     """Decoded uint8 elements of a `Records` split; unreadable files filtered and logged."""
     dataset = tf.data.Dataset.from_tensor_slices(
         {
-            "path": tf.constant(list(records.image_paths)),
+            "path": tf.constant([path_bytes(p) for p in records.image_paths]),
             "label": tf.constant(records.labels, tf.int32),
             "boxes": tf.constant(records.boxes, tf.float32),
             "num_boxes": tf.constant(records.num_boxes, tf.int32),

@@ -474,3 +474,26 @@ def test_folder_lists_a_loop_of_links_as_unreadable_and_no_class(tmp_path):
     records = load_split("folder", str(tmp_path), "train")
     assert records.class_names == ["cls"]
     assert records.image_ids == ["cls/a.jpg", "cls/b.jpg"]
+
+
+def test_folder_reads_an_image_whose_name_is_not_utf8(tmp_path):
+    # Was: a file name that is not UTF-8 (Latin-1 "café.jpg", which Python lists with a
+    # surrogate escape) could not become a tf.string: the folder's pipeline (train, data check)
+    # stopped with a message naming no file, and localize skipped the good image as unreadable.
+    # Now paths reach TensorFlow as the file system's bytes (`decode.path_bytes`).
+    from wsol_tf.data.decode import SkipLog, why_unreadable
+    from wsol_tf.deployment.localizer import read_image
+
+    os.makedirs(tmp_path / "cls")
+    (tmp_path / "cls" / "a.jpg").write_bytes(jpeg_bytes(bgr(12, 20)))
+    latin = os.path.join(os.fsencode(tmp_path), b"cls", b"caf\xe9.jpg")
+    with open(latin, "wb") as f:
+        f.write(jpeg_bytes(bgr(12, 20)))
+    records = load_split("folder", str(tmp_path), "train")
+    assert records.image_paths[1] == os.fsdecode(latin)
+    log = SkipLog()
+    batches = list(make_dataset(records, training=False, image_size=(8, 12), batch_size=2,
+                                skip_log=log))  # fmt: skip
+    assert [int(i) for b in batches for i in b["index"]] == [0, 1] and len(log) == 0
+    assert why_unreadable(os.fsdecode(latin)) is None
+    assert read_image(os.fsdecode(latin)).shape == (12, 20, 3)

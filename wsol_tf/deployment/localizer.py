@@ -118,7 +118,7 @@ def check_out_folder(out_dir, paths, images, names):
 def read_image(path):
     """(H, W, 3) float32 RGB in [0, 255]; ValueError naming the file and why (one line)."""
     try:
-        return decode_image(tf.constant(path))
+        return decode_image(path)  # a str path as bytes (`path_bytes`: any file name)
     except (tf.errors.OpError, ValueError) as error:
         raise ValueError(f"{path}: cannot decode as an image ({error_text(error)})") from None
 

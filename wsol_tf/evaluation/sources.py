@@ -24,7 +24,7 @@ import tensorflow as tf
 
 from wsol_tf.data import transforms
 from wsol_tf.data.annotations import box_problem
-from wsol_tf.data.decode import decode_uint8
+from wsol_tf.data.decode import decode_uint8, path_bytes
 from wsol_tf.data.pipeline import make_dataset
 from wsol_tf.data.sizes import image_size_hw
 from wsol_tf.errors import error_text
@@ -65,7 +65,7 @@ def original_size_hw(path):
     if size is not None:
         return size
     try:
-        data = tf.io.read_file(path)
+        data = tf.io.read_file(path_bytes(path))
         if data.numpy()[:2] == b"\xff\xd8":
             shape = tf.image.extract_jpeg_shape(data).numpy()
         else:
