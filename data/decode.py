@@ -12,7 +12,7 @@ logs a warning naming the file, and keeps the entry for the run's JSON
 
 `tf.io.decode_image` sniffs the format from the bytes, so PNG data in a
 `.JPEG` file decodes; grayscale becomes RGB (channels=3); CMYK JPEGs are
-converted to RGB by TensorFlow's JPEG decoder; 8-bit BMPs are looked up in their
+converted to RGB by TensorFlow's JPEG decoder; 1-, 4- and 8-bit BMPs are looked up in their
 colour table here, and WebPs with alpha are decoded as RGBA here. Alpha is dropped
 (not composited), 16-bit PNGs are scaled to 8 bits, a GIF gives its first frame (its
 own size, which may be smaller than the GIF's screen; one not at the screen's corner is
@@ -43,23 +43,61 @@ def _le_uint(data, offset, size):
 
 
 def _is_palette_bmp(data):
-    """True for an 8-bit (colour table) BMP: "BM", a 40+ byte info header, 8 bits per pixel."""
+    """True for a colour-table BMP: "BM", a 40+ byte info header, 1, 4 or 8 bits per pixel."""
     head = tf.strings.substr(tf.strings.join([data, tf.constant(b"\0" * 54)]), 0, 54)
+    bits = _le_uint(head, 28, 2)
+    table_bits = tf.reduce_any(tf.equal(bits, [1, 4, 8]))
     return tf.logical_and(
         tf.equal(tf.strings.substr(head, 0, 2), b"BM"),
-        tf.logical_and(_le_uint(head, 14, 4) >= 40, tf.equal(_le_uint(head, 28, 2), 8)),
+        tf.logical_and(_le_uint(head, 14, 4) >= 40, table_bits),
     )
 
 
+def _packed_bmp_indices(data, bits):
+    """(H, W) int32 colour-table indices of a 1- or 4-bit BMP, which TensorFlow's decoder
+    refuses with a riddle ("channels ... must be 1, 3 or 4, was 0"): rows of `bits`-bit
+    indices, most significant first, padded to 4 bytes, bottom-up unless the height is
+    negative. A compressed (RLE4), empty or truncated one is an error (skipped and named)."""
+    width, height = _le_uint(data, 18, 4), _le_uint(data, 22, 4)
+    rows = tf.abs(height)
+    stride = (width * bits + 31) // 32 * 4
+    start = _le_uint(data, 10, 4)
+    check = tf.debugging.Assert(
+        tf.reduce_all(
+            [
+                tf.equal(_le_uint(data, 30, 4), 0),
+                tf.minimum(width, rows) > 0,
+                start + stride * rows <= tf.strings.length(data),
+            ]
+        ),
+        [f"a {bits}-bit BMP that is compressed, empty or truncated"],
+    )
+    with tf.control_dependencies([check]):
+        raw = tf.io.decode_raw(tf.strings.substr(data, start, stride * rows), tf.uint8)
+    packed = tf.cast(tf.reshape(raw, [rows, stride]), tf.int32)
+    shifts = tf.range(8 - bits, -1, -bits)  # most significant first
+    values = tf.bitwise.bitwise_and(tf.bitwise.right_shift(packed[..., None], shifts), 2**bits - 1)
+    indices = tf.reshape(values, [rows, stride * 8 // bits])[:, :width]
+    return tf.cond(height > 0, lambda: tf.reverse(indices, [0]), lambda: indices)
+
+
 def _decode_palette_bmp(data):
-    """An 8-bit BMP through its colour table. TensorFlow's BMP decoder returns the table
-    indices as grey levels (right only for a grey ramp table), so a colour-table image would
-    come out as a silently wrong grey picture; the indices are looked up here instead. An
-    index past the table is an error (a corrupt file: skipped and named like any other)."""
-    indices = tf.cast(tf.io.decode_bmp(data, channels=0)[..., 0], tf.int32)  # (H, W)
+    """A 1-, 4- or 8-bit BMP through its colour table. TensorFlow's BMP decoder returns 8-bit
+    table indices as grey levels (right only for a grey ramp table), so a colour-table image
+    would come out as a silently wrong grey picture; the indices are looked up here instead
+    (and 1- and 4-bit ones, which it refuses, unpacked here). An index past the table is an
+    error (a corrupt file: skipped and named like any other)."""
+    bits = _le_uint(data, 28, 2)
+    indices = tf.case(
+        [
+            (tf.equal(bits, 1), lambda: _packed_bmp_indices(data, 1)),
+            (tf.equal(bits, 4), lambda: _packed_bmp_indices(data, 4)),
+        ],
+        default=lambda: tf.cast(tf.io.decode_bmp(data, channels=0)[..., 0], tf.int32),
+    )  # (H, W)
     info_size = _le_uint(data, 14, 4)
     used = _le_uint(data, 46, 4)
-    count = tf.where(tf.equal(used, 0), 256, used)
+    count = tf.where(tf.equal(used, 0), tf.bitwise.left_shift(1, bits), used)
     table = tf.io.decode_raw(tf.strings.substr(data, 14 + info_size, 4 * count), tf.uint8)
     rgb = tf.reverse(tf.reshape(table, [-1, 4])[:, :3], axis=[1])  # stored as B, G, R, 0
     return tf.gather(rgb, indices)
@@ -114,9 +152,9 @@ def decode_uint8(data):
     """Encoded bytes (JPEG, PNG, GIF, BMP, WebP; gray, RGB, RGBA or CMYK) -> (H, W, 3) uint8 RGB.
 
     JPEGs use the accurate integer IDCT (libjpeg's ISLOW, as PIL and OpenCV), not
-    TensorFlow's default INTEGER_FAST, whose pixels differ by up to ~4 levels. 8-bit BMPs go
-    through their colour table (`_decode_palette_bmp`); a WebP with alpha is decoded as RGBA
-    (its first frame when animated) and the alpha dropped (`_is_webp_with_alpha`).
+    TensorFlow's default INTEGER_FAST, whose pixels differ by up to ~4 levels. 1-, 4- and 8-bit
+    BMPs go through their colour table (`_decode_palette_bmp`); a WebP with alpha is decoded as
+    RGBA (its first frame when animated) and the alpha dropped (`_is_webp_with_alpha`).
     """
 
     def other():

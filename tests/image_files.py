@@ -81,15 +81,22 @@ def exif_jpeg(image, orientation):
     return jpeg[:2] + _segment(0xE1, b"Exif\x00\x00" + tiff) + jpeg[2:]
 
 
-def palette_bmp(indices, palette_rgb):
-    """An 8-bit BMP: (H, W) uint8 `indices` into `palette_rgb` ((n, 3) uint8 RGB), rows stored
-    bottom-up and padded to 4 bytes, as Windows writes them (no encoder needed)."""
+def palette_bmp(indices, palette_rgb, bits=8):
+    """A BMP of `bits` (1, 4 or 8) bits per pixel: (H, W) uint8 `indices` into `palette_rgb`
+    ((n, 3) uint8 RGB), rows stored bottom-up, most significant bits first, padded to 4 bytes,
+    as Windows writes them (no encoder needed)."""
     h, w = indices.shape
-    row = (w + 3) // 4 * 4
-    pixels = b"".join(indices[y].tobytes() + b"\x00" * (row - w) for y in range(h - 1, -1, -1))
+    row = (w * bits + 31) // 32 * 4
+    per_byte = 8 // bits
+    padded = np.zeros((h, row * per_byte), np.uint8)
+    padded[:, :w] = indices
+    groups = padded.reshape(h, row, per_byte).astype(np.int64)
+    shifts = np.arange(8 - bits, -1, -bits)
+    packed = (groups << shifts).sum(axis=2).astype(np.uint8)  # (h, row) bytes
+    pixels = b"".join(packed[y].tobytes() for y in range(h - 1, -1, -1))
     table = b"".join(bytes([b, g, r, 0]) for r, g, b in np.asarray(palette_rgb, np.uint8))
     offset = 14 + 40 + len(table)
-    info = struct.pack("<IiiHHIIiiII", 40, w, h, 1, 8, 0, len(pixels), 2835, 2835,
+    info = struct.pack("<IiiHHIIiiII", 40, w, h, 1, bits, 0, len(pixels), 2835, 2835,
                        len(palette_rgb), 0)  # fmt: skip
     return b"BM" + struct.pack("<IHHI", offset + len(pixels), 0, 0, offset) + info + table + pixels
 

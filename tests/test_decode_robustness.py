@@ -68,6 +68,23 @@ def test_palette_bmp_decodes_through_its_colour_table(tmp_path):
                                   indices * 40)  # fmt: skip
 
 
+@pytest.mark.parametrize("bits", [1, 4])
+def test_one_and_four_bit_bmps_decode_through_their_colour_table(tmp_path, bits):
+    # Was: TensorFlow's BMP decoder refuses them ("Number of channels inherent in the image
+    # must be 1, 3 or 4, was 0"), so a monochrome or 16-colour BMP (Paint's, a scanner's) was
+    # skipped as unreadable. Now its packed indices are unpacked and looked up here.
+    rng = np.random.default_rng(bits)
+    palette = rng.integers(0, 256, (2**bits, 3), dtype=np.uint8)
+    indices = rng.integers(0, 2**bits, (5, 11), dtype=np.uint8)  # rows need bits and padding
+    path = tmp_path / f"b{bits}.bmp"
+    path.write_bytes(palette_bmp(indices, palette, bits))
+    np.testing.assert_array_equal(decode_image(str(path)).numpy(), palette[indices])
+    reference = cv2.imread(str(path), cv2.IMREAD_COLOR)[..., ::-1]
+    np.testing.assert_array_equal(palette[indices], reference)
+    path.write_bytes(path.read_bytes()[:-4])  # truncated: refused, named as one
+    assert "truncated" in why_unreadable(str(path))
+
+
 @pytest.fixture
 def broken_records(tmp_path):
     """Five images: good, truncated JPEG, good PNG-in-JPEG, corrupt bytes, good."""
