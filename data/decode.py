@@ -16,10 +16,11 @@ converted to RGB by TensorFlow's JPEG decoder; 1-, 4- and 8-bit BMPs are looked 
 colour table here, and WebPs with alpha are decoded as RGBA here. Alpha is dropped
 (not composited), 16-bit PNGs are scaled to 8 bits, a GIF gives its first frame (its
 own size, which may be smaller than the GIF's screen; one not at the screen's corner is
-refused, `_gif_offset_problem`), and EXIF orientation is
+refused, `header_problem`), and EXIF orientation is
 ignored: pixels are as stored, the frame of CUB/ImageNet boxes and of
 `sizes.image_size_hw`. An animated WebP without alpha is an error (TensorFlow
-decodes animations only as RGBA): skipped and named like any unreadable file.
+decodes animations only as RGBA): skipped and named like any unreadable file. A header
+claiming more than `MAX_PIXELS` pixels is refused before decoding.
 """
 
 import io
@@ -29,7 +30,7 @@ import threading
 
 import tensorflow as tf
 
-from wsol_tf.data.sizes import gif_first_frame
+from wsol_tf.data.sizes import gif_first_frame, stream_size_hw
 from wsol_tf.errors import error_text
 
 logger = logging.getLogger("wsol_tf.data")
@@ -122,30 +123,46 @@ def _is_webp_with_alpha(data):
     return tf.logical_and(is_webp, tf.logical_and(vp8x_or_vp8l, alpha))
 
 
-def _gif_offset_problem(data):
-    """Why TensorFlow's GIF decoder would give wrong pixels for these bytes, or b"".
-
-    It takes the first frame's size as the image's and still draws the frame at its offset,
-    so a first frame that does not start at the screen's corner comes out shifted and cut.
-    Such a file is refused (skipped and named) rather than trained on shifted."""
-    data = getattr(data, "item", lambda: data)()  # numpy_function passes a 0-d array
-    frame = gif_first_frame(io.BytesIO(data))
-    if frame is None or frame[:2] == (0, 0):
-        return b""  # a damaged header is the decoder's to report
-    top, left, height, width = frame
-    return (
-        f"a GIF whose first frame ({width}x{height}) starts at x {left}, y {top}, not at "
-        "the corner: TensorFlow would decode it shifted; save it as a single-frame image"
-    ).encode()
+# Pillow's bound for a decompression bomb (its DecompressionBombError): a few kilobytes of
+# PNG can claim 40000 x 40000 pixels, gigabytes once decoded (times the parallel reads).
+MAX_PIXELS = 178_956_970
 
 
-def _decode_gif(data):
-    """The first frame of a GIF, after refusing one TensorFlow would decode shifted."""
-    problem = tf.numpy_function(_gif_offset_problem, [data], tf.string, stateful=False)
-    problem.set_shape(())
-    check = tf.debugging.Assert(tf.equal(problem, b""), [problem])
-    with tf.control_dependencies([check]):
-        return tf.io.decode_gif(data)[0]
+def header_problem(data):
+    """Why encoded image bytes are refused before decoding (one line), or None.
+
+    - A header claiming more than MAX_PIXELS pixels.
+    - A GIF whose first frame does not start at its screen's corner: TensorFlow takes the
+      frame's size as the image's and still draws the frame at its offset, so it would come
+      out shifted and cut (trained on silently).
+    A header that cannot be read is no problem here: the decoder reports it.
+    """
+    size = stream_size_hw(io.BytesIO(data))
+    if size is not None and size[0] * size[1] > MAX_PIXELS:
+        return (
+            f"its header claims {size[1]}x{size[0]} pixels, more than {MAX_PIXELS} (Pillow's "
+            "decompression-bomb bound): not decoded"
+        )
+    frame = gif_first_frame(io.BytesIO(data)) if data[:4] == b"GIF8" else None
+    if frame is not None and frame[:2] != (0, 0):
+        top, left, height, width = frame
+        return (
+            f"a GIF whose first frame ({width}x{height}) starts at x {left}, y {top}, not at "
+            "the corner: TensorFlow would decode it shifted; save it as a single-frame image"
+        )
+    return None
+
+
+def _header_check(data):
+    """An op failing with `header_problem`'s reason (a Python call per image: ~20 us)."""
+
+    def problem(encoded):
+        encoded = getattr(encoded, "item", lambda: encoded)()  # numpy_function: a 0-d array
+        return (header_problem(encoded) or "").encode()
+
+    reason = tf.numpy_function(problem, [data], tf.string, stateful=False)
+    reason.set_shape(())
+    return tf.debugging.Assert(tf.equal(reason, b""), [reason])
 
 
 def decode_uint8(data):
@@ -164,18 +181,12 @@ def decode_uint8(data):
             lambda: tf.io.decode_image(data, channels=3, expand_animations=False, dtype=tf.uint8),
         )
 
-    def not_jpeg():
-        return tf.cond(
-            tf.equal(tf.strings.substr(data, 0, 4), b"GIF8"),
-            lambda: _decode_gif(data),
+    with tf.control_dependencies([_header_check(data)]):
+        image = tf.cond(
+            tf.io.is_jpeg(data),
+            lambda: tf.io.decode_jpeg(data, channels=3, dct_method="INTEGER_ACCURATE"),
             lambda: tf.cond(_is_palette_bmp(data), lambda: _decode_palette_bmp(data), other),
         )
-
-    image = tf.cond(
-        tf.io.is_jpeg(data),
-        lambda: tf.io.decode_jpeg(data, channels=3, dct_method="INTEGER_ACCURATE"),
-        not_jpeg,
-    )
     image.set_shape([None, None, 3])
     return image
 

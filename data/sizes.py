@@ -117,24 +117,29 @@ def image_size_hw(path):
     """
     try:
         with open(path, "rb") as f:
-            head = f.read(30)
-            if head[:2] == b"\xff\xd8":
-                size = _jpeg_size(f)
-            elif head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR" and len(head) >= 24:
-                width, height = struct.unpack(">II", head[16:24])
-                size = (height, width)
-            elif head[:6] in (b"GIF87a", b"GIF89a"):
-                frame = gif_first_frame(f)
-                size = frame[2:] if frame is not None else None
-            elif head[:2] == b"BM" and len(head) >= 26:
-                width, height = struct.unpack("<ii", head[18:26])
-                size = (abs(height), width)
-            elif head[:4] == b"RIFF" and head[8:12] == b"WEBP" and len(head) >= 30:
-                size = _webp_size(head)
-            else:
-                size = None
+            return stream_size_hw(f)
     except OSError:
         return None
+
+
+def stream_size_hw(f):
+    """`image_size_hw` of an open binary file object (e.g. `io.BytesIO` of encoded bytes)."""
+    head = f.read(30)
+    if head[:2] == b"\xff\xd8":
+        size = _jpeg_size(f)
+    elif head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR" and len(head) >= 24:
+        width, height = struct.unpack(">II", head[16:24])
+        size = (height, width)
+    elif head[:6] in (b"GIF87a", b"GIF89a"):
+        frame = gif_first_frame(f)
+        size = frame[2:] if frame is not None else None
+    elif head[:2] == b"BM" and len(head) >= 26:
+        width, height = struct.unpack("<ii", head[18:26])
+        size = (abs(height), width)
+    elif head[:4] == b"RIFF" and head[8:12] == b"WEBP" and len(head) >= 30:
+        size = _webp_size(head)
+    else:
+        size = None
     if size is None or min(size) <= 0:
         return None
     return int(size[0]), int(size[1])

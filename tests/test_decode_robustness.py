@@ -1,6 +1,8 @@
 """Bad and unusual image files: CMYK, grayscale, PNG in .JPEG decode; broken files are skipped,
 counted and named; a missing file is an error before training."""
 
+import struct
+
 import cv2
 import numpy as np
 import pytest
@@ -239,3 +241,35 @@ def test_animated_webp_gives_its_first_frame_or_a_named_error_not_a_crash(tmp_pa
     opaque = str(tmp_path / "opaque.webp")
     frames[0].save(opaque, save_all=True, append_images=frames[1:], lossless=True)
     assert "RGBA" in why_unreadable(opaque)
+
+
+def _claiming(data, kind, h, w):
+    """PNG or baseline JPEG bytes whose size field claims h x w pixels (the data unchanged)."""
+    data = bytearray(data)
+    if kind == "png":  # IHDR: width, height (4 bytes each, big-endian)
+        at = data.index(b"IHDR") + 4
+        data[at : at + 8] = struct.pack(">II", w, h)
+    else:  # start of frame: length (2), precision (1), height, width (2 bytes each)
+        at = data.index(b"\xff\xc0") + 5
+        data[at : at + 4] = struct.pack(">HH", h, w)
+    return bytes(data)
+
+
+@pytest.mark.parametrize("kind", ["png", "jpeg"])
+def test_a_header_claiming_too_many_pixels_is_refused_before_decoding(tmp_path, kind):
+    # Was: decoded in full: a few kB of PNG claiming 40000 x 40000 pixels is 4.8 GB as
+    # uint8 (19 GB as float32), times the pipeline's parallel reads. Now refused by its header
+    # beyond Pillow's decompression-bomb bound, skipped and named like any unreadable file.
+    from wsol_tf.data.decode import MAX_PIXELS
+
+    small = png_bytes(bgr(6, 8)) if kind == "png" else jpeg_bytes(bgr(6, 8))
+    path = tmp_path / f"bomb.{kind}"
+    path.write_bytes(_claiming(small, kind, 40000, 50000))
+    assert image_size_hw(str(path)) == (40000, 50000)
+    reason = why_unreadable(str(path))
+    assert f"more than {MAX_PIXELS}" in reason, reason
+    assert 13000 * 13000 <= MAX_PIXELS < 40000 * 40000
+    path.write_bytes(_claiming(small, kind, 13000, 13000))  # under it: the decoder's verdict
+    assert "more than" not in (why_unreadable(str(path)) or "")
+    path.write_bytes(small)
+    assert why_unreadable(str(path)) is None
