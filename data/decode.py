@@ -132,6 +132,8 @@ def header_problem(data):
     """Why encoded image bytes are refused before decoding (one line), or None.
 
     - A header claiming more than MAX_PIXELS pixels.
+    - A BMP of a depth no decoder here reads (16 bits: RGB555/565), whose TensorFlow error
+      otherwise reads "channels ... was 2".
     - A GIF whose first frame does not start at its screen's corner: TensorFlow takes the
       frame's size as the image's and still draws the frame at its offset, so it would come
       out shifted and cut (trained on silently).
@@ -143,6 +145,13 @@ def header_problem(data):
             f"its header claims {size[1]}x{size[0]} pixels, more than {MAX_PIXELS} (Pillow's "
             "decompression-bomb bound): not decoded"
         )
+    if data[:2] == b"BM" and len(data) >= 30:
+        bits = int.from_bytes(data[28:30], "little")
+        if bits not in (1, 4, 8, 24, 32):  # TensorFlow's 24/32 and our colour-table decoders
+            return (
+                f"a {bits}-bit BMP, a depth neither TensorFlow nor this library decodes (1, 4, "
+                "8, 24 and 32 are); save it as a 24-bit BMP or a PNG"
+            )
     frame = gif_first_frame(io.BytesIO(data)) if data[:4] == b"GIF8" else None
     if frame is not None and frame[:2] != (0, 0):
         top, left, height, width = frame

@@ -273,3 +273,15 @@ def test_a_header_claiming_too_many_pixels_is_refused_before_decoding(tmp_path, 
     assert "more than" not in (why_unreadable(str(path)) or "")
     path.write_bytes(small)
     assert why_unreadable(str(path)) is None
+
+
+def test_a_16_bit_bmp_is_refused_with_a_reason_that_says_so(tmp_path):
+    # Was: TensorFlow's "Number of channels inherent in the image must be 1, 3 or 4, was 2".
+    h, w = 3, 5
+    row = (w * 16 + 31) // 32 * 4
+    pixels = bytes(row * h)  # RGB555, black
+    info = struct.pack("<IiiHHIIiiII", 40, w, h, 1, 16, 0, len(pixels), 2835, 2835, 0, 0)
+    path = tmp_path / "rgb555.bmp"
+    path.write_bytes(b"BM" + struct.pack("<IHHI", 54 + len(pixels), 0, 0, 54) + info + pixels)
+    assert image_size_hw(str(path)) == (3, 5)
+    assert why_unreadable(str(path)).startswith("a 16-bit BMP, a depth neither TensorFlow")
