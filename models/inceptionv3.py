@@ -46,6 +46,7 @@ HEAD_CHANNELS = 1024
 POSITIONS = (*[f"mixed{i}" for i in range(8)], "spg_a3_1b", "features")
 DEFAULT_POSITIONS = ("mixed2", "mixed7", "features")
 DEFAULT_GAMMA = 0.8
+MIN_IMAGE_SIZE = 64  # the stem's valid convs and pools (TrainConfig.validate checks it)
 # Learning-rate groups: the SPG head and the classifier are new.
 NEW_LAYER_PREFIXES = ("spg_", "features", "classifier")
 KERAS_WEIGHTS = KerasWeights(
@@ -131,8 +132,11 @@ def build_features(inserter: Taps, image_size=(224, 224)):
         layer "features" (1024 channels, `feature_map_size` of the input);
         no head (the method adds it).
     """
-    if min(image_size) < 64:
-        raise ValueError(f"InceptionV3 needs an input of at least 64x64, got {image_size}.")
+    if min(image_size) < MIN_IMAGE_SIZE:
+        raise ValueError(
+            f"InceptionV3 needs an input of at least {MIN_IMAGE_SIZE}x{MIN_IMAGE_SIZE}, got "
+            f"{image_size}."
+        )
     conv = _ConvBN()
     from wsol_tf.models.preprocessing import ImageNetPreprocessing  # imports keras
 

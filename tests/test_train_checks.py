@@ -58,6 +58,29 @@ def test_lr_decay_epochs_count_from_one_and_once_each(parse):
         parse("--lr_decay_epochs=3,3").validate()
 
 
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        # numpy's own words came after the workdir was written: "Seed must be between 0 and
+        # 2**32 - 1", naming no flag.
+        (["--seed=-1"], "--seed=-1 is invalid: must be in [0, 4294967295]"),
+        (["--seed=4294967296"], "--seed=4294967296 is invalid: must be in [0, 4294967295]"),
+        # Finite in Python, inf in float32: trained with lr inf until the loss went NaN.
+        (["--lr=1e39"], "--lr=1e+39 is invalid: must be at most 3.4e+38 in magnitude"),
+        (["--weight_decay=1e300"], "--weight_decay=1e+300 is invalid: must be at most 3.4e+38"),
+        # Refused by the model builder, after the workdir was written, naming no flag.
+        (["--positions=features,features"],
+         "--positions=features,features: 'features' is given twice"),
+        (["--model=inceptionv3", "--image_size=48"],
+         "--image_size=(48, 48) is invalid: must be >= 64 pixels for --model=inceptionv3"),
+    ],
+)  # fmt: skip
+def test_values_refused_by_numpy_float32_or_the_model_are_refused_by_validate(parse, args, message):
+    with pytest.raises(ValueError) as error:
+        parse(*args).validate()
+    assert message in str(error.value)
+
+
 def test_a_missing_or_unsuitable_pretrained_file_is_refused_before_anything_is_written(
     tmp_path,
 ):

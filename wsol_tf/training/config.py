@@ -25,6 +25,10 @@ PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16", "float64")
 TRAIN_AUGMENTS = ("crop_flip", "random_resized_crop")
 EVAL_RESIZES = ("crop", "resize")
 BEST_METRICS = ("top1_loc", "gt_known_loc", "top1_clas")
+# Every float setting reaches TensorFlow as float32: a larger magnitude becomes inf there.
+FLOAT32_MAX = 3.4028234663852886e38
+# --seed seeds numpy (keras.utils.set_random_seed), which takes 0 .. 2**32 - 1.
+MAX_SEED = 2**32 - 1
 
 
 def _field(default, help, choices=None, kind=None, flag=True):  # noqa: A002 - absl's word
@@ -186,11 +190,9 @@ class TrainConfig:
             value = getattr(self, field.name)
             if choices and value not in choices:
                 raise ValueError(f"--{field.name}={value}: valid: {', '.join(choices)}.")
-            if isinstance(value, float) and not math.isfinite(value):  # inf, nan: never valid
-                raise ValueError(f"--{field.name}={value} is invalid: must be a finite number.")
+            _check_float(field.name, value)  # inf, nan, 1e39 (inf in float32): never valid
         for name, value in self.method_params.items():
-            if isinstance(value, float) and not math.isfinite(value):
-                raise ValueError(f"--{name}={value} is invalid: must be a finite number.")
+            _check_float(name, value)
         check_pretrained_file(self.model, self.pretrained)
         if self.dataset in NEEDS_DATA_DIR and not self.data_dir:
             raise ValueError(f"--dataset={self.dataset} needs --data_dir=<dataset folder>.")
@@ -226,10 +228,15 @@ class TrainConfig:
         _check(0.0 <= self.momentum < 1.0, "momentum", self.momentum, "in [0, 1)")
         _check(_finite(self.weight_decay) and self.weight_decay >= 0, "weight_decay",
                self.weight_decay, "a finite number >= 0")  # fmt: skip
-        _check(min(self.image_size) >= 16, "image_size", self.image_size, ">= 16 pixels")
+        # A backbone may need more (InceptionV3's stem: 64), refused here rather than when
+        # the model is built, after the workdir is written.
+        smallest = max(16, getattr(models.backbone_module(self.model), "MIN_IMAGE_SIZE", 16))
+        expected = f">= {smallest} pixels" + (f" for --model={self.model}" if smallest > 16 else "")
+        _check(min(self.image_size) >= smallest, "image_size", self.image_size, expected)
         if self.resize_size is not None:
             ok = all(r >= i for r, i in zip(self.resize_size, self.image_size, strict=True))
             _check(ok, "resize_size", self.resize_size, f">= image_size {self.image_size}")
+        _check(0 <= self.seed <= MAX_SEED, "seed", self.seed, f"in [0, {MAX_SEED}]")
         _check(self.log_every >= 1, "log_every", self.log_every, ">= 1")
         _check(self.val_per_class >= 0, "val_per_class", self.val_per_class, ">= 0")
         _check(self.cpu_replicas >= 0, "cpu_replicas", self.cpu_replicas, ">= 0")
@@ -265,6 +272,12 @@ class TrainConfig:
             raise ValueError(
                 f"--positions: unknown position {unknown[0]!r} for --model={self.model}; "
                 f"valid positions: {', '.join(valid)}."
+            )
+        twice = [p for i, p in enumerate(method.positions) if p in method.positions[:i]]
+        if twice:
+            raise ValueError(
+                f"--positions={','.join(method.positions)}: {twice[0]!r} is given twice "
+                "(one layer per position)."
             )
         return method
 
@@ -425,6 +438,17 @@ def fetch_imagenet_weights(model, pretrained):
 
 def _finite(value):
     return isinstance(value, int | float) and math.isfinite(value)
+
+
+def _check_float(flag, value):
+    """A float setting must be finite, also in float32 (1e39 would train with inf)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"--{flag}={value} is invalid: must be a finite number.")
+    if isinstance(value, float) and abs(value) > FLOAT32_MAX:
+        raise ValueError(
+            f"--{flag}={value} is invalid: must be at most {FLOAT32_MAX:.3g} in magnitude "
+            "(float32's largest; it would be inf)."
+        )
 
 
 def _check(ok, flag, value, expected):
