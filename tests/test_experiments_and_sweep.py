@@ -111,6 +111,27 @@ def test_parse_grid_and_points():
             sweep.parse_grid(bad)
 
 
+@pytest.mark.parametrize(
+    "arg, message",
+    [
+        ("--threshold=5", "--threshold=5.0 must be in [0, 1)"),
+        ("--cam_curve_interval=0", "--cam_curve_interval=0.0 must be in [1e-05, 1)"),
+        # np.arange(0, 1, 1e-9): a grid of 1e9 thresholds, killed for memory.
+        ("--cam_curve_interval=1e-9", "--cam_curve_interval=1e-09 must be in [1e-05, 1)"),
+        ("--batch_size=0", "--batch_size=0 must be >= 1"),
+        ("--num_pictures=-1", "--num_pictures=-1 must be >= 0"),
+        ("--cam=nope", "cam='nope': valid choices are classic"),
+    ],
+)
+def test_evaluate_args_out_of_range_are_refused_before_any_point_trains(arg, message):
+    # They were only converted to numbers: every point trained, then failed its evaluation.
+    assert sweep.parse_evaluate_args(["--threshold=0.3", "--cam=gradcam"]) == {
+        "cam_threshold": 0.3, "cam": "gradcam"}  # fmt: skip
+    with pytest.raises(ValueError) as error:
+        sweep.parse_evaluate_args([arg])
+    assert str(error.value).startswith("--evaluate_args: ") and message in str(error.value)
+
+
 def test_write_tables(tmp_path):
     rows = [
         {"run": "a", "gamma": "0.8", "status": "ok", "top1_loc": 12.5},

@@ -318,7 +318,7 @@ def test_no_grid_and_grid_validation():
     ev = LocalizationEvaluator(cam_curve_interval=None)
     ev.accumulate(*_hand_batch())
     assert "maxboxacc" not in ev.compute()
-    for bad in (0.0, 1.0, -0.1):
+    for bad in (0.0, 1.0, -0.1, 1e-9):  # 1e-9: a grid of 1e9 thresholds, gigabytes each
         with pytest.raises(ValueError, match="cam_curve_interval"):
             LocalizationEvaluator(cam_curve_interval=bad)
 

@@ -71,21 +71,13 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     logging.set_verbosity(logging.WARNING)
-    if not 0.0 <= FLAGS.threshold < 1.0:
-        print(f"error: --threshold={FLAGS.threshold} must be in [0, 1).", file=sys.stderr)
-        return 2
-    if not 0.0 < FLAGS.cam_curve_interval < 1.0:
-        print(
-            f"error: --cam_curve_interval={FLAGS.cam_curve_interval} must be in (0, 1).",
-            file=sys.stderr,
-        )
-        return 2
-    if FLAGS.workers is not None and FLAGS.workers < 1:
-        print(f"error: --workers={FLAGS.workers} must be >= 1.", file=sys.stderr)
-        return 2
-    if FLAGS.batch_size < 1 or FLAGS.num_pictures < 0:
-        print("error: --batch_size must be >= 1 and --num_pictures >= 0.", file=sys.stderr)
-        return 2
+    cam_flags.check_options(
+        threshold=FLAGS.threshold,
+        cam_curve_interval=FLAGS.cam_curve_interval,
+        batch_size=FLAGS.batch_size,
+        num_pictures=FLAGS.num_pictures,
+        workers=FLAGS.workers,
+    )  # ValueError naming the flag: one line and exit status 2 (wsol_tf.cli)
     if FLAGS.scoremaps and FLAGS.save_scoremaps:
         print("error: --scoremaps and --save_scoremaps exclude each other.", file=sys.stderr)
         return 2

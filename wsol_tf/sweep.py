@@ -76,7 +76,12 @@ EVALUATE_ARGS = {
 
 
 def parse_evaluate_args(args):
-    """["--cam=gradcam", "--threshold=0.3"] -> {"cam": "gradcam", "cam_threshold": 0.3}."""
+    """["--cam=gradcam", "--threshold=0.3"] -> {"cam": "gradcam", "cam_threshold": 0.3};
+    a value out of range (an unknown --cam, --threshold=5) is refused here, before any point
+    trains, not by each point's evaluation after its training."""
+    from wsol_tf.evaluation import extractors
+    from wsol_tf.evaluation.flags import check_options
+
     options = {}
     for arg in args:
         name, sep, value = arg.lstrip("-").partition("=")
@@ -89,6 +94,14 @@ def parse_evaluate_args(args):
             options[key] = kind(value)
         except ValueError:
             raise ValueError(f"--evaluate_args: {arg!r}: not a {kind.__name__}") from None
+    checked = {"cam_threshold": "threshold", "cam_curve_interval": "cam_curve_interval",
+               "batch_size": "batch_size", "num_pictures": "num_pictures"}  # fmt: skip
+    try:
+        check_options(**{checked[k]: v for k, v in options.items() if k in checked})
+        if "cam" in options:
+            extractors.resolve(options["cam"])
+    except ValueError as error:
+        raise ValueError(f"--evaluate_args: {error}") from None
     return options
 
 

@@ -5,6 +5,7 @@ is written once, in that dataclass. Only the commands call these and read flags.
 from absl import flags
 
 from wsol_tf.evaluation import extractors
+from wsol_tf.evaluation.metrics import MIN_CAM_CURVE_INTERVAL
 
 
 def define_cam_flags(flag_values=flags.FLAGS):
@@ -31,3 +32,23 @@ def cam_from_flags(flag_values=flags.FLAGS):
     """The validated `CamSpec` the flags describe (ValueError naming the flag at fault)."""
     values = {flag: flag_values[flag].value for flag, _ in extractors.CamSpec.flag_fields()}
     return extractors.CamSpec.from_flags(values)
+
+
+def check_options(threshold=0.2, cam_curve_interval=0.001, batch_size=32, num_pictures=8,
+                  workers=None):  # fmt: skip
+    """ValueError naming the flag and value of an evaluation option out of range: checked by
+    `evaluate` before any file is read, and by `sweep` (--evaluate_args) before any training."""
+    if not 0.0 <= threshold < 1.0:
+        raise ValueError(f"--threshold={threshold} must be in [0, 1).")
+    if not MIN_CAM_CURVE_INTERVAL <= cam_curve_interval < 1.0:
+        raise ValueError(
+            f"--cam_curve_interval={cam_curve_interval} must be in [{MIN_CAM_CURVE_INTERVAL:g}, 1) "
+            f"(the fine grid np.arange(0, 1, step) has at most {round(1 / MIN_CAM_CURVE_INTERVAL)} "
+            "thresholds)."
+        )
+    if workers is not None and workers < 1:
+        raise ValueError(f"--workers={workers} must be >= 1.")
+    if batch_size < 1:
+        raise ValueError(f"--batch_size={batch_size} must be >= 1.")
+    if num_pictures < 0:
+        raise ValueError(f"--num_pictures={num_pictures} must be >= 0.")

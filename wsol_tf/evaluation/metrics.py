@@ -44,6 +44,10 @@ TENSORPACK_THRESHOLDS = np.arange(0.05, 0.351, 0.05)
 MAXBOXACC_V2_IOUS = (0.3, 0.5, 0.7)
 MAXBOXACC_IOU = 0.5
 
+# The finest fine grid: 100,000 thresholds (wsolevaluation's is 0.001, 1000). A finer step
+# only adds memory: 1e-9 asks for 1e9 thresholds, gigabytes for each counter of the grid.
+MIN_CAM_CURVE_INTERVAL = 1e-5
+
 # Thresholds closer than this are the same threshold (float noise from np.arange).
 _SAME_THRESHOLD = 1e-9
 
@@ -189,8 +193,11 @@ class LocalizationEvaluator:
             self.curve_thresholds = np.zeros(0)
         else:
             step = _check_fraction(cam_curve_interval, "cam_curve_interval", low_open=True)
-            if step >= 1:
-                raise ValueError(f"cam_curve_interval must be in (0, 1); got {cam_curve_interval}")
+            if not MIN_CAM_CURVE_INTERVAL <= step < 1:
+                raise ValueError(
+                    f"cam_curve_interval must be in [{MIN_CAM_CURVE_INTERVAL:g}, 1); got "
+                    f"{cam_curve_interval}"
+                )
             self.cam_curve_interval = step
             # Exactly wsolevaluation's cam_threshold_list values.
             self.curve_thresholds = np.arange(0, 1, step)  # (G,)
