@@ -156,6 +156,16 @@ def test_fewer_epochs_than_done_is_refused_and_as_many_is_a_no_op(trained, tiny_
     assert snapshot(workdir) == before
 
 
+def test_a_fork_with_nothing_left_to_train_is_refused_before_anything_is_written(
+    trained, tiny_data, tmp_path
+):
+    # It trained nothing and wrote no checkpoint: exit 0 and a workdir evaluate refused.
+    fork = tmp_path / "fork"
+    with pytest.raises(ValueError, match=r"has trained 6 steps, as many as this run's 6; ask"):
+        training.train(config_for(tiny_data, fork, lr=0.001, epochs=2), fork_from=trained)
+    assert not fork.exists()
+
+
 def test_run_length_fields_may_differ_on_resume(trained, tiny_data):
     from wsol_tf.training import workdir as run_folder
 

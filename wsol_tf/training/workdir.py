@@ -415,9 +415,10 @@ def _fork_source(config, fork_from, total_steps):
                 f"--fork_from={fork_from}: its {name} is {getattr(parent, name)!r}, this run's "
                 f"{getattr(config, name)!r}; a fork continues the same model on the same data."
             )
-    if step > total_steps:
+    if step >= total_steps:  # as many: nothing would train, and no checkpoint be written
+        more = "more than" if step > total_steps else "as many as"
         raise ValueError(
-            f"--fork_from={fork_from} has trained {step} steps, more than this run's "
+            f"--fork_from={fork_from} has trained {step} steps, {more} this run's "
             f"{total_steps}; ask for more --epochs."
         )
     with open(os.path.join(fork_from, "checkpoints", "checkpoint"), encoding="utf-8") as f:
