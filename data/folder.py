@@ -39,7 +39,8 @@ def load_folder(data_dir, split="train"):
     """
     data_dir = os.path.abspath(os.path.expanduser(data_dir))
     if not os.path.isdir(data_dir):
-        raise FileNotFoundError(f"Image folder {data_dir} does not exist.")
+        what = "is a file, not a folder" if os.path.exists(data_dir) else "does not exist"
+        raise FileNotFoundError(f"Image folder {data_dir} {what}.")
     folder = os.path.join(data_dir, split)
     if not os.path.isdir(folder):
         if split != "train":

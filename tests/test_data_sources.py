@@ -224,6 +224,9 @@ def test_folder_source_trains_without_boxes(tmp_path):
     assert batch["image"].shape == (6, 16, 16, 3)
     with pytest.raises(FileNotFoundError, match="no test/ subfolder"):
         load_split("folder", str(tmp_path), "test")
+    # A file given as the folder was said not to exist.
+    with pytest.raises(FileNotFoundError, match=r"0.jpg is a file, not a folder"):
+        load_split("folder", str(tmp_path / "ant" / "0.jpg"), "train")
 
 
 def test_cub_held_out_val(tmp_path):
