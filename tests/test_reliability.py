@@ -166,6 +166,20 @@ def test_a_fork_with_nothing_left_to_train_is_refused_before_anything_is_written
     assert not fork.exists()
 
 
+def test_a_finished_run_whose_last_checkpoint_lost_its_files_trains_that_step_again(
+    trained, tiny_data, tmp_path
+):
+    # It said "already trained to epoch 2 (step 6); nothing to do", and evaluate then used
+    # step 5's weights for good.
+    workdir = copy_of(trained, tmp_path)
+    os.remove(os.path.join(workdir, "checkpoints", "ckpt-6.index"))
+    lines = []
+    history = training.train(config_for(tiny_data, workdir), print_fn=lines.append)
+    assert not any("nothing to do" in line for line in lines)
+    assert [h["epoch"] for h in history] == [1, 2]
+    assert os.path.isfile(os.path.join(workdir, "checkpoints", "ckpt-6.index"))
+
+
 def test_run_length_fields_may_differ_on_resume(trained, tiny_data):
     from wsol_tf.training import workdir as run_folder
 

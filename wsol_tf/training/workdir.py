@@ -34,6 +34,7 @@ Library code, no TensorFlow: it runs before TensorFlow is imported, so a refusal
 from __future__ import annotations
 
 import dataclasses
+import glob
 import hashlib
 import json
 import os
@@ -216,6 +217,13 @@ def checkpoint_step(workdir):
     return int(match.group(1)) if match else 0
 
 
+def _checkpoint_files_exist(workdir, step):
+    """Whether checkpoint ckpt-<step> has its .index and a .data-* file (without TensorFlow;
+    `checkpoints.checkpoint_damage` reads them when resuming)."""
+    prefix = os.path.join(workdir, "checkpoints", f"ckpt-{step}")
+    return os.path.isfile(prefix + ".index") and bool(glob.glob(glob.escape(prefix) + ".data-*"))
+
+
 def move_aside(workdir: str) -> str:
     """Renames `workdir` to `<workdir>.replaced-<YYYYmmdd-HHMMSS>[-n]`; returns the new path."""
     stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -380,8 +388,10 @@ def prepare(
         )
     if fork and not done and "forked_from" not in run:
         run["forked_from"] = fork
-    if done == total_steps:
+    if done == total_steps and _checkpoint_files_exist(workdir, done):
         return _plan("done", done, run, total_steps)
+    # A last checkpoint without its files (killed while writing it, a deleted .data-*) is not
+    # done: resuming falls back to the newest intact one, with a warning, and trains again.
     return _plan("resume" if done else "new", done, run, total_steps)
 
 
