@@ -127,7 +127,10 @@ def load_cub(data_dir, split, val_per_class=0, val_seed=0):
         line of a malformed annotation.
     """
     if split not in SPLITS:
-        raise ValueError(f"CUB split must be one of {SPLITS}, got split={split!r}.")
+        raise ValueError(
+            f"CUB has no split {split!r} (the value of --split or --val_split); valid: "
+            f"{', '.join(SPLITS)}."
+        )
     if val_per_class < 0:
         raise ValueError(f"val_per_class={val_per_class} must be >= 0.")
     if split == "val" and val_per_class == 0:

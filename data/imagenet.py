@@ -175,7 +175,10 @@ def load_imagenet(data_dir, split):
         the file (and line) of a malformed annotation or an unknown wnid.
     """
     if split not in SPLITS:
-        raise ValueError(f"ImageNet split must be one of {SPLITS}, got split={split!r}.")
+        raise ValueError(
+            f"ImageNet has no split {split!r} (the value of --split or --val_split); valid: "
+            f"{', '.join(SPLITS)}."
+        )
     data_dir = os.path.abspath(os.path.expanduser(data_dir))
     wnids, class_names = class_list(data_dir)
     index_of = {w: k for k, w in enumerate(wnids)}

@@ -60,6 +60,13 @@ def write_cub(root, classes=(3, 7), per_class=2, box_line=None):
     return root
 
 
+def test_an_unknown_split_names_the_flags_it_comes_from(tmp_path):
+    # Was: "CUB split must be one of (...), got split='nope'": no flag named.
+    with pytest.raises(ValueError, match=r"CUB has no split 'nope' \(the value of --split or "
+                       r"--val_split\); valid: train, val, test"):  # fmt: skip
+        load_cub(write_cub(tmp_path), "nope")
+
+
 def test_class_ids_remapped_to_contiguous_indices(tmp_path):
     records = load_cub(write_cub(tmp_path, classes=(3, 7)), "test")
     assert records.class_names == ["003.Bird_3", "007.Bird_7"]

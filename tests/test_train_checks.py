@@ -73,6 +73,9 @@ def test_lr_decay_epochs_count_from_one_and_once_each(parse):
          "--positions=features,features: 'features' is given twice"),
         (["--model=inceptionv3", "--image_size=48"],
          "--image_size=(48, 48) is invalid: must be >= 64 pixels for --model=inceptionv3"),
+        # Was: trained the plain CAM model under ADL's (RDAP's) name, without a word.
+        (["--method=adl", "--positions="], "--positions is empty: --method=adl needs"),
+        (["--method=rdap", "--positions="], "--positions is empty: --method=rdap needs"),
     ],
 )  # fmt: skip
 def test_values_refused_by_numpy_float32_or_the_model_are_refused_by_validate(parse, args, message):

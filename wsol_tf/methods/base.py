@@ -90,6 +90,12 @@ class Method:
         elif positions is None:
             positions = self.default_positions(backbone)
         self.positions = tuple(positions)
+        if self.uses_positions and backbone is not None and not self.positions:
+            # An empty --positions would build the plain CAM model under this method's name.
+            raise ValueError(
+                f"--positions is empty: --method={self.name} needs at least one position "
+                "(--method=cam is the model without any)."
+            )
         self.seed = seed
 
     def default_positions(self, backbone):

@@ -88,8 +88,6 @@ class EIL(Method):
 
     def __init__(self, params=None, *, backbone=None, positions=None, seed=None):
         super().__init__(params, backbone=backbone, positions=positions, seed=seed)
-        if backbone is not None and not self.positions:
-            raise ValueError("--positions: --method=eil needs at least one position.")
         self._erasing = {}
         self._split = None  # (backbone, segments, ordered positions), built on first use
 
