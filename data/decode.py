@@ -145,8 +145,8 @@ def header_problem(data):
             f"its header claims {size[1]}x{size[0]} pixels, more than {MAX_PIXELS} (Pillow's "
             "decompression-bomb bound): not decoded"
         )
-    if data[:2] == b"BM" and len(data) >= 30:
-        bits = int.from_bytes(data[28:30], "little")
+    if data[:2] == b"BM" and len(data) >= 30 and int.from_bytes(data[14:18], "little") >= 40:
+        bits = int.from_bytes(data[28:30], "little")  # in a 40+ byte info header
         if bits not in (1, 4, 8, 24, 32):  # TensorFlow's 24/32 and our colour-table decoders
             return (
                 f"a {bits}-bit BMP, a depth neither TensorFlow nor this library decodes (1, 4, "
