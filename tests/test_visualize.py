@@ -119,6 +119,25 @@ def test_find_images_lists_no_fifo_named_like_an_image(tmp_path):
         find_images([str(tmp_path / "pipe.jpg")])
 
 
+def test_find_images_follows_linked_folders_once(tmp_path):
+    # Was: a linked subfolder was not looked into ("no image found" for a folder of links),
+    # while --dataset=folder follows linked class folders. A link back to a parent is read
+    # once, not forever.
+    import os
+
+    from wsol_tf.deployment.localizer import find_images
+
+    album = tmp_path / "elsewhere" / "album"
+    album.mkdir(parents=True)
+    (album / "b.png").write_bytes(b"")
+    given = tmp_path / "given"
+    given.mkdir()
+    (given / "a.jpg").write_bytes(b"")
+    os.symlink(album, given / "album")
+    os.symlink(given, given / "album_loop")  # a link to the folder itself
+    assert find_images([str(given)]) == [str(given / "a.jpg"), str(given / "album" / "b.png")]
+
+
 def test_out_folder_never_replaces_or_rereads_an_input_image(tmp_path):
     # Was: `localize photos/a.png --out=photos` replaced the input a.png with its overlay, and
     # with --out=photos/overlays each rerun localized the last call's overlays too (adding

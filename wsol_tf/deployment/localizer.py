@@ -40,8 +40,15 @@ def find_images(paths, skip=None):
     found = []
     for path in paths:
         if os.path.isdir(path):
-            walked = []
-            for root, folders, files in os.walk(path):
+            walked, seen = [], set()
+            # Linked subfolders are followed, as --dataset=folder follows linked class
+            # folders; each real folder is read once, so a link to a parent ends there.
+            for root, folders, files in os.walk(path, followlinks=True):
+                real = os.path.realpath(root)
+                if real in seen:
+                    folders[:] = []
+                    continue
+                seen.add(real)
                 folders[:] = [f for f in folders if os.path.realpath(os.path.join(root, f)) != skip]
                 walked.append((root, files))
             for root, files in sorted(walked):
