@@ -508,6 +508,12 @@ def test_saved_model_and_localize_give_the_same_boxes(trained, tiny_data, tmp_pa
         assert 0 <= x0 <= x1 <= width - 1 and 0 <= y0 <= y1 <= height - 1
         expected = covered_pixels(theirs["box"][None], IMAGE_SIZE, (height, width))[0]
         np.testing.assert_array_equal(theirs["box_original"], expected)
+    # Was: TensorFlow's resize error with op names (an empty image), and for a NaN pixel a
+    # whole-image box with box_found True.
+    with pytest.raises(tf.errors.InvalidArgumentError, match="at least 1 x 1 pixels"):
+        serve(images=tf.zeros([1, 0, 30, 3]))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="must not hold NaN or Inf"):
+        serve(images=tf.fill([1, 20, 30, 3], float("nan")))
 
 
 def test_cub_boxes_are_clipped_to_the_last_pixel(tmp_path):

@@ -159,6 +159,14 @@ def localize_batch(model, extractor, images, image_size, cam_threshold):
     """
     image_size = [int(s) for s in image_size]
     original = tf.shape(images)[1:3]
+    # Refused with a sentence, not TensorFlow's resize error (an empty image) or a box cut
+    # from a map of NaN scores (a NaN pixel): the signature is called by other programs.
+    checks = [
+        tf.debugging.assert_positive(original, message="images must be at least 1 x 1 pixels"),
+        tf.debugging.assert_all_finite(images, "images must not hold NaN or Inf"),
+    ]
+    with tf.control_dependencies(checks):
+        images = tf.identity(images)
     resized = tf.image.resize(images, image_size, method="bilinear")
     logits, cams = model.method.score_maps(model, resized, None, extractor)
     classes = tf.argmax(logits, axis=-1, output_type=tf.int32)  # the maps' classes
