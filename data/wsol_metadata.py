@@ -17,8 +17,13 @@ relative to mask_root, by default that same image root. Class names come from
 `LOC_synset_mapping.txt` in data_dir when present (then num_classes is its
 length), else they are "class_<k>" for k up to the largest label of any split of
 the metadata folder (so every split has the same classes).
+
+Lines of class_labels.txt, image_sizes.txt and localization.txt whose id is not in
+image_ids.txt are ignored, as wsolevaluation ignores them (image_ids.txt cut down to
+evaluate a subset), with one warning per file that counts them and names the first.
 """
 
+import logging
 import os
 
 import numpy as np
@@ -32,6 +37,8 @@ from wsol_tf.data.annotations import (
 )
 from wsol_tf.data.imagenet import MAPPING, read_synset_mapping
 from wsol_tf.data.records import Records, pad_boxes
+
+logger = logging.getLogger("wsol_tf.data")
 
 
 def _rows(path, num_fields):
@@ -116,12 +123,20 @@ def load_wsol_metadata(data_dir, split, metadata_dir=None, image_root=None, mask
     if not ids:
         raise ValueError(f"{file('image_ids.txt')}: no image ids.")
 
-    labels = {}
+    ignored = {}  # file -> [count, (line number, id) of the first] of lines of no listed image
+
+    def ignore(path, line_number, image_id):
+        entry = ignored.setdefault(path, [0, (line_number, image_id)])
+        entry[0] += 1
+
+    labels, largest_ignored = {}, -1
     for line_number, line, (image_id, label) in _rows(file("class_labels.txt"), (2,)):
-        if image_id not in seen:
-            raise line_error(file("class_labels.txt"), line_number, line, "unknown image id")
         if not label.isdigit():
             raise line_error(file("class_labels.txt"), line_number, line, "label must be >= 0")
+        if image_id not in seen:
+            ignore(file("class_labels.txt"), line_number, image_id)
+            largest_ignored = max(largest_ignored, int(label))  # still a class of the split
+            continue
         labels[image_id] = int(label)
     _require_all(ids, labels, file("class_labels.txt"))
 
@@ -132,6 +147,9 @@ def load_wsol_metadata(data_dir, split, metadata_dir=None, image_root=None, mask
         for line_number, line, (image_id, width, height) in _rows(sizes_path, (3,)):
             if not (width.isdigit() and height.isdigit()):
                 raise line_error(sizes_path, line_number, line, "width and height must be ints")
+            if image_id not in seen:
+                ignore(sizes_path, line_number, image_id)
+                continue
             sizes[image_id] = (int(width), int(height))
         _require_all(ids, sizes, sizes_path)
 
@@ -144,7 +162,8 @@ def load_wsol_metadata(data_dir, split, metadata_dir=None, image_root=None, mask
     for line_number, line, fields in loc_rows:
         image_id = fields[0]
         if image_id not in seen:
-            raise line_error(loc_path, line_number, line, "unknown image id")
+            ignore(loc_path, line_number, image_id)
+            continue
         if len(fields) == 5:
             box = parse_box(fields[1:], loc_path, line_number, line)
             if sizes is not None:
@@ -158,6 +177,13 @@ def load_wsol_metadata(data_dir, split, metadata_dir=None, image_root=None, mask
             if fields[2]:
                 ignores[image_id].append(fields[2])
 
+    for path, (count, (line_number, image_id)) in ignored.items():
+        logger.warning(
+            "%s: %d line(s) name no image of image_ids.txt (first: line %d, %r): ignored, "
+            "as wsolevaluation ignores them",
+            path, count, line_number, image_id,
+        )  # fmt: skip
+
     root = _image_root(data_dir, ids[0], image_root)
     image_paths = [os.path.join(root, i) for i in ids]
     check_files_exist(image_paths, lambda k: f"{file('image_ids.txt')}:{k + 1}")
@@ -166,15 +192,18 @@ def load_wsol_metadata(data_dir, split, metadata_dir=None, image_root=None, mask
     mapping = os.path.join(data_dir, MAPPING)
     if os.path.isfile(mapping):
         class_names = read_synset_mapping(mapping)[1]
-        if label_array.max() >= len(class_names):
+        largest = max(int(label_array.max()), largest_ignored)
+        if largest >= len(class_names):
             raise ValueError(
-                f"{file('class_labels.txt')}: label {label_array.max()} >= the "
+                f"{file('class_labels.txt')}: label {largest} >= the "
                 f"{len(class_names)} classes of {mapping}."
             )
     else:
         # Every split of the folder counts: a split without images of the last class(es) (a
         # small test or val split) must still have the class count the model was trained with.
-        largest = max(int(label_array.max()), _largest_label_of_other_splits(metadata_dir))
+        largest = max(
+            int(label_array.max()), largest_ignored, _largest_label_of_other_splits(metadata_dir)
+        )
         class_names = [f"class_{k}" for k in range(largest + 1)]
     # wsolevaluation joins mask paths to its mask_root; ours defaults to the image root.
     mask_base = os.path.abspath(os.path.expanduser(mask_root)) if mask_root else root

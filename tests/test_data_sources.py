@@ -148,6 +148,22 @@ def test_wsol_metadata_several_boxes_per_image(tmp_path):
     np.testing.assert_allclose(batch["boxes"].numpy()[0], [[0.5, 1, 15, 10], [2.5, 2.5, 30, 20]])
 
 
+def test_wsol_metadata_lines_of_images_not_listed_are_ignored_and_counted(tmp_path, caplog):
+    # Was: "unknown image id", so image_ids.txt cut down to a subset (the way to evaluate part
+    # of a split with wsolevaluation, which reads the other files into dicts) did not load.
+    folder = write_metadata(tmp_path, "c/a.jpg,1,2,30,20\nc/b.jpg,0,0,10,10\nc/b.jpg,1,1,9,9\n")
+    (folder / "image_ids.txt").write_text("c/a.jpg\n")
+    (folder / "class_labels.txt").write_text("c/a.jpg,1\nc/b.jpg,2\n")
+    with caplog.at_level("WARNING", logger="wsol_tf.data"):
+        records = load_split("wsol_metadata", str(tmp_path), "test")
+    assert records.image_ids == ["c/a.jpg"] and records.labels.tolist() == [1]
+    np.testing.assert_array_equal(records.boxes[0, :1], [[1, 2, 30, 20]])
+    assert records.class_names == ["class_0", "class_1", "class_2"]  # b's label still counts
+    text = caplog.text
+    assert "localization.txt: 2 line(s) name no image of image_ids.txt (first: line 2" in text
+    assert "image_sizes.txt: 1 line(s)" in text and "class_labels.txt: 1 line(s)" in text
+
+
 def test_wsol_metadata_classes_count_every_split(tmp_path):
     # A test split without images of the last class keeps the class count of the folder
     # (before: max label of the split + 1, so a 3-class model could not be evaluated on it).
@@ -166,7 +182,6 @@ def test_wsol_metadata_classes_count_every_split(tmp_path):
     [
         ("c/a.jpg,1,2,x,20", r"localization.txt:2: box coordinates must be numbers"),
         ("c/a.jpg,1,2,30", r"localization.txt:2: expected 3 or 5"),
-        ("c/z.jpg,1,2,3,4", r"localization.txt:2: unknown image id"),
         ("c/a.jpg,1,2,61,20", r"localization.txt:2: box outside 60x40"),
         ("c/a.jpg,-1,2,30,20", r"localization.txt:2: box outside 60x40"),  # the left edge too
         ("c/a.jpg,1,-2,30,20", r"localization.txt:2: box outside 60x40"),  # and the top
