@@ -101,6 +101,12 @@ def test_overlay_names_depend_on_the_call_alone():
     paths = ["a/x.jpg", "b/x.png", "c/x_1.jpg", "d/X.JPG", "e/y.webp"]
     # x_1 is taken by the second x, so the real x_1 gets x_1_1; X collides case-insensitively.
     assert overlay_names(paths) == ["x.png", "x_1.png", "x_1_1.png", "X_2.png", "y.png"]
+    # Was: "<250-byte stem>_1.png" passed the 255 bytes a file name may have, and writing it
+    # stopped the call. Stems are cut (whole characters: é is 2 bytes) and still unique.
+    long = ["a/" + "é" * 125 + ".jpg", "b/" + "é" * 126 + ".png"]
+    names = overlay_names(long)
+    assert names == ["é" * 100 + ".png", "é" * 100 + "_1.png"]
+    assert max(len(n.encode()) for n in names) <= 255
 
 
 def test_find_images_lists_no_fifo_named_like_an_image(tmp_path):

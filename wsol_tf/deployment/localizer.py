@@ -66,16 +66,28 @@ def find_images(paths, skip=None):
     return found
 
 
+# File names may have 255 bytes; a stem longer than this is cut, leaving room for "_<n>.png".
+MAX_STEM_BYTES = 200
+
+
+def _short_stem(stem):
+    """`stem` cut to MAX_STEM_BYTES bytes of the file system's encoding (whole characters)."""
+    while len(os.fsencode(stem)) > MAX_STEM_BYTES:
+        stem = stem[:-1]
+    return stem
+
+
 def overlay_names(paths):
     """One PNG name per image, unique within the call: "<stem>.png", and "<stem>_<n>.png"
-    (smallest free n) for a later image whose stem was taken.
+    (smallest free n) for a later image whose stem was taken; a stem over MAX_STEM_BYTES
+    bytes is cut to it, so a name stays within the 255 bytes a file name may have.
 
     Names depend on the list alone, never on files already in the output folder, so running
     the same command again replaces its overlays instead of adding copies.
     """
     taken, names = set(), []
     for path in paths:
-        stem = os.path.splitext(os.path.basename(path))[0]
+        stem = _short_stem(os.path.splitext(os.path.basename(path))[0])
         name, n = f"{stem}.png", 1
         while name.lower() in taken:  # case-insensitive file systems
             name, n = f"{stem}_{n}.png", n + 1
