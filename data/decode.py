@@ -28,6 +28,7 @@ import logging
 import os
 import threading
 
+import numpy as np
 import tensorflow as tf
 
 from wsol_tf.data.sizes import gif_first_frame, stream_size_hw
@@ -36,91 +37,79 @@ from wsol_tf.errors import error_text
 logger = logging.getLogger("wsol_tf.data")
 
 
-def _le_uint(data, offset, size):
-    """The little-endian integer of `size` (2: unsigned, 4: signed) bytes at `offset`, int32."""
-    dtype = tf.uint16 if size == 2 else tf.int32
-    raw = tf.io.decode_raw(tf.strings.substr(data, offset, size), dtype, little_endian=True)
-    return tf.cast(raw[0], tf.int32)
+def palette_bmp_rgb(data):
+    """((H, W, 3) uint8 RGB, b"") of a 1-, 4- or 8-bit uncompressed BMP's bytes, looked up in
+    its colour table; ((0, 0, 3), reason) for one that is compressed (RLE), empty, truncated
+    or holds an index past its table.
 
+    TensorFlow's BMP decoder gives 8-bit table indices as grey levels (right only for a grey
+    ramp table: a colour-table image came out as a silently wrong grey picture) and refuses 1
+    and 4 bits ("channels ... must be 1, 3 or 4, was 0"). Rows are `bits`-bit indices, most
+    significant first, padded to 4 bytes, bottom-up unless the height is negative.
+    """
+    empty = np.zeros((0, 0, 3), np.uint8)
 
-def _is_palette_bmp(data):
-    """True for a colour-table BMP: "BM", a 40+ byte info header, 1, 4 or 8 bits per pixel."""
-    head = tf.strings.substr(tf.strings.join([data, tf.constant(b"\0" * 54)]), 0, 54)
-    bits = _le_uint(head, 28, 2)
-    table_bits = tf.reduce_any(tf.equal(bits, [1, 4, 8]))
-    return tf.logical_and(
-        tf.equal(tf.strings.substr(head, 0, 2), b"BM"),
-        tf.logical_and(_le_uint(head, 14, 4) >= 40, table_bits),
-    )
+    def field(offset, size, signed=False):
+        return int.from_bytes(data[offset : offset + size], "little", signed=signed)
 
-
-def _packed_bmp_indices(data, bits):
-    """(H, W) int32 colour-table indices of a 1- or 4-bit BMP, which TensorFlow's decoder
-    refuses with a riddle ("channels ... must be 1, 3 or 4, was 0"): rows of `bits`-bit
-    indices, most significant first, padded to 4 bytes, bottom-up unless the height is
-    negative. A compressed (RLE4), empty or truncated one is an error (skipped and named)."""
-    width, height = _le_uint(data, 18, 4), _le_uint(data, 22, 4)
-    rows = tf.abs(height)
+    info_size, width, height = field(14, 4), field(18, 4, True), field(22, 4, True)
+    bits, start, rows = field(28, 2), field(10, 4), abs(field(22, 4, True))
     stride = (width * bits + 31) // 32 * 4
-    start = _le_uint(data, 10, 4)
-    check = tf.debugging.Assert(
-        tf.reduce_all(
-            [
-                tf.equal(_le_uint(data, 30, 4), 0),
-                tf.minimum(width, rows) > 0,
-                start + stride * rows <= tf.strings.length(data),
-            ]
-        ),
-        [f"a {bits}-bit BMP that is compressed, empty or truncated"],
-    )
-    with tf.control_dependencies([check]):
-        raw = tf.io.decode_raw(tf.strings.substr(data, start, stride * rows), tf.uint8)
-    packed = tf.cast(tf.reshape(raw, [rows, stride]), tf.int32)
-    shifts = tf.range(8 - bits, -1, -bits)  # most significant first
-    values = tf.bitwise.bitwise_and(tf.bitwise.right_shift(packed[..., None], shifts), 2**bits - 1)
-    indices = tf.reshape(values, [rows, stride * 8 // bits])[:, :width]
-    return tf.cond(height > 0, lambda: tf.reverse(indices, [0]), lambda: indices)
+    if field(30, 4) != 0 or min(width, rows) <= 0 or start + stride * rows > len(data):
+        return empty, f"a {bits}-bit BMP that is compressed (RLE), empty or truncated".encode()
+    packed = np.frombuffer(data, np.uint8, stride * rows, start).reshape(rows, stride)
+    per_byte = 8 // bits
+    shifts = np.arange(8 - bits, -1, -bits, dtype=np.uint8)  # most significant first
+    values = (packed[:, :, None] >> shifts) & ((1 << bits) - 1)  # (rows, stride, per_byte)
+    indices = values.reshape(rows, stride * per_byte)[:, :width]
+    if height > 0:
+        indices = indices[::-1]  # stored bottom-up
+    count = field(46, 4) or 1 << bits
+    table_at = 14 + info_size
+    if table_at + 4 * count > len(data) or indices.max() >= count:
+        return empty, f"a {bits}-bit BMP whose colour table is cut or too short".encode()
+    table = np.frombuffer(data, np.uint8, 4 * count, table_at).reshape(count, 4)
+    return np.ascontiguousarray(table[:, 2::-1][indices]), b""  # stored as B, G, R, 0
 
 
 def _decode_palette_bmp(data):
-    """A 1-, 4- or 8-bit BMP through its colour table. TensorFlow's BMP decoder returns 8-bit
-    table indices as grey levels (right only for a grey ramp table), so a colour-table image
-    would come out as a silently wrong grey picture; the indices are looked up here instead
-    (and 1- and 4-bit ones, which it refuses, unpacked here). An index past the table is an
-    error (a corrupt file: skipped and named like any other)."""
-    bits = _le_uint(data, 28, 2)
-    indices = tf.case(
-        [
-            (tf.equal(bits, 1), lambda: _packed_bmp_indices(data, 1)),
-            (tf.equal(bits, 4), lambda: _packed_bmp_indices(data, 4)),
-        ],
-        default=lambda: tf.cast(tf.io.decode_bmp(data, channels=0)[..., 0], tf.int32),
-    )  # (H, W)
-    info_size = _le_uint(data, 14, 4)
-    used = _le_uint(data, 46, 4)
-    count = tf.where(tf.equal(used, 0), tf.bitwise.left_shift(1, bits), used)
-    table = tf.io.decode_raw(tf.strings.substr(data, 14 + info_size, 4 * count), tf.uint8)
-    rgb = tf.reverse(tf.reshape(table, [-1, 4])[:, :3], axis=[1])  # stored as B, G, R, 0
-    return tf.gather(rgb, indices)
+    """`palette_bmp_rgb` as one op (a rare format: the graph stays small, as every pipeline
+    traces it), failing with its reason."""
+
+    def decode(encoded):
+        encoded = getattr(encoded, "item", lambda: encoded)()  # numpy_function: a 0-d array
+        return palette_bmp_rgb(encoded)
+
+    rgb, reason = tf.numpy_function(decode, [data], [tf.uint8, tf.string], stateful=False)
+    check = tf.debugging.Assert(tf.equal(reason, b""), [reason])
+    with tf.control_dependencies([check]):
+        return tf.identity(rgb)
 
 
-def _is_webp_with_alpha(data):
-    """True for a WebP whose header says it has alpha: an extended file (VP8X) with the alpha
-    flag, or a lossless one (VP8L) with its alpha-is-used bit. TensorFlow's WebP decoder refuses
-    a channel count other than the file's (3 for one with alpha is an error), and with
-    channels=0 it corrupts the heap on an animated file (the process aborts), so the count is
-    read here."""
-    head = tf.strings.substr(tf.strings.join([data, tf.constant(b"\0" * 25)]), 0, 25)
-    is_webp = tf.logical_and(
-        tf.equal(tf.strings.substr(head, 0, 4), b"RIFF"),
-        tf.equal(tf.strings.substr(head, 8, 4), b"WEBP"),
-    )
-    chunk = tf.strings.substr(head, 12, 4)
-    flag_byte = tf.where(tf.equal(chunk, b"VP8X"), 20, 24)  # VP8L: bit 28 of bytes 21-24
-    flags = tf.io.decode_raw(tf.strings.substr(head, flag_byte, 1), tf.uint8)[0]
-    alpha = tf.not_equal(tf.bitwise.bitwise_and(flags, 0x10), 0)
-    vp8x_or_vp8l = tf.logical_or(tf.equal(chunk, b"VP8X"), tf.equal(chunk, b"VP8L"))
-    return tf.logical_and(is_webp, tf.logical_and(vp8x_or_vp8l, alpha))
+# How `decode_uint8` decodes a format: TensorFlow's JPEG decoder, the colour table here,
+# TensorFlow's WebP decoder asked for RGBA, or `tf.io.decode_image`.
+JPEG, PALETTE_BMP, WEBP_WITH_ALPHA, OTHER = range(4)
+
+
+def decoder_of(data):
+    """Which decoder `decode_uint8` uses for encoded bytes (JPEG, PALETTE_BMP, ...).
+
+    PALETTE_BMP: "BM", a 40+ byte info header, 1, 4 or 8 bits per pixel (`palette_bmp_rgb`).
+    WEBP_WITH_ALPHA: an extended WebP (VP8X) with the alpha flag, or a lossless one (VP8L)
+    with its alpha-is-used bit (bit 28 of bytes 21-24). TensorFlow's WebP decoder refuses a
+    channel count other than the file's (3 for one with alpha is an error), and with
+    channels=0 it corrupts the heap on an animated file (the process aborts).
+    """
+    if data[:3] == b"\xff\xd8\xff":  # as tf.io.is_jpeg
+        return JPEG
+    if data[:2] == b"BM" and len(data) >= 30 and int.from_bytes(data[14:18], "little") >= 40:
+        if int.from_bytes(data[28:30], "little") in (1, 4, 8):
+            return PALETTE_BMP
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP" and len(data) >= 25:
+        flags = {b"VP8X": data[20], b"VP8L": data[24]}.get(data[12:16], 0)
+        if flags & 0x10:
+            return WEBP_WITH_ALPHA
+    return OTHER
 
 
 # Pillow's bound for a decompression bomb (its DecompressionBombError): a few kilobytes of
@@ -162,16 +151,20 @@ def header_problem(data):
     return None
 
 
-def _header_check(data):
-    """An op failing with `header_problem`'s reason (a Python call per image: ~20 us)."""
+def _inspect(data):
+    """(decoder, check): `decoder_of` as an int32 tensor and an op failing with
+    `header_problem`'s reason. One Python call per image (~20 us) instead of graph ops: every
+    pipeline traces this graph, and each op and branch in it costs tracing time."""
 
-    def problem(encoded):
+    def inspect(encoded):
         encoded = getattr(encoded, "item", lambda: encoded)()  # numpy_function: a 0-d array
-        return (header_problem(encoded) or "").encode()
+        reason = (header_problem(encoded) or "").encode()
+        return np.int32(decoder_of(encoded)), reason
 
-    reason = tf.numpy_function(problem, [data], tf.string, stateful=False)
+    decoder, reason = tf.numpy_function(inspect, [data], [tf.int32, tf.string], stateful=False)
+    decoder.set_shape(())
     reason.set_shape(())
-    return tf.debugging.Assert(tf.equal(reason, b""), [reason])
+    return decoder, tf.debugging.Assert(tf.equal(reason, b""), [reason])
 
 
 def decode_uint8(data):
@@ -179,22 +172,22 @@ def decode_uint8(data):
 
     JPEGs use the accurate integer IDCT (libjpeg's ISLOW, as PIL and OpenCV), not
     TensorFlow's default INTEGER_FAST, whose pixels differ by up to ~4 levels. 1-, 4- and 8-bit
-    BMPs go through their colour table (`_decode_palette_bmp`); a WebP with alpha is decoded as
-    RGBA (its first frame when animated) and the alpha dropped (`_is_webp_with_alpha`).
+    BMPs go through their colour table (`palette_bmp_rgb`); a WebP with alpha is decoded as
+    RGBA (its first frame when animated) and the alpha dropped (`decoder_of`).
     """
 
-    def other():
-        return tf.cond(
-            _is_webp_with_alpha(data),
-            lambda: tf.io.decode_webp(data, channels=4)[0, :, :, :3],
-            lambda: tf.io.decode_image(data, channels=3, expand_animations=False, dtype=tf.uint8),
-        )
-
-    with tf.control_dependencies([_header_check(data)]):
-        image = tf.cond(
-            tf.io.is_jpeg(data),
-            lambda: tf.io.decode_jpeg(data, channels=3, dct_method="INTEGER_ACCURATE"),
-            lambda: tf.cond(_is_palette_bmp(data), lambda: _decode_palette_bmp(data), other),
+    decoder, check = _inspect(data)
+    with tf.control_dependencies([check]):
+        image = tf.switch_case(
+            decoder,
+            [  # in the order of JPEG, PALETTE_BMP, WEBP_WITH_ALPHA, OTHER
+                lambda: tf.io.decode_jpeg(data, channels=3, dct_method="INTEGER_ACCURATE"),
+                lambda: _decode_palette_bmp(data),
+                lambda: tf.io.decode_webp(data, channels=4)[0, :, :, :3],
+                lambda: tf.io.decode_image(
+                    data, channels=3, expand_animations=False, dtype=tf.uint8
+                ),
+            ],
         )
     image.set_shape([None, None, 3])
     return image
