@@ -153,8 +153,9 @@ def header_problem(data):
 
 def _inspect(data):
     """(decoder, check): `decoder_of` as an int32 tensor and an op failing with
-    `header_problem`'s reason. One Python call per image (~20 us) instead of graph ops: every
-    pipeline traces this graph, and each op and branch in it costs tracing time."""
+    `header_problem`'s reason. One Python call per image instead of graph ops: every pipeline
+    traces this graph, and each op and branch in it costs tracing time; the call costs about
+    0.3 ms per image (bench/bench_decode.py, BENCHMARKS.md)."""
 
     def inspect(encoded):
         encoded = getattr(encoded, "item", lambda: encoded)()  # numpy_function: a 0-d array
