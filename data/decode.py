@@ -37,6 +37,18 @@ from wsol_tf.errors import error_text
 logger = logging.getLogger("wsol_tf.data")
 
 
+def _as_bytes(encoded):
+    """The bytes `tf.numpy_function` passes as a 0-d object array (or bytes as they are)."""
+    return getattr(encoded, "item", lambda: encoded)()
+
+
+def _bmp_bits(data):
+    """Bits per pixel of a BMP with a 40+ byte info header (where that field sits), or None."""
+    if data[:2] == b"BM" and len(data) >= 30 and int.from_bytes(data[14:18], "little") >= 40:
+        return int.from_bytes(data[28:30], "little")
+    return None
+
+
 def palette_bmp_rgb(data):
     """((H, W, 3) uint8 RGB, b"") of a 1-, 4- or 8-bit uncompressed BMP's bytes, looked up in
     its colour table; ((0, 0, 3), reason) for one that is compressed (RLE), empty, truncated
@@ -77,8 +89,7 @@ def _decode_palette_bmp(data):
     traces it), failing with its reason."""
 
     def decode(encoded):
-        encoded = getattr(encoded, "item", lambda: encoded)()  # numpy_function: a 0-d array
-        return palette_bmp_rgb(encoded)
+        return palette_bmp_rgb(_as_bytes(encoded))
 
     rgb, reason = tf.numpy_function(decode, [data], [tf.uint8, tf.string], stateful=False)
     check = tf.debugging.Assert(tf.equal(reason, b""), [reason])
@@ -102,9 +113,8 @@ def decoder_of(data):
     """
     if data[:3] == b"\xff\xd8\xff":  # as tf.io.is_jpeg
         return JPEG
-    if data[:2] == b"BM" and len(data) >= 30 and int.from_bytes(data[14:18], "little") >= 40:
-        if int.from_bytes(data[28:30], "little") in (1, 4, 8):
-            return PALETTE_BMP
+    if _bmp_bits(data) in (1, 4, 8):
+        return PALETTE_BMP
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP" and len(data) >= 25:
         flags = {b"VP8X": data[20], b"VP8L": data[24]}.get(data[12:16], 0)
         if flags & 0x10:
@@ -134,13 +144,12 @@ def header_problem(data):
             f"its header claims {size[1]}x{size[0]} pixels, more than {MAX_PIXELS} (Pillow's "
             "decompression-bomb bound): not decoded"
         )
-    if data[:2] == b"BM" and len(data) >= 30 and int.from_bytes(data[14:18], "little") >= 40:
-        bits = int.from_bytes(data[28:30], "little")  # in a 40+ byte info header
-        if bits not in (1, 4, 8, 24, 32):  # TensorFlow's 24/32 and our colour-table decoders
-            return (
-                f"a {bits}-bit BMP, a depth neither TensorFlow nor this library decodes (1, 4, "
-                "8, 24 and 32 are); save it as a 24-bit BMP or a PNG"
-            )
+    bits = _bmp_bits(data)
+    if bits is not None and bits not in (1, 4, 8, 24, 32):  # TensorFlow's 24/32, our tables
+        return (
+            f"a {bits}-bit BMP, a depth neither TensorFlow nor this library decodes (1, 4, "
+            "8, 24 and 32 are); save it as a 24-bit BMP or a PNG"
+        )
     frame = gif_first_frame(io.BytesIO(data)) if data[:4] == b"GIF8" else None
     if frame is not None and frame[:2] != (0, 0):
         top, left, height, width = frame
@@ -158,7 +167,7 @@ def _inspect(data):
     0.3 ms per image (bench/bench_decode.py, BENCHMARKS.md)."""
 
     def inspect(encoded):
-        encoded = getattr(encoded, "item", lambda: encoded)()  # numpy_function: a 0-d array
+        encoded = _as_bytes(encoded)
         reason = (header_problem(encoded) or "").encode()
         return np.int32(decoder_of(encoded)), reason
 
