@@ -117,12 +117,23 @@ def test_a_method_in_one_file_trains_two_steps_from_the_cli_and_is_evaluated(tmp
 
 
 # Losses of 3 training steps (one step per epoch) before the method seam, measured with the
-# pre-refactor code (commit facc5c4) by the command in `_three_steps`: the refactor moved no
-# number (it matched them bit for bit on the development machine).
+# pre-refactor code (commit facc5c4) by the command in the test below: the refactor moved no
+# number (it matched them bit for bit on the development machine, side by side).
+#
+# Bit-identity holds on one machine only: oneDNN picks other kernels on other CPUs (AVX2,
+# AVX-512, AMX), which sum in another order. So the stored numbers are checked with tolerances
+# measured by rerunning the command on one machine under other kernels (ONEDNN_MAX_CPU_ISA=AVX2
+# and SSE41, TF_ENABLE_ONEDNN_OPTS=0): step 1 (the forward pass of the initial weights) moved
+# by at most 1.2e-7 relative, so STEP1_RTOL = 1e-5 leaves 80x; after updates the drift grows
+# (CAM 9e-5 at step 3) and ADL's thresholded drop mask flips pixels on it (2.9e-3 at step 3,
+# AVX-512 against the stored numbers), so LATER_RTOL = 1e-2 leaves 3x. What the test is for
+# still fails it (measured with ADL): --seed=1 moves step 1 by 8e-2, --lr=0.045 step 3 by 5.5e-2.
 LOSSES_BEFORE_SEAM = {
     "adl": [1.9775487184524536, 2.4872498512268066, 3.236955404281616],
     "cam": [1.9390619993209839, 3.3474173545837402, 6.752620220184326],
 }
+STEP1_RTOL = 1e-5
+LATER_RTOL = 1e-2
 
 
 @pytest.fixture(scope="module")
@@ -144,7 +155,9 @@ def test_three_steps_give_the_losses_of_the_code_before_the_seam(method, tmp_pat
         ]
     )  # fmt: skip
     losses = [e["loss"] for e in json.loads((workdir / "train_log.json").read_text())]
-    np.testing.assert_allclose(losses, LOSSES_BEFORE_SEAM[method], rtol=1e-6)
+    expected = LOSSES_BEFORE_SEAM[method]
+    np.testing.assert_allclose(losses[0], expected[0], rtol=STEP1_RTOL)
+    np.testing.assert_allclose(losses[1:], expected[1:], rtol=LATER_RTOL)
 
 
 def test_registry_lists_cam_first_and_refuses_unknown_names():
