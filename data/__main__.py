@@ -7,7 +7,8 @@ record per image (split, id, class index, image size `[width, height]`, every
 box `x0, y0, x1, y1` in original-image pixels). Exit status 1 when a file is
 unreadable, a box is empty or outside its image, a file is listed twice (each named) or a split
 has no images; 2 on a
-missing file or malformed annotation (one line, no traceback).
+missing file, a malformed annotation or a listed path leading out of the dataset folder (one
+line naming the file and line, no traceback).
 
 `synthetic` writes the embedded dataset with non-default parameters (CUB layout, so it
 trains with `--dataset=cub --data_dir=<printed folder>`); without --out it goes to the cache.
@@ -33,6 +34,11 @@ def main(argv=None):
     check.add_argument("--val_per_class", type=int, default=None, help="cub: held-out val size")
     check.add_argument("--metadata_dir", default=None, help="wsol_metadata: metadata folder")
     check.add_argument("--image_root", default=None, help="wsol_metadata: image folder")
+    check.add_argument(
+        "--follow_outside_links",
+        action="store_true",
+        help="cub, wsol_metadata: read listed images through links leading out of the folder",
+    )
     generate = commands.add_parser("synthetic", help="write a synthetic set, print its folder")
     generate.add_argument("--out", default=None, help="folder (default: the dataset cache)")
     from wsol_tf.data.synthetic import DEFAULTS
@@ -50,6 +56,7 @@ def main(argv=None):
         "val_per_class": args.val_per_class,
         "metadata_dir": args.metadata_dir,
         "image_root": args.image_root,
+        "follow_outside_links": args.follow_outside_links or None,  # None: not an option
     }
     try:
         reports = run_check(args.dataset, args.data_dir, args.split, args.json, **options)

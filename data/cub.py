@@ -27,6 +27,7 @@ import os
 
 import numpy as np
 
+from wsol_tf.data.annotations import refuse_paths_outside
 from wsol_tf.data.records import Records, pad_boxes
 from wsol_tf.data.sizes import image_size_hw
 
@@ -108,7 +109,7 @@ def _clip_end(start, end, last):
     return clipped if clipped >= start else end
 
 
-def load_cub(data_dir, split, val_per_class=0, val_seed=0):
+def load_cub(data_dir, split, val_per_class=0, val_seed=0, follow_outside_links=False):
     """Reads one split of a CUB-layout folder.
 
     Args:
@@ -118,13 +119,16 @@ def load_cub(data_dir, split, val_per_class=0, val_seed=0):
         val_per_class: images per class moved from train to a held-out "val"
             split (0: no val split; train is the whole official train split).
         val_seed: seed of that draw; the same seed gives the same val split.
+        follow_outside_links: read images through symbolic links inside images/ that lead
+            out of it (refused by default, as images.txt paths that leave it always are;
+            `annotations.refuse_paths_outside`).
 
     Returns:
         `Records` with boxes in original-image pixels, `x0, y0, x1, y1`.
 
     Raises:
         FileNotFoundError naming the missing file; ValueError naming the file and
-        line of a malformed annotation.
+        line of a malformed annotation or of an image path leading out of images/.
     """
     if split not in SPLITS:
         raise ValueError(
@@ -144,8 +148,15 @@ def load_cub(data_dir, split, val_per_class=0, val_seed=0):
     def file(name):
         return os.path.join(data_dir, name)
 
-    label_lines, box_lines = {}, {}
-    paths = _read_table(file("images.txt"), 1, lambda f: f[0])
+    label_lines, box_lines, path_lines = {}, {}, {}
+    paths = _read_table(file("images.txt"), 1, lambda f: f[0], line_numbers=path_lines)
+    # Every line, whatever its split: no image of the file is read from outside images/.
+    refuse_paths_outside(
+        file("images"),
+        ((file("images.txt"), path_lines[i], paths[i]) for i in sorted(paths)),
+        follow_outside_links,
+        "image path",
+    )
     class_of = _read_table(
         file("image_class_labels.txt"), 1, lambda f: int(f[0]), line_numbers=label_lines
     )

@@ -33,9 +33,9 @@ DATASETS = (
 # The keyword options each dataset accepts (anything else is refused by name).
 OPTIONS = {
     "synthetic": ("val_per_class", "val_seed"),
-    "cub": ("val_per_class", "val_seed"),
+    "cub": ("val_per_class", "val_seed", "follow_outside_links"),
     "imagenet": (),
-    "wsol_metadata": ("metadata_dir", "image_root", "mask_root"),
+    "wsol_metadata": ("metadata_dir", "image_root", "mask_root", "follow_outside_links"),
     "tfds_cub": (),
     "tfds_pets": (),
     "tfds_imagenet": ("manual_dir",),
@@ -61,7 +61,10 @@ def load_split(dataset, data_dir, split, **options):
         **options: per-dataset options (see OPTIONS): val_per_class (int,
             default 0) and val_seed (int, default 0) for cub/synthetic;
             metadata_dir, image_root and mask_root for wsol_metadata; manual_dir for
-            tfds_imagenet. Options set to None are ignored.
+            tfds_imagenet; follow_outside_links (bool) for the datasets whose annotation
+            files name image paths (cub, wsol_metadata): read them through symbolic links
+            that lead out of the dataset folder (`annotations.refuse_paths_outside`).
+            Options set to None are ignored.
 
     Returns:
         `Records` (file sources) or `TfdsSource` (tfds): both have len(),

@@ -19,7 +19,9 @@ Training images have no boxes (num_boxes 0). Every image file is kept
 (.jpg/.jpeg/.png/.bmp/.gif/.webp in any case, as for `folder`; `a.JPEG` and `a.png` are two
 images); a validation image finds its annotation by name stem, so two validation images with
 one stem are refused, naming both. Whole numbers in the XML may be
-written as `500.0`.
+written as `500.0`. No path is read from an annotation file (the XML's <filename>, the CSV's
+ImageId are never joined to a folder): images are found by listing train/ and val/, so
+`annotations.refuse_paths_outside` has nothing to check here.
 """
 
 import csv

@@ -55,6 +55,7 @@ images per class keeps the earlier ones.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -543,9 +544,12 @@ def cache_key(**params) -> str:
     return f"synthetic-v{VERSION}-{digest}"
 
 
+CACHE_VARIABLE = "WSOL_TF_CACHE"
+
+
 def default_cache_dir() -> pathlib.Path:
     """``$WSOL_TF_CACHE`` if set, else ``~/.cache/wsol_tf``."""
-    env = os.environ.get("WSOL_TF_CACHE")
+    env = os.environ.get(CACHE_VARIABLE)
     return pathlib.Path(env).expanduser() if env else pathlib.Path.home() / ".cache" / "wsol_tf"
 
 
@@ -565,7 +569,13 @@ def ensure_synthetic(cache_dir=None, **params) -> pathlib.Path:
         return root
     try:
         return generate(root, **{**DEFAULTS, **params})
-    except OSError:  # FileExistsError included: a concurrent run may have renamed first.
+    except OSError as error:  # FileExistsError included: a concurrent run may have renamed first.
         if (root / "README").is_file():  # Another process finished it first.
             return root
-        raise
+        if error.errno == errno.ENOSPC:
+            raise  # named as a full disk where it was raised
+        # Named by where the folder came from: the caller's, else the variable's or the default.
+        where = cache_dir or (f"{CACHE_VARIABLE}={os.environ.get(CACHE_VARIABLE)}"
+                              if os.environ.get(CACHE_VARIABLE) else cache)  # fmt: skip
+        reason = error.strerror or str(error)
+        raise OSError(f"{where}: cannot write the synthetic dataset there ({reason})") from None

@@ -33,6 +33,7 @@ from wsol_tf.data.annotations import (
     line_error,
     numbered_lines,
     parse_box,
+    refuse_paths_outside,
     require_file,
 )
 from wsol_tf.data.imagenet import MAPPING, read_synset_mapping
@@ -81,7 +82,9 @@ def _largest_label_of_other_splits(metadata_dir):
     return largest
 
 
-def load_wsol_metadata(data_dir, split, metadata_dir=None, image_root=None, mask_root=None):
+def load_wsol_metadata(
+    data_dir, split, metadata_dir=None, image_root=None, mask_root=None, follow_outside_links=False
+):
     """Reads split `split` of a wsolevaluation metadata folder (layout in the module doc).
 
     Args:
@@ -92,6 +95,9 @@ def load_wsol_metadata(data_dir, split, metadata_dir=None, image_root=None, mask
         image_root: folder the image ids are relative to; default found as above.
         mask_root: folder the mask and ignore paths are relative to (wsolevaluation's
             --mask_root); default the image root.
+        follow_outside_links: read images and masks through symbolic links inside their
+            root that lead out of it (refused by default, as listed paths that leave it
+            always are; `annotations.refuse_paths_outside`).
 
     Returns:
         `Records` with every box of each image (x0, y0, x1, y1, original pixels),
@@ -100,7 +106,8 @@ def load_wsol_metadata(data_dir, split, metadata_dir=None, image_root=None, mask
 
     Raises:
         FileNotFoundError naming a missing file; ValueError naming the file and
-        line of a malformed or inconsistent annotation.
+        line of a malformed or inconsistent annotation, or of a path leading out of the
+        image (mask) root.
     """
     data_dir = os.path.abspath(os.path.expanduser(data_dir))
     metadata_dir = metadata_dir or os.path.join(data_dir, "wsol_metadata")
@@ -114,14 +121,18 @@ def load_wsol_metadata(data_dir, split, metadata_dir=None, image_root=None, mask
     def file(name):
         return require_file(os.path.join(folder, name), f"wsol_metadata split {split!r}")
 
-    ids, seen = [], set()
+    ids, seen, id_lines = [], set(), {}
     for line_number, line in numbered_lines(file("image_ids.txt")):
         if line in seen:
             raise line_error(file("image_ids.txt"), line_number, line, "duplicate image id")
         seen.add(line)
         ids.append(line)
+        id_lines[line] = line_number
     if not ids:
         raise ValueError(f"{file('image_ids.txt')}: no image ids.")
+    # Before the image root is looked for with the first id: that id may be '/etc/...'.
+    listed_ids = [(file("image_ids.txt"), id_lines[i], i) for i in ids]
+    refuse_paths_outside(None, listed_ids, what="image path")
 
     ignored = {}  # file -> [count, (line number, id) of the first] of lines of no listed image
 
@@ -155,7 +166,7 @@ def load_wsol_metadata(data_dir, split, metadata_dir=None, image_root=None, mask
 
     boxes = {i: [] for i in ids}
     masks, ignores = {i: [] for i in ids}, {i: [] for i in ids}
-    has_masks = False
+    has_masks, listed_masks = False, []
     loc_path = os.path.join(folder, "localization.txt")
     # Optional: wsolevaluation's training splits (OpenImages, ILSVRC) have labels only.
     loc_rows = _rows(loc_path, (3, 5)) if os.path.isfile(loc_path) else ()
@@ -174,8 +185,10 @@ def load_wsol_metadata(data_dir, split, metadata_dir=None, image_root=None, mask
         else:
             has_masks = True
             masks[image_id].append(fields[1])
+            listed_masks.append((loc_path, line_number, fields[1]))
             if fields[2]:
                 ignores[image_id].append(fields[2])
+                listed_masks.append((loc_path, line_number, fields[2]))
 
     for path, (count, (line_number, image_id)) in ignored.items():
         logger.warning(
@@ -185,6 +198,10 @@ def load_wsol_metadata(data_dir, split, metadata_dir=None, image_root=None, mask
         )  # fmt: skip
 
     root = _image_root(data_dir, ids[0], image_root)
+    refuse_paths_outside(root, listed_ids, follow_outside_links, "image path")
+    # wsolevaluation joins mask paths to its mask_root; ours defaults to the image root.
+    mask_base = os.path.abspath(os.path.expanduser(mask_root)) if mask_root else root
+    refuse_paths_outside(mask_base, listed_masks, follow_outside_links, "mask path")
     image_paths = [os.path.join(root, i) for i in ids]
     check_files_exist(image_paths, lambda k: f"{file('image_ids.txt')}:{k + 1}")
     box_array, num_boxes = pad_boxes([boxes[i] for i in ids])
@@ -205,8 +222,6 @@ def load_wsol_metadata(data_dir, split, metadata_dir=None, image_root=None, mask
             int(label_array.max()), largest_ignored, _largest_label_of_other_splits(metadata_dir)
         )
         class_names = [f"class_{k}" for k in range(largest + 1)]
-    # wsolevaluation joins mask paths to its mask_root; ours defaults to the image root.
-    mask_base = os.path.abspath(os.path.expanduser(mask_root)) if mask_root else root
     return Records(
         image_paths=image_paths,
         labels=label_array,

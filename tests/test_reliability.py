@@ -31,15 +31,6 @@ SETTINGS = dict(
 )  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def tiny_data(tmp_path_factory):
-    root = tmp_path_factory.mktemp("data") / "tiny"
-    synthetic.generate(
-        root, num_classes=3, train_per_class=8, test_per_class=4, seed=1, min_size=40, max_size=64
-    )
-    return str(root)
-
-
 def config_for(data_dir, workdir, **overrides):
     return TrainConfig.from_settings(
         **{**SETTINGS, "data_dir": str(data_dir), "workdir": str(workdir), **overrides}
@@ -303,18 +294,6 @@ def test_decode_errors_read_without_tensorflow_op_names(tmp_path):
 
 
 # --- 6. one line and exit status 2, before TensorFlow is imported ------------------------------
-
-
-@pytest.fixture(scope="module")
-def no_tensorflow(tmp_path_factory):
-    """A PYTHONPATH on which `import tensorflow` (and keras) fails loudly."""
-    root = tmp_path_factory.mktemp("no_tf")
-    for name in ("tensorflow", "keras"):
-        (root / name).mkdir()
-        (root / name / "__init__.py").write_text(
-            f"raise ImportError('{name} was imported before the input was checked')\n"
-        )
-    return {"PYTHONPATH": f"{root}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
 
 
 def cli_cases(tiny_data, trained, tmp_path):

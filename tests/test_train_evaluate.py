@@ -17,15 +17,6 @@ from wsol_tf.training.config import TrainConfig
 IMAGE_SIZE = (32, 48)  # non-square on purpose
 
 
-@pytest.fixture(scope="module")
-def tiny_data(tmp_path_factory):
-    root = tmp_path_factory.mktemp("data") / "tiny"
-    synthetic.generate(
-        root, num_classes=3, train_per_class=8, test_per_class=4, seed=1, min_size=40, max_size=64
-    )
-    return str(root)
-
-
 def tiny_config(data_dir, workdir, **overrides):
     settings = dict(
         model="tinyvgg",

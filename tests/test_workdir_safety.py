@@ -1,5 +1,6 @@
 """Replacing a workdir (`--noresume`, `make demo`, `reproduce --fresh`) removes earlier runs
-only: a folder of files that are no run is refused, and nothing in it is lost."""
+only: a folder of files that are no run is refused, neither moved nor deleted, and nothing in
+it is lost."""
 
 import pytest
 
@@ -42,15 +43,19 @@ def test_delete_still_removes_an_earlier_run_and_its_leftovers(tmp_path):
     assert lines == [f"{folder} --noresume: the earlier run: deleted"]
 
 
-def test_move_keeps_a_folder_that_holds_no_run_whole(tmp_path):
-    folder = tmp_path / "cam"
-    folder.mkdir()
-    (folder / "notes.txt").write_text("mine")
-    plan = workdir_lib.prepare(
-        config_in(folder), {}, 3, resume=False, replace="move", print_fn=lambda _: None
-    )
-    (aside,) = tmp_path.glob("cam.replaced-*")
-    assert plan.action == "new" and (aside / "notes.txt").read_text() == "mine"
+@pytest.mark.parametrize("resume", [True, False])  # --noresume; the runner's replace="move"
+def test_move_refuses_a_folder_that_holds_no_run_and_leaves_it_where_it_is(tmp_path, resume):
+    """Issue 30 row 3: --noresume renamed a dataset folder given by mistake."""
+    folder = tmp_path / "birds"
+    (folder / "images").mkdir(parents=True)
+    (folder / "images.txt").write_text("1 a.jpg\n")
+    with pytest.raises(workdir_lib.RunMismatch, match=r"not a training run.*images, images\.txt"):
+        workdir_lib.prepare(config_in(folder), {}, 3, resume=resume, replace="move", print_fn=print)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["birds"]  # no birds.replaced-*
+    assert (folder / "images.txt").read_text() == "1 a.jpg\n"
+    with pytest.raises(workdir_lib.RunMismatch, match="Nothing was moved"):
+        workdir_lib.remove_run(str(folder), "move", print_fn=print)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["birds"]
 
 
 def test_a_run_that_saved_no_checkpoint_gives_way_to_another_and_is_kept_aside(tmp_path):

@@ -1,4 +1,6 @@
-"""Writes torch `.pth` files by hand (legacy and zip formats), without torch, for the tests.
+"""Writes torch `.pth` files by hand (legacy and zip formats), without torch, for the tests,
+and hostile ones: storages that disagree with their pickle, zip members that inflate to far
+more than the file holds (`deflated_zeros`, `write_zip_members`).
 
 The pickles name `torch._utils._rebuild_tensor_v2` and `torch.FloatStorage` etc. exactly as
 `torch.save` does; while writing, stand-in `torch` modules are put into `sys.modules` (and
@@ -13,6 +15,7 @@ import struct
 import sys
 import types
 import zipfile
+import zlib
 
 import numpy as np
 
@@ -135,4 +138,61 @@ def write_zip(path, tensors, archive="archive"):
         z.writestr(f"{archive}/version", "3\n")
         for key, _, raw in storages:
             z.writestr(f"{archive}/data/{key}", raw)
+    return str(path)
+
+
+def state_dict_pickle(tensors, numel=None, layout=None):
+    """(data.pkl bytes, {storage key: raw bytes}) of a state dict of {name: array}, one storage
+    per array (keys "100", "101", ...). `numel` {name: n}: its storage declares n elements
+    whatever the array holds; `layout` {name: (size, stride)}: its tensor's view."""
+    with fake_torch() as torch:
+        state, storages = _stubs(torch, tensors)
+        for name, (size, stride) in (layout or {}).items():
+            state[name].args = (state[name].args[0], 0, tuple(size), tuple(stride),
+                                *state[name].args[4:])  # fmt: skip
+        for name, n in (numel or {}).items():
+            state[name].args[0].numel = n
+        data = _dumps(state, [])
+    return data, {key: raw for key, _, raw in storages}
+
+
+def deflated_zeros(size, prefix=b""):
+    """(raw DEFLATE stream, size, crc32) of `prefix` followed by `size` zero bytes (a multiple
+    of 1 MiB), made without compressing them all: after a full flush the compressor starts
+    afresh, so each MiB's block is the same bytes, repeated (about 1 KiB per MiB)."""
+    mib = bytes(1 << 20)
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
+    head = compressor.compress(prefix) + compressor.flush(zlib.Z_FULL_FLUSH) if prefix else b""
+    block = compressor.compress(mib) + compressor.flush(zlib.Z_FULL_FLUSH)
+    crc = zlib.crc32(prefix)
+    for _ in range(size >> 20):
+        crc = zlib.crc32(mib, crc)
+    return head + block * (size >> 20) + compressor.flush(), len(prefix) + size, crc
+
+
+def write_zip_members(path, members):
+    """A zip file written by hand, so that a member may be a DEFLATE stream made elsewhere.
+
+    Args:
+        members: {name: bytes (stored as is) or (DEFLATE stream, size, crc32) as from
+            `deflated_zeros`}; sizes below 4 GiB (no zip64).
+    """
+    local, central = b"", b""
+    for name, member in members.items():
+        if isinstance(member, bytes):
+            member = (member, len(member), zlib.crc32(member))
+            method = zipfile.ZIP_STORED
+        else:
+            method = zipfile.ZIP_DEFLATED
+        data, size, crc = member
+        encoded = name.encode()
+        # flags, method, time, date (1980-01-01), crc, compressed and real size, name length
+        fields = (0, method, 0, 33, crc, len(data), size, len(encoded))
+        central += struct.pack("<4s4B4HL2L5H2L", b"PK\x01\x02", 20, 3, 20, 0, *fields, 0, 0,
+                               0, 0, 0, len(local)) + encoded  # fmt: skip
+        local += struct.pack("<4s2B4HL2L2H", b"PK\x03\x04", 20, 0, *fields, 0) + encoded + data
+    end = struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, len(members), len(members),
+                      len(central), len(local), 0)  # fmt: skip
+    with open(path, "wb") as f:
+        f.write(local + central + end)
     return str(path)

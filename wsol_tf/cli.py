@@ -15,7 +15,7 @@ import sys
 
 from absl import app, flags
 
-from wsol_tf.errors import clean_message, error_text
+from wsol_tf.errors import clean_message, error_text, errors_at_start
 
 TRACEBACK_VARIABLE = "WSOL_TF_TRACEBACK"
 # What bad input raises (names, so TensorFlow need not be imported to check).
@@ -84,9 +84,29 @@ def asks_for_help(args) -> bool:
     return False
 
 
+def report_errors_at_start(argv):
+    """Errors found while the command's modules were imported (`errors.report_at_start`: a
+    module of WSOL_TF_METHOD_MODULES that cannot be loaded): one line and exit status 2, or,
+    when help is asked for, a warning line above it."""
+    # Every command trains or reads a method's run: load the extra method modules now, so a
+    # broken one is named before the flags are parsed (no TensorFlow: methods import it lazily).
+    import wsol_tf.methods  # noqa: F401
+
+    found = errors_at_start()
+    if not found:
+        return
+    more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+    if asks_for_help(argv[1:]):
+        print(f"warning: {one_line(found[0])}{more}", file=sys.stderr)
+        return
+    print(f"error: {one_line(found[0])}{more}", file=sys.stderr)
+    sys.exit(2)
+
+
 def parse_flags(argv):
     """absl's flag parsing with a one-line error and exit status 2; a help request exits 0
     (absl exits 1 after printing it, which a script reads as a failure)."""
+    report_errors_at_start(argv)
     try:
         return flags.FLAGS(argv)
     except flags.Error as error:

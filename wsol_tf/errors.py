@@ -34,3 +34,19 @@ def error_text(error) -> str:
     """The cleaned one-line text of an exception (TensorFlow's `message`, else str)."""
     text = getattr(error, "message", None) or str(error)
     return clean_message(text) if text else type(error).__name__
+
+
+# Errors found while a command's modules were imported (a module of WSOL_TF_METHOD_MODULES
+# that cannot be loaded): raised there, they would be a traceback before `wsol_tf.cli.run`
+# could answer; kept here, `cli.run` reports them in one line before the flags are parsed.
+_AT_START: list[Exception] = []
+
+
+def report_at_start(error):
+    """Keeps `error` for `wsol_tf.cli.run` to report (one line, exit status 2)."""
+    _AT_START.append(error)
+
+
+def errors_at_start() -> tuple[Exception, ...]:
+    """The errors kept by `report_at_start`, first found first."""
+    return tuple(_AT_START)

@@ -16,7 +16,8 @@ Without --checkpoint the workdir's latest checkpoint is evaluated; if its files 
 (truncated, garbage or missing), the newest intact one that training kept is evaluated
 instead, as a resumed training run would continue from it, with a warning on stderr naming
 the damaged file; metrics.json's "checkpoint" names the one evaluated. A damaged checkpoint
-named by --checkpoint is an error naming its file. An empty or corrupt config.json is named.
+named by --checkpoint is an error naming its file. An empty or corrupt config.json, or one
+with a field of the wrong kind, is named with the field, before TensorFlow is imported.
 """
 
 import json

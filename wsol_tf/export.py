@@ -15,7 +15,7 @@ from absl import app, flags, logging
 from wsol_tf import cli
 from wsol_tf.evaluation import flags as cam_flags
 from wsol_tf.evaluation.flags import cam_from_flags, define_cam_flags
-from wsol_tf.files import check_writable, write_json
+from wsol_tf.files import check_writable
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Training workdir (config.json, checkpoints/).")
@@ -26,7 +26,12 @@ flags.DEFINE_string(
     "intact checkpoint kept (a warning names the damaged file). A damaged checkpoint given here "
     "is an error naming its file.",
 )
-flags.DEFINE_string("out", None, "SavedModel folder to write.")
+flags.DEFINE_string(
+    "out",
+    None,
+    "SavedModel folder to write; an earlier export there is replaced once the new one is "
+    "complete (a kill leaves one or the other).",
+)
 flags.DEFINE_float(
     "threshold",
     None,
@@ -58,16 +63,15 @@ def main(argv):
             )
             return 2
     cam = cam_from_flags()  # ValueError naming the flag: one line (wsol_tf.cli)
+    from wsol_tf.training.checkpoints import class_names, load_model, read_run
+
+    read_run(FLAGS.workdir)  # config.json and classes.json named before TensorFlow loads
     from wsol_tf.deployment.saved_model import export
     from wsol_tf.evaluation.chosen_threshold import resolve_threshold
-    from wsol_tf.training.checkpoints import class_names, load_model
 
     model, config, checkpoint = load_model(FLAGS.workdir, FLAGS.checkpoint)
     threshold, source = resolve_threshold(FLAGS.threshold, FLAGS.workdir, cam.to_dict(), checkpoint)
-    export(model, config.image_size, FLAGS.out, threshold, cam)
-    names = class_names(FLAGS.workdir)
-    if names is not None:
-        write_json(os.path.join(FLAGS.out, "classes.json"), names, indent=1)
+    export(model, config.image_size, FLAGS.out, threshold, cam, class_names(FLAGS.workdir))
     print(
         json.dumps(
             {

@@ -65,6 +65,9 @@ def main(argv):
         return 2
     if FLAGS.out:
         check_writable(FLAGS.out, "--out")
+    from wsol_tf.training.checkpoints import class_names, load_model, read_run
+
+    read_run(FLAGS.workdir)  # config.json and classes.json named before TensorFlow loads
     from wsol_tf.deployment.localizer import (
         check_out_folder,
         find_images,
@@ -78,7 +81,6 @@ def main(argv):
     if FLAGS.out:
         check_out_folder(FLAGS.out, paths, images, overlays)
     from wsol_tf.evaluation.chosen_threshold import resolve_threshold
-    from wsol_tf.training.checkpoints import class_names, load_model
 
     model, config, checkpoint = load_model(FLAGS.workdir, FLAGS.checkpoint)
     threshold, source = resolve_threshold(FLAGS.threshold, FLAGS.workdir, cam.to_dict(), checkpoint)

@@ -16,11 +16,12 @@ training: every score-map extractor on the checkpoints of --extractor_workdirs, 
 Runs shared by tables are trained once. Every run keeps its workdir under
 <workdir>/runs/; a killed reproduction resumes where it stopped when run again.
 Writes <workdir>/results.json, the figures under --figures_dir and --results_md.
+One reproduction at a time writes a --workdir (its lock names the holder), and --workdir must
+be new, empty or a reproduction's: a folder of other files is refused, never written into.
 """
 
 import dataclasses
 import os
-import shutil
 import sys
 import time
 
@@ -96,7 +97,11 @@ def define_flags():
     flags.DEFINE_integer("jobs", 1, "Runs trained at once (each with cores/jobs threads).")
     flags.DEFINE_string("results_md", None, "Markdown report (default <workdir>/RESULTS.md).")
     flags.DEFINE_string("figures_dir", None, "Figures (default <workdir>/figures).")
-    flags.DEFINE_boolean("fresh", False, "Delete earlier runs in --workdir and train again.")
+    flags.DEFINE_boolean(
+        "fresh", False,
+        "Delete the earlier runs in --workdir/runs (and results.json, calls.json) and train "
+        "again; files there that are not this reproduction's runs are refused and kept.",
+    )  # fmt: skip
     flags.DEFINE_integer("method_seeds", 3, "Seeds of the method comparison's final runs.")
     flags.DEFINE_integer(
         "method_val_per_class", None,
@@ -297,7 +302,22 @@ def main(argv):
     check_writable(os.path.dirname(os.path.abspath(results_md)), "--results_md")
     check_writable(figures_dir, "--figures_dir")
     from wsol_tf.reproduction import runs as reproduction
-    from wsol_tf.reproduction.call_log import CALLS_FILE, CallLog
+    from wsol_tf.training import lock
+
+    extractors_md = FLAGS.extractors_md or os.path.join(FLAGS.workdir, "EXTRACTORS.md")
+    outputs = (results_md, figures_dir, extractors_md, os.path.splitext(extractors_md)[0] + ".json")
+    reproduction.check_reproduction_folder(FLAGS.workdir, "--workdir", outputs)
+    # One reproduction per workdir; its runs' folders have their own locks, taken by the
+    # process that trains each (with --jobs, the workers), so they never clash with this one.
+    with lock.hold(FLAGS.workdir, "--workdir"):
+        return reproduce(argv, outputs)
+
+
+def reproduce(argv, outputs):
+    """The reproduction itself, in a --workdir this process holds (`outputs`: the report's
+    paths, which --fresh keeps)."""
+    from wsol_tf.reproduction import runs as reproduction
+    from wsol_tf.reproduction.call_log import CallLog
     from wsol_tf.reproduction.report import write_report
 
     started = time.perf_counter()
@@ -321,11 +341,8 @@ def main(argv):
     )  # fmt: skip
     all_runs = [run for runs in planned.values() for run in runs]
     reproduction.check_runs(all_runs, FLAGS.workdir)
-    if FLAGS.fresh:
-        shutil.rmtree(os.path.join(FLAGS.workdir, "runs"), ignore_errors=True)
-        for name in ("results.json", CALLS_FILE):  # the wall time of the earlier calls too
-            if os.path.isfile(os.path.join(FLAGS.workdir, name)):
-                os.remove(os.path.join(FLAGS.workdir, name))
+    if FLAGS.fresh:  # the earlier runs only: anything else under runs/ is refused and kept
+        reproduction.clear(FLAGS.workdir, outputs=outputs)
     unique = reproduction.unique_runs(all_runs)
     print(
         f"Reproduction: {len(planned)} tables, {len(all_runs)} rows x seeds, {len(unique)} "

@@ -7,7 +7,8 @@ Each grid point is one training run (the `wsol_tf.train` flags after `--` plus t
 values) in `<out>/<name>`, then its evaluation, by the one runner
 (`wsol_tf.reproduction.runner.run_config`): a point already trained and evaluated with the
 same full config, data and evaluation options is reused; one trained with other settings is
-moved aside and trained again; a stopped sweep continues where it stopped. Results:
+moved aside and trained again (a folder of other files is refused, never moved); a stopped
+sweep continues where it stopped, and one sweep at a time writes an --out. Results:
 `<out>/results.csv` and `<out>/results.md`, one row per point (failed points are kept with
 their status).
 """
@@ -186,13 +187,23 @@ def main(argv):
         print(f"error: {error}", file=sys.stderr)
         return 2
     check_writable(FLAGS.out, "--out")
-    os.makedirs(FLAGS.out, exist_ok=True)
+    from wsol_tf.training import lock
+
+    # One sweep per --out (results.csv is rewritten after each point); each point's run is
+    # locked by the runner too, so a `train` on a point's folder meanwhile is refused.
+    with lock.hold(FLAGS.out, "--out"):
+        return sweep(points, train_args, FLAGS.out, FLAGS.evaluate_args.split())
+
+
+def sweep(points, train_args, out, evaluate_args):
+    """Trains and evaluates every point into `out` (which this process holds); returns the
+    exit status."""
     rows = []
     for i, point in enumerate(points, start=1):
         print(f"[{i}/{len(points)}] {point_name(point)}", flush=True)
-        rows.append(run_point(point, train_args, FLAGS.out, FLAGS.evaluate_args.split()))
-        write_tables(rows, FLAGS.out)
-    csv_path, md_path = write_tables(rows, FLAGS.out)
+        rows.append(run_point(point, train_args, out, evaluate_args))
+        write_tables(rows, out)
+    csv_path, md_path = write_tables(rows, out)
     with open(md_path) as f:
         print(f.read())
     print(f"Results: {csv_path}, {md_path}")

@@ -2,20 +2,29 @@
 
 Flags are read here only; the library takes a `TrainConfig`. A workdir holding another run
 is refused (naming the settings that differ) before anything is written; `--noresume` moves
-it aside and starts over, `--fork_from=<run>` starts a new run from another run's checkpoint
-(see `wsol_tf.training.workdir`). Resuming skips a kept checkpoint whose files are damaged
-for the newest intact one, with a warning naming the file. Bad input gets one line and exit
-status 2.
+it aside and starts over (a folder that holds no run is refused, never moved),
+`--fork_from=<run>` starts a new run from another run's checkpoint (see
+`wsol_tf.training.workdir`). One process writes a workdir: a second one is refused, naming
+the holder of its lock (`wsol_tf.training.lock`). Resuming skips a kept checkpoint whose
+files are damaged for the newest intact one, with a warning naming the file. Bad input gets
+one line and exit status 2.
 """
 
 from absl import app, flags, logging
 
-from wsol_tf import cli, training
+from wsol_tf import cli, methods, training
+from wsol_tf.errors import report_at_start
 from wsol_tf.training import flags as train_flags
 
 FLAGS = flags.FLAGS
 # One flag per TrainConfig field and per method hyperparameter (wsol_tf.training.flags).
-train_flags.define_flags(FLAGS)
+try:
+    train_flags.define_flags(FLAGS)
+except flags.DuplicateFlagError as error:  # a WSOL_TF_METHOD_MODULES method's flag is taken
+    taken = methods.flag_taken(error)
+    if taken is None:
+        raise
+    report_at_start(taken)  # one line from cli.run, not a traceback
 # They are defined in wsol_tf.training.flags: adopted, `--help` lists them (not only --helpfull).
 flags.adopt_module_key_flags(train_flags)
 

@@ -3,12 +3,18 @@
 The signature runs `wsol_tf.deployment.localize_ops.localize_batch`, the same function
 `python -m wsol_tf.localize` runs, so both give the same boxes (see that module for how the
 box is cut without cv2).
+
+`export` writes a new folder beside the output and then swaps it in
+(`wsol_tf.files.write_folder_atomic`): a kill leaves the earlier export whole, or the new one.
 """
+
+import os
 
 import tensorflow as tf
 
 from wsol_tf.deployment.localize_ops import component_boxes, localize_batch
 from wsol_tf.evaluation import extractors
+from wsol_tf.files import write_folder_atomic, write_json
 
 __all__ = ["LocalizerModule", "component_boxes", "export"]
 
@@ -46,8 +52,15 @@ class LocalizerModule(tf.Module):
         )
 
 
-def export(model, image_size, out_dir, cam_threshold=0.2, cam="classic"):
-    """Write a SavedModel whose ``serving_default`` signature is ``LocalizerModule.serve``."""
+def export(model, image_size, out_dir, cam_threshold=0.2, cam="classic", class_names=None):
+    """Writes a SavedModel whose ``serving_default`` signature is ``LocalizerModule.serve``
+    (and ``classes.json`` beside it when `class_names` are given) to `out_dir`, replacing an
+    earlier export there only once the new one is complete. Returns `out_dir`."""
     module = LocalizerModule(model, image_size, cam_threshold, cam)
-    tf.saved_model.save(module, out_dir, signatures={"serving_default": module.serve})
-    return out_dir
+
+    def write(folder):
+        tf.saved_model.save(module, folder, signatures={"serving_default": module.serve})
+        if class_names is not None:
+            write_json(os.path.join(folder, "classes.json"), list(class_names), indent=1)
+
+    return write_folder_atomic(out_dir, write)

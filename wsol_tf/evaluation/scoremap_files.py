@@ -21,6 +21,7 @@ import os
 
 import numpy as np
 
+from wsol_tf.array_files import ArrayFileError, read_npy
 from wsol_tf.files import write_atomic, write_json
 
 GEOMETRY_FILE = "scoremaps.json"
@@ -103,11 +104,12 @@ def load_scoremap(root: str, image_id: str, shape=None) -> np.ndarray:
     if not os.path.isfile(path):
         raise FileNotFoundError(f"no score map for image {image_id}: {path} does not exist")
     try:
-        scoremap = np.load(path, allow_pickle=False)
-    except Exception as error:  # noqa: BLE001 - empty, truncated, pickled, a folder: one message
+        # Never unpickled, and no larger than the file: anyone's maps may be scored.
+        scoremap = read_npy(path)
+    except ArrayFileError:
+        raise  # empty, truncated, pickled, objects: named already
+    except Exception as error:  # noqa: BLE001 - unreadable, a folder: one message
         reason = str(error) or type(error).__name__
-        if os.path.isfile(path) and os.path.getsize(path) == 0:
-            reason = "empty file"
         raise ValueError(f"{path}: not a readable .npy array ({reason})") from None
     return check_scoremap(scoremap, path, shape)
 

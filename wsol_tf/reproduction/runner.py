@@ -8,7 +8,8 @@ identity is reused as is. Otherwise training decides (`wsol_tf.training.workdir`
 run unfinished resumes from its last checkpoint, the same run finished is only evaluated
 again, and another run is moved aside (`<workdir>.replaced-<time>`, never deleted unless
 `replace="delete"`) before training starts, so a stale result is never reported under a new
-config.
+config. A folder that holds files but no run is never moved or deleted, and a run is trained,
+evaluated and written by one process at a time (the workdir's lock, `wsol_tf.training.lock`).
 
 Library code: explicit arguments, no FLAGS.
 """
@@ -21,7 +22,8 @@ import statistics
 import time
 
 from wsol_tf.files import check_writable, read_json, write_json
-from wsol_tf.training.workdir import check_deletable, move_aside, remove_run
+from wsol_tf.training.lock import LOCK_FILE
+from wsol_tf.training.workdir import move_aside, remove_run, writer
 
 RESULT_FILE = "result.json"
 METRIC_KEYS = ("top1_clas", "gt_known_loc", "top1_loc", "maxboxacc_v2")
@@ -43,11 +45,19 @@ def data_identity(config, split="test") -> dict:
     }
 
 
+# Config fields that permit reading the data but change nothing computed from it (the data's
+# own identity is compared by content): a run finished before such a field existed is reused.
+NOT_RESULTS = ("follow_outside_links",)
+
+
 def identity(config, evaluation: dict | None = None) -> dict:
     """What a run's results depend on besides the code: config, data, evaluation options."""
     evaluation = dict(evaluation or {})
+    settings = json.loads(config.to_json())
+    for name in NOT_RESULTS:
+        settings.pop(name, None)
     value = {
-        "config": json.loads(config.to_json()),
+        "config": settings,
         "data": data_identity(config, evaluation.get("split", "test")),
     }
     if evaluation:
@@ -87,8 +97,11 @@ def run_config(
         extra_splits: more splits to evaluate (e.g. "val", the split carved from the training
             images with `val_per_class`, to choose thresholds and hyperparameters without
             touching test); their metrics go to result["splits"][name].
-        fresh: train again even when a finished identical run exists.
-        replace: "move" (default) or "delete" a workdir that holds another run.
+        fresh: train again even when a finished identical run exists (its folder is moved
+            aside or deleted, as `replace` says).
+        replace: "move" (default) or "delete" a workdir that holds another run; a folder
+            that holds no run is refused (`RunMismatch`), one another live process writes
+            too (`WorkdirBusy`), and either is left as it is.
         threads: TensorFlow intra/inter-op threads (0: TensorFlow's default).
         on_divergence: "raise" (default) the trainer's FloatingPointError, or "record" it:
             result.json then holds "diverged" (the message), the metrics as None and the
@@ -115,17 +128,37 @@ def run_config(
     wanted = identity(config, {**evaluation, **({"extra_splits": list(extra_splits)}
                                                  if extra_splits else {})})  # fmt: skip
     workdir = config.workdir
-    if fresh:
-        if os.path.isdir(workdir) and os.listdir(workdir):
-            if replace == "delete":
-                check_deletable(workdir)  # files that are no run are refused, never deleted
-            remove_run(workdir, replace, print_fn, why="--fresh: the earlier run")
-    else:
+    if not fresh:
         previous = read_json(os.path.join(workdir, RESULT_FILE))
         if previous is not None and previous.get("identity") == wanted:
             if previous.get("diverged") and on_divergence == "raise":
                 raise FloatingPointError(previous["diverged"])
             return {**_timed(previous, workdir), "reused": True}
+    # One writer per run, from the removal of an earlier run to result.json (`train` takes
+    # the same lock again inside: it is re-entrant).
+    with writer(workdir, "workdir"):
+        if fresh and _entries(workdir):
+            # Only a run is removed: files that are no run are refused and kept.
+            remove_run(workdir, replace, print_fn, why="--fresh: the earlier run", what="workdir")
+        return _train_and_evaluate(
+            config, wanted, evaluation, extra_splits, replace, threads, on_divergence,
+            print_fn, train_print_fn,
+        )  # fmt: skip
+
+
+def _entries(folder):
+    """The entries of `folder` besides a writer's lock ([] when it does not exist)."""
+    if not os.path.isdir(folder):
+        return []
+    return [name for name in os.listdir(folder) if name != LOCK_FILE]
+
+
+def _train_and_evaluate(
+    config, wanted, evaluation, extra_splits, replace, threads, on_divergence, print_fn,
+    train_print_fn,
+):  # fmt: skip
+    """`run_config`'s work under the run's lock: train (or resume), evaluate, result.json."""
+    workdir = config.workdir
     import keras
     import tensorflow as tf
 

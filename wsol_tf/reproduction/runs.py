@@ -87,6 +87,122 @@ def run_workdir(root, run: Run) -> str:
     return own
 
 
+# What a reproduction writes in its --workdir (the report and the figures by default); a
+# folder that holds anything else (hidden files aside) is not a reproduction's.
+REPRODUCTION_ENTRIES = (
+    "runs",
+    "results.json",
+    "calls.json",
+    "RESULTS.md",
+    "figures",
+    "EXTRACTORS.md",
+    "EXTRACTORS.json",
+)
+# A run's folder under runs/: `Run.dirname`, or one the runner moved aside.
+RUN_FOLDER = re.compile(r"^[a-z0-9-]+-s\d+-[0-9a-f]{10}(\.replaced-\d{8}-\d{6}(-\d+)?)?$")
+
+
+def check_reproduction_folder(root, what="--workdir", outputs=()):
+    """Refuses (RunMismatch, a ValueError, naming them) a `root` that holds no reproduction
+    and files a reproduction does not write: its runs and report never go into someone else's
+    folder. An earlier reproduction's folder may hold other files too (a log the user sent
+    there): they are left alone, `--fresh` included. `outputs`: the paths of the report,
+    figures, ... this call writes (they may be in root under other names than the default
+    ones)."""
+    from wsol_tf.training.workdir import RunMismatch
+
+    if not os.path.isdir(root) or holds_a_reproduction(root):
+        return
+    ours = set(REPRODUCTION_ENTRIES) | {
+        os.path.basename(os.path.abspath(path))
+        for path in outputs
+        if os.path.dirname(os.path.abspath(path)) == os.path.abspath(root)
+    }
+    foreign = [
+        name
+        for name in sorted(os.listdir(root))
+        if not name.startswith(".")
+        and (name not in ours or (name == "runs" and not _is_folder(root, name)))
+    ]
+    if foreign:
+        raise RunMismatch(
+            f"{what}={root} is not a reproduction's folder: it holds {_listing(foreign)}, which "
+            "a reproduction does not write. Nothing was changed: give a new or empty "
+            f"{what}, or the one of an earlier reproduction."
+        )
+
+
+def holds_a_reproduction(root):
+    """Whether `root` is an earlier reproduction's folder: its results.json or calls.json, or
+    one of its runs under runs/."""
+    from wsol_tf.reproduction.call_log import CALLS_FILE
+
+    if any(os.path.isfile(os.path.join(root, name)) for name in ("results.json", CALLS_FILE)):
+        return True
+    return bool(own_runs(root)[0])
+
+
+def own_runs(root):
+    """(paths of the reproduction's runs under root/runs, names of the other entries there)."""
+    from wsol_tf.training.workdir import holds_a_run
+
+    runs_dir = os.path.join(root, "runs")
+    if not os.path.isdir(runs_dir):
+        return [], []
+    runs, foreign = [], []
+    for name in sorted(os.listdir(runs_dir)):
+        path = os.path.join(runs_dir, name)
+        if name.startswith("."):
+            continue  # a lock, a write's temporary file
+        if RUN_FOLDER.match(name) and _is_folder(runs_dir, name) and holds_a_run(path):
+            runs.append(path)
+        else:
+            foreign.append(name)
+    return runs, foreign
+
+
+def clear(root, print_fn=print, outputs=()):
+    """`--fresh`: deletes the reproduction's earlier runs under root/runs, its results.json
+    and calls.json (the earlier calls' wall time). Before deleting anything it refuses
+    (RunMismatch naming them) a root that is no reproduction's (`check_reproduction_folder`,
+    with `outputs`), entries under runs/ that are not its runs, and (`WorkdirBusy`) a run that
+    another live process holds."""
+    from wsol_tf.reproduction.call_log import CALLS_FILE
+    from wsol_tf.training import lock
+    from wsol_tf.training.workdir import RunMismatch, remove_run
+
+    check_reproduction_folder(root, outputs=outputs)
+    runs, foreign = own_runs(root)
+    runs_dir = os.path.join(root, "runs")
+    if foreign:
+        raise RunMismatch(
+            f"--fresh: {runs_dir} holds {_listing(foreign)}, which are not this reproduction's "
+            "runs. Nothing was deleted: move them out of it, or give another --workdir."
+        )
+    for path in runs:
+        holder = lock.holder(path)
+        if holder:
+            raise lock.WorkdirBusy(
+                f"--fresh: the run {path} is in use by {holder}. Nothing was deleted: wait for "
+                "that process to end."
+            )
+    for path in runs:
+        remove_run(path, "delete", print_fn=lambda _: None, what=None)
+    for name in ("results.json", CALLS_FILE):
+        if os.path.isfile(os.path.join(root, name)):
+            os.remove(os.path.join(root, name))
+    print_fn(f"--fresh: deleted {len(runs)} earlier runs in {runs_dir}")
+
+
+def _is_folder(parent, name):
+    path = os.path.join(parent, name)
+    return os.path.isdir(path) and not os.path.islink(path)
+
+
+def _listing(names, most=5):
+    return ", ".join(names[:most]) + (", ..." if len(names) > most else "")
+
+
 def _config(run: Run, workdir: str):
     from wsol_tf.training.config import TrainConfig
 

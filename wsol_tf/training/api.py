@@ -2,17 +2,18 @@
 
 Everything that can refuse the run is checked before anything is written and before
 TensorFlow is imported: the config, that the workdir is writable, the data (annotations are
-read, not images), that the batch fits the split, and what the workdir already holds
+read, not images), that the batch fits the split, that no other process writes the workdir
+(its lock, held to the end) and what the workdir already holds
 (`wsol_tf.training.workdir.prepare`).
 """
 
-import json
 import os
 
 from wsol_tf.data.datasets import load_split
-from wsol_tf.files import check_writable
+from wsol_tf.files import check_writable, read_json
 from wsol_tf.training import workdir as run_folder
 from wsol_tf.training.config import fetch_imagenet_weights
+from wsol_tf.training.progress import unlogged_epoch_record
 
 
 def steps_per_epoch(config, records, workers=1):
@@ -45,7 +46,8 @@ def train(config, resume=True, print_fn=print, *, replace="refuse", fork_from=No
 
     Raises:
         ValueError (RunMismatch included) and FileNotFoundError naming what to fix, before
-        anything is written; FloatingPointError when the loss diverges.
+        anything is written; `workdir.WorkdirBusy` (an OSError) when another live process
+        holds the workdir; FloatingPointError when the loss diverges.
     """
     config.validate()
     check_writable(config.workdir, "--workdir")
@@ -57,23 +59,29 @@ def train(config, resume=True, print_fn=print, *, replace="refuse", fork_from=No
         val_records = load_split(config.dataset, config.data_dir, config.val_split, **options)
     _, epoch_steps = steps_per_epoch(config, records, run_folder.num_workers())
     data = run_folder.data_identity(config.dataset, records)
-    plan = run_folder.prepare(
-        config, data, epoch_steps, resume=resume, replace=replace, fork_from=fork_from,
-        print_fn=print_fn,
-    )  # fmt: skip
-    if plan.action == "done":
-        print_fn(
-            f"{config.workdir}: already trained to epoch {config.epochs} (step {plan.step}); "
-            "nothing to do (ask for more --epochs to continue it)."
-        )
-        log_path = os.path.join(config.workdir, "train_log.json")
-        if not os.path.isfile(log_path):
-            return []
-        with open(log_path) as f:
-            return json.load(f)
-    if run_folder.is_chief_process():
-        run_folder.write_run_files(config, records, plan)
-    return _train(config, records, val_records, plan, print_fn)
+    # One writer per run: held from before anything in the workdir changes to the end,
+    # released on any exit (and by the kernel when the process is killed).
+    with run_folder.writer(config.workdir):
+        plan = run_folder.prepare(
+            config, data, epoch_steps, resume=resume, replace=replace, fork_from=fork_from,
+            print_fn=print_fn,
+        )  # fmt: skip
+        # Killed after its last checkpoint, before that epoch's log: not done, the trainer
+        # restores that checkpoint and logs the epoch (validated), training nothing more.
+        if plan.action == "done" and not unlogged_epoch_record(config.workdir, plan.step):
+            return _already_done(config, plan, print_fn)
+        if run_folder.is_chief_process():
+            run_folder.write_run_files(config, records, plan)
+        return _train(config, records, val_records, plan, print_fn)
+
+
+def _already_done(config, plan, print_fn):
+    """The log of a run trained to its last epoch already (nothing is trained)."""
+    print_fn(
+        f"{config.workdir}: already trained to epoch {config.epochs} (step {plan.step}); "
+        "nothing to do (ask for more --epochs to continue it)."
+    )
+    return read_json(os.path.join(config.workdir, "train_log.json"), list) or []
 
 
 def _train(config, records, val_records, plan, print_fn):

@@ -9,13 +9,18 @@ another: its damage is an error. A checkpoint whose files read but do not fit th
 an error either way (another run's checkpoint is not "damaged").
 """
 
+import contextlib
+import gc
 import glob
 import json
+import logging
 import os
 import re
+import shutil
 import sys
 
 from wsol_tf.errors import error_text
+from wsol_tf.files import naming_a_full_disk, read_json
 from wsol_tf.training.config import TrainConfig
 
 
@@ -25,12 +30,35 @@ class DamagedCheckpoint(ValueError):
 
 
 def class_names(workdir):
-    """Class names saved by training (workdir/classes.json), or None if absent."""
+    """Class names saved by training (workdir/classes.json), or None if absent; ValueError
+    naming the file when it is not a list of names."""
     path = os.path.join(workdir, "classes.json")
-    if not os.path.isfile(path):
-        return None
-    with open(path) as f:
-        return json.load(f)
+    names = read_json(path, list)
+    if names is not None and not (names and all(map(_is_class_name, names))):
+        shown = json.dumps(names)
+        shown = shown if len(shown) <= 60 else shown[:57] + "..."
+        raise ValueError(f"{path}: cannot be read (expected class names, found {shown}).")
+    return names
+
+
+def _is_class_name(value):
+    return isinstance(value, str | int) and not isinstance(value, bool)
+
+
+def read_run(workdir, num_classes=None):
+    """(config, number of classes) of a training workdir, read and checked without
+    TensorFlow (commands call it before importing TensorFlow): config.json, and
+    classes.json unless `num_classes` is given. FileNotFoundError or ValueError naming the
+    file."""
+    if not os.path.isfile(os.path.join(workdir, "config.json")):
+        raise FileNotFoundError(f"--workdir={workdir}: no config.json (not a training workdir)")
+    config = TrainConfig.load(workdir)
+    if num_classes is None:
+        names = class_names(workdir)
+        if names is None:
+            raise FileNotFoundError(f"{workdir}: no classes.json; pass the number of classes")
+        num_classes = len(names)
+    return config, num_classes
 
 
 def load_model(workdir, checkpoint=None, num_classes=None, print_fn=None):
@@ -49,15 +77,13 @@ def load_model(workdir, checkpoint=None, num_classes=None, print_fn=None):
 
     Raises:
         FileNotFoundError when the workdir, its config or a checkpoint is missing;
+        ValueError naming config.json or classes.json when one cannot be read;
         DamagedCheckpoint (a ValueError) naming the file when the checkpoint asked for, or
         every one kept, cannot be read; ValueError when the checkpoint does not fit the model
         the config describes.
     """
-    from wsol_tf.training.trainer import restore_model
-
-    if not os.path.isfile(os.path.join(workdir, "config.json")):
-        raise FileNotFoundError(f"--workdir={workdir}: no config.json (not a training workdir)")
-    config = TrainConfig.load(workdir)
+    classes_from = "" if num_classes is not None else " (classes.json)"
+    config, num_classes = read_run(workdir, num_classes)
     checkpoint_dir = os.path.join(workdir, "checkpoints")
     if checkpoint:
         if not os.path.isfile(checkpoint + ".index"):
@@ -67,23 +93,16 @@ def load_model(workdir, checkpoint=None, num_classes=None, print_fn=None):
         candidates = kept_checkpoints(checkpoint_dir)
         if not candidates:
             raise FileNotFoundError(f"No checkpoint in {checkpoint_dir}.")
-    if num_classes is None:
-        names = class_names(workdir)
-        if names is None:
-            raise FileNotFoundError(f"{workdir}: no classes.json; pass the number of classes")
-        num_classes = len(names)
     model = _build_model(config, num_classes)
 
     def restore(path):
-        try:
-            restore_model(model, path)
-        except (AssertionError, ValueError) as error:
-            first_line = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+        reason = _restore_or_reason(model, path)
+        if reason is not None:
             raise ValueError(
                 f"checkpoint {path} does not match the model {config.model} "
-                f"(method {config.method}, {num_classes} classes, input {config.image_size}): "
-                f"{first_line}"
-            ) from None
+                f"(method {config.method}, {num_classes} classes{classes_from}, input "
+                f"{config.image_size}): {reason}"
+            )
 
     if print_fn is None:
 
@@ -94,6 +113,35 @@ def load_model(workdir, checkpoint=None, num_classes=None, print_fn=None):
         candidates, restore, print_fn, using="using", kept_in=None if checkpoint else checkpoint_dir
     )
     return model, config, checkpoint
+
+
+def _restore_or_reason(model, path):
+    """Restores checkpoint `path` into `model`: None, or the first line of why it does not
+    fit. A restore that fails leaves TensorFlow's record of it, which warns about every value
+    it did not restore (some 35 lines after the one-line error) when it is collected: it is
+    collected here, with TensorFlow's warnings off."""
+    from wsol_tf.training.trainer import restore_model
+
+    with _tensorflow_warnings_off():
+        try:
+            restore_model(model, path)
+            return None
+        except (AssertionError, ValueError) as error:
+            text = str(error).strip()
+            reason = text.splitlines()[0] if text else repr(error)
+        gc.collect()  # `error`'s frames, the record among them, are unreachable now
+    return reason
+
+
+@contextlib.contextmanager
+def _tensorflow_warnings_off():
+    logger = logging.getLogger("tensorflow")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def kept_checkpoints(checkpoint_dir):
@@ -121,6 +169,47 @@ def kept_checkpoints(checkpoint_dir):
         if path not in found:
             found.append(path)
     return found
+
+
+# tf.train.CheckpointManager's default `checkpoint_name`: checkpoints are `ckpt-<step>`.
+CHECKPOINT_NAME = "ckpt"
+# Where TensorFlow writes a checkpoint's files before moving them beside it: `<prefix>_temp/`
+# (TensorFlow 2.4 on), `<prefix>_temp_<32 hex digits>/` before.
+_DEAD_WRITE = re.compile(rf"^{CHECKPOINT_NAME}-\d+_temp(_[0-9a-f]{{32}})?$")
+
+
+def remove_dead_checkpoint_writes(checkpoint_dir):
+    """Removes the `ckpt-<step>_temp` folders of checkpoint writes that were killed (each as
+    large as a checkpoint, kept forever otherwise); only folders so named, only in
+    `checkpoint_dir`. Returns their names. Call it where no checkpoint is being written."""
+    if not os.path.isdir(checkpoint_dir):
+        return []
+    dead = sorted(
+        entry.name
+        for entry in os.scandir(checkpoint_dir)
+        if _DEAD_WRITE.match(entry.name) and entry.is_dir(follow_symlinks=False)
+    )
+    for name in dead:
+        shutil.rmtree(os.path.join(checkpoint_dir, name), ignore_errors=True)
+    return dead
+
+
+def save_checkpoint(manager, step):
+    """`manager.save(checkpoint_number=step)` (a `tf.train.CheckpointManager`); a save that
+    fails leaves none of its files (its `_temp` folder, and the checkpoint's own files when
+    it was not kept before), and a full disk is `DiskFull` naming the checkpoint. Returns
+    the checkpoint's path."""
+    prefix = os.path.join(manager.directory, f"{CHECKPOINT_NAME}-{step}")
+    try:
+        with naming_a_full_disk(prefix):
+            return manager.save(checkpoint_number=step)
+    except Exception:
+        shutil.rmtree(prefix + "_temp", ignore_errors=True)
+        if prefix not in manager.checkpoints:  # files moved before the failure: not kept
+            pattern = glob.escape(prefix)
+            for path in glob.glob(pattern + ".index") + glob.glob(pattern + ".data-*"):
+                os.remove(path)
+        raise
 
 
 def checkpoint_damage(prefix):

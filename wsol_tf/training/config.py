@@ -11,13 +11,15 @@ import dataclasses
 import json
 import math
 import os
+import types
+import typing
 
 from wsol_tf import methods
-from wsol_tf.data.datasets import DATASETS, NEEDS_DATA_DIR
+from wsol_tf.data.datasets import DATASETS, NEEDS_DATA_DIR, OPTIONS
 from wsol_tf.data.sizes import as_hw
 from wsol_tf.files import write_atomic
+from wsol_tf.training.distribute import STRATEGIES, check_cluster_config
 
-STRATEGIES = ("auto", "one_device", "mirrored", "multi_worker")
 LR_SCHEDULES = ("step", "cosine")
 LR_GROUP_RULES = ("none", "pretrained_0.1", "new_10")
 WEIGHT_DECAY_MODES = ("l2", "decoupled")
@@ -99,6 +101,11 @@ class TrainConfig:
         choices=EVAL_RESIZES,
     )
     val_per_class: int = _field(0, "Hold out N training images per class as split 'val'.")
+    follow_outside_links: bool = _field(
+        False,
+        "Read images (and masks) that annotation files name through symbolic links inside the "
+        "dataset folder leading out of it (cub, wsol_metadata); refused by default.",
+    )
     # --- optimization ---
     epochs: int = _field(20, "Number of epochs.")
     batch_size: int = _field(32, "Global batch size (split among replicas).")
@@ -181,7 +188,8 @@ class TrainConfig:
         return config
 
     def validate(self):
-        """Raises ValueError naming the flag and the valid values; reads no data."""
+        """Raises ValueError naming the flag (or TF_CONFIG) and the valid values; reads no
+        data."""
         from wsol_tf import models
 
         models.backbone_module(self.model)  # names the valid models
@@ -196,6 +204,11 @@ class TrainConfig:
         check_pretrained_file(self.model, self.pretrained)
         if self.dataset in NEEDS_DATA_DIR and not self.data_dir:
             raise ValueError(f"--dataset={self.dataset} needs --data_dir=<dataset folder>.")
+        if self.follow_outside_links and "follow_outside_links" not in OPTIONS[self.dataset]:
+            raise ValueError(
+                f"--follow_outside_links: --dataset={self.dataset} reads no image paths from "
+                "annotation files (only cub and wsol_metadata do)."
+            )
         method = self.make_method()  # validates the method, its params and positions
         if self.positions is not None and not method.uses_positions:
             raise ValueError(
@@ -230,7 +243,7 @@ class TrainConfig:
                self.weight_decay, "a finite number >= 0")  # fmt: skip
         # A backbone may need more (InceptionV3's stem: 64), refused here rather than when
         # the model is built, after the workdir is written.
-        smallest = max(16, getattr(models.backbone_module(self.model), "MIN_IMAGE_SIZE", 16))
+        smallest = _smallest_image(self.model)
         expected = f">= {smallest} pixels" + (f" for --model={self.model}" if smallest > 16 else "")
         _check(min(self.image_size) >= smallest, "image_size", self.image_size, expected)
         if self.resize_size is not None:
@@ -253,6 +266,9 @@ class TrainConfig:
                 f"--batch_size={self.batch_size} must be divisible by "
                 f"--cpu_replicas={self.cpu_replicas}."
             )
+        # The TF_CONFIG the run reads (the multi-worker strategy; which process writes the
+        # run's files): named now, before TensorFlow is imported and anything is written.
+        check_cluster_config(self.strategy)
         return self
 
     def make_method(self):
@@ -301,7 +317,10 @@ class TrainConfig:
 
     def split_options(self):
         """Options of `wsol_tf.data.datasets.load_split` for this run."""
-        return {"val_per_class": self.val_per_class} if self.val_per_class else {}
+        options = {"val_per_class": self.val_per_class} if self.val_per_class else {}
+        if self.follow_outside_links:
+            options["follow_outside_links"] = True
+        return options
 
     @property
     def resolved_positions(self):
@@ -336,18 +355,103 @@ class TrainConfig:
                 f"{path}: not a readable training config (expected a JSON object, found "
                 f"{type(values).__name__})."
             )
-        known = {f.name for f in dataclasses.fields(cls)}
-        # Configs written before the method seam kept ADL's fields at the top level.
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        # Configs written before the method seam kept ADL's fields at the top level. A field
+        # missing (written before it existed) takes its default; one no longer known is
+        # ignored.
         legacy = {k: values.pop(k) for k in ("drop_rate", "gamma", "adl_variant") if k in values}
+        values = {k: v for k, v in values.items() if k in fields}
         try:
-            config = cls(**{k: v for k, v in values.items() if k in known})
+            for key, value in values.items():
+                _check_kind(key, fields[key].type, value, fields[key].metadata)
+            config = cls(**values)
+            if legacy and config.method == "adl" and not config.method_params:
+                config.method_params = {"variant" if k == "adl_variant" else k: v
+                                        for k, v in legacy.items()}  # fmt: skip
+            _check_loaded(config)
         except (TypeError, ValueError) as error:
             reason = str(error).rstrip(".")
             raise ValueError(f"{path}: not a readable training config ({reason}).") from None
-        if legacy and config.method == "adl" and not config.method_params:
-            config.method_params = {"variant" if k == "adl_variant" else k: v
-                                    for k, v in legacy.items()}  # fmt: skip
         return config
+
+
+# How a value of each field type is written in config.json (what a wrong one is told).
+_KINDS = {
+    bool: "true or false",
+    int: "a whole number",
+    float: "a number",
+    str: "a string",
+    dict: "an object",
+    tuple: "a list",
+}
+
+
+def _check_kind(name, kind, value, metadata):
+    """ValueError naming field `name` when `value`, read from config.json, is not of its type
+    `kind`. Sizes and epoch lists are parsed (and named when wrong) by the config itself."""
+    optional = typing.get_origin(kind) in (typing.Union, types.UnionType)
+    if optional:
+        kind = next(a for a in typing.get_args(kind) if a is not type(None))
+    if kind not in _KINDS or (value is None and optional):
+        return
+    if value is None:
+        raise ValueError(f'"{name}" is null, not {_KINDS[kind]}')
+    if metadata.get("kind") == "size":
+        ok = isinstance(value, int | str | list) and not isinstance(value, bool)
+    elif kind is float:
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+    elif kind is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif kind is tuple:
+        ok = isinstance(value, list | tuple) and not any(
+            isinstance(v, bool | list | dict) or v is None for v in value
+        )
+    else:
+        ok = isinstance(value, kind)
+    if not ok:
+        shown = json.dumps(value)
+        shown = shown if len(shown) <= 60 else shown[:57] + "..."
+        expected = _KINDS[kind] + (" or null" if optional else "")
+        raise ValueError(f'"{name}" is {shown}, not {expected}')
+
+
+def _check_loaded(config):
+    """What `TrainConfig.validate` would refuse that no run could have been trained with,
+    checked on a config read back (validate itself also checks files and the environment):
+    the method parameters' kinds, an input smaller than the model takes."""
+    if config.method in methods.names():
+        params = methods.get(config.method).Params
+        fields = {f.name: f for f in methods.params_fields(params)}
+        try:
+            hints = typing.get_type_hints(params)
+        except Exception:  # noqa: BLE001 - a user's annotations: keep the fields' own types
+            hints = {}
+        for key, value in config.method_params.items():
+            if key not in fields:
+                valid = ", ".join(fields) or "none"
+                raise ValueError(
+                    f'"method_params": method {config.method} has no parameter "{key}" '
+                    f"(its parameters: {valid})"
+                )
+            kind = hints.get(key, fields[key].type)
+            _check_kind(f"method_params.{key}", kind, value, fields[key].metadata)
+    smallest = _smallest_image(config.model)
+    if min(config.image_size) < smallest:
+        raise ValueError(
+            f'"image_size": {list(config.image_size)} is smaller than --model={config.model} '
+            f"takes ({smallest} pixels)"
+        )
+
+
+def _smallest_image(model):
+    """The smallest image side `validate` lets a run train `model` with."""
+    from wsol_tf import models
+
+    try:
+        module = models.backbone_module(model)
+    except ValueError:
+        return 16  # an unknown model is named when it is built
+    return max(16, getattr(module, "MIN_IMAGE_SIZE", 16))
 
 
 def _unknown_setting(key, method):

@@ -1,7 +1,52 @@
-"""Progress output of a training run: a bar on a terminal, a line every N steps in a log."""
+"""Progress of a training run: its output (a bar on a terminal, a line every N steps in a log),
+and where each epoch stood at each checkpoint (`checkpoints/epoch_progress.json`).
 
+The running sums of an epoch, and at its end its whole log record, are written before the
+checkpoint of their step: a run killed after a checkpoint finds them on resume, so
+train_log.json gets every epoch whatever the moment of the kill. No TensorFlow here.
+"""
+
+import os
 import sys
 import time
+
+from wsol_tf.files import read_json, write_json
+
+PROGRESS_FILE = "epoch_progress.json"
+
+
+def progress_path(workdir):
+    return os.path.join(workdir, "checkpoints", PROGRESS_FILE)
+
+
+def save_step_progress(workdir, entry, keep):
+    """Adds `entry` (where the epoch stands at a checkpoint: {"step", "epoch", "totals",
+    "seconds"}, and at an epoch's end its "record") to the workdir's epoch_progress.json,
+    replacing one of the same step; keeps the newest `keep` entries."""
+    entries = [e for e in _entries(workdir) if e.get("step") != entry["step"]]
+    write_json(progress_path(workdir), {"steps": [*entries, entry][-keep:]})
+
+
+def step_progress(workdir, step):
+    """The entry saved with the checkpoint of `step`, or None."""
+    return next((e for e in _entries(workdir) if e.get("step") == step), None)
+
+
+def unlogged_epoch_record(workdir, step):
+    """The log record of the epoch that ended at the checkpoint of `step` when the workdir's
+    train_log.json lacks it (the run stopped between that checkpoint and its log), else None."""
+    entry = step_progress(workdir, step)
+    if entry is None or "record" not in entry:
+        return None
+    log = read_json(os.path.join(workdir, "train_log.json"), list) or []
+    return None if any(r.get("step") == step for r in log) else entry["record"]
+
+
+def _entries(workdir):
+    saved = read_json(progress_path(workdir), dict)
+    if saved is None:
+        return []
+    return saved["steps"] if "steps" in saved else [saved]  # one entry: an older run's file
 
 
 class Progress:

@@ -11,7 +11,6 @@ One code path from one CPU to many GPUs and hosts:
   (seed, e), so a resumed run skips to the same batch it was killed at.
 """
 
-import json
 import math
 import os
 import shutil
@@ -22,10 +21,11 @@ import tensorflow as tf
 
 from wsol_tf import models
 from wsol_tf.data.pipeline import SkipLog, make_dataset
-from wsol_tf.files import write_json
+from wsol_tf.files import read_json, remove_dead_temporaries, write_folder_atomic, write_json
 from wsol_tf.methods import regularizers
 from wsol_tf.training import distribute
-from wsol_tf.training.progress import Progress
+from wsol_tf.training.checkpoints import remove_dead_checkpoint_writes, save_checkpoint
+from wsol_tf.training.progress import Progress, save_step_progress, step_progress
 from wsol_tf.training.schedules import NEW_LAYER_PREFIXES, WarmupSchedule, lr_multipliers
 from wsol_tf.training.sync_batch_norm import synchronize_batch_norm
 
@@ -322,7 +322,7 @@ class Trainer:
         return float(keras.ops.convert_to_numpy(self.optimizer.learning_rate))
 
     def _save(self, step):
-        self.manager.save(checkpoint_number=step)
+        save_checkpoint(self.manager, step)  # a failed save leaves no partial files
         if not self.chief:
             shutil.rmtree(self.manager.directory, ignore_errors=True)
 
@@ -332,16 +332,20 @@ class Trainer:
         An epoch resumed in the middle continues the running loss and accuracy saved with its
         last checkpoint (`epoch_progress.json`), so its log line covers the whole epoch; when
         they cannot be found, the record says `resumed_at_step` (its numbers then cover the
-        steps from there on).
+        steps from there on). An epoch's record is saved there before its checkpoint: a run
+        killed after the checkpoint, before the log, validates and logs that epoch on resume.
         """
         config = self.config
+        if self.chief:
+            self._remove_dead_writes()
         step = self.restore() if resume else 0
-        log_path = os.path.join(config.workdir, "train_log.json")
         history = self._earlier_history(step) if step else []
         writer = None
         if config.tensorboard and self.chief:
             writer = tf.summary.create_file_writer(os.path.join(config.workdir, "tensorboard"))
         best = self._load_best()
+        if step:
+            self._log_unlogged_epoch(step, history, writer, best)
         progress = Progress(self.total_steps, self.print, config.log_every)
         while step < self.total_steps:
             epoch = step // self.steps_per_epoch
@@ -418,31 +422,66 @@ class Trainer:
                         self._save_epoch_progress(step, epoch + 1, totals, seconds)
                         self._save(step)
             seconds = earlier_seconds + time.perf_counter() - started
-            record = {
-                "epoch": epoch + 1,
-                "step": step,
-                "loss": totals["loss"] / totals["count"],
-                "accuracy": 100 * totals["correct"] / totals["count"],
-                "lr": self.current_lr(),
-                "images_per_second": totals["count"] / seconds,
-                "seconds": seconds,
-                **{name: totals[name] / totals["count"] for name in _method_logs(totals)},
-            }
-            if resumed_at is not None:
-                record["resumed_at_step"] = resumed_at
-            self._save(step)
+            record = self._epoch_record(epoch + 1, step, totals, seconds, resumed_at)
             skipped = self.skip_log.to_json()
             record["num_unreadable_files"] = skipped["num_skipped"]
             if skipped["num_skipped"] and self.chief:
                 write_json(os.path.join(config.workdir, "unreadable_files.json"), skipped)
-            if self.val_records is not None:
-                record.update(self._validate(epoch + 1, writer, best))
-            history.append(record)
-            if self.chief:
-                write_json(log_path, history)
-                if writer:
-                    self._epoch_summaries(writer, step, record)
+            # The record goes to disk before its checkpoint: a kill between the checkpoint
+            # and the log loses no epoch (`_log_unlogged_epoch`).
+            self._save_epoch_progress(step, epoch + 1, totals, seconds, record)
+            self._save(step)
+            self._finish_epoch(record, history, writer, best)
         return history
+
+    def _epoch_record(self, epoch, step, totals, seconds, resumed_at):
+        """An epoch's line of train_log.json from its running sums (validation comes later)."""
+        count = totals["count"]
+        record = {
+            "epoch": epoch,
+            "step": step,
+            "loss": totals["loss"] / count,
+            "accuracy": 100 * totals["correct"] / count,
+            "lr": self.current_lr(),
+            "images_per_second": count / seconds,
+            "seconds": seconds,
+            **{name: totals[name] / count for name in _method_logs(totals)},
+        }
+        if resumed_at is not None:
+            record["resumed_at_step"] = resumed_at
+        return record
+
+    def _finish_epoch(self, record, history, writer, best):
+        """After an epoch's checkpoint: validation (and best/), then the log."""
+        if self.val_records is not None:
+            record.update(self._validate(record["epoch"], writer, best))
+        history.append(record)
+        if self.chief:
+            write_json(os.path.join(self.config.workdir, "train_log.json"), history)
+            if writer:
+                self._epoch_summaries(writer, record["step"], record)
+
+    def _log_unlogged_epoch(self, step, history, writer, best):
+        """The run was killed after the checkpoint of an epoch's end (`step`), before that
+        epoch's log record was written: the record saved with the checkpoint is validated
+        (the restored weights are the epoch's) and logged now, as the run would have."""
+        entry = step_progress(self.config.workdir, step)
+        if entry is None or "record" not in entry or any(h["step"] == step for h in history):
+            return
+        self.print(
+            f"epoch {entry['epoch']}: the run stopped after its checkpoint, before its log; "
+            "logging it now" + (" (validation included)." if self.val_records is not None else ".")
+        )
+        self._finish_epoch(dict(entry["record"]), history, writer, best)
+
+    def _remove_dead_writes(self):
+        """Removes what writes killed in an earlier session left: checkpoint `_temp` folders
+        and a best/ being written (only names these writes use)."""
+        workdir = self.config.workdir
+        removed = remove_dead_checkpoint_writes(os.path.join(workdir, "checkpoints"))
+        removed += remove_dead_temporaries(os.path.join(workdir, "best"))
+        if removed:
+            self.print(f"Removed what killed writes left in {workdir}: {', '.join(removed)}.")
 
     def _too_few_readable(self):
         """The message when the readable training images fill no batch; writes
@@ -475,44 +514,36 @@ class Trainer:
     def _earlier_history(self, step):
         """train_log.json's epochs up to `step` (a fork's: its parent's, marked)."""
         own = os.path.join(self.config.workdir, "train_log.json")
-        if os.path.isfile(own):
-            with open(own) as f:
-                return [h for h in json.load(f) if h["step"] <= step]
+        if os.path.isfile(own):  # read_json: a damaged log is named
+            return [h for h in read_json(own, list) if h["step"] <= step]
         if self.fork:
             parent = os.path.join(self.fork["workdir"], "train_log.json")
             if os.path.isfile(parent):
-                with open(parent) as f:
-                    return [{**h, "run": self.fork["workdir"]} for h in json.load(f)
-                            if h["step"] <= step]  # fmt: skip
+                return [{**h, "run": self.fork["workdir"]} for h in read_json(parent, list)
+                        if h["step"] <= step]  # fmt: skip
         return []
 
-    def _progress_path(self, workdir=None):
-        return os.path.join(workdir or self.config.workdir, "checkpoints", "epoch_progress.json")
-
-    def _save_epoch_progress(self, step, epoch, totals, seconds):
-        """The running sums of the epoch at a mid-epoch checkpoint (read back on resume)."""
+    def _save_epoch_progress(self, step, epoch, totals, seconds, record=None):
+        """The running sums of the epoch at a checkpoint (and at its end its record), written
+        before the checkpoint and read back on resume; one entry per checkpoint kept."""
         if self.chief:
-            value = {"step": step, "epoch": epoch, "totals": totals, "seconds": seconds}
-            write_json(self._progress_path(), value)
+            entry = {"step": step, "epoch": epoch, "totals": totals, "seconds": seconds}
+            if record is not None:
+                entry["record"] = record
+            save_step_progress(self.config.workdir, entry, keep=self.config.keep_checkpoints + 1)
 
     def _epoch_progress(self, step):
-        """The saved running sums at `step`, or None (none saved, or of another step)."""
-        paths = [self._progress_path()]
-        if self.fork:
-            paths.append(self._progress_path(self.fork["workdir"]))
-        for path in paths:
-            if os.path.isfile(path):
-                with open(path) as f:
-                    saved = json.load(f)
-                if saved.get("step") == step:
-                    return saved
+        """The saved running sums at `step` (this run's, else its fork source's), or None."""
+        for workdir in (self.config.workdir, (self.fork or {}).get("workdir")):
+            saved = step_progress(workdir, step) if workdir else None
+            if saved is not None:
+                return saved
         return None
 
     def _load_best(self):
         path = os.path.join(self.config.workdir, "best", "best.json")
         if os.path.isfile(path):
-            with open(path) as f:
-                best = json.load(f)
+            best = read_json(path, dict)  # a damaged one is named
             if best.get("metric") in (None, self.config.best_metric):
                 return best
             self.print(
@@ -544,8 +575,12 @@ class Trainer:
         if self.chief and metrics[name] is not None and metrics[name] > best["value"]:
             best.update({"value": metrics[name], "metric": name, "epoch": epoch})
             best_dir = os.path.join(self.config.workdir, "best")
-            tf.train.Checkpoint(model=self.model).write(os.path.join(best_dir, "model"))
-            write_json(os.path.join(best_dir, "best.json"), best)
+
+            def write_best(folder):
+                tf.train.Checkpoint(model=self.model).write(os.path.join(folder, "model"))
+                write_json(os.path.join(folder, "best.json"), best)
+
+            write_folder_atomic(best_dir, write_best)  # a kill leaves the old best or the new
             self.print(f"new best {name} {metrics[name]:.2f}: {best_dir}")
         if writer:
             with writer.as_default(step=self.step):

@@ -13,7 +13,11 @@ if any, with the one asked for:
   (`<workdir>.replaced-<time>`) or delete it; `--noresume` always starts over that way;
 - a run that has trained further than asked (fewer --epochs): refused, a checkpoint cannot be
   rewound;
-- files that are not a run: refused.
+- files that are not a run: refused, and never moved or deleted, whatever the caller says.
+
+One process writes a run: `train` holds the workdir's lock (`writer`, `wsol_tf.training.lock`)
+from before `prepare` to its end, and a run that another live process holds is never moved
+aside or deleted (`WorkdirBusy`, naming that process).
 
 Fields that may differ on resume, because they change how long or how verbosely a run goes
 or where it runs but not what a step computes (`RESUMABLE_FIELDS`):
@@ -24,6 +28,8 @@ or where it runs but not what a step computes (`RESUMABLE_FIELDS`):
     strategy, cpu_replicas, deterministic      the same steps on other hardware
     val_split, best_metric  which split picks the best checkpoint (kept in best/)
     workdir, data_dir, experiment              names: the data is compared by content
+    follow_outside_links    whether links may lead out of the dataset folder: the data read
+                            is compared by content
 
 `steps_per_epoch` is part of the identity: it places the learning-rate decay boundaries, the
 warmup and the epoch ends of the log.
@@ -33,6 +39,7 @@ Library code, no TensorFlow: it runs before TensorFlow is imported, so a refusal
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import glob
 import hashlib
@@ -43,6 +50,8 @@ import shutil
 import time
 
 from wsol_tf.files import read_json, write_json
+from wsol_tf.training import lock
+from wsol_tf.training.lock import WorkdirBusy as WorkdirBusy  # raised by prepare, remove_run
 
 RUN_FILE = "run.json"
 CONFIG_FILE = "config.json"
@@ -61,6 +70,7 @@ RESUMABLE_FIELDS = (
     "workdir",
     "data_dir",
     "experiment",
+    "follow_outside_links",
 )
 # Files and folders a run writes in its workdir (anything else means it is not ours).
 RUN_ENTRIES = (
@@ -160,17 +170,25 @@ def differences(old, new, old_data=None, new_data=None) -> list[str]:
     return diffs
 
 
-def check_deletable(workdir):
-    """Deleting a workdir is for earlier runs only: RunMismatch, deleting nothing, when it
-    holds files but no run (no config.json, entries that are not a run's)."""
-    if not os.path.isdir(workdir) or os.path.isfile(os.path.join(workdir, CONFIG_FILE)):
+def holds_a_run(workdir) -> bool:
+    """Whether `workdir` is a run's folder, which may be moved aside or deleted: it holds a
+    config.json, or only what a run writes (a run that never wrote its config)."""
+    if os.path.isfile(os.path.join(workdir, CONFIG_FILE)):
+        return True
+    return not _foreign(sorted(os.listdir(workdir)))
+
+
+def check_removable(workdir, how="delete", what="--workdir"):
+    """Moving aside or deleting a workdir is for runs only: RunMismatch, changing nothing,
+    when it holds files but no run (no config.json, entries that are not a run's)."""
+    if not os.path.isdir(workdir) or holds_a_run(workdir):
         return
-    foreign = _foreign(sorted(os.listdir(workdir)))
-    if foreign:
-        raise RunMismatch(
-            f"--workdir={workdir} holds files that are not a training run (no {CONFIG_FILE}; "
-            f"found {_listing(foreign)}). Nothing was deleted: give an empty or new --workdir."
-        )
+    done = "deleted" if how == "delete" else "moved"
+    raise RunMismatch(
+        f"{f'{what}={workdir}' if what else workdir} holds files that are not a training run "
+        f"(no {CONFIG_FILE}; found {_listing(_foreign(sorted(os.listdir(workdir))))}). Nothing "
+        f"was {done}: give an empty or new {what or 'folder'}."
+    )
 
 
 def _foreign(entries):
@@ -224,24 +242,53 @@ def _checkpoint_files_exist(workdir, step):
     return os.path.isfile(prefix + ".index") and bool(glob.glob(glob.escape(prefix) + ".data-*"))
 
 
-def move_aside(workdir: str) -> str:
-    """Renames `workdir` to `<workdir>.replaced-<YYYYmmdd-HHMMSS>[-n]`; returns the new path."""
+def move_aside(workdir: str, what="--workdir") -> str:
+    """Renames `workdir` to `<workdir>.replaced-<YYYYmmdd-HHMMSS>[-n]`; returns the new path.
+    Under its lock: `WorkdirBusy` when another live process holds it."""
     stamp = time.strftime("%Y%m%d-%H%M%S")
     base = workdir.rstrip(os.sep)
     target, n = f"{base}.replaced-{stamp}", 1
     while os.path.exists(target):
         target, n = f"{base}.replaced-{stamp}-{n}", n + 1
-    os.replace(workdir, target)
-    return target
+    return lock.move(workdir, target, what)
 
 
-def remove_run(workdir, how, print_fn=print, why="holds another run"):
-    """Moves a workdir aside ("move") or deletes it ("delete"); reports what it did."""
+def remove_run(workdir, how, print_fn=print, why="holds another run", what="--workdir"):
+    """Moves a run's workdir aside ("move") or deletes it ("delete"); reports what it did.
+
+    Raises RunMismatch for a folder that holds no run and `WorkdirBusy` for one that another
+    live process holds, changing nothing.
+    """
+    check_removable(workdir, how, what)
     if how == "delete":
-        shutil.rmtree(workdir)
+        _delete_run(workdir, what)
         print_fn(f"{workdir} {why}: deleted")
     else:
-        print_fn(f"{workdir} {why}: moved to {move_aside(workdir)}")
+        print_fn(f"{workdir} {why}: moved to {move_aside(workdir, what)}")
+
+
+def _delete_run(workdir, what):
+    """Deletes a run's files under its lock. The folder and the lock stay while this process
+    holds it (its new run goes on there); otherwise the folder goes too."""
+    with lock.hold(workdir, what):
+        for name in os.listdir(workdir):
+            path = os.path.join(workdir, name)
+            if name == lock.LOCK_FILE:
+                continue
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path)
+            else:
+                os.remove(path)
+    if not lock.holds(workdir):
+        with contextlib.suppress(OSError):  # another process may have taken it since
+            os.rmdir(workdir)
+
+
+def writer(workdir, what="--workdir"):
+    """The context in which a process writes a run: its workdir's lock (`lock.hold`), or
+    nothing for the other workers of a multi-worker run, which share the chief's workdir
+    and write no run files."""
+    return lock.hold(workdir, what) if is_chief_process() else contextlib.nullcontext()
 
 
 def is_chief_process():
@@ -294,7 +341,7 @@ def prepare(
         data: its `data_identity`.
         steps_per_epoch: the run's steps per epoch (for "fewer epochs than done").
         resume: continue the same run; False starts over (the old run is moved aside, or
-            deleted with replace="delete").
+            deleted with replace="delete"; a folder that holds no run is refused).
         replace: a workdir holding another run: "refuse" (`RunMismatch` naming the
             differences), "move" aside, or "delete".
         fork_from: another run's workdir whose latest checkpoint starts this run.
@@ -305,7 +352,9 @@ def prepare(
 
     Raises:
         RunMismatch (a ValueError) when the workdir holds another run, more epochs of this
-        one, or files that are not a run; FileNotFoundError for a missing fork source.
+        one, or files that are not a run; FileNotFoundError for a missing fork source;
+        `WorkdirBusy` (an OSError) when it would move or delete a run another live process
+        holds.
     """
     from wsol_tf.training.config import TrainConfig
 
@@ -322,11 +371,12 @@ def prepare(
     if fork:
         run["forked_from"] = fork
     entries = sorted(os.listdir(workdir)) if os.path.isdir(workdir) else []
+    entries = [e for e in entries if e != lock.LOCK_FILE]  # a writer's lock, not the run's
     chief = is_chief_process()
     config_path = os.path.join(workdir, CONFIG_FILE)
     foreign = _foreign(entries)
-    if replace == "delete":
-        check_deletable(workdir)
+    if replace == "delete" or (entries and not resume):
+        check_removable(workdir, "delete" if replace == "delete" else "move")
     if entries and not resume:
         if chief:
             remove_run(workdir, "delete" if replace == "delete" else "move", print_fn,
@@ -346,10 +396,10 @@ def prepare(
     else:
         try:
             old = TrainConfig.load(workdir)
+            old_run = read_run_record(workdir)
         except (ValueError, TypeError) as error:
-            old = None
-            reason = f"--workdir={workdir}: {str(error).rstrip('.')}"  # names config.json
-        old_run = read_json(os.path.join(workdir, RUN_FILE)) if old is not None else None
+            old = old_run = None
+            reason = f"--workdir={workdir}: {str(error).rstrip('.')}"  # names the file
     if old is not None:
         diffs = differences(old, config, (old_run or {}).get("data"), data)
         if not (old_run or {}).get("data") and _folder(old.data_dir) != _folder(config.data_dir):
@@ -445,6 +495,22 @@ def write_run_files(config, records, plan):
     config.save()
     write_json(os.path.join(config.workdir, "classes.json"), list(records.class_names), indent=1)
     write_json(os.path.join(config.workdir, RUN_FILE), plan.run)
+
+
+def read_run_record(workdir):
+    """run.json's content (None for a run from before it); ValueError naming the file when it
+    is not a run's record."""
+    path = os.path.join(workdir, RUN_FILE)
+    run = read_json(path, dict)
+    if run is None:
+        return None
+    sessions = run.get("sessions", [])
+    if not (isinstance(run.get("data") or {}, dict) and isinstance(sessions, list)
+            and all(isinstance(s, dict) for s in sessions)):  # fmt: skip
+        raise ValueError(
+            f'{path}: cannot be read (expected "data" an object and "sessions" a list of objects).'
+        )
+    return run
 
 
 def record_fallback(workdir, step, skipped):
