@@ -24,18 +24,15 @@ import common  # noqa: E402
 
 
 def specs(model, scorecam_max_channels=64):
-    from wsol_tf.evaluation.extractors import CamSpec
+    from wsol_tf.evaluation.extractors import EXTRACTORS, CamSpec
 
     middle = {"tinyvgg": "block3_conv2", "mobilenetv1": "conv_pw_11_relu"}.get(
         model.backbone.name, None
     )
+    # Every registered extractor (the cap matters to Score-CAM only).
     out = {
-        "classic": CamSpec("classic"),
-        "gradcam": CamSpec("gradcam"),
-        "gradcampp": CamSpec("gradcampp"),
-        "layercam": CamSpec("layercam"),
-        "eigencam": CamSpec("eigencam"),
-        "scorecam": CamSpec("scorecam", scorecam_max_channels=scorecam_max_channels),
+        name: CamSpec(name, scorecam_max_channels=scorecam_max_channels)
+        for name in EXTRACTORS.names()
     }
     if middle:
         out[f"layercam {middle}+features"] = CamSpec("layercam", layers=(middle, "features"))
@@ -62,7 +59,7 @@ def main():
     from wsol_tf.evaluation.extractors import ScoreMapper
 
     if args.checkpoint:
-        from wsol_tf.training.checkpoints import load_model
+        from wsol_tf.runs.checkpoints import load_model
 
         model, config, _ = load_model(args.checkpoint)
         what = f"{args.checkpoint} ({config.model}, {config.method})"

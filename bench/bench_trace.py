@@ -35,7 +35,7 @@ def fresh_trainer(model, size, batch_size, workdir, variant):
     """A fresh Trainer's training call (`variant` "loop": the function used before)."""
     import tensorflow as tf
 
-    from wsol_tf.training.config import TrainConfig
+    from wsol_tf.runs.config import TrainConfig
     from wsol_tf.training.trainer import Trainer
 
     config = TrainConfig.from_settings(

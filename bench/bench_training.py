@@ -83,7 +83,7 @@ def trainer_round(model, method, size, batch_size, steps, workdir):
     """A callable running `steps` steps of our Trainer's compiled loop (one call)."""
     import tensorflow as tf
 
-    from wsol_tf.training.config import TrainConfig
+    from wsol_tf.runs.config import TrainConfig
     from wsol_tf.training.trainer import Trainer
 
     config = TrainConfig.from_settings(
@@ -119,8 +119,9 @@ def adl_layers_round(model, batch_size, steps):
     import tensorflow as tf
 
     from wsol_tf.layers import ADL
+    from wsol_tf.models.layer_walk import all_layers
 
-    layers = [layer for layer in model._flatten_layers() if isinstance(layer, ADL)]
+    layers = [layer for layer in all_layers(model) if isinstance(layer, ADL)]
     rng = tf.random.Generator.from_seed(0)
     inputs = [rng.normal((batch_size, *layer.input.shape[1:])) for layer in layers]
 

@@ -27,7 +27,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m wsol_tf.data")
     commands = parser.add_subparsers(dest="command", required=True)
     check = commands.add_parser("check", help="validate a dataset folder")
-    check.add_argument("--dataset", required=True, choices=DATASETS)
+    check.add_argument("--dataset", required=True, choices=DATASETS.names())
     check.add_argument("--data_dir", default=None, help="dataset folder (tfds: its data_dir)")
     check.add_argument("--split", action="append", help="split to check (repeatable; default all)")
     check.add_argument("--json", default=None, help="write one record per image to this file")

@@ -14,25 +14,12 @@ import os
 
 import numpy as np
 
+from wsol_tf.data import datasets
 from wsol_tf.data.annotations import box_problem
 from wsol_tf.data.datasets import load_split, require_data_dir
 from wsol_tf.files import check_writable, write_json
 
 LISTED = 20  # problems named per kind and split in the printed report (JSON: all)
-
-
-def default_splits(dataset, data_dir):
-    """The splits a dataset folder has (those `check` visits without --split)."""
-    if dataset == "imagenet":
-        return [s for s in ("train", "val") if os.path.isdir(os.path.join(data_dir, s))]
-    if dataset == "wsol_metadata":
-        root = os.path.join(data_dir, "wsol_metadata")
-        return sorted(e.name for e in os.scandir(root) if e.is_dir()) if os.path.isdir(root) else []
-    if dataset == "folder":
-        return ["train"]
-    if dataset == "tfds_imagenet":
-        return ["train", "val"]
-    return ["train", "test"]
 
 
 def scan_images(source):
@@ -238,7 +225,7 @@ def check(dataset, data_dir, splits=None, json_path=None, print_fn=print, **opti
         malformed annotation (naming the file and line).
     """
     require_data_dir(dataset, data_dir)
-    splits = splits or default_splits(dataset, data_dir)
+    splits = splits or datasets.get(dataset).splits_in(data_dir)
     if not splits:
         raise FileNotFoundError(f"--dataset={dataset} --data_dir={data_dir}: no splits found.")
     reports, images = {}, []

@@ -28,6 +28,7 @@ import os
 import numpy as np
 
 from wsol_tf.data.annotations import refuse_paths_outside
+from wsol_tf.data.dataset import DATASETS, Dataset
 from wsol_tf.data.records import Records, pad_boxes
 from wsol_tf.data.sizes import image_size_hw
 
@@ -229,3 +230,13 @@ def held_out_ids(train_ids, class_of, per_class, seed, where):
             )
         chosen.update(ids[k] for k in rng.permutation(len(ids))[:per_class])
     return chosen
+
+
+DATASETS.add(
+    "cub",
+    Dataset(
+        load=load_cub,
+        options=("val_per_class", "val_seed", "follow_outside_links"),
+        needs_data_dir=True,
+    ),
+)

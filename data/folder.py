@@ -12,6 +12,7 @@ import os
 
 import numpy as np
 
+from wsol_tf.data.dataset import DATASETS, Dataset
 from wsol_tf.data.records import Records, pad_boxes
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp")  # lower case
@@ -72,3 +73,13 @@ def load_folder(data_dir, split="train"):
         class_names=classes,
         source=folder,
     )
+
+
+DATASETS.add(
+    "folder",
+    Dataset(
+        load=load_folder,
+        needs_data_dir=True,
+        default_splits=("train",),
+    ),
+)

@@ -32,6 +32,7 @@ import xml.etree.ElementTree as ET
 import numpy as np
 
 from wsol_tf.data.annotations import line_error, numbered_lines, parse_box
+from wsol_tf.data.dataset import DATASETS, Dataset
 from wsol_tf.data.folder import IMAGE_EXTENSIONS as FOLDER_IMAGE_EXTENSIONS
 from wsol_tf.data.records import Records, pad_boxes
 
@@ -263,3 +264,18 @@ def _load_val(data_dir, folder, index_of, class_names):
         source=folder,
         image_sizes=None if sizes is None else np.array(sizes, np.int32),
     )
+
+
+def present_splits(data_dir):
+    """The splits whose folder `data_dir` has."""
+    return [s for s in SPLITS if os.path.isdir(os.path.join(data_dir, s))]
+
+
+DATASETS.add(
+    "imagenet",
+    Dataset(
+        load=load_imagenet,
+        needs_data_dir=True,
+        default_splits=present_splits,
+    ),
+)

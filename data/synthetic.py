@@ -64,8 +64,13 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
+
+from wsol_tf.data.cub import load_cub
+from wsol_tf.data.dataset import DATASETS, Dataset
+
+# cv2 is imported inside the drawing functions: the dataset list (flag checks) imports this
+# module, and cv2 alone takes about half a second.
 
 # Bump when the generated content changes, so ensure_synthetic never reuses a stale cache.
 VERSION = 2
@@ -161,6 +166,8 @@ def class_specs(num_classes: int, body_hue_noise: float = BODY_HUE_NOISE) -> lis
 
 def _hsv_to_bgr(h: float, s: float, v: float) -> np.ndarray:
     """One HSV colour (OpenCV ranges) to a float32 BGR triple in [0, 255]."""
+    import cv2
+
     hsv = np.array([[[h % 180.0, np.clip(s, 0, 255), np.clip(v, 0, 255)]]], np.float32)
     hsv[..., 0] *= 2.0  # float HSV in OpenCV uses degrees and S, V in [0, 1].
     hsv[..., 1:] /= 255.0
@@ -204,6 +211,8 @@ def _class_body_texture(xx, yy, rng, spec: ClassSpec):
 
 def _background(rng, height: int, width: int) -> np.ndarray:
     """Muted smooth colour field with blobs and lines; uint8 (H, W, 3) BGR."""
+    import cv2
+
     cells = (int(rng.integers(2, 6)), int(rng.integers(2, 6)))
     hsv = np.stack(
         [
@@ -234,6 +243,8 @@ def _background(rng, height: int, width: int) -> np.ndarray:
 
 def _glyph_mask(height, width, glyph, cx, cy, size, phi) -> np.ndarray:
     """Anti-aliased glyph of half-size ``size`` centred on (cx, cy), rotated; (H, W) in [0, 1]."""
+    import cv2
+
     canvas = np.zeros((height, width), np.uint8)
     shift = 4  # cv2 sub-pixel coordinates: fixed point with 4 fractional bits.
     scale = float(1 << shift)
@@ -439,6 +450,8 @@ def generate(
     Raises:
       FileExistsError: ``root`` exists and is not empty.
     """
+    import cv2
+
     params = {
         "num_classes": num_classes,
         "train_per_class": train_per_class,
@@ -579,3 +592,19 @@ def ensure_synthetic(cache_dir=None, **params) -> pathlib.Path:
                               if os.environ.get(CACHE_VARIABLE) else cache)  # fmt: skip
         reason = error.strerror or str(error)
         raise OSError(f"{where}: cannot write the synthetic dataset there ({reason})") from None
+
+
+def load_synthetic(cache_dir, split, **options):
+    """A split of the default synthetic set (generated into `cache_dir` on first use; None:
+    `default_cache_dir()`), read as the CUB layout it is; `options` are `load_cub`'s."""
+    return load_cub(str(ensure_synthetic(cache_dir=cache_dir)), split, **options)
+
+
+DATASETS.add(
+    "synthetic",
+    Dataset(
+        load=load_synthetic,
+        options=("val_per_class", "val_seed"),
+        generator_key=cache_key,
+    ),
+)

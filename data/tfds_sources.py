@@ -16,15 +16,31 @@ a tf.data.Dataset of images instead of paths (see `pipeline.make_dataset`).
 """
 
 import dataclasses
+import functools
 import os
 
 import numpy as np
-import tensorflow as tf
 
-TFDS_NAMES = {
-    "tfds_cub": "caltech_birds2011",
-    "tfds_pets": "oxford_iiit_pet",
-    "tfds_imagenet": "imagenet2012",
+from wsol_tf.data.dataset import DATASETS, Dataset
+
+
+@dataclasses.dataclass(frozen=True)
+class TfdsDataset:
+    """A tfds dataset as we read it: its tfds name, where its boxes come from ("bbox",
+    "mask" or "none", see `TfdsSource`), the splits `check` visits and `load_tfds`'s
+    options it takes."""
+
+    tfds_name: str
+    box_mode: str
+    splits: tuple = ("train", "test")
+    options: tuple = ()
+
+
+TFDS = {
+    "tfds_cub": TfdsDataset("caltech_birds2011", "bbox"),
+    "tfds_pets": TfdsDataset("oxford_iiit_pet", "mask"),
+    # Prepared from the ILSVRC tars in manual_dir when it is not yet.
+    "tfds_imagenet": TfdsDataset("imagenet2012", "none", ("train", "val"), ("manual_dir",)),
 }
 # Our split names -> tfds's; any other tfds split string (e.g. "train[:90%]") passes through.
 SPLIT_ALIASES = {"val": "validation"}
@@ -111,6 +127,7 @@ class TfdsSource:
         tfds box as stored (normalized ymin, xmin, ymax, xmax; "bbox" mode only) and
         ``mask`` (H, W, 1) uint8 (the ``mask_feature``, when there is one).
         """
+        import tensorflow as tf
         import tensorflow_datasets as tfds
 
         read_config = tfds.ReadConfig(
@@ -162,6 +179,8 @@ class TfdsSource:
 
 def normalized_yxyx_to_pixels(boxes, image_shape):
     """(M, 4) tfds boxes (ymin, xmin, ymax, xmax in [0, 1]) -> (M, 4) x0, y0, x1, y1 pixels."""
+    import tensorflow as tf
+
     h = tf.cast(image_shape[0], tf.float32)
     w = tf.cast(image_shape[1], tf.float32)
     ymin, xmin, ymax, xmax = tf.unstack(tf.cast(boxes, tf.float32), axis=-1)
@@ -174,6 +193,8 @@ def trimap_box(mask):
     Pixel columns c0..c1 and rows r0..r1 map to x0 = c0, x1 = c1 + 1 (edge
     coordinates, as CUB's x + w). An image without pet pixels has no box.
     """
+    import tensorflow as tf
+
     mask = tf.squeeze(tf.cast(mask, tf.int32), -1) if mask.shape.rank == 3 else mask
     pet = tf.logical_or(tf.equal(mask, 1), tf.equal(mask, 3))
     rows = tf.where(tf.reduce_any(pet, axis=1))[:, 0]
@@ -232,12 +253,12 @@ def load_tfds(dataset, data_dir, split, manual_dir=None):
     """A `TfdsSource` for dataset "tfds_cub", "tfds_pets" or "tfds_imagenet".
 
     Args:
-        dataset: one of TFDS_NAMES.
+        dataset: one of TFDS.
         data_dir: the tfds data_dir (None: tfds's default ~/tensorflow_datasets).
         split: "train", "test", "val" (= tfds "validation") or any tfds split string.
         manual_dir: (imagenet2012 only) folder of the ILSVRC tars.
     """
-    name = TFDS_NAMES[dataset]
+    name = TFDS[dataset].tfds_name
     builder = prepared_builder(name, data_dir, manual_dir=manual_dir)
     tfds_split = SPLIT_ALIASES.get(split, split)
     try:
@@ -247,11 +268,21 @@ def load_tfds(dataset, data_dir, split, manual_dir=None):
         raise ValueError(
             f"tfds dataset {name}: no split {split!r} (splits: {known}) ({error})."
         ) from None
-    box_mode = {"tfds_cub": "bbox", "tfds_pets": "mask", "tfds_imagenet": "none"}[dataset]
     return TfdsSource(
         builder=builder,
         split=tfds_split,
-        box_mode=box_mode,
+        box_mode=TFDS[dataset].box_mode,
         class_names=list(builder.info.features["label"].names),
         num_examples=int(num_examples),
+    )
+
+
+for _name, _spec in TFDS.items():
+    DATASETS.add(
+        _name,
+        Dataset(
+            load=functools.partial(load_tfds, _name),
+            options=_spec.options,
+            default_splits=_spec.splits,
+        ),
     )

@@ -36,6 +36,7 @@ from wsol_tf.data.annotations import (
     refuse_paths_outside,
     require_file,
 )
+from wsol_tf.data.dataset import DATASETS, Dataset
 from wsol_tf.data.imagenet import MAPPING, read_synset_mapping
 from wsol_tf.data.records import Records, pad_boxes
 
@@ -244,3 +245,20 @@ def _require_all(ids, table, path):
     missing = [i for i in ids if i not in table]
     if missing:
         raise ValueError(f"{path}: no line for image id {missing[0]!r} of image_ids.txt.")
+
+
+def metadata_splits(data_dir):
+    """The split folders of `<data_dir>/wsol_metadata` (sorted; none when it is missing)."""
+    root = os.path.join(data_dir, "wsol_metadata")
+    return sorted(e.name for e in os.scandir(root) if e.is_dir()) if os.path.isdir(root) else []
+
+
+DATASETS.add(
+    "wsol_metadata",
+    Dataset(
+        load=load_wsol_metadata,
+        options=("metadata_dir", "image_root", "mask_root", "follow_outside_links"),
+        needs_data_dir=True,
+        default_splits=metadata_splits,
+    ),
+)

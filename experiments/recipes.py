@@ -11,8 +11,8 @@ Tensorpack ADL (junsukchoe/ADL, train.py / config.py / run_train.sh):
 - base lr 0.1 for ResNet50-SE on CUB (run_train.sh), 0.01 otherwise (the
   config default). MobileNetV1 and InceptionV3 were never released: their
   settings here are the same recipe with weight decay 1e-4 (an assumption).
-ADL's positions and gamma are each backbone's paper defaults
-(`wsol_tf.models.default_positions` / `default_gamma`); drop_rate 0.75.
+ADL's positions and gamma are each backbone's paper defaults (its spec's
+`default_positions` / `default_gamma`, `wsol_tf.models.spec(name)`); drop_rate 0.75.
 """
 
 # Table 3 of the ADL paper: (Top-1 Loc, Top-1 Clas) per dataset; None = not reported.

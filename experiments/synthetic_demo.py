@@ -9,7 +9,7 @@ CPU-sized TinyVGG-GAP trained from scratch at 96 px, so only the direction of
 the effect is comparable, not the numbers.
 """
 
-from wsol_tf.training.config import TrainConfig
+from wsol_tf.runs.config import TrainConfig
 
 COMMON = dict(
     model="tinyvgg",

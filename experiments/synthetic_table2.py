@@ -45,7 +45,7 @@ def runs(seeds=SEEDS, **overrides):
         for seed in seeds:
             if positions is None:
                 settings = cam_settings(**overrides)
-            elif tuple(positions) == tuple(models.default_positions("tinyvgg")):
+            elif tuple(positions) == models.spec("tinyvgg").default_positions:
                 settings = adl_settings(**overrides)  # the main ADL run: trained once
             else:
                 settings = adl_settings(**overrides, positions=positions)

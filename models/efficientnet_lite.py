@@ -37,6 +37,7 @@ import dataclasses
 import math
 
 from wsol_tf.models._lazy import keras
+from wsol_tf.models.spec import BackboneSpec, BackboneWeights, register
 from wsol_tf.models.taps import Taps
 from wsol_tf.models.torch_pretrained import TorchWeights
 
@@ -120,51 +121,40 @@ def block_positions(block):
 
 
 class EfficientNetLite:
-    """One EfficientNet-Lite variant, with the interface of a backbone module.
-
-    Attributes (as `wsol_tf.models.BACKBONES` modules): NAME, POSITIONS, DEFAULT_POSITIONS,
-    DEFAULT_GAMMA, FEATURE_STRIDE (at the default last stride), LAST_STRIDES, TORCH_WEIGHTS,
-    RESOLUTION (the ImageNet input size), `build_features`, `torch_names`.
+    """The builder of one EfficientNet-Lite variant: its blocks, feature extractor and torch
+    naming (its registered `BackboneSpec` is `SPECS[name]`).
 
     Args:
         name: "efficientnet_lite0" etc.
         width: width coefficient.
         depth: depth coefficient.
-        resolution: the variant's ImageNet input size.
-        torch_weights: `TorchWeights` of its pip package.
+
+    Example:
+        lite = EfficientNetLite("efficientnet_lite0", width=1.0, depth=1.0)
+        lite.build_features(taps, image_size=(224, 224), last_stride=1)  # 14x14 map
     """
 
-    DEFAULT_GAMMA = 0.9
-    FEATURE_STRIDE = 32
-    LAST_STRIDES = LAST_STRIDES
-    DEFAULT_LAST_STRIDE = 2
-
-    def __init__(self, name, width, depth, resolution, torch_weights):
-        self.NAME = name
+    def __init__(self, name, width, depth):
+        self.name = name
         self.width = width
         self.depth = depth
-        self.RESOLUTION = resolution
-        self.TORCH_WEIGHTS = torch_weights
-        self.BLOCKS = blocks(width, depth)
-        self.POSITIONS = (
+        self.blocks = blocks(width, depth)
+        self.positions = (
             "stem_relu",
-            *[p for block in self.BLOCKS for p in block_positions(block)],
+            *[p for block in self.blocks for p in block_positions(block)],
             "features",
         )
-        # The paper's ResNet50-SE setting transposed (its 2nd-to-last stage, last stage, head):
-        # the last residual output of stage 5 (14x14 at 224), of stage 6, and the head.
-        last_add = {b.stage: f"{b.name}_add" for b in self.BLOCKS if b.residual}
-        self.DEFAULT_POSITIONS = (last_add[5], last_add[6], "features")
 
     def __repr__(self):
-        return f"EfficientNetLite({self.NAME!r})"
+        return f"EfficientNetLite({self.name!r})"
 
-    def feature_stride(self, last_stride=DEFAULT_LAST_STRIDE):
-        return 32 if last_stride == 2 else 16
+    def default_positions(self):
+        """The paper's ResNet50-SE setting transposed (its 2nd-to-last stage, last stage,
+        head): the last residual output of stage 5 (14x14 at 224), of stage 6, and the head."""
+        last_add = {b.stage: f"{b.name}_add" for b in self.blocks if b.residual}
+        return (last_add[5], last_add[6], "features")
 
-    def build_features(
-        self, inserter: Taps, image_size=(224, 224), last_stride=DEFAULT_LAST_STRIDE
-    ):
+    def build_features(self, inserter: Taps, image_size=(224, 224), last_stride=2):
         """The backbone alone: images -> the head's ReLU6 map (layer "features").
 
         Args:
@@ -178,7 +168,7 @@ class EfficientNetLite:
         """
         if last_stride not in LAST_STRIDES:
             raise ValueError(
-                f"last_stride={last_stride!r} for {self.NAME}: valid: "
+                f"last_stride={last_stride!r} for {self.name}: valid: "
                 f"{', '.join(map(str, LAST_STRIDES))}."
             )
         inputs = keras.Input((image_size[0], image_size[1], 3), name="image")
@@ -189,7 +179,7 @@ class EfficientNetLite:
         x = _bn(x, "stem_bn")
         x = keras.layers.ReLU(6.0, name="stem_relu")(x)
         x = inserter.after("stem_relu", x)
-        for block in self.BLOCKS:
+        for block in self.blocks:
             stride = block.stride
             if block.stage == LAST_STRIDED_STAGE and stride == 2:
                 stride = last_stride
@@ -199,13 +189,13 @@ class EfficientNetLite:
         x = keras.layers.ReLU(6.0, name="features")(x)
         x = inserter.after("features", x)
         inserter.check_all_inserted()
-        return keras.Model(inputs, x, name=f"{self.NAME}_features")
+        return keras.Model(inputs, x, name=f"{self.name}_features")
 
     def torch_names(self, model):
         """{our layer: torch parameter names} of the backbone (not the ImageNet head)."""
         del model  # the naming does not depend on the instance
         names = {"stem_conv": ["_conv_stem.weight"], "stem_bn": _torch_bn("_bn0")}
-        for i, block in enumerate(self.BLOCKS):
+        for i, block in enumerate(self.blocks):
             prefix = f"_blocks.{i}"
             if block.expansion != 1:
                 names[f"{block.name}_expand_conv"] = [f"{prefix}._expand_conv.weight"]
@@ -271,18 +261,32 @@ def _weights(variant):
     )
 
 
-# (width, depth, resolution) of the TF Lite builder.
-LITE0 = EfficientNetLite("efficientnet_lite0", 1.0, 1.0, 224, _weights(0))
-LITE1 = EfficientNetLite("efficientnet_lite1", 1.0, 1.1, 240, _weights(1))
-LITE2 = EfficientNetLite("efficientnet_lite2", 1.1, 1.2, 260, _weights(2))
-VARIANTS = {v.NAME: v for v in (LITE0, LITE1, LITE2)}
+# (width, depth) of the TF Lite builder.
+LITE0 = EfficientNetLite("efficientnet_lite0", width=1.0, depth=1.0)
+LITE1 = EfficientNetLite("efficientnet_lite1", width=1.0, depth=1.1)
+LITE2 = EfficientNetLite("efficientnet_lite2", width=1.1, depth=1.2)
+VARIANTS = {lite.name: lite for lite in (LITE0, LITE1, LITE2)}
 
-# The module itself is EfficientNet-Lite0, like the other backbone modules.
-NAME = LITE0.NAME
-POSITIONS = LITE0.POSITIONS
-DEFAULT_POSITIONS = LITE0.DEFAULT_POSITIONS
-DEFAULT_GAMMA = LITE0.DEFAULT_GAMMA
-FEATURE_STRIDE = LITE0.FEATURE_STRIDE
-TORCH_WEIGHTS = LITE0.TORCH_WEIGHTS
-build_features = LITE0.build_features
-torch_names = LITE0.torch_names
+
+def _spec(lite, variant, resolution):
+    """The registered spec of one variant (`resolution`: its ImageNet input side)."""
+    return register(
+        BackboneSpec(
+            name=lite.name,
+            build_features=lite.build_features,
+            positions=lite.positions,
+            default_positions=lite.default_positions(),
+            preprocessing="tf",
+            default_gamma=0.9,
+            last_strides=LAST_STRIDES,
+            feature_stride=32,  # at last_stride 2, the ImageNet model's
+            weights=BackboneWeights(
+                torch=_weights(variant), torch_names=lite.torch_names, resolution=resolution
+            ),
+        )
+    )
+
+
+SPECS = {
+    spec.name: spec for spec in (_spec(LITE0, 0, 224), _spec(LITE1, 1, 240), _spec(LITE2, 2, 260))
+}

@@ -39,16 +39,13 @@ import re
 
 from wsol_tf.models._lazy import keras
 from wsol_tf.models.pretrained import KerasWeights
+from wsol_tf.models.spec import BackboneSpec, BackboneWeights, register
 from wsol_tf.models.taps import Taps
 
 NAME = "inceptionv3"
 HEAD_CHANNELS = 1024
 POSITIONS = (*[f"mixed{i}" for i in range(8)], "spg_a3_1b", "features")
-DEFAULT_POSITIONS = ("mixed2", "mixed7", "features")
-DEFAULT_GAMMA = 0.8
 MIN_IMAGE_SIZE = 64  # the stem's valid convs and pools (TrainConfig.validate checks it)
-# Learning-rate groups: the SPG head and the classifier are new.
-NEW_LAYER_PREFIXES = ("spg_", "features", "classifier")
 KERAS_WEIGHTS = KerasWeights(
     application="InceptionV3",
     file_name="inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5",
@@ -183,3 +180,22 @@ def match_keras_layers(model, reference):
         pairs[f"{name}_conv"] = conv
         pairs[f"{name}_bn"] = norm
     return pairs
+
+
+SPEC = register(
+    BackboneSpec(
+        name=NAME,
+        build_features=build_features,
+        positions=POSITIONS,
+        default_positions=("mixed2", "mixed7", "features"),  # wsolevaluation's ADL
+        preprocessing="tf",
+        default_gamma=0.8,
+        side_taps=("mixed2", "mixed6"),  # wsolevaluation's SPG: Mixed_5d, Mixed_6d
+        new_layer_prefixes=("spg_", "features", "classifier"),  # the SPG head is new
+        min_image_size=MIN_IMAGE_SIZE,
+        feature_stride=None,  # `feature_map_size`: keras' VALID stem
+        weights=BackboneWeights(
+            keras=KERAS_WEIGHTS, match_keras_layers=match_keras_layers, resolution=299
+        ),
+    )
+)

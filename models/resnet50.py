@@ -21,10 +21,10 @@ included) + 409,800 (classifier) = 23,997,512.
 
 from wsol_tf.models._lazy import keras
 from wsol_tf.models.pretrained import KerasWeights
+from wsol_tf.models.spec import BackboneSpec, BackboneWeights, register
 from wsol_tf.models.taps import Taps
 
 NAME = "resnet50"
-FEATURE_STRIDE = 16
 # (stage, bottleneck width, blocks, stride of the first block)
 STAGES = ((2, 64, 3, 1), (3, 128, 4, 2), (4, 256, 6, 2), (5, 512, 3, 1))
 BN_EPSILON = 1.001e-5
@@ -37,8 +37,10 @@ def block_output_names(stages=STAGES):
 
 
 POSITIONS = ("pool1_pool", *block_output_names())
+# The paper's ResNet50-SE setting (ResNet50-SE shares them).
 DEFAULT_POSITIONS = ("conv4_block1_out", "conv5_block1_out", "features")
-DEFAULT_GAMMA = 0.9
+# wsolevaluation's ResNet50 SPG (ResNet50-SE shares them).
+SIDE_TAPS = ("conv4_block1_out", "conv4_block6_out")
 # Learning-rate groups: stage 5 and the classifier are new (wsolevaluation trains layer4 and
 # fc at 10x; Tensorpack keeps its ResNet's last stage at 1x).
 NEW_LAYER_PREFIXES = ("conv5_", "features", "classifier")
@@ -105,3 +107,19 @@ def build_features(inserter: Taps, image_size=(224, 224)):
             x = inserter.after(out_name, x)
     inserter.check_all_inserted()
     return keras.Model(inputs, x, name=NAME)
+
+
+SPEC = register(
+    BackboneSpec(
+        name=NAME,
+        build_features=build_features,
+        positions=POSITIONS,
+        default_positions=DEFAULT_POSITIONS,
+        preprocessing="caffe",
+        default_gamma=0.9,
+        side_taps=SIDE_TAPS,
+        new_layer_prefixes=NEW_LAYER_PREFIXES,
+        feature_stride=16,
+        weights=BackboneWeights(keras=KERAS_WEIGHTS),
+    )
+)

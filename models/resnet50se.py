@@ -45,21 +45,15 @@ import functools
 from wsol_tf.models import resnet50
 from wsol_tf.models._lazy import keras
 from wsol_tf.models.pretrained import TensorpackWeights
+from wsol_tf.models.spec import BackboneSpec, BackboneWeights, register
 from wsol_tf.models.taps import Taps
 
 NAME = "resnet50se"
-FEATURE_STRIDE = 16
 STAGES = resnet50.STAGES
 SE_RATIO = 16
 BN_EPSILON = 1e-5
 BN_MOMENTUM = 0.9
-POSITIONS = resnet50.POSITIONS
-DEFAULT_POSITIONS = resnet50.DEFAULT_POSITIONS
-DEFAULT_GAMMA = 0.9
-# Learning-rate groups: Tensorpack trains conv0 and group0-2 at 0.1x and group3 (stage 5)
-# and the classifier at 1x (_LR_SCALE in junsukchoe/ADL train.py).
-NEW_LAYER_PREFIXES = ("conv5_", "features", "classifier")
-KERAS_WEIGHTS = None  # no keras.applications counterpart
+# No keras.applications counterpart: ImageNet weights are Tensorpack's checkpoint.
 TENSORPACK_WEIGHTS = TensorpackWeights(
     "ImageNet-ResNet50-SE.npz", "http://models.tensorpack.com/ResNet/ImageNet-ResNet50-SE.npz"
 )
@@ -163,3 +157,21 @@ def tensorpack_names(model):
             names[f"{ours}_se_reduce"] = [f"{theirs}/fc1/W", f"{theirs}/fc1/b"]
             names[f"{ours}_se_expand"] = [f"{theirs}/fc2/W", f"{theirs}/fc2/b"]
     return names
+
+
+SPEC = register(
+    BackboneSpec(
+        name=NAME,
+        build_features=build_features,
+        positions=resnet50.POSITIONS,
+        default_positions=resnet50.DEFAULT_POSITIONS,
+        preprocessing="tensorpack",
+        default_gamma=0.9,
+        side_taps=resnet50.SIDE_TAPS,
+        # Learning-rate groups: Tensorpack trains conv0 and group0-2 at 0.1x and group3
+        # (stage 5) and the classifier at 1x (_LR_SCALE in junsukchoe/ADL train.py).
+        new_layer_prefixes=resnet50.NEW_LAYER_PREFIXES,
+        feature_stride=16,
+        weights=BackboneWeights(tensorpack=TENSORPACK_WEIGHTS, tensorpack_names=tensorpack_names),
+    )
+)

@@ -13,10 +13,10 @@ block3_pool, block4_conv2.
 """
 
 from wsol_tf.models._lazy import keras
+from wsol_tf.models.spec import BackboneSpec, register
 from wsol_tf.models.taps import Taps
 
 NAME = "tinyvgg"
-FEATURE_STRIDE = 8
 WIDTHS = (32, 64, 128, 256)
 POSITIONS = (
     "block1_conv2",
@@ -28,8 +28,6 @@ POSITIONS = (
     "block4_conv2",
     "features",
 )
-DEFAULT_POSITIONS = ("block2_pool", "block3_pool", "block4_conv2")
-DEFAULT_GAMMA = 0.8
 # ImageNet channel statistics, RGB in [0, 255].
 MEAN = (123.675, 116.28, 103.53)
 STD = (58.395, 57.12, 57.375)
@@ -71,3 +69,17 @@ def build_features(inserter: Taps, image_size=(96, 96), widths=WIDTHS):
     x = inserter.after("features", x)
     inserter.check_all_inserted()
     return keras.Model(inputs, x, name=NAME)
+
+
+SPEC = register(
+    BackboneSpec(
+        name=NAME,
+        build_features=build_features,
+        positions=POSITIONS,
+        default_positions=("block2_pool", "block3_pool", "block4_conv2"),
+        preprocessing="mean_std",  # MEAN, STD above, in a keras Normalization layer
+        default_gamma=0.8,
+        side_taps=("block3_pool", "block4_conv2"),  # VGG16-GAP's SPG taps, one block down
+        feature_stride=8,
+    )
+)

@@ -1,6 +1,6 @@
 """ImageNet initialization from torch `.pth` state dicts (read without torch).
 
-A backbone module that declares `TORCH_WEIGHTS` (a `TorchWeights`: the pip package shipping
+A backbone whose spec's weights declare `torch` (a `TorchWeights`: the pip package shipping
 the file) and `torch_names(model)` (our layer -> the torch parameter names of its weights, in
 Keras' weight order) gets `--pretrained=imagenet` from the installed package, offline, and
 `--pretrained=/path/file.pth` from any file of the same naming. `wsol_tf.models.pretrained`
@@ -14,6 +14,7 @@ import os
 import numpy as np
 
 from wsol_tf.models._lazy import keras
+from wsol_tf.models.assign_weights import assign_weights
 from wsol_tf.models.torch_weights import read_tensors
 
 # Bookkeeping entries of torch state dicts that no Keras weight corresponds to.
@@ -116,8 +117,6 @@ def load_torch(model, names_by_layer, path):
             f"--pretrained={path}: no tensor matches the torch naming of this backbone "
             f"(expected e.g. {expected!r}; the file has {', '.join(sorted(tensors)[:5])} ...)."
         )
-    from wsol_tf.models.pretrained import _assign  # pretrained imports this module
-
-    _assign(model, arrays, f"{path} (shapes after conversion from torch's layout)")
+    assign_weights(model, arrays, f"{path} (shapes after conversion from torch's layout)")
     unused = sorted(k for k in tensors if k not in used and not k.endswith(IGNORED_SUFFIXES))
     return list(arrays), unused, missing

@@ -23,10 +23,10 @@ classifier 205,000 = 19,639,304 (78.6 MB in float32; paper: 78 MB).
 
 from wsol_tf.models._lazy import keras
 from wsol_tf.models.pretrained import KerasWeights
+from wsol_tf.models.spec import BackboneSpec, BackboneWeights, register
 from wsol_tf.models.taps import Taps
 
 NAME = "vgg16gap"
-FEATURE_STRIDE = 16
 BLOCKS = ((64, 2), (128, 2), (256, 3), (512, 3), (512, 3))
 FEATURES_CHANNELS = 1024
 POSITIONS = tuple(
@@ -35,8 +35,6 @@ POSITIONS = tuple(
     for name in [f"block{block}_conv{j}" for j in range(1, convs + 1)]
     + ([f"block{block}_pool"] if block < len(BLOCKS) else [])
 ) + ("features",)
-DEFAULT_POSITIONS = ("block3_pool", "block4_pool", "block5_conv3")
-DEFAULT_GAMMA = 0.8
 KERAS_WEIGHTS = KerasWeights(
     application="VGG16",
     file_name="vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
@@ -95,3 +93,19 @@ def tensorpack_names(model):
         for j in range(1, convs + 1):
             names[f"block{block}_conv{j}"] = [f"conv{block}_{j}/W", f"conv{block}_{j}/b"]
     return names
+
+
+SPEC = register(
+    BackboneSpec(
+        name=NAME,
+        build_features=build_features,
+        positions=POSITIONS,
+        default_positions=("block3_pool", "block4_pool", "block5_conv3"),  # paper, Table 2
+        preprocessing="caffe",
+        default_gamma=0.8,
+        side_taps=("block4_pool", "block5_conv3"),  # wsolevaluation's VGG16 SPG
+        feature_stride=16,
+        weights=BackboneWeights(keras=KERAS_WEIGHTS, tensorpack_names=tensorpack_names),
+        classifier_initializer=classifier_initializer,
+    )
+)

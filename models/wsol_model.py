@@ -2,6 +2,8 @@
 
 import keras
 
+from wsol_tf.models.layer_walk import all_layers
+
 
 class WSOLModel(keras.Model):
     """Images -> dict of named outputs: "features" (the CAM's feature map), "logits", plus
@@ -51,7 +53,7 @@ class WSOLModel(keras.Model):
         """Names of the backbone's layers, input first (what `--cam_layers` may name)."""
         return tuple(layer.name for layer in self.backbone.layers)
 
-    def _layers_model(self, names):
+    def layers_model(self, names):
         """Functional model: images -> [each named backbone layer's output, *backbone outputs]
         (built once per list of names; the same weights, so gradients reach those tensors)."""
         names = tuple(names)
@@ -72,7 +74,7 @@ class WSOLModel(keras.Model):
         """(the call's dict of outputs, [the output of each named backbone layer]) from one
         forward pass; the logits depend on those tensors, so a tape can differentiate to them."""
         names = tuple(names)
-        results = self._layers_model(names)(images, training=training)
+        results = self.layers_model(names)(images, training=training)
         layers, rest = list(results[: len(names)]), list(results[len(names) :])
         features, taps = rest[0], dict(zip(self.tap_names, rest[1:], strict=True))
         if not taps:
@@ -93,7 +95,7 @@ class WSOLModel(keras.Model):
     def get_layer(self, name=None, index=None):
         """A layer of the backbone or of the head by name (the backbone's names come first)."""
         for container in (self.backbone, self.head):
-            for layer in container._flatten_layers(include_self=True):
+            for layer in all_layers(container):
                 if layer.name == name:
                     return layer
         return super().get_layer(name, index)

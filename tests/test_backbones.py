@@ -1,11 +1,16 @@
-"""The paper's backbones: parameter counts by hand, map sizes, ADL placement, inference equality."""
+"""Backbones: one harness over the registry checks every backbone's spec against the model it
+builds (positions, ADL defaults, map size, preprocessing, new layers, weight namings, minimum
+size, SPG's taps, last strides); the paper's backbones' parameter counts by hand."""
+
+import dataclasses
 
 import keras
 import numpy as np
 import pytest
 
-from wsol_tf import models
+from wsol_tf import methods, models
 from wsol_tf.layers import ADL
+from wsol_tf.runs.config import TrainConfig
 
 PAPER_BACKBONES = ("vgg16gap", "resnet50se", "resnet50", "mobilenetv1", "inceptionv3")
 CLASSES = 200
@@ -133,25 +138,8 @@ def _parent_name(layer):
     return layer._inbound_nodes[0].parent_nodes[0].operation.name
 
 
-@pytest.mark.parametrize("name", PAPER_BACKBONES)
-def test_adl_at_default_positions_and_inference_equals_cam(name):
-    size = (64, 96)  # non-square
-    cam = models.build(name, 3, method="cam", image_size=size, seed=0)
-    adl = models.build(name, 3, method="adl", image_size=size, seed=0)
-    adls = [layer for layer in adl.backbone.layers if isinstance(layer, ADL)]
-    assert [_parent_name(layer) for layer in adls] == list(models.default_positions(name))
-    assert {layer.gamma for layer in adls} == {models.default_gamma(name)}
-    assert not any(isinstance(layer, ADL) for layer in cam.backbone.layers)
-    assert cam.count_params() == adl.count_params()  # ADL adds no parameters
-    adl.set_weights(cam.get_weights())
-    x = np.random.default_rng(0).uniform(0, 255, (2, *size, 3)).astype(np.float32)
-    cam_out = cam(x, training=False)["logits"].numpy()
-    np.testing.assert_array_equal(cam_out, adl(x, training=False)["logits"].numpy())
-    assert cam_out.shape == (2, 3) and np.all(np.isfinite(cam_out))
-
-
-def test_paper_gammas():
-    gammas = {n: models.default_gamma(n) for n in PAPER_BACKBONES}
+def test_paper_gammas_and_positions():
+    gammas = {n: models.spec(n).default_gamma for n in PAPER_BACKBONES}
     assert gammas == {
         "vgg16gap": 0.8,
         "resnet50se": 0.9,
@@ -159,8 +147,116 @@ def test_paper_gammas():
         "mobilenetv1": 0.95,
         "inceptionv3": 0.8,
     }
-    assert models.default_positions("vgg16gap") == ("block3_pool", "block4_pool", "block5_conv3")
-    assert models.default_positions("inceptionv3") == ("mixed2", "mixed7", "features")
+    vgg, inception = models.spec("vgg16gap"), models.spec("inceptionv3")
+    assert vgg.default_positions == ("block3_pool", "block4_pool", "block5_conv3")
+    assert inception.default_positions == ("mixed2", "mixed7", "features")
+    assert inception.side_taps == ("mixed2", "mixed6")  # wsolevaluation's SPG
+
+
+def test_a_spec_refuses_positions_it_does_not_offer():
+    tinyvgg = models.spec("tinyvgg")
+    with pytest.raises(ValueError, match=r"side_taps \['pool9'\] are not among its positions"):
+        dataclasses.replace(tinyvgg, side_taps=("block3_pool", "pool9"))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        tinyvgg.default_gamma = 0.5
+
+
+# --- One harness over the registry: every backbone's spec against the model it builds. ------
+
+HARNESS_SIZE = (64, 96)  # non-square, a multiple of 32 (every feature stride), small
+
+
+@pytest.fixture(scope="module")
+def built():
+    """`get(name)` -> (spec, ADL model at HARNESS_SIZE), each built once for the harness."""
+    cache = {}
+
+    def get(name):
+        if name not in cache:
+            spec = models.spec(name)
+            size = tuple(max(s, spec.min_image_size) for s in HARNESS_SIZE)
+            cache[name] = spec, models.build(name, 3, method="adl", image_size=size, seed=0)
+        return cache[name]
+
+    return get
+
+
+@pytest.mark.parametrize("name", models.BACKBONES.names())
+def test_spec_positions_exist_and_adl_sits_at_the_defaults(name, built):
+    spec, model = built(name)
+    assert spec.name == name == model.name
+    layers = set(model.layer_names())
+    assert len(set(spec.positions)) == len(spec.positions)
+    assert set(spec.positions) <= layers, set(spec.positions) - layers
+    adls = [layer for layer in model.backbone.layers if isinstance(layer, ADL)]
+    assert [_parent_name(layer) for layer in adls] == list(spec.default_positions)
+    assert {layer.gamma for layer in adls} == {spec.default_gamma}
+    x = np.random.default_rng(0).uniform(0, 4, (1, 5, 7, 8)).astype(np.float32)
+    for layer in adls:  # no weights, the identity at inference: the model is CAM's
+        assert not layer.weights
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(layer(x, training=False)), x)
+
+
+@pytest.mark.parametrize("name", models.BACKBONES.names())
+def test_spec_map_size_preprocessing_and_new_layers(name, built):
+    spec, model = built(name)
+    h, w = model.image_size
+    features = tuple(model.get_layer("features").output.shape[1:3])
+    if spec.feature_stride is not None:
+        assert features == (h // spec.feature_stride, w // spec.feature_stride)
+    if spec.preprocessing == "mean_std":
+        assert isinstance(model.backbone.get_layer("normalize"), keras.layers.Normalization)
+    else:
+        assert model.backbone.get_layer("preprocess").mode == spec.preprocessing
+    names = [*model.layer_names(), "classifier"]
+    for prefix in spec.new_layer_prefixes:  # a typo would train pretrained layers as new
+        assert any(n.startswith(prefix) for n in names), (prefix, names)
+
+
+@pytest.mark.parametrize("name", models.BACKBONES.names())
+def test_spec_weight_namings_name_layers_of_the_model(name, built):
+    spec, model = built(name)
+    weights = spec.weights
+    if weights.keras is not None:
+        assert hasattr(keras.applications, weights.keras.application)
+    assert weights.tensorpack is None or weights.tensorpack_names is not None
+    assert weights.torch is None or weights.torch_names is not None
+    for namer in (weights.tensorpack_names, weights.torch_names):
+        if namer is None:
+            continue
+        for layer_name, variables in namer(model.backbone).items():
+            layer = model.backbone.get_layer(layer_name)
+            assert len(layer.weights) == len(variables), layer_name
+
+
+@pytest.mark.parametrize("name", models.BACKBONES.names())
+def test_spec_min_size_side_taps_and_last_strides(name, built):
+    spec, model = built(name)
+    below = spec.min_image_size - 1
+    with pytest.raises(ValueError, match=f"--image_size=.*>= {spec.min_image_size}"):
+        TrainConfig.from_settings(model=name, image_size=below).validate()
+    if spec.min_image_size > 16:  # the builder refuses it too, before building anything
+        with pytest.raises(ValueError, match=f"at least {spec.min_image_size}"):
+            models.build(name, 3, image_size=(below, 2 * below))
+    if spec.side_taps:
+        assert len(spec.side_taps) == 2  # SPG's B1, B2
+        method = TrainConfig.from_settings(model=name, method="spg").validate().make_method()
+        assert method.positions == spec.side_taps
+    else:
+        with pytest.raises(
+            ValueError, match=f"no default side-branch positions for --model={name}"
+        ):
+            TrainConfig.from_settings(model=name, method="spg").validate()
+    if not spec.last_strides:
+        with pytest.raises(ValueError, match=f"--last_stride=1: valid: none for --model={name}"):
+            models.build(name, 3, image_size=model.image_size, last_stride=1)
+        return
+    default = tuple(model.get_layer("features").output.shape[1:3])
+    for stride in sorted(spec.last_strides)[:-1]:  # a smaller last stride: a larger map
+        cam = methods.create("cam", backbone=spec)
+        backbone = models.build_backbone(name, cam, model.image_size, last_stride=stride)
+        scale = max(spec.last_strides) // stride
+        assert tuple(backbone.output.shape[1:3]) == tuple(scale * s for s in default), stride
 
 
 def test_adl_at_chosen_positions():

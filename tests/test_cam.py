@@ -125,3 +125,53 @@ def test_scoremaps_for_input_resizes_then_normalizes(feats_kernel):
     # Normalising after the bicubic resize keeps exactly [0, 1] despite overshoot.
     for m in maps:
         assert m.min() == 0.0 and m.max() == 1.0
+
+
+def _per_map_loop(cam):
+    """The evaluator's min-max rule as it was written before the merge (one map at a time)."""
+    maps = np.asarray(cam, np.float64).reshape((-1,) + np.shape(cam)[-2:])
+    out = np.zeros_like(maps)
+    for i, m in enumerate(maps):
+        if np.isfinite(m).all() and m.min() != m.max():
+            out[i] = (m - m.min()) / (m.max() - m.min())
+    return out.reshape(np.shape(cam))
+
+
+def _dead_and_live_maps():
+    rng = np.random.default_rng(3)
+    maps = rng.normal(size=(6, 7, 9)) * 10.0 ** rng.integers(-30, 30, size=(6, 1, 1))
+    maps[1] = 2.5  # constant
+    maps[2, 3, 4] = np.nan
+    maps[3, 0, 0] = np.inf
+    maps[4, 6, 8] = -np.inf
+    return maps
+
+
+def test_the_one_min_max_rule_is_the_per_map_loop_bit_for_bit():
+    maps = _dead_and_live_maps()
+    for dtype in (np.float64, np.float32):
+        got = normalize_scoremap(maps.astype(dtype))
+        assert got.dtype == dtype
+        np.testing.assert_array_equal(got, _per_map_loop(maps.astype(dtype)).astype(dtype))
+    assert not normalize_scoremap(maps)[1:5].any() and normalize_scoremap(maps)[5].max() == 1.0
+
+
+def test_tensorflow_and_numpy_front_ends_share_the_rule():
+    import tensorflow as tf
+
+    from wsol_tf.layers.acol import normalize_maps as acol_normalize
+    from wsol_tf.normalization import minmax, normalize_maps
+
+    maps = _dead_and_live_maps().astype(np.float32)
+    expected = normalize_scoremap(maps)  # float32 out, computed in float64
+    got = minmax(tf.constant(maps)).numpy()
+    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-7)
+    assert not got[1:5].any()  # ACoL's erasing uses the same guard: an Inf map is zeros
+    np.testing.assert_array_equal(normalize_maps(tf.constant(maps)).numpy(), got)
+    np.testing.assert_array_equal(acol_normalize(tf.constant(maps)).numpy(), got)
+    # Finite maps: exactly the formula ACoL used before the guard (no number moves).
+    live = tf.constant(maps[5:])
+    low = tf.reduce_min(live, axis=[1, 2], keepdims=True)
+    span = tf.reduce_max(live, axis=[1, 2], keepdims=True) - low
+    before = tf.where(span > 0, (live - low) / tf.where(span > 0, span, 1.0), 0.0)
+    np.testing.assert_array_equal(acol_normalize(live).numpy(), before.numpy())

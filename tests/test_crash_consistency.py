@@ -22,7 +22,7 @@ import pytest
 
 from wsol_tf import cli, files, training
 from wsol_tf.files import DiskFull, write_folder_atomic, write_json
-from wsol_tf.training.config import TrainConfig
+from wsol_tf.runs.config import TrainConfig
 
 SETTINGS = dict(
     model="tinyvgg", dataset="cub", method="adl", epochs=2, batch_size=8, lr=0.01,
@@ -107,7 +107,7 @@ def test_kills_around_checkpoints_lose_no_epoch_and_leave_no_temporary(
         import os, signal
         from tensorflow.python.checkpoint import functional_saver
         from wsol_tf import training
-        from wsol_tf.training.config import TrainConfig
+        from wsol_tf.runs.config import TrainConfig
 
         merge = functional_saver.gen_io_ops.merge_v2_checkpoints
         def dies_in_ckpt_2(prefixes, destination, **kwargs):
@@ -283,7 +283,7 @@ def test_a_checkpoint_save_on_a_full_disk_leaves_none_of_its_files(tmp_path, mon
     import tensorflow as tf
     from tensorflow.python.checkpoint import functional_saver
 
-    from wsol_tf.training.checkpoints import save_checkpoint
+    from wsol_tf.runs.checkpoints import save_checkpoint
 
     directory = tmp_path / "checkpoints"
     manager = tf.train.CheckpointManager(
@@ -310,7 +310,7 @@ def test_a_real_full_disk_leaves_nothing_half_written(tmp_path):
     folder too big for it each fail with one line naming it, and leave nothing."""
     import tensorflow as tf
 
-    from wsol_tf.training.checkpoints import save_checkpoint
+    from wsol_tf.runs.checkpoints import save_checkpoint
 
     disk = tmp_path / "disk"
     disk.mkdir()
@@ -339,3 +339,70 @@ def test_a_real_full_disk_leaves_nothing_half_written(tmp_path):
         assert os.listdir(disk / "checkpoints") == []
     finally:
         subprocess.run(["umount", "-l", str(disk)], check=False)
+
+
+def test_the_extractors_table_is_written_whole(tmp_path, monkeypatch):
+    """`reproduce --tables=extractors` writes EXTRACTORS.md as every report: a failure while
+    the table is made (a kill, a full disk) leaves the earlier file, not its first line."""
+    import types
+
+    from wsol_tf import reproduce
+    from wsol_tf.reproduction import extractors_table
+
+    path = tmp_path / "EXTRACTORS.md"
+    path.write_text("the earlier table\n")
+    monkeypatch.setattr(extractors_table, "evaluate_extractors", lambda workdirs, cams: [])
+
+    def fails(rows):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(extractors_table, "markdown", fails)
+    monkeypatch.setattr(reproduce, "FLAGS", types.SimpleNamespace(
+        workdir=str(tmp_path), extractors_md=str(path), extractor_workdirs=[],
+        extractor_scorecam_max_channels=8))  # fmt: skip
+    with pytest.raises(OSError):
+        reproduce.extractors_table(["reproduce"])
+    assert path.read_text() == "the earlier table\n"  # was: only its "Command: ..." line
+    assert sorted(os.listdir(tmp_path)) == ["EXTRACTORS.md"]
+
+
+def test_best_model_can_be_evaluated(tmp_path):
+    """best/model is written by `Checkpoint.write` (no save counter): `--checkpoint=<workdir>/
+    best/model` restores it, as it does a kept checkpoint."""
+    import numpy as np
+    import tensorflow as tf
+
+    from wsol_tf import models
+    from wsol_tf.runs.checkpoints import restore_model
+
+    model = models.build("tinyvgg", 3, method="cam", image_size=(32, 48))
+    model.weights[0].assign(tf.ones_like(model.weights[0]))
+    path = tf.train.Checkpoint(model=model).write(str(tmp_path / "best" / "model"))
+    fresh = restore_model(models.build("tinyvgg", 3, method="cam", image_size=(32, 48)), path)
+    np.testing.assert_array_equal(fresh.weights[0].numpy(), model.weights[0].numpy())
+
+
+def test_a_read_only_checkpoints_folder_is_named_before_training(tmp_path, monkeypatch):
+    """Resuming writes in <workdir>/checkpoints: one that cannot be written is named at the
+    start (was: after a whole epoch, naming a temporary file)."""
+    from wsol_tf.training import api
+
+    config = TrainConfig.from_settings(model="tinyvgg", dataset="synthetic", method="cam",
+                                       workdir=str(tmp_path / "run"))  # fmt: skip
+    checkpoints = tmp_path / "run" / "checkpoints"
+    checkpoints.mkdir(parents=True)
+    mkstemp = files.tempfile.mkstemp
+
+    def read_only(*args, dir=None, **kwargs):
+        if os.path.abspath(dir) == str(checkpoints):
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+        return mkstemp(*args, dir=dir, **kwargs)
+
+    def no_data(*args, **kwargs):
+        raise AssertionError("the data was read before the checkpoints folder was checked")
+
+    monkeypatch.setattr(files.tempfile, "mkstemp", read_only)
+    monkeypatch.setattr(api, "load_split", no_data)
+    with pytest.raises(files.NotWritable, match=rf"^{checkpoints}: cannot write in {checkpoints} "
+                       r"\(Read-only file system\)"):  # fmt: skip
+        api.train(config)

@@ -11,7 +11,7 @@ import pytest
 from conftest import ILSVRC_MINI, needs_ilsvrc_mini
 
 from wsol_tf import experiments
-from wsol_tf.training.config import TrainConfig
+from wsol_tf.runs.config import TrainConfig
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CHECK_IMAGES = 100  # the first 100 of 1,300: about 20 s on 2 quiet cores
@@ -122,7 +122,7 @@ def test_a_fine_tuned_workdir_is_rebuilt_with_its_last_stride(tmp_path):
     import tensorflow as tf
 
     from wsol_tf import models
-    from wsol_tf.training.checkpoints import load_model
+    from wsol_tf.runs.checkpoints import load_model
 
     config = TrainConfig.from_settings(
         model="efficientnet_lite0", method="adl", image_size=(48, 64), last_stride=1,

@@ -515,3 +515,76 @@ def test_folder_reads_an_image_whose_name_is_not_utf8(tmp_path):
     assert [int(i) for b in batches for i in b["index"]] == [0, 1] and len(log) == 0
     assert why_unreadable(os.fsdecode(latin)) is None
     assert read_image(os.fsdecode(latin)).shape == (12, 20, 3)
+
+
+# --- Datasets are records: one per dataset, registered by the module that reads it. -------
+
+
+def test_every_source_module_registers_its_datasets():
+    """The scan reaches every module of data/ outside the machinery, each registers what it
+    reads, and the records say what load_split and check used to hard-code."""
+    import pkgutil
+
+    import wsol_tf.data
+    from wsol_tf.data import datasets
+
+    registered_by = {}
+    for name, record in datasets.DATASETS.items():
+        module = getattr(record.load, "func", record.load).__module__
+        registered_by.setdefault(module.rsplit(".", 1)[1], []).append(name)
+    sources = {
+        m.name
+        for m in pkgutil.iter_modules(wsol_tf.data.__path__)
+        if m.name not in datasets.MACHINERY and not m.name.startswith("_")
+    }
+    assert set(registered_by) == sources
+    assert sorted(registered_by["tfds_sources"]) == ["tfds_cub", "tfds_imagenet", "tfds_pets"]
+    assert datasets.DATASETS.names()[0] == "synthetic"  # the default, listed first
+    assert datasets.with_option("follow_outside_links") == ("cub", "wsol_metadata")
+    needing = [n for n, r in datasets.DATASETS.items() if r.needs_data_dir]
+    assert needing == ["cub", "folder", "imagenet", "wsol_metadata"]
+    assert datasets.get("tfds_imagenet").splits_in(None) == ["train", "val"]
+    assert datasets.get("folder").splits_in("anything") == ["train"]
+    assert datasets.get("synthetic").generator_key is not None
+
+
+def test_default_splits_of_a_folder_come_from_its_record(tmp_path):
+    from wsol_tf.data import datasets
+
+    (tmp_path / "val").mkdir()
+    assert datasets.get("imagenet").splits_in(str(tmp_path)) == ["val"]
+    assert datasets.get("wsol_metadata").splits_in(str(tmp_path)) == []
+    for split in ("test", "train"):
+        (tmp_path / "wsol_metadata" / split).mkdir(parents=True)
+    assert datasets.get("wsol_metadata").splits_in(str(tmp_path)) == ["test", "train"]
+
+
+def test_a_new_dataset_is_one_record(tmp_path):
+    """What ARCHITECTURE.md's "How to add a dataset" promises: the record alone gives the
+    name, its options (others refused by name), its folder rule and check's splits."""
+    from wsol_tf.data import check, datasets
+    from wsol_tf.data.dataset import DATASETS, Dataset
+
+    calls = []
+
+    def load_toy(data_dir, split, scale=1):
+        calls.append((data_dir, split, scale))
+        return load_cub(data_dir, split)
+
+    write_cub(tmp_path, classes=(3,))  # one train and one test image
+    DATASETS.add("toy", Dataset(load=load_toy, options=("scale",), needs_data_dir=True,
+                                default_splits=("test",)))  # fmt: skip
+    try:
+        records = load_split("toy", str(tmp_path), "train", scale=2, unused=None)
+        assert calls == [(str(tmp_path), "train", 2)] and len(records) == 1
+        with pytest.raises(ValueError, match=r"unknown option 'val_seed' \(valid: scale\)"):
+            load_split("toy", str(tmp_path), "train", val_seed=1)
+        with pytest.raises(ValueError, match="--dataset=toy needs --data_dir"):
+            load_split("toy", None, "train")
+        assert "toy" in datasets.DATASETS.names()
+        reports = check.check("toy", str(tmp_path), print_fn=lambda *_: None)
+        assert list(reports) == ["test"] and reports["test"]["images"] == 1
+    finally:
+        DATASETS.remove("toy")
+    with pytest.raises(ValueError, match="Unknown --dataset='toy'; valid datasets: synthetic, "):
+        load_split("toy", str(tmp_path), "train")

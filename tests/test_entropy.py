@@ -8,7 +8,7 @@ import tensorflow as tf
 from wsol_tf.data import synthetic
 from wsol_tf.data.datasets import load_split
 from wsol_tf.methods import cross_entropy, regularizers
-from wsol_tf.training.config import TrainConfig
+from wsol_tf.runs.config import TrainConfig
 from wsol_tf.training.distribute import make_strategy
 from wsol_tf.training.trainer import Trainer
 

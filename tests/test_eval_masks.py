@@ -348,7 +348,7 @@ def test_tfds_pets_skips_images_without_a_pet(tmp_path):
 @pytest.mark.slow
 def test_run_evaluate_on_tfds_cub_after_training_on_it(tmp_path):
     from wsol_tf import evaluation, training
-    from wsol_tf.training.config import TrainConfig
+    from wsol_tf.runs.config import TrainConfig
 
     examples = _cub_examples()
     data_dir = tmp_path / "tfds"

@@ -25,7 +25,7 @@ from wsol_tf.evaluation.scoremap_files import (
     save_scoremap,
     scoremap_file,
 )
-from wsol_tf.training.config import TrainConfig
+from wsol_tf.runs.config import TrainConfig
 
 IMAGE_SIZE = (32, 48)  # non-square on purpose
 
@@ -123,7 +123,7 @@ def test_grad_cam_equals_cam_for_a_gap_head(trained, tmp_path):
     # With GAP -> Dense on the CAM features, d logit_c / dF[h, w, k] = w[k, c] / (h w), so
     # Grad-CAM is CAM / (h w) and the normalised maps (hence all metrics) agree.
     from wsol_tf.evaluation.extractors import ScoreMapper
-    from wsol_tf.training.checkpoints import load_model
+    from wsol_tf.runs.checkpoints import load_model
 
     model, config, _ = load_model(trained)
     rng = np.random.default_rng(0)
@@ -142,11 +142,11 @@ def test_grad_cam_equals_cam_for_a_gap_head(trained, tmp_path):
 def test_every_extractor_evaluates_a_run(trained, tmp_path):
     from wsol_tf.data.datasets import load_split
     from wsol_tf.evaluation.evaluator import evaluate_model
-    from wsol_tf.training.checkpoints import load_model
+    from wsol_tf.runs.checkpoints import load_model
 
     model, config, _ = load_model(trained)
     records = load_split("cub", config.data_dir, "test")
-    for name in ("classic", "gradcam", "gradcampp", "layercam", "eigencam", "scorecam"):
+    for name in extractors.EXTRACTORS.names():
         spec = extractors.CamSpec(name, scorecam_max_channels=8)
         metrics = evaluate_model(
             model, records, image_size=config.image_size, cam=spec, cam_curve_interval=0.01,
@@ -311,7 +311,7 @@ def test_gt_box_with_x1_below_x0_is_refused(tiny_data, tmp_path):
 
 @pytest.mark.slow
 def test_checkpoint_that_does_not_fit_is_refused(trained, tmp_path):
-    from wsol_tf.training.checkpoints import load_model
+    from wsol_tf.runs.checkpoints import load_model
 
     with pytest.raises(ValueError, match="does not match the model"):
         load_model(trained, num_classes=5)
@@ -385,7 +385,7 @@ print(json.dumps({k: v.numpy().tolist() for k, v in out.items()}))
 
 @pytest.mark.slow
 def test_export_reloads_in_a_fresh_process(trained, tmp_path):
-    from wsol_tf.training.checkpoints import load_model
+    from wsol_tf.runs.checkpoints import load_model
 
     saved = str(tmp_path / "saved")
     result = run_cli("wsol_tf.export", f"--workdir={trained}", f"--out={saved}")
@@ -426,7 +426,7 @@ def test_export_reloads_in_a_fresh_process(trained, tmp_path):
 def test_exported_extractor_options_give_the_libraries_map(trained, tmp_path):
     import tensorflow as tf
 
-    from wsol_tf.training.checkpoints import load_model
+    from wsol_tf.runs.checkpoints import load_model
 
     saved = str(tmp_path / "saved")
     result = run_cli(

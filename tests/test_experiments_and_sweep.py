@@ -12,7 +12,7 @@ from absl import flags
 from wsol_tf import experiments, sweep
 from wsol_tf import train as train_cli
 from wsol_tf.data import synthetic
-from wsol_tf.training.config import TrainConfig
+from wsol_tf.runs.config import TrainConfig
 
 
 @pytest.fixture

@@ -1,6 +1,15 @@
 """Every score-map extractor against a plain numpy reference, on a tiny model with known
 weights (8 x 12 input: non-square; a batch of 3), plus layer fusion, test-time
-augmentation, Score-CAM's cap and batching, constant or NaN maps, and the option errors."""
+augmentation, Score-CAM's cap and batching, constant or NaN maps, and the option errors.
+The registry is the list: every registered extractor gets the batch and dead-map tests, and
+an extractor defined in one temporary module registers, takes the flags and evaluates."""
+
+import importlib.util
+import os
+import pkgutil
+import subprocess
+import sys
+import textwrap
 
 import numpy as np
 import pytest
@@ -8,7 +17,7 @@ import tensorflow as tf
 
 from wsol_tf.evaluation import extractors
 from wsol_tf.evaluation.boxes import box_from_scoremap
-from wsol_tf.evaluation.extractors import CamSpec, ScoreMapper
+from wsol_tf.evaluation.extractors import EXTRACTORS, CamSpec, ScoreMapper
 
 H, W = 8, 12  # input; layer "a" is 8 x 12 x 4, "features" 4 x 6 x 5; 3 classes
 
@@ -149,23 +158,20 @@ def ref_fuse(maps):
     return np.max([resize(np.tanh(2.0 * minmax(m)), size) for m in maps], axis=0)
 
 
+# The numpy reference of each extractor that reads layers: fn(w, x, a, g, classes, cap).
+REFERENCES = {
+    "gradcam": lambda w, x, a, g, classes, cap: ref_gradcam(a, g),
+    "gradcampp": lambda w, x, a, g, classes, cap: ref_gradcampp(a, g),
+    "layercam": lambda w, x, a, g, classes, cap: ref_layercam(a, g),
+    "eigencam": lambda w, x, a, g, classes, cap: ref_eigencam(a),
+    "scorecam": lambda w, x, a, g, classes, cap: ref_scorecam(w, x, a, classes, cap),
+}
+
+
 def ref_maps(name, w, x, classes, layers=("features",), cap=64):
     out, grads = gradients(w, x, classes)
-    per_layer = []
-    for layer in layers:
-        a, g = out[layer], grads[layer]
-        if name == "gradcam":
-            per_layer.append(ref_gradcam(a, g))
-        elif name == "gradcampp":
-            per_layer.append(ref_gradcampp(a, g))
-        elif name == "layercam":
-            per_layer.append(ref_layercam(a, g))
-        elif name == "eigencam":
-            per_layer.append(ref_eigencam(a))
-        elif name == "scorecam":
-            per_layer.append(ref_scorecam(w, x, a, classes, cap))
-        else:
-            raise AssertionError(name)
+    reference = REFERENCES[name]
+    per_layer = [reference(w, x, out[k], grads[k], classes, cap) for k in layers]
     return out["logits"], per_layer[0] if len(per_layer) == 1 else ref_fuse(per_layer)
 
 
@@ -182,7 +188,11 @@ def assert_maps_close(got, expected):
 # --- tests ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["gradcam", "gradcampp", "layercam", "eigencam", "scorecam"])
+def test_the_numpy_references_name_registered_extractors_that_read_layers():
+    assert set(REFERENCES) <= set(extractors.uses_layers())
+
+
+@pytest.mark.parametrize("name", sorted(REFERENCES))
 def test_extractor_matches_numpy_on_the_feature_map(name):
     model, w = tiny_model()
     x = images()
@@ -206,7 +216,7 @@ def test_classic_is_the_head_weights_on_the_features():
     assert_maps_close(maps, np.einsum("bhwk,kb->bhw", f, w["classifier"][0][:, [1, 1, 0]]))
 
 
-@pytest.mark.parametrize("name", ["gradcam", "gradcampp", "layercam", "eigencam", "scorecam"])
+@pytest.mark.parametrize("name", sorted(REFERENCES))
 def test_two_layers_are_fused_as_layer_cam_does(name):
     model, w = tiny_model()
     x = images()
@@ -295,13 +305,10 @@ def test_tta_averages_flips_and_zooms_in_the_input_frame():
     assert_maps_close(maps, total / weight)
 
 
+# Every registered extractor (Score-CAM's options matter to it only), plus fusion and TTA.
 SPECS = [
-    CamSpec("classic"),
-    CamSpec("gradcam"),
-    CamSpec("gradcampp"),
+    *(CamSpec(name, scorecam_batch_size=4, scorecam_max_channels=3) for name in EXTRACTORS),
     CamSpec("layercam", layers=("a", "features")),
-    CamSpec("eigencam"),
-    CamSpec("scorecam", scorecam_batch_size=4, scorecam_max_channels=3),
     CamSpec("gradcampp", smooth="tta", tta_scales=(0.8, 1.2)),
 ]
 
@@ -358,3 +365,105 @@ def test_options_are_refused_naming_their_flag():
     assert CamSpec.from_flags({"cam": "layercam", "cam_layers": ["a"]}).describe() == (
         "layercam(layers=a)"
     )
+
+
+# --- one module per extractor -----------------------------------------------------------
+
+
+def test_each_module_of_the_package_registers_the_extractor_it_is_named_after():
+    modules = [
+        m.name
+        for m in pkgutil.iter_modules(extractors.__path__)
+        if m.name not in extractors.SEAM_MODULES and not m.name.startswith("_")
+    ]
+    assert sorted(modules) == sorted(EXTRACTORS.names())
+    for name in modules:
+        assert EXTRACTORS.get(name).fn.__module__ == f"wsol_tf.evaluation.extractors.{name}"
+    assert EXTRACTORS.names()[0] == "classic" and extractors.names()[-1] == "cam"
+    with pytest.raises(ValueError, match=r"Unknown --cam='nope'; valid extractors: classic, "):
+        EXTRACTORS.get("nope")
+
+
+TOY_EXTRACTOR = textwrap.dedent(
+    '''
+    """Channel mean of the activations: a toy extractor in one module."""
+    from wsol_tf.evaluation.extractors.base import forward, fuse_layers
+    from wsol_tf.evaluation.extractors.spec import register
+
+
+    @register("channelmean", describe=lambda spec: ["toy"])
+    def channelmean(model, images, classes, spec):
+        import tensorflow as tf
+
+        outputs, acts = forward(model, images, spec.layers)
+        maps = [tf.reduce_mean(tf.cast(a, tf.float32), axis=-1) for a in acts]
+        return outputs["logits"], fuse_layers(maps)
+    '''
+)
+
+
+@pytest.fixture
+def toy_extractor(tmp_path):
+    path = tmp_path / "channelmean.py"
+    path.write_text(TOY_EXTRACTOR)
+    spec = importlib.util.spec_from_file_location("wsol_tf_test_channelmean", path)
+    spec.loader.exec_module(importlib.util.module_from_spec(spec))
+    yield "channelmean"
+    EXTRACTORS.remove("channelmean")
+
+
+def test_an_extractor_in_one_module_registers_takes_the_flags_and_evaluates(toy_extractor):
+    from absl import flags
+
+    from wsol_tf.evaluation.cam import normalize_scoremap, upsample_scoremaps
+    from wsol_tf.evaluation.flags import cam_from_flags, define_cam_flags
+
+    values = flags.FlagValues()
+    define_cam_flags(values)
+    values(["evaluate", f"--cam={toy_extractor}", "--cam_layers=a"])
+    spec = cam_from_flags(values)
+    assert spec.describe() == "channelmean(layers=a; toy)"
+    assert toy_extractor in extractors.uses_layers()
+    model, w = tiny_model()
+    x = images()
+    classes = np.array([2, 0, 1])
+    logits, maps = ScoreMapper(model, toy_extractor)(x, classes)  # the evaluator's path
+    expected = forward(w, x)
+    np.testing.assert_allclose(logits, expected["logits"], rtol=1e-4, atol=1e-4)
+    ref = normalize_scoremap(upsample_scoremaps(expected["features"].mean(axis=-1), (H, W)))
+    assert ref.max() == 1.0, "a degenerate reference tests nothing"
+    np.testing.assert_allclose(maps, ref, atol=1e-5)
+    _, at_a = run(model, spec, x, classes)
+    assert_maps_close(at_a, expected["a"].mean(axis=-1))
+
+
+def test_names_specs_and_flags_need_no_tensorflow(no_tensorflow):
+    script = textwrap.dedent(
+        """
+        import sys
+        from absl import flags
+        from wsol_tf.evaluation import extractors
+        from wsol_tf.evaluation.flags import cam_from_flags, define_cam_flags
+
+        values = flags.FlagValues()
+        define_cam_flags(values)
+        values(["evaluate", "--cam=scorecam", "--cam_layers=a,b", "--cam_smooth=tta"])
+        print(cam_from_flags(values).describe(), ",".join(extractors.names()))
+        try:
+            extractors.CamSpec("classic", layers=("a",)).validate()
+        except ValueError as error:
+            print(error)
+        assert "tensorflow" not in sys.modules
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+        env={**os.environ, **no_tensorflow},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    first, second = result.stdout.splitlines()
+    assert first == (
+        "scorecam(layers=a,b; smooth=tta(0.75,1,1.25); max_channels=64) "
+        "classic,eigencam,gradcam,gradcampp,layercam,scorecam,cam"
+    )
+    assert second.startswith("--cam_layers=a is invalid with --cam=classic")

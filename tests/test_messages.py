@@ -9,6 +9,7 @@ status and the one line are the subject: with a `tensorflow` that cannot be impo
 path (about a second each), and once with TensorFlow for the class-count mismatch.
 """
 
+import copy
 import json
 import os
 import subprocess
@@ -19,9 +20,9 @@ import pytest
 from absl import flags
 
 from wsol_tf import methods
+from wsol_tf.runs.cluster import check_cluster_config
+from wsol_tf.runs.config import TrainConfig
 from wsol_tf.training import workdir as run_folder
-from wsol_tf.training.config import TrainConfig
-from wsol_tf.training.distribute import check_cluster_config
 
 VARIABLE = methods.EXTRA_MODULES_VARIABLE
 
@@ -51,7 +52,7 @@ def write_module(folder, name, text):
 @pytest.fixture()
 def registry(monkeypatch):
     """The method registry, restored after the test (a module loaded here may register)."""
-    monkeypatch.setattr(methods, "_REGISTRY", dict(methods._REGISTRY))
+    monkeypatch.setattr(methods, "_REGISTRY", copy.deepcopy(methods._REGISTRY))  # same classes
     monkeypatch.setattr(methods, "_LOAD_ERRORS", [])
     return methods._REGISTRY
 
@@ -105,10 +106,10 @@ def test_a_broken_method_module_is_named_with_its_file_and_line(
     registry, tmp_path, stem, text, expected
 ):
     path = write_module(tmp_path, stem, text)
-    before = dict(registry)
+    before = registry.items()
     (error,) = methods.load_extra_modules([path])
     assert str(error).startswith(f"{VARIABLE}: {path}{expected}"), str(error)
-    assert "\n" not in str(error) and registry == before
+    assert "\n" not in str(error) and registry.items() == before
 
 
 def test_a_missing_file_or_module_is_named(registry, tmp_path):
@@ -134,7 +135,7 @@ def test_a_module_that_fails_half_way_registers_nothing_and_get_names_why(regist
 
 
 def test_a_methods_flag_taken_by_train_names_its_file(registry, tmp_path):
-    from wsol_tf.training import flags as train_flags
+    from wsol_tf import train_flags
 
     path = method_module(tmp_path, "clash", field="rate: float = param(0.5, 'x', flag='lr')")
     assert methods.load_extra_modules([path]) == []
@@ -204,6 +205,30 @@ def test_tf_config_with_another_strategy_is_checked_as_the_workdir_reads_it():
         check_cluster_config("auto", {"TF_CONFIG": json.dumps(worker)})
     with pytest.raises(ValueError, match="TF_CONFIG is not valid JSON"):
         check_cluster_config("auto", {"TF_CONFIG": "[1"})
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        # Vertex AI's chief, with its worker and side-car evaluator pools and its extra keys.
+        {"cluster": {"chief": ["cmle-0:2222"], "worker": ["cmle-1:2222", "cmle-2:2222"],
+                     "evaluator": ["cmle-e:2222"]},
+         "task": {"type": "chief", "index": 0}, "environment": "cloud", "job": {}},
+        {"cluster": {"worker": ["[::1]:2222", "[2001:db8::2]:2222"]},
+         "task": {"type": "worker", "index": 1}, "rpc_layer": "grpc"},
+    ],
+)  # fmt: skip
+def test_tf_config_of_a_real_cluster_is_accepted(spec):
+    text = json.dumps(spec)
+    assert check_cluster_config("multi_worker", {"TF_CONFIG": text}) == spec
+    # The evaluator is no training process: a chief with one beside it trains alone.
+    alone = {"cluster": {"chief": ["h:1"], "evaluator": ["h:2"]}, "task": spec["task"] | {
+        "type": "chief", "index": 0}}  # fmt: skip
+    assert check_cluster_config("auto", {"TF_CONFIG": json.dumps(alone)}) == alone
+    # The evaluator's own process does not train: one line, not a run that writes nothing.
+    evaluator = dict(spec, task={"type": "evaluator", "index": 0})
+    with pytest.raises(ValueError, match='"task"."type" is "evaluator": an evaluator does not'):
+        check_cluster_config("multi_worker", {"TF_CONFIG": json.dumps(evaluator)})
 
 
 def test_validate_checks_tf_config(monkeypatch):
@@ -276,7 +301,7 @@ def test_an_old_config_json_still_loads(tmp_path):
 
 
 def test_a_damaged_classes_json_or_run_json_is_named(tmp_path):
-    from wsol_tf.training.checkpoints import class_names, read_run
+    from wsol_tf.runs.checkpoints import class_names, read_run
 
     workdir = saved_config(tmp_path / "w")
     for text, why in [("", "empty file"), ('{"a": 1}', "expected a JSON list, found an object"),

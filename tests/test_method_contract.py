@@ -43,7 +43,7 @@ tf.config.experimental.enable_op_determinism()
 from wsol_tf import evaluation, methods, training
 from wsol_tf.data import synthetic
 from wsol_tf.data.datasets import load_split
-from wsol_tf.training.config import TrainConfig
+from wsol_tf.runs.config import TrainConfig
 from wsol_tf.training.distribute import make_strategy
 from wsol_tf.training.trainer import Trainer
 
@@ -152,7 +152,7 @@ def test_every_weight_is_restored_from_a_model_only_checkpoint(method, tmp_path)
     import tensorflow as tf
 
     from wsol_tf import models
-    from wsol_tf.training.trainer import restore_model
+    from wsol_tf.runs.checkpoints import restore_model
 
     model = models.build("tinyvgg", 3, method=method, image_size=(32, 48))
     rng = np.random.default_rng(0)

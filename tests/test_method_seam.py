@@ -12,7 +12,7 @@ import pytest
 
 from wsol_tf import methods
 from wsol_tf.data import synthetic
-from wsol_tf.training.config import TrainConfig
+from wsol_tf.runs.config import TrainConfig
 
 TOY_METHOD = textwrap.dedent(
     '''

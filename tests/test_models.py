@@ -44,8 +44,8 @@ def test_adl_sits_exactly_at_the_named_positions():
 def test_default_positions_and_gamma():
     model = models.build("tinyvgg", 4, method="adl")
     adls = [layer for layer in model.backbone.layers if isinstance(layer, ADL)]
-    assert [_parent_name(layer) for layer in adls] == list(models.default_positions("tinyvgg"))
-    assert {layer.gamma for layer in adls} == {models.default_gamma("tinyvgg")}
+    assert [_parent_name(layer) for layer in adls] == list(models.spec("tinyvgg").default_positions)
+    assert {layer.gamma for layer in adls} == {models.spec("tinyvgg").default_gamma}
 
 
 def test_cam_model_has_no_adl_and_adl_adds_no_parameters():
@@ -76,7 +76,7 @@ def test_unknown_position_lists_the_valid_ones():
 def test_unknown_model_and_method_refused():
     with pytest.raises(
         ValueError,
-        match="model='vgg99'.*valid models: efficientnet_lite0, efficientnet_lite1, "
+        match="--model='vgg99'.*valid backbones: efficientnet_lite0, efficientnet_lite1, "
         "efficientnet_lite2, inceptionv3, mobilenetv1, resnet50, resnet50se, tinyvgg",
     ):
         models.build("vgg99", 3)
@@ -95,7 +95,7 @@ def test_unknown_model_and_method_refused():
 def test_adl_variant_reaches_every_adl_layer(variant, expected):
     model = models.build("tinyvgg", 4, method="adl", adl_variant=variant)
     adls = [layer for layer in model.backbone.layers if isinstance(layer, ADL)]
-    assert len(adls) == len(models.default_positions("tinyvgg"))
+    assert len(adls) == len(models.spec("tinyvgg").default_positions)
     assert {(layer.use_drop_mask, layer.use_importance_map) for layer in adls} == {expected}
 
 

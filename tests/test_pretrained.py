@@ -6,9 +6,10 @@ import time
 import keras
 import numpy as np
 import pytest
+from backbone_specs import replace_weights
 
 from wsol_tf import models
-from wsol_tf.models import mobilenetv1, pretrained
+from wsol_tf.models import pretrained
 
 SIZE = (64, 96)  # non-square
 
@@ -102,7 +103,7 @@ def test_imagenet_comes_from_the_keras_cache(tmp_path, monkeypatch):
     _randomize(reference, seed=4)
     os.makedirs(tmp_path / "models")
     # A legacy (keras 2 style) .h5 file, like the ones keras downloads.
-    reference.save(str(tmp_path / "models" / mobilenetv1.KERAS_WEIGHTS.file_name))
+    reference.save(str(tmp_path / "models" / models.spec("mobilenetv1").weights.keras.file_name))
     model = models.build("mobilenetv1", 3, pretrained="imagenet", image_size=SIZE)
     np.testing.assert_array_equal(
         model.get_layer("conv_dw_12").get_weights()[0],
@@ -116,7 +117,7 @@ def test_imagenet_offline_fails_fast_and_says_where_to_put_the_file(tmp_path, mo
     unreachable = pretrained.KerasWeights(
         "MobileNet", "mobilenet_1_0_224_tf_no_top.h5", "http://127.0.0.1:9/mobilenet.h5"
     )
-    monkeypatch.setattr(mobilenetv1, "KERAS_WEIGHTS", unreachable)
+    replace_weights(monkeypatch, "mobilenetv1", keras=unreachable)
     start = time.monotonic()
     with pytest.raises(models.PretrainedWeightsUnavailable) as error:
         models.build("mobilenetv1", 3, pretrained="imagenet", image_size=SIZE)
@@ -218,14 +219,12 @@ def test_tensorpack_vgg16_npz(tmp_path):
 
 
 def test_resnet50se_imagenet_is_tensorpacks_checkpoint_from_the_cache(tmp_path, monkeypatch):
-    from wsol_tf.models import resnet50se
-
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
     cached = tmp_path / "models" / "ImageNet-ResNet50-SE.npz"
-    assert resnet50se.TENSORPACK_WEIGHTS.file_name == cached.name
+    assert models.spec("resnet50se").weights.tensorpack.file_name == cached.name
     # Offline and not cached: the download fails fast, naming where the file goes.
     unreachable = pretrained.TensorpackWeights(cached.name, "http://127.0.0.1:9/x.npz")
-    monkeypatch.setattr(resnet50se, "TENSORPACK_WEIGHTS", unreachable)
+    replace_weights(monkeypatch, "resnet50se", tensorpack=unreachable)
     with pytest.raises(models.PretrainedWeightsUnavailable) as error:
         models.build("resnet50se", 3, pretrained="imagenet", image_size=SIZE)
     assert str(cached) in str(error.value) and "--pretrained=/path/" + cached.name in str(
@@ -269,11 +268,11 @@ def test_no_pretrained_means_every_layer_is_new():
 
 def test_training_with_imagenet_offline_fails_before_the_workdir_is_written(tmp_path, monkeypatch):
     from wsol_tf import training
-    from wsol_tf.training.config import TrainConfig
+    from wsol_tf.runs.config import TrainConfig
 
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
     unreachable = pretrained.KerasWeights("MobileNet", "m.h5", "http://127.0.0.1:9/m.h5")
-    monkeypatch.setattr(mobilenetv1, "KERAS_WEIGHTS", unreachable)
+    replace_weights(monkeypatch, "mobilenetv1", keras=unreachable)
     workdir = tmp_path / "run"
     config = TrainConfig.from_settings(
         model="mobilenetv1", dataset="synthetic", pretrained="imagenet", epochs=1,

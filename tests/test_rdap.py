@@ -8,7 +8,7 @@ import tensorflow as tf
 from wsol_tf import models
 from wsol_tf.layers import RDAP
 from wsol_tf.layers.rdap import square_side
-from wsol_tf.training.config import TrainConfig
+from wsol_tf.runs.config import TrainConfig
 
 
 def _features_peaking_at(height, width, peaks, seed=0):

@@ -22,7 +22,7 @@ from conftest import CUB_MINI, needs_cub_mini
 
 from wsol_tf import evaluation, training
 from wsol_tf.data import synthetic
-from wsol_tf.training.config import TrainConfig
+from wsol_tf.runs.config import TrainConfig
 
 IMAGE_SIZE = (32, 48)  # non-square on purpose
 SETTINGS = dict(
@@ -463,7 +463,7 @@ def test_saved_model_and_localize_give_the_same_boxes(trained, tiny_data, tmp_pa
 
     from wsol_tf.deployment.localizer import localize, make_scorer
     from wsol_tf.deployment.saved_model import export
-    from wsol_tf.training.checkpoints import load_model
+    from wsol_tf.runs.checkpoints import load_model
 
     model, config, _ = load_model(trained)
     export(model, config.image_size, str(tmp_path / "saved"), 0.2)
@@ -562,7 +562,7 @@ def test_a_damaged_latest_checkpoint_is_named_and_the_newest_intact_one_is_used(
     import tensorflow as tf
 
     from wsol_tf.data.datasets import load_split
-    from wsol_tf.training.checkpoints import DamagedCheckpoint, load_model
+    from wsol_tf.runs.checkpoints import DamagedCheckpoint, load_model
     from wsol_tf.training.trainer import Trainer
 
     workdir = copy_of(trained, tmp_path)

@@ -18,7 +18,7 @@ from wsol_tf.reproduction.runs import (
     paired_difference,
     unique_runs,
 )
-from wsol_tf.training.config import TrainConfig
+from wsol_tf.runs.config import TrainConfig
 
 
 def test_shared_settings_are_trained_once():
@@ -65,9 +65,7 @@ def test_every_planned_run_is_a_valid_config():
     assert table1["0 / 100"]["drop_rate"] == 0.0
     table2 = {r.row: r.settings for r in synthetic_table2.runs((0,))}
     assert table2["block4_conv2"]["positions"] == ("block4_conv2",)
-    assert set(table2["+ block1_pool"]["positions"]) <= set(
-        models.backbone_module("tinyvgg").POSITIONS
-    )
+    assert set(table2["+ block1_pool"]["positions"]) <= set(models.spec("tinyvgg").positions)
 
 
 def test_mean_std_and_paired_difference_by_hand():

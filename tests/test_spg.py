@@ -6,7 +6,7 @@ import tensorflow as tf
 
 from wsol_tf import methods, models
 from wsol_tf.layers.spg import guidance_masks
-from wsol_tf.training.config import TrainConfig
+from wsol_tf.runs.config import TrainConfig
 
 IGNORE = 255.0
 

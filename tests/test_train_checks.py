@@ -10,10 +10,9 @@ import re
 import pytest
 from absl import flags
 
-from wsol_tf import evaluation, training
-from wsol_tf.training import flags as train_flags
+from wsol_tf import evaluation, train_flags, training
+from wsol_tf.runs.config import TrainConfig
 from wsol_tf.training import workdir as run_folder
-from wsol_tf.training.config import TrainConfig
 
 
 @pytest.fixture(scope="module")
@@ -154,7 +153,7 @@ def restorer():
 
 
 def test_a_damaged_kept_checkpoint_is_skipped_naming_its_file(kept):
-    from wsol_tf.training.checkpoints import checkpoint_damage, kept_checkpoints, restore_intact
+    from wsol_tf.runs.checkpoints import checkpoint_damage, kept_checkpoints, restore_intact
 
     names = [os.path.basename(p) for p in kept_checkpoints(kept)]
     assert names == ["ckpt-4", "ckpt-3", "ckpt-2"]
@@ -173,7 +172,7 @@ def test_a_damaged_kept_checkpoint_is_skipped_naming_its_file(kept):
 
 
 def test_a_named_or_every_damaged_checkpoint_is_an_error_naming_the_files(kept):
-    from wsol_tf.training.checkpoints import DamagedCheckpoint, kept_checkpoints, restore_intact
+    from wsol_tf.runs.checkpoints import DamagedCheckpoint, kept_checkpoints, restore_intact
 
     os.remove(os.path.join(kept, "ckpt-2.index"))
     for data in glob.glob(os.path.join(kept, "ckpt-[34].data-*")):
@@ -192,7 +191,7 @@ def test_a_named_or_every_damaged_checkpoint_is_an_error_naming_the_files(kept):
 def test_a_checkpoint_of_another_model_is_not_taken_for_a_damaged_one(kept):
     import tensorflow as tf
 
-    from wsol_tf.training.checkpoints import kept_checkpoints, restore_intact
+    from wsol_tf.runs.checkpoints import kept_checkpoints, restore_intact
 
     other = tf.Variable(0.0)
 

@@ -12,7 +12,7 @@ from conftest import CUB_MINI, needs_cub_mini
 
 from wsol_tf import evaluation, training
 from wsol_tf.data import synthetic
-from wsol_tf.training.config import TrainConfig
+from wsol_tf.runs.config import TrainConfig
 
 IMAGE_SIZE = (32, 48)  # non-square on purpose
 
@@ -37,7 +37,8 @@ def tiny_config(data_dir, workdir, **overrides):
 
 def final_weights(workdir):
     from wsol_tf import models
-    from wsol_tf.training.trainer import latest_checkpoint, restore_model
+    from wsol_tf.runs.checkpoints import restore_model
+    from wsol_tf.training.trainer import latest_checkpoint
 
     config = TrainConfig.load(workdir)
     model = models.build(config.model, 3, method=config.method, image_size=config.image_size)
@@ -95,7 +96,7 @@ def run_cli(*args):
         ("--drop_rate=-0.2", "--drop_rate=-0.2 is invalid"),
         (
             "--model=vgg99",
-            "valid models: efficientnet_lite0, efficientnet_lite1, efficientnet_lite2, "
+            "valid backbones: efficientnet_lite0, efficientnet_lite1, efficientnet_lite2, "
             "inceptionv3, mobilenetv1, resnet50, resnet50se, tinyvgg",
         ),
         ("--adl_positions=block9_pool", "valid positions: block1_conv2"),
@@ -127,7 +128,7 @@ def test_config_refuses_an_unknown_adl_variant():
 )
 def test_help_lists_the_commands_flags(command, expected):
     """README: `python -m wsol_tf.train --help` lists the methods with their flags; the flags
-    defined beside the command (training.flags, evaluation.flags) are listed too."""
+    defined beside the command (train_flags, evaluation.flags) are listed too."""
     result = run_cli(command, "--help")
     assert result.returncode == 0, result.stderr  # was 1 (absl's): a script saw a failure
     for flag in expected:

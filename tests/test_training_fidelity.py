@@ -15,7 +15,7 @@ import tensorflow as tf
 from wsol_tf import training
 from wsol_tf.data import synthetic
 from wsol_tf.data.datasets import load_split
-from wsol_tf.training.config import TrainConfig
+from wsol_tf.runs.config import TrainConfig
 from wsol_tf.training.distribute import make_strategy
 from wsol_tf.training.schedules import WarmupSchedule, is_new_layer
 from wsol_tf.training.trainer import Trainer
@@ -148,7 +148,7 @@ def test_two_multi_worker_processes_complete_two_steps(tiny_data, tmp_path):
 KILLABLE_RUN = """
 import os, signal, sys
 from wsol_tf import evaluation, training
-from wsol_tf.training.config import TrainConfig
+from wsol_tf.runs.config import TrainConfig
 kill_at = sys.argv[3]
 def print_fn(line):
     print(line, flush=True)

@@ -15,14 +15,15 @@ import pytest
 from test_cub import write_cub
 from torch_files import deflated_zeros, state_dict_pickle, write_zip_members
 
+from wsol_tf import models
 from wsol_tf.array_files import ArrayFileError, read_npy
 from wsol_tf.data.__main__ import main as data_main
 from wsol_tf.data.datasets import load_split
 from wsol_tf.evaluation.scoremap_files import load_scoremap
-from wsol_tf.models import efficientnet_lite, pretrained, resnet50se
+from wsol_tf.models import pretrained
 from wsol_tf.models.torch_weights import TorchWeightsError, read_state_dict
 from wsol_tf.reproduction import runner
-from wsol_tf.training.config import TrainConfig
+from wsol_tf.runs.config import TrainConfig
 from wsol_tf.training.workdir import compared_settings
 
 BOMB_BYTES = 64 << 20  # what a bomb inflates to; its file is about 70 KB
@@ -175,7 +176,9 @@ def test_pth_member_inflating_past_its_declared_storage_is_refused_unread(tmp_pa
     assert str(error) == f"{path}: archive/data/100 holds {BOMB_BYTES} bytes where 4 are declared"
     assert peak < SMALL_PEAK
     # The flag check (train's, before TensorFlow and the workdir) refuses it the same way.
-    error, peak = _peak_bytes(lambda: pretrained.check_pretrained(efficientnet_lite, path))
+    error, peak = _peak_bytes(
+        lambda: pretrained.check_pretrained(models.spec("efficientnet_lite0"), path)
+    )
     assert str(error) == f"{path}: archive/data/100 holds {BOMB_BYTES} bytes where 4 are declared"
     assert peak < SMALL_PEAK
 
@@ -282,7 +285,7 @@ def test_npz_bomb_is_refused_unread_and_unused_members_are_never_read(tmp_path):
     assert str(error).startswith(f"{path}: array 'conv/W:0' would bring the bytes read out of")
     assert peak < SMALL_PEAK
     with pytest.raises(ArrayFileError, match="would bring the bytes read"):  # the flag check
-        pretrained.check_pretrained(resnet50se, path)
+        pretrained.check_pretrained(models.spec("resnet50se"), path)
     path = write_zip_members(tmp_path / "unused.npz", {
         "conv/b.npy": _npy_bytes(np.arange(2.0)), "fc6/W.npy": _npz_bomb(),
         "fc7/W.npy": _npy_bytes(np.array([{}]))})  # fmt: skip

@@ -21,9 +21,9 @@ import sys
 
 import pytest
 
+from wsol_tf.runs.config import TrainConfig
 from wsol_tf.training import lock
 from wsol_tf.training import workdir as workdir_lib
-from wsol_tf.training.config import TrainConfig
 
 SETTINGS = dict(
     model="tinyvgg", dataset="synthetic", method="cam", epochs=1, batch_size=4,
@@ -223,6 +223,32 @@ def test_without_flock_the_lock_files_content_decides(tmp_path, monkeypatch):
     path.write_text(json.dumps({"host": "elsewhere", "pid": 1}))  # cannot be checked
     with pytest.raises(lock.WorkdirBusy, match=f"if that process is gone, delete {path}"):
         with lock.hold(str(folder)):
+            pass
+
+
+@pytest.mark.parametrize("flock", [True, False])
+def test_a_link_folder_or_fifo_in_the_lock_files_place_is_refused_and_nothing_outside_written(
+    tmp_path, monkeypatch, flock
+):
+    if not flock:
+        monkeypatch.setattr(lock, "fcntl", None)
+    run = a_run(tmp_path / "run")
+    outside = tmp_path / "notes.txt"
+    outside.write_text("mine")
+    (run / lock.LOCK_FILE).symlink_to(outside)
+    with pytest.raises(OSError, match=rf"^{run / lock.LOCK_FILE}: is a symbolic link, not a"):
+        with lock.hold(str(run)):
+            pass
+    assert outside.read_text() == "mine" and (run / lock.LOCK_FILE).is_symlink()
+    (run / lock.LOCK_FILE).unlink()
+    (run / lock.LOCK_FILE).mkdir()
+    with pytest.raises(OSError, match=rf"^{run / lock.LOCK_FILE}: is a folder, not a lock"):
+        with lock.hold(str(run)):
+            pass
+    (run / lock.LOCK_FILE).rmdir()
+    os.mkfifo(run / lock.LOCK_FILE)
+    with pytest.raises(OSError, match=rf"^{run / lock.LOCK_FILE}: is a special file \(a FIFO"):
+        with lock.hold(str(run)):
             pass
 
 

@@ -4,8 +4,8 @@ it is lost."""
 
 import pytest
 
+from wsol_tf.runs.config import TrainConfig
 from wsol_tf.training import workdir as workdir_lib
-from wsol_tf.training.config import TrainConfig
 
 SETTINGS = dict(
     model="tinyvgg", dataset="synthetic", method="cam", epochs=1, batch_size=4,

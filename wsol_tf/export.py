@@ -63,7 +63,7 @@ def main(argv):
             )
             return 2
     cam = cam_from_flags()  # ValueError naming the flag: one line (wsol_tf.cli)
-    from wsol_tf.training.checkpoints import class_names, load_model, read_run
+    from wsol_tf.runs.checkpoints import class_names, load_model, read_run
 
     read_run(FLAGS.workdir)  # config.json and classes.json named before TensorFlow loads
     from wsol_tf.deployment.saved_model import export

@@ -65,7 +65,7 @@ def main(argv):
         return 2
     if FLAGS.out:
         check_writable(FLAGS.out, "--out")
-    from wsol_tf.training.checkpoints import class_names, load_model, read_run
+    from wsol_tf.runs.checkpoints import class_names, load_model, read_run
 
     read_run(FLAGS.workdir)  # config.json and classes.json named before TensorFlow loads
     from wsol_tf.deployment.localizer import (

@@ -261,7 +261,7 @@ def plan_final(
 
 def extractors_table(argv):
     """Evaluates every extractor on --extractor_workdirs; writes the Markdown and JSON."""
-    from wsol_tf.files import write_json
+    from wsol_tf.files import write_atomic, write_json
     from wsol_tf.reproduction import extractors_table as table
 
     started = time.perf_counter()
@@ -274,12 +274,11 @@ def extractors_table(argv):
     rows = table.evaluate_extractors(FLAGS.extractor_workdirs, cams)
     path = FLAGS.extractors_md or os.path.join(FLAGS.workdir, "EXTRACTORS.md")
     command = "python -m wsol_tf.reproduce " + " ".join(argv[1:] or sys.argv[1:])
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path, "w") as f:
-        f.write(
-            f"Command: `{command.strip()}` ({(time.perf_counter() - started) / 60:.1f} min)\n\n"
-        )
-        f.write(table.markdown(rows))
+    minutes = (time.perf_counter() - started) / 60
+    # Atomic, as every report: a kill or a full disk leaves the earlier table, never half one.
+    write_atomic(
+        path, f"Command: `{command.strip()}` ({minutes:.1f} min)\n\n" + table.markdown(rows)
+    )
     write_json(os.path.splitext(path)[0] + ".json", {"rows": rows})
     print(table.markdown(rows))
     print(f"Extractors table: {path}")

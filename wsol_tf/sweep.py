@@ -110,7 +110,7 @@ def point_config(point, train_args, out):
     """The TrainConfig of one grid point: train flags + the point's values + its workdir."""
     from absl import flags as absl_flags
 
-    from wsol_tf.training import flags as train_flags
+    from wsol_tf import train_flags
 
     values = absl_flags.FlagValues()
     train_flags.define_flags(values)

@@ -12,12 +12,11 @@ one line and exit status 2.
 
 from absl import app, flags, logging
 
-from wsol_tf import cli, methods, training
+from wsol_tf import cli, methods, train_flags, training
 from wsol_tf.errors import report_at_start
-from wsol_tf.training import flags as train_flags
 
 FLAGS = flags.FLAGS
-# One flag per TrainConfig field and per method hyperparameter (wsol_tf.training.flags).
+# One flag per TrainConfig field and per method hyperparameter (wsol_tf.train_flags).
 try:
     train_flags.define_flags(FLAGS)
 except flags.DuplicateFlagError as error:  # a WSOL_TF_METHOD_MODULES method's flag is taken
@@ -25,7 +24,7 @@ except flags.DuplicateFlagError as error:  # a WSOL_TF_METHOD_MODULES method's f
     if taken is None:
         raise
     report_at_start(taken)  # one line from cli.run, not a traceback
-# They are defined in wsol_tf.training.flags: adopted, `--help` lists them (not only --helpfull).
+# They are defined in wsol_tf.train_flags: adopted, `--help` lists them (not only --helpfull).
 flags.adopt_module_key_flags(train_flags)
 
 

@@ -19,6 +19,10 @@ than cv2's, so maps differ from the evaluator's by resampling noise.
 
 import tensorflow as tf
 
+# The one min-max rule (float32, constant or non-finite map -> zeros: no box); without the
+# finiteness test an Inf would make the map NaN, whose uint8 cast in `_foreground` is undefined.
+from wsol_tf.normalization import normalize_maps
+
 
 def _foreground(scoremaps, threshold):
     """(B, h, w) bool: the pixels above tau x the map's peak, on the uint8 scale that
@@ -92,28 +96,6 @@ def component_boxes(scoremaps, threshold):
     boxes = tf.stack([x0, y0, x1, y1], axis=1)
     found = tf.reduce_any(mask, axis=[1, 2])
     return tf.where(found[:, None], boxes, tf.zeros_like(boxes))
-
-
-def normalize_maps(cams):
-    """Per-map min-max normalisation to [0, 1]; a constant map, or one with NaN or Inf,
-    becomes zeros (no box), as ``wsol_tf.evaluation.cam.normalize_scoremap`` does.
-
-    Without the finiteness test an Inf makes the span Inf and the map NaN (Inf / Inf), whose
-    uint8 cast in ``component_boxes`` is undefined; the returned CAM would hold NaN.
-
-    Args:
-        cams: (B, h, w) float maps.
-
-    Returns:
-        (B, h, w) float32 maps in [0, 1].
-    """
-    cams = tf.cast(cams, tf.float32)
-    low = tf.reduce_min(cams, axis=[1, 2], keepdims=True)
-    high = tf.reduce_max(cams, axis=[1, 2], keepdims=True)
-    span = high - low
-    finite = tf.reduce_all(tf.math.is_finite(cams), axis=[1, 2], keepdims=True)
-    valid = finite & (span > 0)
-    return tf.where(valid, (cams - low) / tf.where(valid, span, 1.0), 0.0)
 
 
 # Tolerance of the floor/ceil below: 500 / 224 * 224 must give pixel 500, not 501.

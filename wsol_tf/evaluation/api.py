@@ -45,7 +45,7 @@ def evaluate(
         The metrics dict (see ``LocalizationEvaluator.compute``) plus run information.
     """
     from wsol_tf.evaluation import extractors
-    from wsol_tf.training.config import TrainConfig
+    from wsol_tf.runs.config import TrainConfig
 
     cam = extractors.resolve(cam)  # a bad extractor option fails before any file is read
     config = TrainConfig.load(workdir) if workdir else None
@@ -78,7 +78,7 @@ def evaluate(
 
     from wsol_tf.data.pipeline import skip_log_scope
     from wsol_tf.evaluation.evaluator import evaluate_model, evaluate_scoremaps
-    from wsol_tf.training.checkpoints import load_model
+    from wsol_tf.runs.checkpoints import load_model
 
     with skip_log_scope() as skip_log:  # this evaluation's unreadable files only
         info = {"dataset": dataset, "split": split}

@@ -15,6 +15,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from wsol_tf.normalization import minmax_numpy
+
 _INTERPOLATIONS = {
     "nearest": cv2.INTER_NEAREST,
     "bilinear": cv2.INTER_LINEAR,
@@ -82,7 +84,7 @@ def grad_cam_maps(features, gradients) -> np.ndarray:
 
 
 def normalize_scoremap(cam) -> np.ndarray:
-    """Min-max normalise each map to [0, 1].
+    """Min-max normalise each map to [0, 1] in float64 (`normalization.minmax_numpy`).
 
     Args:
         cam: (H, W) or (B, H, W) float array. Each (H, W) map is normalised on its own.
@@ -96,16 +98,7 @@ def normalize_scoremap(cam) -> np.ndarray:
     if cam.ndim not in (2, 3):
         raise ValueError(f"cam must be (H, W) or (B, H, W); got shape {cam.shape}")
     dtype = np.float64 if cam.dtype == np.float64 else np.float32
-    maps = cam.astype(np.float64).reshape((-1,) + cam.shape[-2:])  # (B, H, W)
-    out = np.zeros_like(maps)  # (B, H, W)
-    for i, m in enumerate(maps):
-        if not np.isfinite(m).all():
-            continue
-        lo, hi = m.min(), m.max()
-        if lo == hi:
-            continue
-        out[i] = (m - lo) / (hi - lo)
-    return out.reshape(cam.shape).astype(dtype)
+    return minmax_numpy(cam).astype(dtype)
 
 
 def upsample_scoremaps(cams, size_hw, interpolation: str = "bicubic") -> np.ndarray:

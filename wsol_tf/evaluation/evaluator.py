@@ -10,6 +10,7 @@ but no box count in PxAP and Top-1 Clas only. Splits are file-backed ``Records``
 sources (``wsol_tf.evaluation.sources``).
 """
 
+import dataclasses
 import os
 import time
 
@@ -358,113 +359,22 @@ def evaluate_scoremaps(
         The metrics dict, with ``num_unused_scoremaps``: ``.npy`` files of the folder that
         belong to no image of the split (ignored, as wsolevaluation ignores them).
     """
-    if not os.path.isdir(scoremap_dir):
-        raise FileNotFoundError(f"--scoremaps folder {scoremap_dir} does not exist")
-    if hasattr(records, "as_dataset"):
-        raise ValueError(
-            f"{records.source}: saved score maps are scored against file-backed splits only"
-        )
-    source = FileEvalSource(records, masks_fn)
+    source, geometry = _scoremap_inputs(scoremap_dir, records, predictions, cam_curve_interval,
+                                        masks_fn)  # fmt: skip
     workers = default_workers() if workers is None else int(workers)
-    geometry = read_geometry(scoremap_dir)
-    if predictions is not None and len(predictions) != len(records):
-        raise ValueError(f"{len(predictions)} predictions for {len(records)} images")
-    if source.has_masks and cam_curve_interval is None:
-        raise ValueError(f"{records.source} has GT masks: PxAP needs cam_curve_interval")
     evaluator = LocalizationEvaluator(
         cam_threshold=cam_threshold, cam_curve_interval=cam_curve_interval, workers=workers
     )
     candidates = source.candidate_rows()
     unused, no_map = _check_scoremaps_exist(scoremap_dir, source, candidates)
-    skipped = len(records) - len(candidates)
-    skip_log = current_skip_log()
-    rows, mask_rows, sizes = [], [], {}
-    invalid = []  # (row, message) of maps that are not finite 2D float maps in [0, 1]
+    reader = _MapReader(scoremap_dir, source, geometry, no_map)
     started = time.perf_counter()
-
-    def load(row):
-        shape = geometry[0] if geometry is not None else None
-        return load_scoremap(scoremap_dir, source.image_id(row), shape)
-
-    def read(row):
-        """(row, map, GT boxes, mask, geometry) of one image (file reads only); None for an
-        unreadable image, recorded in the skip log as `make_dataset` does when a model is
-        evaluated: its size is unknown, and our own `--save_scoremaps` writes no map for it."""
-        path = records.image_paths[row]
-        if int(row) in no_map:
-            skip_log.record(path, no_map[int(row)], int(row))
-            return None
-        try:
-            original_size_hw(path)
-            scoremap = load(row)
-        except UnreadableImage as error:
-            skip_log.record(path, error.reason, int(row))
-            return None
-        except ValueError as error:  # a map that is no valid map: all of them are listed below
-            invalid.append((int(row), str(error)))
-            return None
-        image_size, resize_size = geometry if geometry is not None else (scoremap.shape, None)
-        gt = source.gt(row, image_size, resize_size)
-        mask = source.mask(row, image_size, resize_size)
-        return int(row), scoremap, gt, mask, (image_size, resize_size)
-
-    def prediction_of(row):
-        return int(records.labels[row]) if predictions is None else int(predictions[row])
-
-    # Maps are read and scored a chunk at a time: reading on the evaluator's threads, and
-    # each chunk's same-shaped boxed maps in one accumulate() call (its contour scans run
-    # on those threads too). Counts do not depend on the chunking.
-    chunk = 32 * max(1, workers)
-    done = 0
-    for start in range(0, len(candidates), chunk):
-        items = evaluator.parallel_map(read, candidates[start : start + chunk])
-        group = []
-        for item in items:
-            if item is None:  # unreadable image: counted by the skip log, as in evaluate_model
-                continue
-            row, scoremap, gt, mask, size = item
-            sizes[row] = size
-            if len(gt):
-                if group and group[-1][1].shape != scoremap.shape:
-                    _accumulate_group(evaluator, group, records, prediction_of)
-                    group = []
-                group.append(item)
-                rows.append(row)
-            elif mask is not None:
-                evaluator.accumulate_masks(
-                    scoremap[None], [mask], np.array([prediction_of(row)]),
-                    np.array([int(records.labels[row])]),
-                )  # fmt: skip
-                mask_rows.append(row)
-            else:
-                skipped += 1
-        if group:
-            _accumulate_group(evaluator, group, records, prediction_of)
-        if (done + len(items)) // 100 > done // 100:
-            print_fn(f"evaluated {done + len(items)}/{len(candidates)} score maps")
-        done += len(items)
-    if invalid:
-        # Refused, not skipped: scoring a method without its worst maps would flatter it.
-        # Every map was read, so the message counts them all.
-        invalid.sort()
-        shown = "; ".join(message for _, message in invalid[:3])
-        more = f"; and {len(invalid) - 3} more" if len(invalid) > 3 else ""
-        raise ValueError(
-            f"{scoremap_dir}: {len(invalid)} of the {len(candidates)} score maps are not valid "
-            f"maps: {shown}{more}"
-        )
+    scored = _accumulate_scoremaps(evaluator, reader, candidates, predictions, print_fn)
+    reader.refuse_invalid(len(candidates))
+    skipped = len(records) - len(candidates) + scored.skipped
 
     def pictures():
-        picks, info = _picture_plan(evaluator, rows, mask_rows, source, num_overlays)
-        if not picks:
-            return {}
-        image_size, resize_size = sizes[picks["chosen"][0]]
-        same = {r for r in sizes if sizes[r] == (image_size, resize_size)}
-        picks = {k: [r for r in v if r in same] for k, v in picks.items()}
-        return _write_pictures(
-            picks, info, source, lambda batch: [load(r) for r in batch.rows],
-            image_size, resize_size, out_dir,
-        )  # fmt: skip
+        return _scoremap_pictures(evaluator, scored, source, reader, num_overlays, out_dir)
 
     metrics = _finish(evaluator, skipped, started, source, pictures, out_dir)
     metrics["num_unused_scoremaps"] = unused
@@ -475,3 +385,151 @@ def evaluate_scoremaps(
         for key in ("top1_clas", "top1_loc", "best_top1_loc", "best_top1_threshold"):
             metrics[key] = None
     return metrics
+
+
+def _scoremap_inputs(scoremap_dir, records, predictions, cam_curve_interval, masks_fn):
+    """The refusals made before any map is read; (source, geometry or None)."""
+    if not os.path.isdir(scoremap_dir):
+        raise FileNotFoundError(f"--scoremaps folder {scoremap_dir} does not exist")
+    if hasattr(records, "as_dataset"):
+        raise ValueError(
+            f"{records.source}: saved score maps are scored against file-backed splits only"
+        )
+    source = FileEvalSource(records, masks_fn)
+    geometry = read_geometry(scoremap_dir)
+    if predictions is not None and len(predictions) != len(records):
+        raise ValueError(f"{len(predictions)} predictions for {len(records)} images")
+    if source.has_masks and cam_curve_interval is None:
+        raise ValueError(f"{records.source} has GT masks: PxAP needs cam_curve_interval")
+    return source, geometry
+
+
+class _MapReader:
+    """Reads one image's saved map, GT boxes and mask (file reads only, safe on threads).
+
+    An unreadable image is recorded in the current skip log, as `make_dataset` does when a
+    model is evaluated (its size is unknown, and our own `--save_scoremaps` writes no map for
+    it); a map that is no valid map is kept in ``invalid`` so that all of them are named.
+    """
+
+    def __init__(self, scoremap_dir, source, geometry, no_map):
+        self.scoremap_dir = scoremap_dir
+        self.source = source
+        self.geometry = geometry  # (image_size, resize_size) of scoremaps.json, or None
+        self.no_map = no_map  # {row: why} of the images without a map that do not decode
+        self.skip_log = current_skip_log()
+        self.invalid = []  # (row, message) of maps that are not finite 2D float maps in [0, 1]
+
+    def load(self, row):
+        shape = self.geometry[0] if self.geometry is not None else None
+        return load_scoremap(self.scoremap_dir, self.source.image_id(row), shape)
+
+    def __call__(self, row):
+        """(row, map, GT boxes, mask, geometry) of one image; None for an unreadable image
+        or an invalid map."""
+        path = self.source.records.image_paths[row]
+        if int(row) in self.no_map:
+            self.skip_log.record(path, self.no_map[int(row)], int(row))
+            return None
+        try:
+            original_size_hw(path)
+            scoremap = self.load(row)
+        except UnreadableImage as error:
+            self.skip_log.record(path, error.reason, int(row))
+            return None
+        except ValueError as error:  # a map that is no valid map: all of them are listed
+            self.invalid.append((int(row), str(error)))
+            return None
+        known = self.geometry is not None
+        image_size, resize_size = self.geometry if known else (scoremap.shape, None)
+        gt = self.source.gt(row, image_size, resize_size)
+        mask = self.source.mask(row, image_size, resize_size)
+        return int(row), scoremap, gt, mask, (image_size, resize_size)
+
+    def refuse_invalid(self, total):
+        """Refused, not skipped: scoring a method without its worst maps would flatter it.
+        Called once every map was read, so the message counts them all."""
+        if not self.invalid:
+            return
+        invalid = sorted(self.invalid)
+        shown = "; ".join(message for _, message in invalid[:3])
+        more = f"; and {len(invalid) - 3} more" if len(invalid) > 3 else ""
+        raise ValueError(
+            f"{self.scoremap_dir}: {len(invalid)} of the {total} score maps are not valid "
+            f"maps: {shown}{more}"
+        )
+
+
+@dataclasses.dataclass
+class _Scored:
+    """What the accumulation of saved maps leaves for the pictures and the counts."""
+
+    rows: list = dataclasses.field(default_factory=list)  # box images, in evaluation order
+    mask_rows: list = dataclasses.field(default_factory=list)  # mask-only images
+    sizes: dict = dataclasses.field(default_factory=dict)  # {row: (image_size, resize_size)}
+    skipped: int = 0  # read images with neither a GT box nor a mask
+
+
+def _accumulate_scoremaps(evaluator, reader, candidates, predictions, print_fn):
+    """Reads and scores the maps of ``candidates``; the `_Scored` rows, sizes and skips.
+
+    Maps are read and scored a chunk at a time: reading on the evaluator's threads, and each
+    chunk's same-shaped boxed maps in one accumulate() call (its contour scans run on those
+    threads too). Counts do not depend on the chunking.
+    """
+    records = reader.source.records
+
+    def prediction_of(row):
+        return int(records.labels[row]) if predictions is None else int(predictions[row])
+
+    scored = _Scored()
+    chunk = 32 * max(1, evaluator.workers)
+    done = 0
+    for start in range(0, len(candidates), chunk):
+        items = evaluator.parallel_map(reader, candidates[start : start + chunk])
+        _accumulate_chunk(evaluator, items, scored, records, prediction_of)
+        if (done + len(items)) // 100 > done // 100:
+            print_fn(f"evaluated {done + len(items)}/{len(candidates)} score maps")
+        done += len(items)
+    return scored
+
+
+def _accumulate_chunk(evaluator, items, scored, records, prediction_of):
+    """Scores one chunk's read items in order: runs of same-shaped box maps together, each
+    mask-only map on its own."""
+    group = []
+    for item in items:
+        if item is None:  # unreadable image: counted by the skip log, as in evaluate_model
+            continue
+        row, scoremap, gt, mask, size = item
+        scored.sizes[row] = size
+        if len(gt):
+            if group and group[-1][1].shape != scoremap.shape:
+                _accumulate_group(evaluator, group, records, prediction_of)
+                group = []
+            group.append(item)
+            scored.rows.append(row)
+        elif mask is not None:
+            evaluator.accumulate_masks(
+                scoremap[None], [mask], np.array([prediction_of(row)]),
+                np.array([int(records.labels[row])]),
+            )  # fmt: skip
+            scored.mask_rows.append(row)
+        else:
+            scored.skipped += 1
+    if group:
+        _accumulate_group(evaluator, group, records, prediction_of)
+
+
+def _scoremap_pictures(evaluator, scored, source, reader, num_overlays, out_dir):
+    """The picture grids of saved maps: only the picked images of the first one's geometry."""
+    picks, info = _picture_plan(evaluator, scored.rows, scored.mask_rows, source, num_overlays)
+    if not picks:
+        return {}
+    image_size, resize_size = scored.sizes[picks["chosen"][0]]
+    same = {r for r in scored.sizes if scored.sizes[r] == (image_size, resize_size)}
+    picks = {k: [r for r in v if r in same] for k, v in picks.items()}
+    return _write_pictures(
+        picks, info, source, lambda batch: [reader.load(r) for r in batch.rows],
+        image_size, resize_size, out_dir,
+    )  # fmt: skip

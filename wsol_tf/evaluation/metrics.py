@@ -28,21 +28,29 @@ from __future__ import annotations
 
 import numpy as np
 
-from wsol_tf.evaluation.boxes import (
-    boxes_by_level,
-    scoremap_to_uint8,
-    threshold_levels,
-    validate_boxes,
+from wsol_tf.evaluation.batch_check import check_batch, check_mask_batch
+from wsol_tf.evaluation.box_metrics import (
+    MAXBOXACC_IOU,
+    MAXBOXACC_V2_IOUS,
+    BoxAccumulator,
+    _best_per_level,
+    ious_at_thresholds,
 )
-from wsol_tf.evaluation.boxes import iou as box_iou
-from wsol_tf.evaluation.pxap import pxap_from_histograms, pxap_histograms
+from wsol_tf.evaluation.pxap import PxapAccumulator
+
+# Where the box and mask parts moved; imported from here by older callers.
+__all__ = [
+    "MAXBOXACC_IOU",
+    "MAXBOXACC_V2_IOUS",
+    "MIN_CAM_CURVE_INTERVAL",
+    "TENSORPACK_THRESHOLDS",
+    "LocalizationEvaluator",
+    "_best_per_level",
+    "ious_at_thresholds",
+]
 
 # Tensorpack ADL tries cam_threshold = 0.05 + i * 0.05 for i = 0..6.
 TENSORPACK_THRESHOLDS = np.arange(0.05, 0.351, 0.05)
-
-# wsolevaluation's MaxBoxAccV2 IoU thresholds (its iou_threshold_list 30, 50, 70 divided by 100).
-MAXBOXACC_V2_IOUS = (0.3, 0.5, 0.7)
-MAXBOXACC_IOU = 0.5
 
 # The finest fine grid: 100,000 thresholds (wsolevaluation's is 0.001, 1000). A finer step
 # only adds memory: 1e-9 asks for 1e9 thresholds, gigabytes for each counter of the grid.
@@ -71,73 +79,37 @@ def _check_fraction(value, name: str, low_open: bool = False) -> float:
     return value
 
 
-def _best_per_level(per_level, gt_boxes):
-    """Largest-contour and best-contour IoU per level, in one IoU call for all levels.
-
-    One vectorized IoU over every level's boxes replaces a small IoU call per level (the
-    scan's main cost after findContours). Values are identical: IoU is elementwise, and
-    the best box of a level is its first maximum, as ``np.argmax`` picks it.
-
-    Args:
-        per_level: L entries (boxes (n_l, 4) int64, index of the largest contour), n_l >= 1.
-        gt_boxes: (m, 4) GT boxes.
-
-    Returns:
-        iou_largest (L,), box_largest (L, 4), iou_multi (L,), box_multi (L, 4).
-    """
-    if not per_level:
-        empty_boxes = np.empty((0, 4), dtype=np.int64)
-        return np.empty(0), empty_boxes, np.empty(0), empty_boxes.copy()
-    counts = np.array([len(boxes) for boxes, _ in per_level])  # (L,)
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])  # (L,) first row of each level
-    boxes = np.concatenate([b for b, _ in per_level])  # (N, 4), N = sum n_l
-    best = box_iou(boxes, gt_boxes).max(axis=1)  # (N,) best over GT boxes
-    largest = starts + np.array([index for _, index in per_level])  # (L,) rows
-    level_max = np.maximum.reduceat(best, starts)  # (L,)
-    rows = np.arange(len(best))  # (N,)
-    is_max = best == np.repeat(level_max, counts)  # (N,)
-    first_max = np.minimum.reduceat(np.where(is_max, rows, len(best)), starts)  # (L,) rows
-    return best[largest], boxes[largest], best[first_max], boxes[first_max]
+def _threshold_list(thresholds, cam_threshold: float) -> np.ndarray:
+    """The checked threshold list (Tensorpack's by default) with ``cam_threshold`` in it."""
+    given = TENSORPACK_THRESHOLDS if thresholds is None else thresholds
+    thresholds_list = np.asarray(given, dtype=np.float64).reshape(-1)
+    if thresholds is not None and thresholds_list.size == 0:
+        raise ValueError(f"thresholds must not be empty; got {thresholds!r}")
+    for tau in thresholds_list:
+        _check_fraction(tau, "every value in thresholds")
+    return _merge_thresholds(thresholds_list, cam_threshold)
 
 
-def ious_at_thresholds(scoremap, gt_boxes, threshold_sets) -> list[dict[str, np.ndarray]]:
-    """Best IoU of the predicted box(es) against the GT boxes at every threshold of every set.
-
-    One contour pass per distinct integer level of the union of the sets; every threshold
-    that maps onto that level reuses it.
-
-    Args:
-        scoremap: (H, W) float map in [0, 1].
-        gt_boxes: (m, 4) GT boxes in the map's pixels.
-        threshold_sets: sequence of (T_s,) threshold arrays.
-
-    Returns:
-        One dict per set with ``iou_largest`` (T_s,) float64 (largest contour's box),
-        ``box_largest`` (T_s, 4) int64, ``iou_multi`` (T_s,) (best over all contours' boxes)
-        and ``box_multi`` (T_s, 4) (the box achieving it).
-    """
-    image = scoremap_to_uint8(scoremap)  # (H, W) uint8
-    max_value = int(image.max()) if image.size else 0
-    levels = [threshold_levels(t, max_value) for t in threshold_sets]  # [(T_s,)]
-    unique = np.unique(np.concatenate(levels)) if levels else np.zeros(0, np.int64)  # (L,)
-    per_level = list(boxes_by_level(image, unique).values())  # L x (boxes (n_l, 4), largest)
-    iou_largest, box_largest, iou_multi, box_multi = _best_per_level(per_level, gt_boxes)
-    out = []
-    for set_levels in levels:
-        where = np.searchsorted(unique, set_levels)  # (T_s,) rows of the level tables
-        out.append(
-            {
-                "iou_largest": iou_largest[where],
-                "box_largest": box_largest[where],
-                "iou_multi": iou_multi[where],
-                "box_multi": box_multi[where],
-            }
+def _fine_grid(cam_curve_interval) -> tuple[float | None, np.ndarray]:
+    """(checked step or None, (G,) grid ``np.arange(0, 1, step)``, empty without a step)."""
+    if cam_curve_interval is None:
+        return None, np.zeros(0)
+    step = _check_fraction(cam_curve_interval, "cam_curve_interval", low_open=True)
+    if not MIN_CAM_CURVE_INTERVAL <= step < 1:
+        raise ValueError(
+            f"cam_curve_interval must be in [{MIN_CAM_CURVE_INTERVAL:g}, 1); got "
+            f"{cam_curve_interval}"
         )
-    return out
+    return step, np.arange(0, 1, step)  # exactly wsolevaluation's cam_threshold_list values
 
 
 class LocalizationEvaluator:
     """Accumulate per-batch results, then ``compute()`` WSOL accuracies.
+
+    Composes three parts: ``check_batch`` (``wsol_tf.evaluation.batch_check``) refuses a bad
+    batch before anything counts, ``BoxAccumulator`` (``wsol_tf.evaluation.box_metrics``)
+    counts the box hits and ``PxapAccumulator`` (``wsol_tf.evaluation.pxap``) sums PxAP's
+    histograms.
 
     Usage::
 
@@ -179,28 +151,9 @@ class LocalizationEvaluator:
         self._pool = None
         self.cam_threshold = _check_fraction(cam_threshold, "cam_threshold")
         self.iou_threshold = _check_fraction(iou_threshold, "iou_threshold", low_open=True)
-        given = TENSORPACK_THRESHOLDS if thresholds is None else thresholds
-        thresholds_list = np.asarray(given, dtype=np.float64).reshape(-1)
-        if thresholds is not None and thresholds_list.size == 0:
-            raise ValueError(f"thresholds must not be empty; got {thresholds!r}")
-        for tau in thresholds_list:
-            _check_fraction(tau, "every value in thresholds")
-        self.thresholds = _merge_thresholds(thresholds_list, self.cam_threshold)  # (T,)
-        self._cam_index = int(np.argmin(np.abs(self.thresholds - self.cam_threshold)))
+        self.thresholds = _threshold_list(thresholds, self.cam_threshold)  # (T,)
         self.multi_contour = bool(multi_contour)
-        if cam_curve_interval is None:
-            self.cam_curve_interval = None
-            self.curve_thresholds = np.zeros(0)
-        else:
-            step = _check_fraction(cam_curve_interval, "cam_curve_interval", low_open=True)
-            if not MIN_CAM_CURVE_INTERVAL <= step < 1:
-                raise ValueError(
-                    f"cam_curve_interval must be in [{MIN_CAM_CURVE_INTERVAL:g}, 1); got "
-                    f"{cam_curve_interval}"
-                )
-            self.cam_curve_interval = step
-            # Exactly wsolevaluation's cam_threshold_list values.
-            self.curve_thresholds = np.arange(0, 1, step)  # (G,)
+        self.cam_curve_interval, self.curve_thresholds = _fine_grid(cam_curve_interval)
         self.v2_iou_thresholds = tuple(
             _check_fraction(d, "every value in v2_iou_thresholds", low_open=True)
             for d in v2_iou_thresholds
@@ -211,43 +164,26 @@ class LocalizationEvaluator:
 
     def reset(self) -> None:
         """Forget everything accumulated so far."""
-        num_thresholds = len(self.thresholds)
-        self._num_images = 0
-        self._num_correct_cls = 0
-        self._gt_known_hits = np.zeros(num_thresholds, dtype=np.int64)  # (T,)
-        self._top1_hits = np.zeros(num_thresholds, dtype=np.int64)  # (T,)
-        grid = len(self.curve_thresholds)
-        self._curve_gt_known_hits = np.zeros(grid, dtype=np.int64)  # (G,)
-        self._curve_top1_hits = np.zeros(grid, dtype=np.int64)  # (G,)
-        self._maxboxacc_hits = np.zeros(grid, dtype=np.int64)  # (G,) largest contour, IoU 0.5
-        self._v2_hits = np.zeros((len(self.v2_iou_thresholds), grid), dtype=np.int64)  # (D, G)
-        self._mask_fg_hist = np.zeros(grid + 2)  # (G + 2,)
-        self._mask_bg_hist = np.zeros(grid + 2)
-        self._num_masks = 0
+        self._boxes = BoxAccumulator(
+            thresholds=self.thresholds, cam_threshold=self.cam_threshold,
+            iou_threshold=self.iou_threshold, multi_contour=self.multi_contour,
+            cam_curve_interval=self.cam_curve_interval, curve_thresholds=self.curve_thresholds,
+            v2_iou_thresholds=self.v2_iou_thresholds,
+        )  # fmt: skip
+        grid = None if self.cam_curve_interval is None else self.curve_thresholds
+        self._masks = PxapAccumulator(grid)
         self._mask_only_images = 0  # images with a mask and no box (accumulate_masks)
         self._mask_only_correct = 0
-        self._records: dict[str, list] = {
-            "index": [],
-            "label": [],
-            "prediction": [],
-            "correct_cls": [],
-            "gt_known_iou": [],
-            "gt_known_box": [],
-            "gt_known_correct": [],
-            "top1_iou": [],
-            "top1_box": [],
-            "top1_loc_correct": [],
-        }
 
     @property
     def num_images(self) -> int:
         """Images with GT boxes accumulated (the box metrics' denominator)."""
-        return self._num_images
+        return self._boxes.num_images
 
     @property
     def num_evaluated(self) -> int:
         """All images accumulated: with boxes, plus mask-only ones."""
-        return self._num_images + self._mask_only_images
+        return self._boxes.num_images + self._mask_only_images
 
     def accumulate_masks(self, scoremaps_gt, masks, predictions, labels) -> None:
         """Add images that have a GT mask but no GT box (OpenImages): PxAP and Top-1 Clas.
@@ -261,34 +197,10 @@ class LocalizationEvaluator:
         Raises:
             ValueError on wrong shapes or values; nothing is accumulated from a bad batch.
         """
-        maps_gt = np.asarray(scoremaps_gt)
-        if maps_gt.ndim != 3:
-            raise ValueError(f"scoremaps_gt must be (B, H, W); got shape {maps_gt.shape}")
-        batch = maps_gt.shape[0]
-        predictions = np.asarray(predictions).reshape(-1)
-        labels = np.asarray(labels).reshape(-1)
-        for name, arr in (("predictions", predictions), ("labels", labels)):
-            if arr.shape != (batch,) or not np.issubdtype(arr.dtype, np.integer):
-                raise ValueError(f"{name} must be B={batch} integers; got {arr.shape} {arr.dtype}")
-        if masks is None or any(m is None for m in masks):
-            raise ValueError("accumulate_masks needs a mask for every image")
-        histograms = self._mask_histograms(masks, maps_gt)
-        for fg, bg in histograms:
-            self._mask_fg_hist += fg
-            self._mask_bg_hist += bg
-        self._num_masks += batch
-        self._mask_only_images += batch
+        maps_gt, predictions, labels = check_mask_batch(scoremaps_gt, masks, predictions, labels)
+        self._masks.add(self._masks.histograms(maps_gt, masks))
+        self._mask_only_images += len(maps_gt)
         self._mask_only_correct += int((predictions == labels).sum())
-
-    def _best_box(self, scoremap, gt) -> tuple[np.ndarray, np.ndarray]:
-        """Best IoU against ``gt`` (m, 4) at every threshold of the list, in the evaluator's mode.
-
-        Returns:
-            ious (T,), boxes (T, 4) int64 (the predicted box achieving each best IoU).
-        """
-        (at_tau,) = ious_at_thresholds(scoremap, gt, [self.thresholds])
-        mode = "multi" if self.multi_contour else "largest"
-        return at_tau[f"iou_{mode}"], at_tau[f"box_{mode}"]
 
     def accumulate(
         self, scoremaps_gt, scoremaps_pred, predictions, labels, gt_boxes, num_boxes, masks=None
@@ -310,104 +222,14 @@ class LocalizationEvaluator:
                 or a length-B sequence with None for images without a mask.
 
         Raises:
-            ValueError on wrong shapes, NaN/Inf or out-of-range score maps, or invalid boxes.
+            ValueError on wrong shapes, NaN/Inf or out-of-range score maps, or invalid boxes
+            (``wsol_tf.evaluation.batch_check.check_batch``), or bad masks.
             Nothing is accumulated from a batch that fails validation.
         """
-        maps_gt = np.asarray(scoremaps_gt)
-        if maps_gt.ndim != 3:
-            raise ValueError(f"scoremaps_gt must be (B, H, W); got shape {maps_gt.shape}")
-        batch = maps_gt.shape[0]
-        maps_pred = None if scoremaps_pred is None else np.asarray(scoremaps_pred)
-        if maps_pred is not None and maps_pred.shape != maps_gt.shape:
-            raise ValueError(
-                f"scoremaps_pred must have the shape of scoremaps_gt {maps_gt.shape}; "
-                f"got {maps_pred.shape}"
-            )
-        predictions = np.asarray(predictions).reshape(-1)
-        labels = np.asarray(labels).reshape(-1)
-        num_boxes = np.asarray(num_boxes).reshape(-1)
-        for name, arr in (("predictions", predictions), ("labels", labels)):
-            if arr.shape != (batch,):
-                raise ValueError(f"{name} must have B={batch} entries; got shape {arr.shape}")
-            if not np.issubdtype(arr.dtype, np.integer):
-                raise ValueError(f"{name} must be integers; got dtype {arr.dtype}")
-        gt_boxes = np.asarray(gt_boxes)
-        if gt_boxes.ndim != 3 or gt_boxes.shape[0] != batch or gt_boxes.shape[2] != 4:
-            raise ValueError(f"gt_boxes must be (B={batch}, M, 4); got shape {gt_boxes.shape}")
-        if num_boxes.shape != (batch,) or not np.issubdtype(num_boxes.dtype, np.integer):
-            raise ValueError(
-                f"num_boxes must be {batch} integers; got shape {num_boxes.shape}, "
-                f"dtype {num_boxes.dtype}"
-            )
-        max_boxes = gt_boxes.shape[1]
-        if ((num_boxes < 1) | (num_boxes > max_boxes)).any():
-            raise ValueError(f"num_boxes must lie in [1, M={max_boxes}]; got {num_boxes.tolist()}")
-        for name, maps in (("scoremaps_gt", maps_gt), ("scoremaps_pred", maps_pred)):
-            if maps is None:
-                continue
-            if not np.issubdtype(maps.dtype, np.floating):
-                raise ValueError(f"{name} must be float; got dtype {maps.dtype}")
-            finite = np.isfinite(maps).reshape(batch, -1).all(axis=1)  # (B,)
-            if not finite.all():
-                raise ValueError(
-                    f"{name} contains NaN/Inf in image(s) {np.flatnonzero(~finite).tolist()} "
-                    "of this batch"
-                )
-            if maps.size and (maps.min() < 0 or maps.max() > 1):
-                raise ValueError(
-                    f"{name} must be normalised to [0, 1]; got min={maps.min()}, max={maps.max()}"
-                )
-        for b in range(batch):
-            validate_boxes(gt_boxes[b, : num_boxes[b]], name=f"gt_boxes[{b}] of this batch")
-        histograms = self._mask_histograms(masks, maps_gt)  # validated before anything counts
-
-        k = self._cam_index
-        mode = "multi" if self.multi_contour else "largest"
-        sets = [self.thresholds, self.curve_thresholds]
-        scans = self.parallel_map(
-            lambda b: ious_at_thresholds(maps_gt[b], gt_boxes[b, : num_boxes[b]], sets),
-            range(batch),
-        )  # the contour scans, in parallel when workers > 1; counted below in order
-        for b, (at_tau, curve) in enumerate(scans):
-            gt = gt_boxes[b, : num_boxes[b]]  # (m, 4)
-            gt_ious, gt_best = at_tau[f"iou_{mode}"], at_tau[f"box_{mode}"]  # (T,), (T, 4)
-            gt_ok = gt_ious >= self.iou_threshold  # (T,)
-            correct_cls = bool(predictions[b] == labels[b])
-            top1_ok = gt_ok & correct_cls  # (T,)
-            curve_ok = curve[f"iou_{mode}"] >= self.iou_threshold  # (G,)
-            self._curve_gt_known_hits += curve_ok
-            self._curve_top1_hits += curve_ok & correct_cls
-            self._maxboxacc_hits += curve["iou_largest"] >= MAXBOXACC_IOU
-            for d, delta in enumerate(self.v2_iou_thresholds):
-                self._v2_hits[d] += curve["iou_multi"] >= delta
-            if histograms[b] is not None:
-                self._mask_fg_hist += histograms[b][0]
-                self._mask_bg_hist += histograms[b][1]
-                self._num_masks += 1
-            if correct_cls:
-                top1_iou, top1_box = gt_ious[k], gt_best[k]
-            elif maps_pred is not None:
-                # Not needed for the metric; recorded so pictures can show the wrong CAM's box.
-                pred_ious, pred_best = self._best_box(maps_pred[b], gt)
-                top1_iou, top1_box = pred_ious[k], pred_best[k]
-            else:
-                top1_iou, top1_box = np.nan, np.full(4, -1, dtype=np.int64)
-
-            self._gt_known_hits += gt_ok
-            self._top1_hits += top1_ok
-            self._num_correct_cls += int(correct_cls)
-            rec = self._records
-            rec["index"].append(self._num_images)
-            rec["label"].append(int(labels[b]))
-            rec["prediction"].append(int(predictions[b]))
-            rec["correct_cls"].append(correct_cls)
-            rec["gt_known_iou"].append(float(gt_ious[k]))
-            rec["gt_known_box"].append(gt_best[k])
-            rec["gt_known_correct"].append(bool(gt_ok[k]))
-            rec["top1_iou"].append(float(top1_iou))
-            rec["top1_box"].append(np.asarray(top1_box, dtype=np.int64))
-            rec["top1_loc_correct"].append(bool(top1_ok[k]))
-            self._num_images += 1
+        batch = check_batch(scoremaps_gt, scoremaps_pred, predictions, labels, gt_boxes, num_boxes)
+        histograms = self._masks.histograms(batch.maps_gt, masks)  # checked before any count
+        self._boxes.add(batch, self.parallel_map)
+        self._masks.add(histograms)
 
     def parallel_map(self, fn, items) -> list:
         """``[fn(x) for x in items]``, on a thread pool when ``workers`` > 1 (cv2 and numpy
@@ -420,26 +242,6 @@ class LocalizationEvaluator:
 
             self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="wsol-eval")
         return list(self._pool.map(fn, items))
-
-    def _mask_histograms(self, masks, maps_gt) -> list:
-        """Per-image (fg, bg) PxAP histograms, or None where there is no mask."""
-        batch = len(maps_gt)
-        if masks is None:
-            return [None] * batch
-        if len(masks) != batch:
-            raise ValueError(f"masks must have B={batch} entries; got {len(masks)}")
-        if self.cam_curve_interval is None:
-            raise ValueError("masks need the fine grid: cam_curve_interval must not be None")
-        out = []
-        for b in range(batch):
-            if masks[b] is None:
-                out.append(None)
-                continue
-            try:
-                out.append(pxap_histograms(maps_gt[b], masks[b], self.curve_thresholds))
-            except ValueError as error:
-                raise ValueError(f"masks[{b}] of this batch: {error}") from None
-        return out
 
     def compute(self) -> dict:
         """Accuracies over everything accumulated.
@@ -469,44 +271,19 @@ class LocalizationEvaluator:
         """
         if self.num_evaluated == 0:
             raise RuntimeError("compute() called before any accumulate(): no images")
-        if self._num_images == 0:
+        if self.num_images == 0:
             return self._compute_masks_only()
-        n = float(self._num_images)
-        gt_known = self._gt_known_hits * 100.0 / n  # (T,)
-        top1 = self._top1_hits * 100.0 / n  # (T,)
-        k = self._cam_index
-        best_gt = int(np.argmax(gt_known))  # first maximum = lowest threshold on ties
-        best_top1 = int(np.argmax(top1))
-        # Thresholds rounded for readability (np.arange leaves 0.15000000000000002).
-        shown = [round(float(t), 6) for t in self.thresholds]
-        metrics = {
-            "top1_clas": self._num_correct_cls * 100.0 / n,
-            "gt_known_loc": float(gt_known[k]),
-            "top1_loc": float(top1[k]),
-            "num_images": int(self._num_images),
-            "cam_threshold": float(self.cam_threshold),
-            "iou_threshold": float(self.iou_threshold),
-            "multi_contour": self.multi_contour,
-            "per_threshold": [
-                {
-                    "threshold": shown[t],
-                    "gt_known_loc": float(gt_known[t]),
-                    "top1_loc": float(top1[t]),
-                }
-                for t in range(len(shown))
-            ],
-            "best_threshold": shown[best_gt],
-            "best_gt_known_loc": float(gt_known[best_gt]),
-            "best_top1_loc": float(top1[best_top1]),
-            "best_top1_threshold": shown[best_top1],
-            **self._compute_curve(n),
-        }
+        metrics = self._boxes.compute()
+        if self.cam_curve_interval is not None:  # PxAP closes the fine grid's entries
+            metrics.update(self._masks.metrics())
+            metrics["num_images_with_mask"] = int(self._masks.num_masks)
         if self._mask_only_images:
             # Classification covers every image; the box metrics only those with boxes.
             total = self.num_evaluated
-            metrics["top1_clas"] = (self._num_correct_cls + self._mask_only_correct) * 100.0 / total
+            correct = self._boxes.num_correct_cls + self._mask_only_correct
+            metrics["top1_clas"] = correct * 100.0 / total
             metrics["num_images"] = total
-            metrics["num_images_with_box"] = self._num_images
+            metrics["num_images_with_box"] = self.num_images
         return metrics
 
     def _compute_masks_only(self) -> dict:
@@ -518,58 +295,13 @@ class LocalizationEvaluator:
             "top1_loc": None,
             "maxboxacc": None,
             "maxboxacc_v2": None,
-            **self._pxap(),
+            **self._masks.metrics(),
             "num_images": n,
             "num_images_with_box": 0,
-            "num_images_with_mask": int(self._num_masks),
+            "num_images_with_mask": int(self._masks.num_masks),
             "cam_threshold": float(self.cam_threshold),
             "cam_curve_interval": self.cam_curve_interval,
         }
-
-    def _compute_curve(self, n: float) -> dict:
-        """Fine-grid metrics (MaxBoxAcc, MaxBoxAccV2, PxAP); {} without a grid."""
-        if self.cam_curve_interval is None:
-            return {}
-        shown = [round(float(t), 6) for t in self.curve_thresholds]
-        gt_known = self._curve_gt_known_hits * 100.0 / n  # (G,)
-        top1 = self._curve_top1_hits * 100.0 / n  # (G,)
-        # Same arithmetic as wsolevaluation: num_correct * 100. / float(cnt), then max.
-        maxboxacc = self._maxboxacc_hits * 100.0 / n  # (G,)
-        v2 = self._v2_hits * 100.0 / n  # (D, G)
-        v2_best = [float(row.max()) for row in v2]
-        best_gt, best_top1 = int(np.argmax(gt_known)), int(np.argmax(top1))
-        return {
-            "cam_curve_interval": self.cam_curve_interval,
-            "curve": {
-                "thresholds": shown,
-                "gt_known_loc": gt_known.tolist(),
-                "top1_loc": top1.tolist(),
-                "best_threshold": shown[best_gt],
-                "best_gt_known_loc": float(gt_known[best_gt]),
-                "best_top1_threshold": shown[best_top1],
-                "best_top1_loc": float(top1[best_top1]),
-            },
-            "maxboxacc": float(maxboxacc.max()),
-            "maxboxacc_threshold": shown[int(np.argmax(maxboxacc))],
-            "maxboxacc_v2": float(np.average(v2_best)),
-            "maxboxacc_v2_per_iou": {
-                str(delta): {"accuracy": v2_best[d], "threshold": shown[int(np.argmax(v2[d]))]}
-                for d, delta in enumerate(self.v2_iou_thresholds)
-            },
-            **self._pxap(),
-            "num_images_with_mask": int(self._num_masks),
-        }
-
-    def _pxap(self) -> dict:
-        """{"pxap": value or None}; when the masks hold no object pixel (or no scored pixel)
-        PxAP is undefined: None and "pxap_note" says why, so the box metrics of the same
-        evaluation are still returned (wsolevaluation's division gives NaN there)."""
-        if not self._num_masks:
-            return {"pxap": None}
-        try:
-            return {"pxap": pxap_from_histograms(self._mask_fg_hist, self._mask_bg_hist)}
-        except ValueError as error:
-            return {"pxap": None, "pxap_note": f"{error} (PxAP undefined)"}
 
     def per_image(self) -> dict[str, np.ndarray]:
         """Per-image records, in accumulation order (all at ``cam_threshold`` unless noted).
@@ -584,17 +316,4 @@ class LocalizationEvaluator:
             ``top1_box`` (N, 4) int64 (-1s when unknown); ``top1_loc_correct`` (N,) bool.
             Only ``cam_threshold`` is kept per image so memory stays O(N) for long threshold lists.
         """
-        rec = self._records
-        n = self._num_images
-        return {
-            "index": np.asarray(rec["index"], dtype=np.int64),
-            "label": np.asarray(rec["label"], dtype=np.int64),
-            "prediction": np.asarray(rec["prediction"], dtype=np.int64),
-            "correct_cls": np.asarray(rec["correct_cls"], dtype=bool),
-            "gt_known_iou": np.asarray(rec["gt_known_iou"], dtype=np.float64),
-            "gt_known_box": np.asarray(rec["gt_known_box"], dtype=np.int64).reshape(n, 4),
-            "gt_known_correct": np.asarray(rec["gt_known_correct"], dtype=bool),
-            "top1_iou": np.asarray(rec["top1_iou"], dtype=np.float64),
-            "top1_box": np.asarray(rec["top1_box"], dtype=np.int64).reshape(n, 4),
-            "top1_loc_correct": np.asarray(rec["top1_loc_correct"], dtype=bool),
-        }
+        return self._boxes.per_image()

@@ -125,3 +125,68 @@ def pxap(scoremaps, masks, thresholds) -> float:
         fg, bg = pxap_histograms(scoremap, mask, thresholds)
         fg_total, bg_total = fg_total + fg, bg_total + bg
     return pxap_from_histograms(fg_total, bg_total)
+
+
+class PxapAccumulator:
+    """The mask part of ``LocalizationEvaluator``: PxAP's summed histograms over the images
+    with a GT mask, in the order they come.
+
+    Args:
+        thresholds: (G,) the evaluator's fine grid, or None when it has none (masks are then
+            refused: PxAP needs the grid).
+    """
+
+    def __init__(self, thresholds):
+        self.thresholds = thresholds
+        bins = (0 if thresholds is None else len(thresholds)) + 2
+        self.fg_hist = np.zeros(bins)  # (G + 2,)
+        self.bg_hist = np.zeros(bins)
+        self.num_masks = 0
+
+    def histograms(self, maps_gt, masks) -> list:
+        """Per-image (fg, bg) histograms, or None where there is no mask; counts nothing.
+
+        Args:
+            maps_gt: (B, H, W) the GT class's maps.
+            masks: None, or B masks (None for an image without one).
+
+        Raises:
+            ValueError naming the image whose mask (or map) is bad.
+        """
+        batch = len(maps_gt)
+        if masks is None:
+            return [None] * batch
+        if len(masks) != batch:
+            raise ValueError(f"masks must have B={batch} entries; got {len(masks)}")
+        if self.thresholds is None:
+            raise ValueError("masks need the fine grid: cam_curve_interval must not be None")
+        out = []
+        for b in range(batch):
+            if masks[b] is None:
+                out.append(None)
+                continue
+            try:
+                out.append(pxap_histograms(maps_gt[b], masks[b], self.thresholds))
+            except ValueError as error:
+                raise ValueError(f"masks[{b}] of this batch: {error}") from None
+        return out
+
+    def add(self, histograms) -> None:
+        """Sum the images' histograms from ``histograms()`` in order (None: no mask)."""
+        for histogram in histograms:
+            if histogram is None:
+                continue
+            self.fg_hist += histogram[0]
+            self.bg_hist += histogram[1]
+            self.num_masks += 1
+
+    def metrics(self) -> dict:
+        """{"pxap": value or None}; when the masks hold no object pixel (or no scored pixel)
+        PxAP is undefined: None and "pxap_note" says why, so the box metrics of the same
+        evaluation are still returned (wsolevaluation's division gives NaN there)."""
+        if not self.num_masks:
+            return {"pxap": None}
+        try:
+            return {"pxap": pxap_from_histograms(self.fg_hist, self.bg_hist)}
+        except ValueError as error:
+            return {"pxap": None, "pxap_note": f"{error} (PxAP undefined)"}

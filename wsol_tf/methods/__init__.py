@@ -19,7 +19,6 @@ import dataclasses
 import importlib
 import importlib.util
 import os
-import pkgutil
 import re
 import sys
 import traceback
@@ -39,11 +38,14 @@ from wsol_tf.methods.base import (
     params_from_settings,
     params_to_dict,
 )
+from wsol_tf.registry import Registry, import_submodules
 
-_REGISTRY: dict[str, type[Method]] = {}
+# The project's one registry pattern; "cam" listed first. Its flag is "method": messages read
+# "Unknown method='x'; valid methods: ...".
+_REGISTRY = Registry("method", flag="method", order=lambda name: (name != "cam", name))
 _SEAM_MODULES = {"base", "regularizers"}
 EXTRA_MODULES_VARIABLE = "WSOL_TF_METHOD_MODULES"
-# The types a method parameter's flag can take (`wsol_tf.training.flags`), each also | None.
+# The types a method parameter's flag can take (`wsol_tf.train_flags`), each also | None.
 FLAG_TYPES = (bool, int, float, str, tuple)
 
 
@@ -63,8 +65,7 @@ def register(cls):
     """Class decorator: adds a `Method` subclass to the registry under `cls.name`, after
     checking what the commands rely on (`MethodDefinitionError` naming the rule broken)."""
     _check_method(cls)
-    _REGISTRY[cls.name] = cls
-    return cls
+    return _REGISTRY.add(cls.name, cls)
 
 
 def _check_method(cls):
@@ -76,7 +77,7 @@ def _check_method(cls):
             f"method class {cls.__name__}: name {name!r} is not a method name (a non-empty "
             "identifier such as 'random_erase'; it names --method and the flags)."
         )
-    other = _REGISTRY.get(name)
+    other = _REGISTRY.get(name) if name in _REGISTRY else None
     if other is not None and other is not cls:
         raise MethodDefinitionError(
             f"method name {name!r} is already registered by {_origin(other)}."
@@ -140,9 +141,7 @@ def _has_flag_type(field):
 
 
 def _load_all():
-    for info in pkgutil.iter_modules(__path__):
-        if info.name not in _SEAM_MODULES and not info.name.startswith("_"):
-            importlib.import_module(f"{__name__}.{info.name}")
+    import_submodules(__name__, skip=_SEAM_MODULES)
     for error in load_extra_modules(extra_module_entries()):
         _LOAD_ERRORS.append(error)
         report_at_start(error)  # one line from `wsol_tf.cli.run`
@@ -158,7 +157,7 @@ def load_extra_modules(entries) -> list[MethodModuleError]:
             load_module(entry)
         except Exception as error:  # noqa: BLE001 - any failure of a user's module is named
             for name in set(_REGISTRY) - registered:  # half a module: none of its methods
-                del _REGISTRY[name]
+                _REGISTRY.remove(name)
             errors.append(_module_error(entry, error))
     return errors
 
@@ -253,17 +252,15 @@ def load_errors() -> tuple[MethodModuleError, ...]:
 
 def names() -> tuple[str, ...]:
     """Registered method names, "cam" first, then alphabetical."""
-    return tuple(sorted(_REGISTRY, key=lambda n: (n != "cam", n)))
+    return _REGISTRY.names()
 
 
 def get(name) -> type[Method]:
     """The method class registered as `name`; ValueError listing the valid names (or, when a
     module of WSOL_TF_METHOD_MODULES could not be loaded, which may have held it, why)."""
-    if name not in _REGISTRY:
-        if _LOAD_ERRORS:
-            raise _LOAD_ERRORS[0]
-        raise ValueError(f"Unknown method={name!r}; valid methods: {', '.join(names())}.")
-    return _REGISTRY[name]
+    if name not in _REGISTRY and _LOAD_ERRORS:
+        raise _LOAD_ERRORS[0]
+    return _REGISTRY.get(name)  # ValueError: "Unknown method='x'; valid methods: ..."
 
 
 def create(name, params=None, *, backbone=None, positions=None, seed=None) -> Method:

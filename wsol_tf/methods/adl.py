@@ -58,7 +58,7 @@ class ADL(Method):
         super().__init__(params, backbone=backbone, positions=positions, seed=seed)
         self.gamma = self.params.gamma
         if self.gamma is None:
-            self.gamma = getattr(backbone, "DEFAULT_GAMMA", 0.9)
+            self.gamma = 0.9 if backbone is None else backbone.default_gamma
         self._inserted = 0
 
     def describe(self):

@@ -69,8 +69,8 @@ class Method:
 
     Args:
         params: a `Params` instance (validated here).
-        backbone: the backbone module (`wsol_tf.models.BACKBONES[name]`): its
-            DEFAULT_POSITIONS, DEFAULT_GAMMA, ... give the per-backbone defaults.
+        backbone: the backbone's `BackboneSpec` (`wsol_tf.models.spec(name)`), or None: its
+            default_positions, default_gamma, side_taps give the per-backbone defaults.
         positions: chosen positions (None: `default_positions(backbone)`); ignored when the
             method inserts nothing.
         seed: int or None, seed of the method's random draws (layers and batch augmentation).
@@ -100,7 +100,7 @@ class Method:
 
     def default_positions(self, backbone):
         """Positions used when none are given: the backbone's ADL positions by default."""
-        return tuple(getattr(backbone, "DEFAULT_POSITIONS", ()))
+        return () if backbone is None else backbone.default_positions
 
     def tap_outputs(self, backbone) -> tuple[str, ...]:
         """Backbone positions whose tensors the model also returns, as outputs["taps"] and

@@ -92,7 +92,7 @@ class EIL(Method):
         self._split = None  # (backbone, segments, ordered positions), built on first use
 
     def default_positions(self, backbone):
-        positions = tuple(getattr(backbone, "DEFAULT_POSITIONS", ()))
+        positions = () if backbone is None else backbone.default_positions
         return positions[len(positions) // 2 : len(positions) // 2 + 1]
 
     def insert(self, position, x):

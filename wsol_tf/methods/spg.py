@@ -26,10 +26,9 @@ on how the batch is split among replicas).
 Not kept: wsolevaluation's InceptionV3 also applies dropout 0.5 around the SPG-A3 convs, for
 CAM as for SPG; our InceptionV3 has no dropout for any method, so SPG adds none.
 
-Side-branch positions (`--positions`, two of them; default per backbone): InceptionV3
-mixed2, mixed6 (wsolevaluation); VGG16-GAP block4_pool, block5_conv3 and ResNet50(-SE)
-conv4_block1_out, conv4_block6_out (wsolevaluation's VGG16 and ResNet50 SPG); TinyVGG
-block3_pool, block4_conv2 (VGG's, one block down). MobileNetV1 has none: give two.
+Side-branch positions (`--positions`, two of them): by default the backbone spec's
+`side_taps` (InceptionV3: mixed2, mixed6, wsolevaluation's); a backbone that declares none
+(MobileNetV1) needs two given.
 Branch width `branch_channels`: default half the feature map's channels (512 on InceptionV3
 and VGG16-GAP as in wsolevaluation, 1024 on ResNet50, 128 on TinyVGG).
 """
@@ -39,14 +38,6 @@ import dataclasses
 from wsol_tf.methods import register
 from wsol_tf.methods.base import Method, check, cross_entropy, param
 
-# Side-branch positions (B1, B2) per backbone (`wsol_tf.models` module NAME).
-DEFAULT_TAPS = {
-    "inceptionv3": ("mixed2", "mixed6"),
-    "vgg16gap": ("block4_pool", "block5_conv3"),
-    "resnet50": ("conv4_block1_out", "conv4_block6_out"),
-    "resnet50se": ("conv4_block1_out", "conv4_block6_out"),
-    "tinyvgg": ("block3_pool", "block4_conv2"),
-}
 THRESHOLDS = {"1h": 0.7, "1l": 0.01, "2h": 0.5, "2l": 0.05, "3h": 0.7, "3l": 0.1}
 _HELP = {
     "1": "B2 from the ground-truth CAM",
@@ -115,14 +106,16 @@ class SPG(Method):
             )
 
     def default_positions(self, backbone):
-        name = getattr(backbone, "NAME", None)
-        if backbone is not None and name not in DEFAULT_TAPS:
-            valid = ", ".join(getattr(backbone, "POSITIONS", ()))
+        """The backbone spec's `side_taps` (B1, B2)."""
+        if backbone is None:
+            return ()
+        if not backbone.side_taps:
             raise ValueError(
-                f"--method=spg has no default side-branch positions for --model={name}; give "
-                f"two with --positions=<B1>,<B2> (valid positions: {valid})."
+                f"--method=spg has no default side-branch positions for --model={backbone.name}; "
+                f"give two with --positions=<B1>,<B2> (valid positions: "
+                f"{', '.join(backbone.positions)})."
             )
-        return DEFAULT_TAPS.get(name, ())
+        return backbone.side_taps
 
     def tap_outputs(self, backbone):
         return self.positions

@@ -18,17 +18,11 @@ from __future__ import annotations
 
 import os
 
-from wsol_tf.evaluation.extractors import CamSpec, resolve
+from wsol_tf.evaluation.extractors import EXTRACTORS, CamSpec, resolve
 
-DEFAULT_CAMS = (
-    CamSpec("classic"),
-    CamSpec("gradcam"),
-    CamSpec("gradcampp"),
-    CamSpec("layercam"),
-    CamSpec("scorecam"),
-    CamSpec("eigencam"),
-    CamSpec("classic", smooth="tta"),
-)
+# Every registered extractor with its default options, then classic CAM with test-time
+# augmentation (what smoothing buys the plainest map).
+DEFAULT_CAMS = (*(CamSpec(name) for name in EXTRACTORS.names()), CamSpec("classic", smooth="tta"))
 
 
 def slug(spec: CamSpec) -> str:
@@ -49,7 +43,7 @@ def evaluate_extractors(
     """Rows (dicts) of the table, one per workdir x extractor; evaluations are written to
     `<out_root or workdir>/extractors/<extractor>/{val,test}/metrics.json`."""
     from wsol_tf import evaluation
-    from wsol_tf.training.config import TrainConfig
+    from wsol_tf.runs.config import TrainConfig
 
     rows = []
     for workdir in workdirs:

@@ -413,7 +413,7 @@ def overlay_strip(rows, path):
 def row_costs(runs, results, split_row):
     """{row: model_cost} from each row's first finished run (parameters and FLOPs)."""
     from wsol_tf.reproduction.cost import model_cost
-    from wsol_tf.training.config import TrainConfig
+    from wsol_tf.runs.config import TrainConfig
 
     costs = {}
     for run in runs:
@@ -444,7 +444,7 @@ def methods_section(module, runs, selection, results, figures_dir, md_dir):
         results: {run key: runner result}.
         figures_dir, md_dir: where figures go and where the markdown lives.
     """
-    from wsol_tf.training.config import TrainConfig
+    from wsol_tf.runs.config import TrainConfig
 
     comparison = module.COMPARISON
     lines, figures, summary = [], {}, []

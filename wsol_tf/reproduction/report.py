@@ -29,7 +29,7 @@ def train_command(config: dict) -> str:
     import dataclasses
 
     from wsol_tf import methods
-    from wsol_tf.training.config import TrainConfig
+    from wsol_tf.runs.config import TrainConfig
 
     defaults = TrainConfig()
     skip = {"experiment", "workdir", "log_every", "tensorboard", "method_params"}
@@ -195,13 +195,12 @@ def table2_findings(rows):
     ]
 
 
-def body_evidence_findings(rows):
-    """CAM -> ADL at each body evidence strength."""
-    from wsol_tf.experiments.synthetic_body_evidence import NOISES, row_label
-
+def body_evidence_findings(rows, experiment):
+    """CAM -> ADL at each body evidence strength (`experiment`: the table's module, which
+    names the strengths and their rows; handed in: experiments build on this package)."""
     lines = []
-    for noise in NOISES:
-        cam, adl = row_label("CAM", noise), row_label("ADL", noise)
+    for noise in experiment.NOISES:
+        cam, adl = experiment.row_label("CAM", noise), experiment.row_label("ADL", noise)
         if cam not in rows or adl not in rows:
             continue
         parts = []
@@ -212,9 +211,10 @@ def body_evidence_findings(rows):
     return lines
 
 
+# Each table's findings from its rows and its experiment module.
 FINDINGS = {
-    "synthetic_table1": table1_findings,
-    "synthetic_table2": table2_findings,
+    "synthetic_table1": lambda rows, experiment: table1_findings(rows),
+    "synthetic_table2": lambda rows, experiment: table2_findings(rows),
     "synthetic_body_evidence": body_evidence_findings,
 }
 
@@ -247,7 +247,7 @@ def _baseline(runs):
     """Centered-box baseline on the test split of the runs' dataset (first run's config)."""
     from wsol_tf.data.datasets import load_split
     from wsol_tf.reproduction.baselines import centered_box_baseline
-    from wsol_tf.training.config import TrainConfig
+    from wsol_tf.runs.config import TrainConfig
 
     config = TrainConfig.from_settings(**{**runs[0].settings, "seed": runs[0].seed})
     records = load_split(config.dataset, config.data_dir, "test", **config.split_options())
@@ -368,7 +368,7 @@ def _table_section(name, runs, rows, results, figures_dir, md_dir):
         path = drop_rate_chart(rows, curve_rows, os.path.join(figures_dir, "drop_rate.png"))
         figures["drop_rate"] = path
         lines += [f"![drop_rate curve]({os.path.relpath(path, md_dir)})", ""]
-    entry["findings"] = FINDINGS.get(name, lambda rows: [])(rows)
+    entry["findings"] = FINDINGS.get(name, lambda rows, experiment: [])(rows, module)
     lines += [f"- {finding}" for finding in entry["findings"]]
     lines += ([""] if entry["findings"] else []) + _commands(runs, results, md_dir) + [""]
     return lines, entry, figures, summary

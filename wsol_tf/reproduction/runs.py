@@ -204,7 +204,7 @@ def _listing(names, most=5):
 
 
 def _config(run: Run, workdir: str):
-    from wsol_tf.training.config import TrainConfig
+    from wsol_tf.runs.config import TrainConfig
 
     return TrainConfig.from_settings(**{**run.settings, "seed": run.seed, "workdir": workdir})
 

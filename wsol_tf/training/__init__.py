@@ -1,4 +1,5 @@
-"""Training: the run's config, the custom loop under a tf.distribute strategy, checkpoints.
+"""Training: the custom loop under a tf.distribute strategy, writing a run's workdir (its
+config and checkpoints are described and read by `wsol_tf.runs`).
 
 `train(config)` runs one training (`python -m wsol_tf.train` wraps it). Submodules import
 TensorFlow; this package does not until `train` is used, so flag checks stay fast.

@@ -11,24 +11,10 @@ import os
 
 from wsol_tf.data.datasets import load_split
 from wsol_tf.files import check_writable, read_json
+from wsol_tf.runs.config import fetch_imagenet_weights
 from wsol_tf.training import workdir as run_folder
-from wsol_tf.training.config import fetch_imagenet_weights
+from wsol_tf.training.distribute import is_chief_process, process_workers, steps_per_epoch
 from wsol_tf.training.progress import unlogged_epoch_record
-
-
-def steps_per_epoch(config, records, workers=1):
-    """(data steps, steps per epoch): batches in one pass over the split per worker, and the
-    run's epoch length; ValueError when the global batch is larger than the split."""
-    per_worker_batch = config.batch_size // workers
-    data_steps = (len(records) // workers) // per_worker_batch if per_worker_batch else 0
-    if data_steps < 1:
-        raise ValueError(
-            f"--batch_size={config.batch_size} is larger than the training split "
-            f"({len(records)} images from {records.source}"
-            + (f", {workers} workers" if workers > 1 else "")
-            + "); lower --batch_size."
-        )
-    return data_steps, config.steps_per_epoch or data_steps
 
 
 def train(config, resume=True, print_fn=print, *, replace="refuse", fork_from=None):
@@ -51,13 +37,17 @@ def train(config, resume=True, print_fn=print, *, replace="refuse", fork_from=No
     """
     config.validate()
     check_writable(config.workdir, "--workdir")
+    for name in ("checkpoints", "tensorboard" if config.tensorboard else None):
+        # A resumed run writes in these too: a read-only one is named now, not an epoch later.
+        if name and os.path.lexists(os.path.join(config.workdir, name)):
+            check_writable(os.path.join(config.workdir, name))
     fetch_imagenet_weights(config.model, config.pretrained)  # offline: fails before any write
     options = config.split_options()
     records = load_split(config.dataset, config.data_dir, "train", **options)
     val_records = None
     if config.val_split:
         val_records = load_split(config.dataset, config.data_dir, config.val_split, **options)
-    _, epoch_steps = steps_per_epoch(config, records, run_folder.num_workers())
+    _, epoch_steps = steps_per_epoch(config, records, process_workers())
     data = run_folder.data_identity(config.dataset, records)
     # One writer per run: held from before anything in the workdir changes to the end,
     # released on any exit (and by the kernel when the process is killed).
@@ -70,7 +60,7 @@ def train(config, resume=True, print_fn=print, *, replace="refuse", fork_from=No
         # restores that checkpoint and logs the epoch (validated), training nothing more.
         if plan.action == "done" and not unlogged_epoch_record(config.workdir, plan.step):
             return _already_done(config, plan, print_fn)
-        if run_folder.is_chief_process():
+        if is_chief_process():
             run_folder.write_run_files(config, records, plan)
         return _train(config, records, val_records, plan, print_fn)
 

@@ -1,121 +1,70 @@
-"""Choosing a tf.distribute strategy, and checking the TF_CONFIG a multi-worker run reads.
+"""Choosing a tf.distribute strategy, the one chief rule, and the epoch length per worker.
 
-TensorFlow is imported inside the functions that build strategies: `check_cluster_config`
-runs in `TrainConfig.validate`, before TensorFlow is imported and before anything is written.
+TensorFlow is imported inside the functions that build strategies. The TF_CONFIG checks
+that `TrainConfig.validate` runs before TensorFlow is imported are in `wsol_tf.runs.cluster`.
 """
 
 import json
 import os
 
-STRATEGIES = ("auto", "one_device", "mirrored", "multi_worker")
-CLUSTER_VARIABLE = "TF_CONFIG"
-# The jobs of a MultiWorkerMirroredStrategy cluster ("ps" is ParameterServerStrategy's).
-CLUSTER_JOBS = ("chief", "worker")
-EXAMPLE = (
-    '{"cluster": {"worker": ["host1:port", "host2:port"]}, "task": {"type": "worker", "index": 0}}'
+from wsol_tf.runs.cluster import (
+    CLUSTER_VARIABLE,
+    STRATEGIES,
+    check_cluster_config,
+    worker_count,
 )
 
 
-def cluster_config(text):
-    """TF_CONFIG's value parsed and checked: {"cluster": {job: [address, ...]}, "task":
-    {"type": job, "index": n}}; ValueError naming TF_CONFIG and what is wrong."""
+def is_chief_task(cluster, task_type, task_id):
+    """The one chief rule (MultiWorkerMirroredStrategy's): the process that writes the run's
+    files. Without a cluster or task, this process; with a "chief" job, its task; else
+    worker 0."""
+    if not cluster or not task_type:
+        return True
+    if "chief" in cluster:
+        return task_type == "chief"
+    return task_type == "worker" and int(task_id or 0) == 0
+
+
+def _environment_cluster(environ):
+    """(cluster, task) of TF_CONFIG as read before TensorFlow starts ({}, {} without one or
+    when it is not JSON: `check_cluster_config` names that)."""
     try:
-        spec = json.loads(text)
-    except ValueError as error:
-        raise ValueError(f"{CLUSTER_VARIABLE} is not valid JSON ({error}).") from None
+        spec = json.loads(environ.get(CLUSTER_VARIABLE) or "{}")
+    except ValueError:
+        return {}, {}
     if not isinstance(spec, dict):
+        return {}, {}
+    return spec.get("cluster") or {}, spec.get("task") or {}
+
+
+def is_chief_process(environ=os.environ):
+    """True unless TF_CONFIG names this process a non-chief worker (`is_chief` decides the
+    same once TensorFlow runs): only the chief moves or writes run files."""
+    cluster, task = _environment_cluster(environ)
+    return is_chief_task(cluster, task.get("type"), task.get("index", 0))
+
+
+def process_workers(environ=os.environ):
+    """Training processes of the TF_CONFIG cluster (1 without one), before TensorFlow."""
+    cluster, _ = _environment_cluster(environ)
+    return max(1, worker_count(cluster))
+
+
+def steps_per_epoch(config, records, workers=1):
+    """(data steps, steps per epoch): batches in one pass over the split per worker (each
+    reads its shard, len // workers images, in per-worker batches), and the run's epoch
+    length; ValueError when the global batch is larger than the split."""
+    per_worker_batch = config.batch_size // workers
+    data_steps = (len(records) // workers) // per_worker_batch if per_worker_batch else 0
+    if data_steps < 1:
         raise ValueError(
-            f"{CLUSTER_VARIABLE} must be a JSON object ({EXAMPLE}), not {_short(spec)}."
+            f"--batch_size={config.batch_size} is larger than the training split "
+            f"({len(records)} images from {records.source}"
+            + (f", {workers} workers" if workers > 1 else "")
+            + "); lower --batch_size."
         )
-    missing = [key for key in ("cluster", "task") if key not in spec]
-    if missing:
-        raise ValueError(f'{CLUSTER_VARIABLE} has no "{missing[0]}" (it takes the form {EXAMPLE}).')
-    _check_cluster(spec["cluster"])
-    _check_task(spec["task"], spec["cluster"])
-    return spec
-
-
-def _check_cluster(cluster):
-    if not isinstance(cluster, dict) or not cluster:
-        raise ValueError(
-            f'{CLUSTER_VARIABLE}: "cluster" must map jobs to lists of "host:port" addresses, '
-            f"not {_short(cluster)}."
-        )
-    for job, addresses in cluster.items():
-        if job not in CLUSTER_JOBS:
-            raise ValueError(
-                f'{CLUSTER_VARIABLE}: job "{job}" in "cluster": a multi-worker run has the jobs '
-                f"{' and '.join(CLUSTER_JOBS)} only."
-            )
-        if not (isinstance(addresses, list) and addresses and all(map(_is_address, addresses))):
-            raise ValueError(
-                f'{CLUSTER_VARIABLE}: "cluster"."{job}" must be a non-empty list of "host:port" '
-                f"addresses, not {_short(addresses)}."
-            )
-    if len(cluster.get("chief", ())) > 1:
-        raise ValueError(f'{CLUSTER_VARIABLE}: "cluster"."chief" names more than one address.')
-
-
-def _check_task(task, cluster):
-    if not isinstance(task, dict) or not {"type", "index"} <= set(task):
-        raise ValueError(
-            f'{CLUSTER_VARIABLE}: "task" must be {{"type": <job>, "index": <n>}}, not '
-            f"{_short(task)}."
-        )
-    job, index = task["type"], task["index"]
-    if not isinstance(job, str) or job not in cluster:
-        jobs = ", ".join(f'"{j}"' for j in cluster)
-        raise ValueError(
-            f'{CLUSTER_VARIABLE}: "task"."type" is {_short(job)}, not a job of "cluster" ({jobs}).'
-        )
-    if not (isinstance(index, int) and not isinstance(index, bool)):
-        raise ValueError(
-            f'{CLUSTER_VARIABLE}: "task"."index" must be a whole number, not {_short(index)}.'
-        )
-    if not 0 <= index < len(cluster[job]):
-        raise ValueError(
-            f'{CLUSTER_VARIABLE}: "task"."index" {index} is out of range: "cluster"."{job}" '
-            f"has {len(cluster[job])} address(es), indexed from 0."
-        )
-
-
-def _is_address(value):
-    host, _, port = value.rpartition(":") if isinstance(value, str) else ("", "", "")
-    return bool(host) and port.isdigit()
-
-
-def _short(value, limit=80):
-    text = json.dumps(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def cluster_tasks(spec):
-    """The number of processes a checked TF_CONFIG's cluster has."""
-    return sum(len(addresses) for addresses in spec["cluster"].values())
-
-
-def check_cluster_config(strategy, environ=os.environ):
-    """Checks the TF_CONFIG a run with `strategy` reads (the strategy itself for
-    multi_worker; the workdir's chief and worker count for every strategy): ValueError
-    naming TF_CONFIG, before TensorFlow is imported and anything is written."""
-    text = environ.get(CLUSTER_VARIABLE, "")
-    if text.strip() in ("", "{}"):  # no cluster (as TensorFlow reads it)
-        if strategy == "multi_worker":
-            raise ValueError(
-                f"--strategy=multi_worker needs the {CLUSTER_VARIABLE} environment variable "
-                "(the cluster and this process's task)."
-            )
-        return None
-    spec = cluster_config(text)
-    if strategy != "multi_worker" and cluster_tasks(spec) > 1:
-        # Each process would train alone, with the epoch length of the cluster's workers,
-        # and only TF_CONFIG's chief would write the run's files.
-        raise ValueError(
-            f"{CLUSTER_VARIABLE} names a cluster of {cluster_tasks(spec)} processes but "
-            f"--strategy={strategy} trains in this process alone: pass --strategy=multi_worker, "
-            f"or unset {CLUSTER_VARIABLE}."
-        )
-    return spec
+    return data_steps, config.steps_per_epoch or data_steps
 
 
 def split_cpu(num_replicas):
@@ -172,17 +121,25 @@ def make_strategy(name="auto", cpu_replicas=0):
     return tf.distribute.get_strategy()
 
 
+def _strategy_cluster(strategy):
+    """(cluster {job: addresses}, resolver) of a strategy's public `cluster_resolver` ({},
+    None for the strategies of one process)."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    return ({}, None) if resolver is None else (resolver.cluster_spec().as_dict(), resolver)
+
+
 def is_chief(strategy):
     """True on the worker that writes checkpoints, logs and summaries."""
-    resolver = getattr(strategy, "cluster_resolver", None)
-    if resolver is None or not resolver.cluster_spec().as_dict():
+    cluster, resolver = _strategy_cluster(strategy)
+    if not cluster:
         return True
-    task_type, task_id = resolver.task_type, resolver.task_id
-    if task_type is None:
-        return True
-    if "chief" in resolver.cluster_spec().as_dict():
-        return task_type == "chief"
-    return task_type == "worker" and task_id == 0
+    return is_chief_task(cluster, resolver.task_type, resolver.task_id)
+
+
+def num_workers(strategy):
+    """Training processes of a strategy's cluster (1 for a strategy of one process)."""
+    cluster, _ = _strategy_cluster(strategy)
+    return max(1, worker_count(cluster))
 
 
 def task_id(strategy):

@@ -28,6 +28,7 @@ import errno
 import json
 import os
 import socket
+import stat
 import sys
 import time
 
@@ -37,6 +38,9 @@ except ImportError:  # not on every platform: the lock file's content decides th
     fcntl = None
 
 LOCK_FILE = ".wsol_tf.lock"
+# The lock file is opened without following a link: a link planted there must not make the
+# lock write (truncate, then fill) a file outside the run.
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 # flock errors that mean "not supported here" rather than "held by another process".
 _UNSUPPORTED = (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL)
 
@@ -146,7 +150,7 @@ def _flock_file(path):
     if fcntl is None:
         return None
     for _ in range(20):
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = _open(path, os.O_RDWR | os.O_CREAT)
         state = _try_flock(fd)
         if state is not True:
             os.close(fd)
@@ -160,6 +164,35 @@ def _flock_file(path):
             pass
         os.close(fd)
     return -1
+
+
+def _open(path, flags):
+    """`os.open` of the lock file; OSError in one line for a link, a folder or anything else
+    but a plain file in its place (the lock never writes through it, nor waits on a FIFO)."""
+    try:
+        fd = os.open(path, flags | _NOFOLLOW | getattr(os, "O_NONBLOCK", 0), 0o644)
+    except OSError:  # FileExistsError included: a FIFO there is no stale lock file either
+        _refuse_unless_plain(path)
+        raise
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        _refuse_unless_plain(path)
+    return fd
+
+
+def _refuse_unless_plain(path):
+    """OSError (one line) when `path` is there but is not a plain file."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return
+    if stat.S_ISREG(mode):
+        return
+    what = ("a symbolic link" if stat.S_ISLNK(mode) else "a folder" if stat.S_ISDIR(mode)
+            else "a special file (a FIFO, a device)")  # fmt: skip
+    raise OSError(
+        f"{path}: is {what}, not a lock file; nothing was changed: remove it and run again."
+    )
 
 
 def _try_flock(fd):
@@ -180,7 +213,7 @@ def _exclusive_file(path):
     a live process (or one on another host, which cannot be checked) names it."""
     for _ in range(2):
         try:
-            return os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
+            return _open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL)
         except FileExistsError:
             if not _stale(_read(path)):
                 return -1

@@ -5,6 +5,8 @@ import math
 import keras
 import tensorflow as tf
 
+from wsol_tf.models.layer_walk import all_layers
+
 LR_SCHEDULES = ("step", "cosine")
 LR_GROUP_RULES = ("none", "pretrained_0.1", "new_10")
 
@@ -86,7 +88,7 @@ def lr_multipliers(model, rule, new_layer_prefixes=NEW_LAYER_PREFIXES):
     if rule not in LR_GROUP_RULES:
         raise ValueError(f"--lr_groups={rule!r}: valid: {', '.join(LR_GROUP_RULES)}.")
     owner = {}
-    for layer in model._flatten_layers(include_self=False):
+    for layer in all_layers(model, include_self=False):
         for variable in layer.trainable_variables:
             owner[id(variable)] = layer.name  # depth first: the innermost layer wins
     head = getattr(model, "head", None)

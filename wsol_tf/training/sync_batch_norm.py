@@ -13,6 +13,8 @@ import functools
 import keras
 import tensorflow as tf
 
+from wsol_tf.models.layer_walk import all_layers
+
 
 def synchronized_moments(inputs, axes):
     """(mean, variance) of `inputs` over `axes` and over every replica (axes dropped)."""
@@ -42,7 +44,7 @@ def synchronize_batch_norm(model):
     Returns the number of layers changed. Inference is unchanged (moving statistics).
     """
     changed = 0
-    for layer in model._flatten_layers():
+    for layer in all_layers(model):
         if isinstance(layer, keras.layers.BatchNormalization):
             layer._moments = functools.partial(_moments, layer)
             changed += 1

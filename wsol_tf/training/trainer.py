@@ -23,10 +23,11 @@ from wsol_tf import models
 from wsol_tf.data.pipeline import SkipLog, make_dataset
 from wsol_tf.files import read_json, remove_dead_temporaries, write_folder_atomic, write_json
 from wsol_tf.methods import regularizers
+from wsol_tf.models.layer_walk import all_layers
+from wsol_tf.runs.checkpoints import remove_dead_checkpoint_writes, save_checkpoint
 from wsol_tf.training import distribute
-from wsol_tf.training.checkpoints import remove_dead_checkpoint_writes, save_checkpoint
 from wsol_tf.training.progress import Progress, save_step_progress, step_progress
-from wsol_tf.training.schedules import NEW_LAYER_PREFIXES, WarmupSchedule, lr_multipliers
+from wsol_tf.training.schedules import WarmupSchedule, lr_multipliers
 from wsol_tf.training.sync_batch_norm import synchronize_batch_norm
 
 
@@ -34,7 +35,7 @@ def _regularized_kernels(model):
     # Tensorpack regularizes every conv and FC kernel ('.*/W'): no biases, no BN.
     return [
         layer.kernel
-        for layer in model._flatten_layers()
+        for layer in all_layers(model)
         if isinstance(layer, keras.layers.Conv2D | keras.layers.Dense)
     ]
 
@@ -55,7 +56,7 @@ class Trainer:
     """Trains a WSOL model with SGD under a strategy, with exact resume.
 
     Args:
-        config: a validated `wsol_tf.training.config.TrainConfig`.
+        config: a validated `wsol_tf.runs.config.TrainConfig`.
         train_records: `Records` of the training split.
         strategy: a `tf.distribute.Strategy` (the default strategy works too).
         print_fn: where progress lines go.
@@ -68,8 +69,6 @@ class Trainer:
     def __init__(
         self, config, train_records, strategy, print_fn=print, val_records=None, fork=None
     ):
-        from wsol_tf.training.api import steps_per_epoch
-
         self.config = config
         self.records = train_records
         self.fork = fork
@@ -79,10 +78,10 @@ class Trainer:
         self.chief = distribute.is_chief(strategy)
         self.print = print_fn if self.chief else (lambda *_: None)
         # Each worker reads its shard (len // workers images) in per-worker batches.
-        workers = (
-            strategy.extended._num_workers if hasattr(strategy.extended, "_num_workers") else 1
+        workers = distribute.num_workers(strategy)
+        self.data_steps, self.steps_per_epoch = distribute.steps_per_epoch(
+            config, train_records, workers
         )
-        self.data_steps, self.steps_per_epoch = steps_per_epoch(config, train_records, workers)
         self.total_steps = config.epochs * self.steps_per_epoch
         keras.utils.set_random_seed(config.seed)
         with strategy.scope():
@@ -99,9 +98,9 @@ class Trainer:
             self.global_step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
         self.kernels = _regularized_kernels(self.model)
         self.regularizers = regularizers.active(config)
-        prefixes = tuple(
-            getattr(models.backbone_module(config.model), "NEW_LAYER_PREFIXES", NEW_LAYER_PREFIXES)
-        ) + tuple(self.model.method.new_layer_prefixes)
+        prefixes = models.spec(config.model).new_layer_prefixes + tuple(
+            self.model.method.new_layer_prefixes
+        )
         self.multipliers = lr_multipliers(self.model, config.lr_groups, prefixes)
         self.checkpoint = tf.train.Checkpoint(
             model=self.model,
@@ -138,7 +137,7 @@ class Trainer:
         if config.freeze_batch_norm:
             # Keras runs a non-trainable BatchNormalization in inference mode: moving
             # statistics, no update, no trained gamma/beta.
-            for layer in model._flatten_layers():
+            for layer in all_layers(model):
                 if isinstance(layer, keras.layers.BatchNormalization):
                     layer.trainable = False
         if config.sync_batch_norm:
@@ -281,7 +280,7 @@ class Trainer:
         global step. A kept checkpoint whose files are damaged is skipped, with a warning
         naming the file, for the newest intact one; `DamagedCheckpoint` when none is intact
         (or the fork's is damaged); ValueError (one line) when it does not fit the model."""
-        from wsol_tf.training.checkpoints import kept_checkpoints, restore_intact
+        from wsol_tf.runs.checkpoints import kept_checkpoints, restore_intact
 
         checkpoint_dir = os.path.join(self.config.workdir, "checkpoints")
         kept = kept_checkpoints(checkpoint_dir)  # every worker reads the same files
@@ -608,11 +607,3 @@ def _method_logs(totals):
 
 def latest_checkpoint(workdir):
     return tf.train.latest_checkpoint(os.path.join(workdir, "checkpoints"))
-
-
-def restore_model(model, checkpoint_path):
-    """Loads a training checkpoint's model weights into `model` (optimizer state ignored)."""
-    status = tf.train.Checkpoint(model=model).restore(checkpoint_path)
-    status.expect_partial()
-    status.assert_existing_objects_matched()
-    return model

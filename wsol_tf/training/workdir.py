@@ -8,7 +8,7 @@ if any, with the one asked for:
 - an empty or new folder: a new run;
 - the same run: resumed from its latest checkpoint (or "already done"); a kept checkpoint
   whose files are damaged is skipped, naming the file, for the newest intact one
-  (`wsol_tf.training.checkpoints`);
+  (`wsol_tf.runs.checkpoints`);
 - another run: refused, naming the differing fields, unless the caller says to move it aside
   (`<workdir>.replaced-<time>`) or delete it; `--noresume` always starts over that way;
 - a run that has trained further than asked (fewer --epochs): refused, a checkpoint cannot be
@@ -51,6 +51,7 @@ import time
 
 from wsol_tf.files import read_json, write_json
 from wsol_tf.training import lock
+from wsol_tf.training.distribute import is_chief_process
 from wsol_tf.training.lock import WorkdirBusy as WorkdirBusy  # raised by prepare, remove_run
 
 RUN_FILE = "run.json"
@@ -97,9 +98,9 @@ class RunMismatch(ValueError):
 
 def data_identity(dataset, records, with_boxes=False):
     """What names the data a run trains on: the dataset, a digest of the split's image list,
-    labels and class names (and GT boxes `with_boxes`, for evaluated splits), and for the
-    synthetic set its generator's cache key (the same file names are then other pictures).
-    Images edited in place under the same names are not noticed."""
+    labels and class names (and GT boxes `with_boxes`, for evaluated splits), and for a
+    generated set (synthetic) its generator's cache key (the same file names are then other
+    pictures). Images edited in place under the same names are not noticed."""
     labels = getattr(records, "labels", None)
     content = {
         "ids": [str(i) for i in records.image_ids],
@@ -118,10 +119,11 @@ def data_identity(dataset, records, with_boxes=False):
         "classes": len(records.class_names),
         "digest": hashlib.sha1(blob.encode()).hexdigest()[:16],
     }
-    if dataset == "synthetic":
-        from wsol_tf.data import synthetic
+    from wsol_tf.data.datasets import DATASETS
 
-        value["synthetic"] = synthetic.cache_key()
+    generator_key = DATASETS.get(dataset).generator_key if dataset in DATASETS else None
+    if generator_key is not None:  # a generated set (synthetic): which generator drew it
+        value[dataset] = generator_key()
     return value
 
 
@@ -291,30 +293,6 @@ def writer(workdir, what="--workdir"):
     return lock.hold(workdir, what) if is_chief_process() else contextlib.nullcontext()
 
 
-def is_chief_process():
-    """True unless TF_CONFIG names this process a non-chief worker (as `distribute.is_chief`
-    decides once TensorFlow runs): only the chief moves or writes run files."""
-    try:
-        spec = json.loads(os.environ.get("TF_CONFIG") or "{}")
-    except ValueError:
-        return True
-    task, cluster = spec.get("task") or {}, spec.get("cluster") or {}
-    if not cluster or not task.get("type"):
-        return True
-    if "chief" in cluster:
-        return task.get("type") == "chief"
-    return task.get("type") == "worker" and int(task.get("index", 0)) == 0
-
-
-def num_workers():
-    """Workers of the TF_CONFIG cluster (1 without one)."""
-    try:
-        cluster = json.loads(os.environ.get("TF_CONFIG") or "{}").get("cluster") or {}
-    except ValueError:
-        return 1
-    return max(1, len(cluster.get("worker", ())) + len(cluster.get("chief", ())))
-
-
 @dataclasses.dataclass
 class Plan:
     """What `prepare` decided: "new", "resume" (from `step`) or "done" (nothing to train)."""
@@ -356,7 +334,7 @@ def prepare(
         `WorkdirBusy` (an OSError) when it would move or delete a run another live process
         holds.
     """
-    from wsol_tf.training.config import TrainConfig
+    from wsol_tf.runs.config import TrainConfig
 
     workdir = config.workdir
     if replace not in ("refuse", "move", "delete"):
@@ -461,7 +439,7 @@ def _plan(action, step, run, total_steps):
 
 def _fork_source(config, fork_from, total_steps):
     """{"workdir", "checkpoint", "step"} of the run a fork starts from, checked."""
-    from wsol_tf.training.config import TrainConfig
+    from wsol_tf.runs.config import TrainConfig
 
     if os.path.abspath(fork_from) == os.path.abspath(config.workdir):
         raise ValueError(f"--fork_from={fork_from} must name another run than --workdir.")

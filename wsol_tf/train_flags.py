@@ -1,5 +1,8 @@
 """`python -m wsol_tf.train`'s flags, generated from `TrainConfig` and the methods' Params.
 
+Beside the commands, not in `training`: `--experiment` reads `wsol_tf.experiments`, whose
+configs build on `training` (a module of `training` importing them would be a cycle).
+
 A new config field or method hyperparameter is written once, in its dataclass; its flag,
 default, help and choices come from there. Only the command-line entry points call
 `define_flags` and read flags; library code takes a `TrainConfig`.
@@ -12,7 +15,7 @@ import typing
 from absl import flags
 
 from wsol_tf import experiments, methods
-from wsol_tf.training.config import TrainConfig
+from wsol_tf.runs.config import TrainConfig
 
 # Flags that are not TrainConfig fields nor method parameters.
 ALIASES = {"adl_positions": "positions"}
