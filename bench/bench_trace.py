@@ -43,7 +43,9 @@ def fresh_trainer(model, size, batch_size, workdir, variant):
         weight_decay=0.0, epochs=1, steps_per_epoch=2, workdir=workdir, tensorboard=False,
     )  # fmt: skip
     strategy = tf.distribute.get_strategy()
-    trainer = Trainer(config, fake_records(batch_size * 2, NUM_CLASSES), strategy, lambda *_: 0)
+    trainer = Trainer.from_config(
+        config, fake_records(batch_size * 2, NUM_CLASSES), strategy, lambda *_: 0
+    )
     if variant == "loop":
         trainer._train_loop = tf.function(trainer._distributed_loop)
     images, labels = batch(size, batch_size)

@@ -100,7 +100,9 @@ def trainer_round(model, method, size, batch_size, steps, workdir):
         tensorboard=False,
     )
     strategy = tf.distribute.get_strategy()
-    trainer = Trainer(config, fake_records(batch_size * steps, NUM_CLASSES), strategy, lambda *_: 0)
+    trainer = Trainer.from_config(
+        config, fake_records(batch_size * steps, NUM_CLASSES), strategy, lambda *_: 0
+    )
     images, labels = batch(size, batch_size)
     data = tf.data.Dataset.from_tensors({"image": images, "label": labels}).repeat()
     iterator = iter(strategy.distribute_datasets_from_function(lambda _: data))

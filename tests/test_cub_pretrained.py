@@ -96,7 +96,7 @@ def test_frozen_batch_norm_trains_nothing_of_it(tmp_path):
         model="efficientnet_lite0", method="adl", image_size=size, batch_size=n, epochs=1,
         freeze_batch_norm=True, last_stride=1, workdir=str(tmp_path), tensorboard=False,
     ).validate()  # fmt: skip
-    trainer = Trainer(config, records, tf.distribute.get_strategy(), lambda *_: None)
+    trainer = Trainer.from_config(config, records, tf.distribute.get_strategy(), lambda *_: None)
     model = trainer.model
     bns = [
         layer

@@ -87,7 +87,9 @@ def test_the_trainer_adds_lambda_times_the_term_and_nothing_at_zero(tiny_records
     with pytest.raises(ValueError, match="--entropy_weight=-0.1 is invalid"):
         TrainConfig.from_settings(**settings, entropy_weight=-0.1).validate()
     config = TrainConfig.from_settings(**settings, entropy_weight=0.5).validate()
-    trainer = Trainer(config, records, make_strategy("one_device", 0), print_fn=lambda *_: 0)
+    trainer = Trainer.from_config(
+        config, records, make_strategy("one_device", 0), print_fn=lambda *_: 0
+    )
     # The first step's batch and logits, by hand, before the step changes the weights.
     batch = next(trainer._iterator(0, 0))
     logits = trainer.model(batch["image"], training=True)["logits"].numpy().astype(np.float64)

@@ -72,7 +72,8 @@ for name in cases:
     base = os.path.join(root, name.replace(" ", "_").replace("+", "plus"))
     one = config(name, base + "/one", strategy="one_device")
     one.save()  # the Trainer alone writes no config.json; evaluate() reads it
-    trainer = Trainer(one, records, make_strategy("one_device", 0), print_fn=lambda *_: None)
+    trainer = Trainer.from_config(one, records, make_strategy("one_device", 0),
+                                  print_fn=lambda *_: None)
     out["one_device"] = [h["loss"] for h in trainer.train()]
     final = weights(trainer)
     mirrored = config(name, base + "/mirrored", strategy="mirrored")
@@ -87,8 +88,8 @@ for name in cases:
     with open(os.path.join(ckpt, "checkpoint"), "w") as f:
         f.write('model_checkpoint_path: "ckpt-1"\\n')
     resumed_config = config(name, base + "/resumed", strategy="one_device")
-    trainer = Trainer(resumed_config, records, make_strategy("one_device", 0),
-                      print_fn=lambda *_: None)
+    trainer = Trainer.from_config(resumed_config, records, make_strategy("one_device", 0),
+                                  print_fn=lambda *_: None)
     trainer.train()
     out["resume_max_abs_diff"] = max(
         float(np.max(np.abs(a - b))) if a.size else 0.0

@@ -583,8 +583,8 @@ def test_a_damaged_latest_checkpoint_is_named_and_the_newest_intact_one_is_used(
     with open(os.path.join(checkpoints, "ckpt-5.index"), "wb") as f:
         f.write(os.urandom(300))  # a garbage index
     config = config_for(tiny_data, workdir, epochs=3).validate()
-    trainer = Trainer(config, load_split("cub", tiny_data, "train"), tf.distribute.get_strategy(),
-                      print_fn=lines.append)  # fmt: skip
+    trainer = Trainer.from_config(config, load_split("cub", tiny_data, "train"),
+                                  tf.distribute.get_strategy(), print_fn=lines.append)  # fmt: skip
     lines.clear()
     run_path = os.path.join(workdir, "run.json")
     with open(run_path) as f:

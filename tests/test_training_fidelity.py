@@ -197,7 +197,9 @@ def test_sigkill_mid_epoch_then_resume_equals_uninterrupted_bit_for_bit(tiny_dat
 
 def one_step_deltas(data_dir, workdir, lr_groups):
     cfg = config(data_dir, workdir, epochs=1, steps_per_epoch=1, lr_groups=lr_groups).validate()
-    trainer = Trainer(cfg, load_split("cub", data_dir, "train"), make_strategy("one_device"))
+    trainer = Trainer.from_config(
+        cfg, load_split("cub", data_dir, "train"), make_strategy("one_device")
+    )
     before = {v.path: v.numpy().copy() for v in trainer.model.trainable_variables}
     trainer.train(resume=False)
     return {
@@ -292,7 +294,9 @@ def test_synchronized_moments_match_numpy_over_replicas():
 
 def one_step_weights(data_dir, workdir, **overrides):
     cfg = config(data_dir, workdir, epochs=1, steps_per_epoch=1, **overrides).validate()
-    trainer = Trainer(cfg, load_split("cub", data_dir, "train"), make_strategy("one_device"))
+    trainer = Trainer.from_config(
+        cfg, load_split("cub", data_dir, "train"), make_strategy("one_device")
+    )
     before = {v.path: v.numpy().copy() for v in trainer.model.trainable_variables}
     trainer.train(resume=False)
     return before, {v.path: v.numpy() for v in trainer.model.trainable_variables}
@@ -318,7 +322,7 @@ def test_steps_per_loop_groups_steps_without_changing_them(tiny_data, tmp_path):
     the same epoch loss (ADL, whose draws depend on the step)."""
     results = {}
     for steps_per_loop in (1, 3):
-        trainer = Trainer(
+        trainer = Trainer.from_config(
             config(tiny_data, tmp_path / str(steps_per_loop), method="adl", steps_per_epoch=3,
                    steps_per_loop=steps_per_loop, lr=0.05),
             load_split("cub", tiny_data, "train"),
@@ -333,7 +337,7 @@ def test_steps_per_loop_groups_steps_without_changing_them(tiny_data, tmp_path):
     for a, b in zip(weights_1, weights_3, strict=True):
         np.testing.assert_allclose(b, a, rtol=0, atol=1e-6)
     # and the steps did move the weights
-    initial = Trainer(
+    initial = Trainer.from_config(
         config(tiny_data, tmp_path / "fresh", method="adl", steps_per_epoch=3),
         load_split("cub", tiny_data, "train"), make_strategy("one_device", 0),
         print_fn=lambda *_: None,

@@ -99,8 +99,8 @@ def _train(config, records, val_records, plan, print_fn):
             "from scratch at 0.1x the learning rate (Tensorpack scales only pretrained runs)."
         )
     fork = (plan.run or {}).get("forked_from") if plan.action == "new" else None
-    trainer = Trainer(config, records, strategy, print_fn=print_fn, val_records=val_records,
-                      fork=fork)  # fmt: skip
+    trainer = Trainer.from_config(config, records, strategy, print_fn=print_fn,
+                                  val_records=val_records, fork=fork)  # fmt: skip
     report = models.pretrained_report(trainer.model)
     if report is not None and is_chief(strategy):
         print_fn(report.summary())

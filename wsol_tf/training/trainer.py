@@ -21,23 +21,14 @@ import tensorflow as tf
 
 from wsol_tf import models
 from wsol_tf.data.pipeline import SkipLog, make_dataset
-from wsol_tf.files import read_json, remove_dead_temporaries, write_folder_atomic, write_json
+from wsol_tf.files import read_json, remove_dead_temporaries, write_json
 from wsol_tf.methods import regularizers
-from wsol_tf.models.layer_walk import all_layers
 from wsol_tf.runs.checkpoints import remove_dead_checkpoint_writes, save_checkpoint
 from wsol_tf.training import distribute
-from wsol_tf.training.progress import Progress, save_step_progress, step_progress
-from wsol_tf.training.schedules import WarmupSchedule, lr_multipliers
-from wsol_tf.training.sync_batch_norm import synchronize_batch_norm
-
-
-def _regularized_kernels(model):
-    # Tensorpack regularizes every conv and FC kernel ('.*/W'): no biases, no BN.
-    return [
-        layer.kernel
-        for layer in all_layers(model)
-        if isinstance(layer, keras.layers.Conv2D | keras.layers.Dense)
-    ]
+from wsol_tf.training.build import build_parts, regularized_kernels
+from wsol_tf.training.callbacks import default_callbacks
+from wsol_tf.training.progress import Progress, step_progress
+from wsol_tf.training.schedules import lr_multipliers
 
 
 def random_state_variables(model):
@@ -55,58 +46,56 @@ def random_state_variables(model):
 class Trainer:
     """Trains a WSOL model with SGD under a strategy, with exact resume.
 
+    It is handed its parts (`Trainer.from_config` builds them from the config, as
+    `wsol_tf.training.build.build_parts`); it owns the checkpoints, the data iterator and the
+    loop, and calls its callbacks (`wsol_tf.training.callbacks`) for what else is written.
+
     Args:
         config: a validated `wsol_tf.runs.config.TrainConfig`.
+        model, optimizer, method: built under `strategy.scope()` (`build_parts`).
         train_records: `Records` of the training split.
         strategy: a `tf.distribute.Strategy` (the default strategy works too).
+        callbacks: `Callback`s run in order; None: `default_callbacks(config, train_records)`
+            (the log and progress files, TensorBoard when configured; no validation).
         print_fn: where progress lines go.
-        val_records: optional `Records` evaluated after each epoch to keep the
-            best checkpoint (by `config.best_metric`).
         fork: optional {"workdir", "checkpoint", "step"} of another run whose checkpoint
             starts this one when its own workdir has none (`wsol_tf.training.workdir`).
     """
 
     def __init__(
-        self, config, train_records, strategy, print_fn=print, val_records=None, fork=None
-    ):
+        self, config, model, optimizer, method, train_records, strategy, *, callbacks=None,
+        print_fn=print, fork=None,
+    ):  # fmt: skip
         self.config = config
+        self.model, self.optimizer, self.method = model, optimizer, method
         self.records = train_records
         self.fork = fork
         self.skip_log = SkipLog()  # this run's unreadable training images
-        self.val_records = val_records
         self.strategy = strategy
         self.chief = distribute.is_chief(strategy)
         self.print = print_fn if self.chief else (lambda *_: None)
+        self.callbacks = list(
+            default_callbacks(config, train_records) if callbacks is None else callbacks
+        )
+        self.history = []
         # Each worker reads its shard (len // workers images) in per-worker batches.
         workers = distribute.num_workers(strategy)
         self.data_steps, self.steps_per_epoch = distribute.steps_per_epoch(
             config, train_records, workers
         )
         self.total_steps = config.epochs * self.steps_per_epoch
-        keras.utils.set_random_seed(config.seed)
         with strategy.scope():
-            self.model = self._build_model()
-            self.optimizer = self._build_optimizer()
-            if config.weight_decay_mode == "decoupled":
-                # As the L2 mode: decay conv and dense kernels only, not biases or BN.
-                kernel_ids = {id(k) for k in _regularized_kernels(self.model)}
-                self._inner_optimizer().exclude_from_weight_decay(
-                    var_list=[v for v in self.model.trainable_variables if id(v) not in kernel_ids]
-                )
-            self.optimizer.build(self.model.trainable_variables)
             # Steps taken; fixes the epoch, the data position and the schedule on resume.
             self.global_step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
-        self.kernels = _regularized_kernels(self.model)
+        self.kernels = regularized_kernels(model)
         self.regularizers = regularizers.active(config)
-        prefixes = models.spec(config.model).new_layer_prefixes + tuple(
-            self.model.method.new_layer_prefixes
-        )
-        self.multipliers = lr_multipliers(self.model, config.lr_groups, prefixes)
+        prefixes = models.spec(config.model).new_layer_prefixes + tuple(method.new_layer_prefixes)
+        self.multipliers = lr_multipliers(model, config.lr_groups, prefixes)
         self.checkpoint = tf.train.Checkpoint(
-            model=self.model,
-            optimizer=self.optimizer,
+            model=model,
+            optimizer=optimizer,
             global_step=self.global_step,
-            random_state=random_state_variables(self.model),
+            random_state=random_state_variables(model),
         )
         # Only the chief keeps checkpoints; other workers write theirs to a scratch
         # folder (every worker must take part in saving) and delete it.
@@ -126,51 +115,22 @@ class Trainer:
         else:
             self._train_loop = tf.function(self._distributed_loop)
 
-    def _build_model(self):
-        config = self.config
-        previous_policy = keras.mixed_precision.global_policy()
-        keras.mixed_precision.set_global_policy(config.precision)
-        try:
-            model = config.build_model(self.records.num_classes, pretrained=config.pretrained)
-        finally:
-            keras.mixed_precision.set_global_policy(previous_policy)
-        if config.freeze_batch_norm:
-            # Keras runs a non-trainable BatchNormalization in inference mode: moving
-            # statistics, no update, no trained gamma/beta.
-            for layer in all_layers(model):
-                if isinstance(layer, keras.layers.BatchNormalization):
-                    layer.trainable = False
-        if config.sync_batch_norm:
-            # Batch statistics over all replicas: the result does not depend on how the
-            # global batch is split.
-            synchronize_batch_norm(model)
-        return model
-
-    def _build_optimizer(self):
-        config = self.config
-        schedule = WarmupSchedule(
-            config.lr,
-            self.total_steps,
-            kind=config.lr_schedule,
-            boundaries=[e * self.steps_per_epoch for e in config.lr_decay_epochs],
-            decay=config.lr_decay,
-            warmup_steps=int(round(config.warmup_epochs * self.steps_per_epoch)),
+    @classmethod
+    def from_config(
+        cls, config, train_records, strategy, print_fn=print, val_records=None, fork=None
+    ):
+        """A Trainer with the parts `build_parts` makes from `config` and the default
+        callbacks (`val_records`: validated after each epoch, best/ kept by
+        `config.best_metric`)."""
+        _, steps = distribute.steps_per_epoch(
+            config, train_records, distribute.num_workers(strategy)
         )
-        decoupled = config.weight_decay if config.weight_decay_mode == "decoupled" else None
-        optimizer = keras.optimizers.SGD(
-            learning_rate=schedule,
-            momentum=config.momentum,
-            nesterov=config.nesterov,
-            weight_decay=decoupled,
-        )
-        if config.precision == "mixed_float16":
-            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
-        return optimizer
-
-    def _inner_optimizer(self):
-        if isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer):
-            return self.optimizer.inner_optimizer
-        return self.optimizer
+        model, optimizer, method = build_parts(config, strategy, train_records.num_classes, steps)
+        return cls(
+            config, model, optimizer, method, train_records, strategy,
+            callbacks=default_callbacks(config, train_records, val_records),
+            print_fn=print_fn, fork=fork,
+        )  # fmt: skip
 
     @property
     def step(self):
@@ -190,7 +150,7 @@ class Trainer:
     def _replica_step(self, batch, step):
         """One step on this replica's batch through the method's hooks; returns sums to log."""
         config = self.config
-        method = self.model.method
+        method = self.method
         batch = method.augment(batch, self._augment_seeds(step, tf.shape(batch["label"])[0]))
         labels = batch["label"]
         with tf.GradientTape() as tape:
@@ -338,13 +298,11 @@ class Trainer:
         if self.chief:
             self._remove_dead_writes()
         step = self.restore() if resume else 0
-        history = self._earlier_history(step) if step else []
-        writer = None
-        if config.tensorboard and self.chief:
-            writer = tf.summary.create_file_writer(os.path.join(config.workdir, "tensorboard"))
-        best = self._load_best()
+        self.history = history = self._earlier_history(step) if step else []
+        for callback in self.callbacks:
+            callback.on_train_begin(self, step)
         if step:
-            self._log_unlogged_epoch(step, history, writer, best)
+            self._log_unlogged_epoch(step, history)
         progress = Progress(self.total_steps, self.print, config.log_every)
         while step < self.total_steps:
             epoch = step // self.steps_per_epoch
@@ -404,17 +362,16 @@ class Trainer:
                     lr,
                     count - restored_images,
                 )
-                if writer and progress.logged:
-                    with writer.as_default(step=step):
-                        tf.summary.scalar("train/loss", totals["loss"] / count)
-                        tf.summary.scalar("train/accuracy", 100 * totals["correct"] / count)
-                        tf.summary.scalar("train/learning_rate", lr)
-                        tf.summary.scalar(
-                            "train/images_per_second",
-                            progress.images_per_second(count - restored_images),
-                        )
-                        for name in _method_logs(totals):
-                            tf.summary.scalar(f"train/{name}", totals[name] / count)
+                if progress.logged:
+                    logs = {
+                        "loss": totals["loss"] / count,
+                        "accuracy": 100 * totals["correct"] / count,
+                        "learning_rate": lr,
+                        "images_per_second": progress.images_per_second(count - restored_images),
+                        **{name: totals[name] / count for name in _method_logs(totals)},
+                    }
+                    for callback in self.callbacks:
+                        callback.on_log(self, step, logs)
                 if config.checkpoint_every_steps and step % config.checkpoint_every_steps == 0:
                     if step < epoch_end:
                         seconds = earlier_seconds + time.perf_counter() - started
@@ -430,7 +387,7 @@ class Trainer:
             # and the log loses no epoch (`_log_unlogged_epoch`).
             self._save_epoch_progress(step, epoch + 1, totals, seconds, record)
             self._save(step)
-            self._finish_epoch(record, history, writer, best)
+            self._finish_epoch(record, history)
         return history
 
     def _epoch_record(self, epoch, step, totals, seconds, resumed_at):
@@ -450,17 +407,14 @@ class Trainer:
             record["resumed_at_step"] = resumed_at
         return record
 
-    def _finish_epoch(self, record, history, writer, best):
-        """After an epoch's checkpoint: validation (and best/), then the log."""
-        if self.val_records is not None:
-            record.update(self._validate(record["epoch"], writer, best))
+    def _finish_epoch(self, record, history):
+        """After an epoch's checkpoint: the record joins the history, then the callbacks
+        (the default ones: validation and best/, the log, TensorBoard)."""
         history.append(record)
-        if self.chief:
-            write_json(os.path.join(self.config.workdir, "train_log.json"), history)
-            if writer:
-                self._epoch_summaries(writer, record["step"], record)
+        for callback in self.callbacks:
+            callback.on_epoch_end(self, record)
 
-    def _log_unlogged_epoch(self, step, history, writer, best):
+    def _log_unlogged_epoch(self, step, history):
         """The run was killed after the checkpoint of an epoch's end (`step`), before that
         epoch's log record was written: the record saved with the checkpoint is validated
         (the restored weights are the epoch's) and logged now, as the run would have."""
@@ -469,9 +423,10 @@ class Trainer:
             return
         self.print(
             f"epoch {entry['epoch']}: the run stopped after its checkpoint, before its log; "
-            "logging it now" + (" (validation included)." if self.val_records is not None else ".")
+            "logging it now"
+            + (" (validation included)." if any(c.validates for c in self.callbacks) else ".")
         )
-        self._finish_epoch(dict(entry["record"]), history, writer, best)
+        self._finish_epoch(dict(entry["record"]), history)
 
     def _remove_dead_writes(self):
         """Removes what writes killed in an earlier session left: checkpoint `_temp` folders
@@ -523,13 +478,10 @@ class Trainer:
         return []
 
     def _save_epoch_progress(self, step, epoch, totals, seconds, record=None):
-        """The running sums of the epoch at a checkpoint (and at its end its record), written
-        before the checkpoint and read back on resume; one entry per checkpoint kept."""
-        if self.chief:
-            entry = {"step": step, "epoch": epoch, "totals": totals, "seconds": seconds}
-            if record is not None:
-                entry["record"] = record
-            save_step_progress(self.config.workdir, entry, keep=self.config.keep_checkpoints + 1)
+        """Before a checkpoint: the callbacks get the epoch's running sums (and at its end its
+        record; `RunLog` writes them, read back on resume by `_epoch_progress`)."""
+        for callback in self.callbacks:
+            callback.on_checkpoint(self, step, epoch, totals, seconds, record)
 
     def _epoch_progress(self, step):
         """The saved running sums at `step` (this run's, else its fork source's), or None."""
@@ -538,66 +490,6 @@ class Trainer:
             if saved is not None:
                 return saved
         return None
-
-    def _load_best(self):
-        path = os.path.join(self.config.workdir, "best", "best.json")
-        if os.path.isfile(path):
-            best = read_json(path, dict)  # a damaged one is named
-            if best.get("metric") in (None, self.config.best_metric):
-                return best
-            self.print(
-                f"--best_metric={self.config.best_metric}: the kept best model was picked by "
-                f"{best['metric']}; it is replaced by the next validation."
-            )
-        return {"value": -1.0}
-
-    def _validate(self, epoch, writer, best):
-        from wsol_tf.evaluation.evaluator import evaluate_model
-
-        metrics = evaluate_model(
-            self.model,
-            self.val_records,
-            image_size=self.config.image_size,
-            resize_size=self.config.eval_resize_size,
-            batch_size=self.config.batch_size,
-            cam_curve_interval=0.01,  # the headline metric is at one threshold; keep it cheap
-            out_dir=None,
-            print_fn=lambda *_: None,
-        )
-        name = self.config.best_metric
-        result = {f"val_{k}": metrics[k] for k in ("top1_clas", "gt_known_loc", "top1_loc")}
-        self.print(
-            f"epoch {epoch} validation ({self.config.val_split}): "
-            + ", ".join(f"{k} " + ("n/a" if v is None else f"{v:.2f}") for k, v in result.items())
-        )
-        # Box metrics are None on a split without boxes (e.g. masks only).
-        if self.chief and metrics[name] is not None and metrics[name] > best["value"]:
-            best.update({"value": metrics[name], "metric": name, "epoch": epoch})
-            best_dir = os.path.join(self.config.workdir, "best")
-
-            def write_best(folder):
-                tf.train.Checkpoint(model=self.model).write(os.path.join(folder, "model"))
-                write_json(os.path.join(folder, "best.json"), best)
-
-            write_folder_atomic(best_dir, write_best)  # a kill leaves the old best or the new
-            self.print(f"new best {name} {metrics[name]:.2f}: {best_dir}")
-        if writer:
-            with writer.as_default(step=self.step):
-                for key, value in result.items():
-                    if value is not None:
-                        tf.summary.scalar(key.replace("val_", "val/"), value)
-        return result
-
-    def _epoch_summaries(self, writer, step, record):
-        from wsol_tf.training.summaries import cam_overlay_image
-
-        with writer.as_default(step=step):
-            tf.summary.scalar("epoch/loss", record["loss"])
-            tf.summary.scalar("epoch/accuracy", record["accuracy"])
-            records = self.val_records if self.val_records is not None else self.records
-            image = cam_overlay_image(self.model, records, self.config)
-            tf.summary.image("cam_overlays", image[None], step=step)
-        writer.flush()
 
 
 def _method_logs(totals):
