@@ -202,12 +202,18 @@ def remove_dead_temporaries(path):
 def _alive(pid):
     if pid == os.getpid():
         return False  # this process removes its own temporaries when a write fails
+    return process_alive(pid)
+
+
+def process_alive(pid) -> bool:
+    """Whether process `pid` of this host runs (another user's counts; a pid no process can
+    have, taken as live: only a known-dead process is ever cleaned up after)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:
-        return True  # another user's process
+    except (PermissionError, OverflowError):
+        return True
     return True
 
 

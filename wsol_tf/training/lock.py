@@ -32,6 +32,8 @@ import stat
 import sys
 import time
 
+from wsol_tf.files import process_alive
+
 try:
     import fcntl
 except ImportError:  # not on every platform: the lock file's content decides there
@@ -228,12 +230,10 @@ def _stale(info) -> bool:
     if not info or info.get("host") != socket.gethostname() or os.name == "nt":
         return False  # (on Windows os.kill(pid, 0) would send the process a Ctrl-C)
     try:
-        os.kill(int(info["pid"]), 0)
-    except ProcessLookupError:
-        return True
-    except (PermissionError, KeyError, TypeError, ValueError, OverflowError):
+        pid = int(info["pid"])
+    except (KeyError, TypeError, ValueError):
         return False
-    return False
+    return not process_alive(pid)
 
 
 def _release(folder, held):
