@@ -10,21 +10,38 @@ from ImageNet) on CUB; `synthetic_demo` holds the `make demo` runs.
 `make reproduce` (`wsol_tf.reproduce`): `runs(seeds, **overrides)` -> `reproduction.Run`s.
 """
 
-import importlib
-import pkgutil
+import sys
 
-# Name prefixes of the modules holding `CONFIGS` (`--experiment=<module>`).
-TRAINING_PREFIXES = ("table3_", "method_", "wsolevaluation_", "cub_pretrained_")
+from wsol_tf.registry import Registry, import_submodules
+
+# Listing order of `--experiment` names: Table 3 rows first, then the other papers' methods,
+# wsolevaluation's baselines, the fine-tuning recipes, then any other module by name.
+LISTING_PREFIXES = ("table3_", "method_", "wsolevaluation_", "cub_pretrained_")
 
 
-def available(prefixes=TRAINING_PREFIXES):
-    """Names of the experiment modules with training configs (those named with `prefixes`),
-    sorted by prefix (Table 3 rows first), then by name."""
-    prefixes = tuple(prefixes)
-    names = [m.name for m in pkgutil.iter_modules(__path__) if m.name.startswith(prefixes)]
-    return sorted(
-        names, key=lambda n: (next(i for i, p in enumerate(prefixes) if n.startswith(p)), n)
-    )
+def _listing_order(name):
+    rank = next((i for i, p in enumerate(LISTING_PREFIXES) if name.startswith(p)), None)
+    return (len(LISTING_PREFIXES) if rank is None else rank, name)
+
+
+# A module of this package that defines `CONFIGS` is an `--experiment` (registered by the
+# package scan: adding one is adding its module).
+EXPERIMENTS = Registry("experiment", flag="--experiment", order=_listing_order)
+
+
+def _scan():
+    if not EXPERIMENTS:
+        for full_name in import_submodules(__name__):
+            module = sys.modules[full_name]
+            if hasattr(module, "CONFIGS"):
+                EXPERIMENTS.add(full_name.rsplit(".", 1)[1], module)
+
+
+def available(prefixes=()):
+    """Names of the experiments (modules with training `CONFIGS`), in listing order; only
+    those starting with one of `prefixes` when given."""
+    _scan()
+    return [n for n in EXPERIMENTS.names() if not prefixes or n.startswith(tuple(prefixes))]
 
 
 def lookup(experiment, model, method, dataset):
@@ -46,7 +63,7 @@ def lookup(experiment, model, method, dataset):
     name = f"table3_{model}_{method}" if experiment == "auto" else experiment
     if experiment == "auto" and name not in available():
         recipe = f"cub_pretrained_{method}"
-        if recipe in available() and importlib.import_module(f"{__name__}.{recipe}").MODEL == model:
+        if recipe in available() and EXPERIMENTS.get(recipe).MODEL == model:
             name = recipe
         else:
             from wsol_tf.experiments import pretrained_recipe
@@ -60,7 +77,7 @@ def lookup(experiment, model, method, dataset):
         raise ValueError(
             f"--experiment={experiment!r}: valid: auto, none, {', '.join(available())}."
         )
-    configs = importlib.import_module(f"{__name__}.{name}").CONFIGS
+    configs = EXPERIMENTS.get(name).CONFIGS
     if dataset not in configs:
         if experiment == "auto":
             return None

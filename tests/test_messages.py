@@ -22,6 +22,7 @@ from absl import flags
 from wsol_tf import methods
 from wsol_tf.runs.cluster import check_cluster_config
 from wsol_tf.runs.config import TrainConfig
+from wsol_tf.runs.model import build_wsol_model
 from wsol_tf.training import workdir as run_folder
 
 VARIABLE = methods.EXTRA_MODULES_VARIABLE
@@ -387,7 +388,7 @@ def tiny_run(tmp_path_factory):
                                        image_size=(32, 48), workdir=str(root / "run"))  # fmt: skip
     os.makedirs(config.workdir)
     config.save()
-    checkpoint = tf.train.Checkpoint(model=config.build_model(3), global_step=tf.Variable(1))
+    checkpoint = tf.train.Checkpoint(model=build_wsol_model(config, 3), global_step=tf.Variable(1))
     tf.train.CheckpointManager(checkpoint, str(root / "run" / "checkpoints"), 1).save(1)
     return root
 

@@ -37,3 +37,23 @@ def test_order_sorts_names_and_a_package_scan_imports_each_module():
     assert [n for n, _ in ordered.items()] == ["cam", "adl", "has"]
     imported = import_submodules("wsol_tf.methods", skip=("base",))
     assert "wsol_tf.methods.cam" in imported and "wsol_tf.methods.base" not in imported
+
+
+def test_experiments_are_the_modules_that_define_configs_whatever_their_name():
+    import importlib
+    import pkgutil
+
+    from wsol_tf import experiments
+
+    with_configs = {
+        info.name
+        for info in pkgutil.iter_modules(experiments.__path__)
+        if hasattr(importlib.import_module(f"wsol_tf.experiments.{info.name}"), "CONFIGS")
+    }
+    assert set(experiments.available()) == with_configs
+    assert "recipe_search_cub" not in with_configs and "table3_vgg16gap_adl" in with_configs
+    # Table 3 rows are listed first, by name.
+    names = experiments.available()
+    assert names[: len(experiments.available(("table3_",)))] == experiments.available(("table3_",))
+    with pytest.raises(ValueError, match="Unknown --experiment='nope'; valid experiments: table3_"):
+        experiments.EXPERIMENTS.get("nope")

@@ -31,7 +31,7 @@ flags.DEFINE_multi_string("grid", [], "name=v1,v2,...: a training flag and its v
 flags.DEFINE_string("out", "workdirs/sweep", "Folder of the runs and the results table.")
 flags.DEFINE_string("evaluate_args", "", "Extra flags for wsol_tf.evaluate, space separated.")
 
-METRICS = ("top1_clas", "gt_known_loc", "top1_loc")
+METRICS = ("top1_clas", "gt_known_loc", "top1_loc", "maxboxacc_v2")
 
 
 def parse_grid(specs):
@@ -143,7 +143,7 @@ def run_point(point, train_args, out, evaluate_args=(), print_fn=print):
         return row
     row["seconds"] = 0.0 if result["reused"] else time.perf_counter() - started
     row["reused"] = result["reused"]
-    row.update({key: result[key] for key in METRICS})
+    row.update({key: result.get(key) for key in METRICS})
     return row
 
 

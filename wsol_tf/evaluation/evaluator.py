@@ -202,43 +202,14 @@ def evaluate_model(
     nonfinite = 0  # images whose logits hold NaN/Inf (a diverged model): counted, not hidden
     started = time.perf_counter()
     for batch in source.batches(candidates, image_size, resize_size, batch_size):
-        has_box, has_mask = _split_batch(batch)
-        keep = np.flatnonzero(has_box | has_mask)
-        skipped += len(batch.rows) - len(keep)
-        if len(keep) == 0:
-            continue
-        images = batch.images if len(keep) == len(batch.rows) else tf.gather(batch.images, keep)
-        labels = batch.labels[keep]
-        logits, maps = scorer(images, labels)
-        predictions = logits.argmax(-1)
-        nonfinite += int((~np.isfinite(logits).all(axis=-1)).sum())
-        boxed = np.flatnonzero(has_box[keep])  # positions in the kept images
-        if len(boxed):
-            maps_gt = maps if len(boxed) == len(keep) else maps[boxed]
-            maps_pred = maps_gt.copy()
-            wrong = np.flatnonzero(predictions[boxed] != labels[boxed])
-            if wrong.size:
-                boxed_images = images if len(boxed) == len(keep) else tf.gather(images, boxed)
-                _, maps_pred[wrong] = scorer(
-                    tf.gather(boxed_images, wrong), predictions[boxed][wrong]
-                )
-            boxes, counts = _pad([batch.gts[keep[i]] for i in boxed])
-            masks = [batch.masks[keep[i]] for i in boxed]
-            evaluator.accumulate(
-                maps_gt, maps_pred, predictions[boxed], labels[boxed], boxes, counts,
-                masks=masks if any(m is not None for m in masks) else None,
-            )  # fmt: skip
-            rows.extend(int(batch.rows[keep[i]]) for i in boxed)
-        mask_only = np.flatnonzero(~has_box[keep])
-        if len(mask_only):
-            evaluator.accumulate_masks(
-                maps[mask_only], [batch.masks[keep[i]] for i in mask_only],
-                predictions[mask_only], labels[mask_only],
-            )  # fmt: skip
-            mask_rows.extend(int(batch.rows[keep[i]]) for i in mask_only)
+        scored = _score_batch(batch, scorer, evaluator)
+        skipped += scored.skipped
+        nonfinite += scored.nonfinite
+        rows.extend(scored.box_rows)
+        mask_rows.extend(scored.mask_rows)
         if save_scoremaps:
-            for i, k in enumerate(keep):
-                save_scoremap(save_scoremaps, source.image_id(batch.rows[k]), maps[i])
+            for k, scoremap in zip(scored.kept, scored.maps, strict=True):
+                save_scoremap(save_scoremaps, source.image_id(batch.rows[k]), scoremap)
         print_fn(f"evaluated {evaluator.num_evaluated}/{len(candidates)} images")
 
     def maps_for(batch):
@@ -258,6 +229,59 @@ def evaluate_model(
             "(a diverged checkpoint?); their class is argmax's pick and their map scores as empty"
         )
     return metrics
+
+
+@dataclasses.dataclass
+class _ScoredBatch:
+    """What one batch added: images skipped (no box, no mask), images with NaN/Inf logits,
+    rows scored with boxes and with masks only, and the kept positions with their maps."""
+
+    skipped: int = 0
+    nonfinite: int = 0
+    box_rows: list = dataclasses.field(default_factory=list)
+    mask_rows: list = dataclasses.field(default_factory=list)
+    kept: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    maps: object = ()
+
+
+def _score_batch(batch, scorer, evaluator):
+    """Scores one batch into `evaluator`: the GT class's maps (and the predicted class's,
+    recomputed only where the prediction is wrong) for images with boxes; masks alone for the
+    images that have only a mask."""
+    has_box, has_mask = _split_batch(batch)
+    keep = np.flatnonzero(has_box | has_mask)
+    scored = _ScoredBatch(skipped=len(batch.rows) - len(keep), kept=keep)
+    if len(keep) == 0:
+        return scored
+    images = batch.images if len(keep) == len(batch.rows) else tf.gather(batch.images, keep)
+    labels = batch.labels[keep]
+    logits, maps = scorer(images, labels)
+    scored.maps = maps
+    predictions = logits.argmax(-1)
+    scored.nonfinite = int((~np.isfinite(logits).all(axis=-1)).sum())
+    boxed = np.flatnonzero(has_box[keep])  # positions in the kept images
+    if len(boxed):
+        maps_gt = maps if len(boxed) == len(keep) else maps[boxed]
+        maps_pred = maps_gt.copy()
+        wrong = np.flatnonzero(predictions[boxed] != labels[boxed])
+        if wrong.size:
+            boxed_images = images if len(boxed) == len(keep) else tf.gather(images, boxed)
+            _, maps_pred[wrong] = scorer(tf.gather(boxed_images, wrong), predictions[boxed][wrong])
+        boxes, counts = _pad([batch.gts[keep[i]] for i in boxed])
+        masks = [batch.masks[keep[i]] for i in boxed]
+        evaluator.accumulate(
+            maps_gt, maps_pred, predictions[boxed], labels[boxed], boxes, counts,
+            masks=masks if any(m is not None for m in masks) else None,
+        )  # fmt: skip
+        scored.box_rows = [int(batch.rows[keep[i]]) for i in boxed]
+    mask_only = np.flatnonzero(~has_box[keep])
+    if len(mask_only):
+        evaluator.accumulate_masks(
+            maps[mask_only], [batch.masks[keep[i]] for i in mask_only],
+            predictions[mask_only], labels[mask_only],
+        )  # fmt: skip
+        scored.mask_rows = [int(batch.rows[keep[i]]) for i in mask_only]
+    return scored
 
 
 def _pad(box_lists):

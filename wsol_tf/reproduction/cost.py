@@ -24,7 +24,9 @@ def model_cost(config, num_classes) -> dict:
     """{"params", "inference_flops", "training_flops"} of a config's model (one image)."""
     import tensorflow as tf
 
-    model = config.build_model(num_classes)
+    from wsol_tf.runs.model import build_wsol_model
+
+    model = build_wsol_model(config, num_classes)
     method = model.method
 
     def inference(images):

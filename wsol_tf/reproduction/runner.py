@@ -48,6 +48,9 @@ def data_identity(config, split="test") -> dict:
 # Config fields that permit reading the data but change nothing computed from it (the data's
 # own identity is compared by content): a run finished before such a field existed is reused.
 NOT_RESULTS = ("follow_outside_links",)
+# Fields added after results existed: left out of the identity while at these defaults, so a
+# run finished before they existed (its results are those of the default) is still found.
+ADDED_WITH_DEFAULT = {"optimizer": "sgd", "freeze_through": None}
 
 
 def identity(config, evaluation: dict | None = None) -> dict:
@@ -56,6 +59,9 @@ def identity(config, evaluation: dict | None = None) -> dict:
     settings = json.loads(config.to_json())
     for name in NOT_RESULTS:
         settings.pop(name, None)
+    for name, default in ADDED_WITH_DEFAULT.items():
+        if settings.get(name, default) == default:
+            settings.pop(name, None)
     value = {
         "config": settings,
         "data": data_identity(config, evaluation.get("split", "test")),

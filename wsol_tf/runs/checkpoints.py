@@ -22,6 +22,7 @@ import sys
 from wsol_tf.errors import error_text
 from wsol_tf.files import naming_a_full_disk, read_json
 from wsol_tf.runs.config import TrainConfig
+from wsol_tf.runs.model import build_wsol_model
 
 
 class DamagedCheckpoint(ValueError):
@@ -294,10 +295,10 @@ def _build_model(config, num_classes):
     import keras
 
     if config.precision != "float64":
-        return config.build_model(num_classes)
+        return build_wsol_model(config, num_classes)
     previous = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy("float64")
     try:
-        return config.build_model(num_classes)
+        return build_wsol_model(config, num_classes)
     finally:
         keras.mixed_precision.set_global_policy(previous)

@@ -8,6 +8,7 @@ method's own hyperparameters are the fields of its `Params` dataclass
 """
 
 import dataclasses
+import functools
 import json
 import math
 import os
@@ -22,7 +23,7 @@ from wsol_tf.files import write_atomic
 from wsol_tf.runs.cluster import STRATEGIES, check_cluster_config
 
 LR_SCHEDULES = ("step", "cosine")
-LR_GROUP_RULES = ("none", "pretrained_0.1", "new_10")
+OPTIMIZERS = ("sgd", "adam", "adamw")
 WEIGHT_DECAY_MODES = ("l2", "decoupled")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16", "float64")
 TRAIN_AUGMENTS = ("crop_flip", "random_resized_crop")
@@ -34,13 +35,28 @@ FLOAT32_MAX = 3.4028234663852886e38
 MAX_SEED = 2**32 - 1
 
 
-def _field(default, help, choices=None, kind=None, flag=True):  # noqa: A002 - absl's word
+# The config's groups, as Model Garden's config_definitions nests them: what the network is,
+# what it reads, how it learns, the numerics of a step, and the runtime (where and how
+# visibly a run executes; a run may resume with other runtime values, `RESUMABLE_FIELDS`).
+GROUPS = ("model", "data", "optimization", "numerics", "runtime")
+
+
+def _field(default, help, choices=None, kind=None, flag=True, *, group):  # noqa: A002
     """A config field with its flag help; `choices` is the one list a choice is checked
-    against; `kind` "size" parses "96" / "96,128"; `flag` False: no flag is generated."""
-    metadata = {"help": help, "choices": choices, "kind": kind, "flag": flag}
+    against; `kind` "size" parses "96" / "96,128"; `flag` False: no flag is generated;
+    `group` one of GROUPS."""
+    assert group in GROUPS, group
+    metadata = {"help": help, "choices": choices, "kind": kind, "flag": flag, "group": group}
     if isinstance(default, dict):
         return dataclasses.field(default_factory=lambda: dict(default), metadata=metadata)
     return dataclasses.field(default=default, metadata=metadata)
+
+
+_model = functools.partial(_field, group="model")
+_data = functools.partial(_field, group="data")
+_optimization = functools.partial(_field, group="optimization")
+_numerics = functools.partial(_field, group="numerics")
+_runtime = functools.partial(_field, group="runtime")
 
 
 @dataclasses.dataclass
@@ -49,108 +65,126 @@ class TrainConfig:
 
     Build one with `TrainConfig.from_settings(**settings)` to give the method's
     hyperparameters by name (e.g. drop_rate=0.5) rather than in `method_params`. Each
-    field's help is in its metadata (`python -m wsol_tf.train --help` prints them).
+    field's help and group (`GROUPS`) are in its metadata (`python -m wsol_tf.train --help`
+    prints them). Fields are read flat (`config.lr`); `config.group("optimization")` and
+    `config.nested()` give them by group. config.json is flat, so a run's identity does not
+    depend on the grouping; `load` also reads a nested file ({group: {field: value}}).
     """
 
-    # --- model and method ---
-    model: str = _field("tinyvgg", "Backbone name (wsol_tf.models.BACKBONES).")
-    experiment: str | None = _field(None, "Experiment module the settings came from.", flag=False)
-    pretrained: str | None = _field(
+    # --- model: the network and the WSOL method ---
+    model: str = _model("tinyvgg", "Backbone name (wsol_tf.models.BACKBONES).")
+    pretrained: str | None = _model(
         None, "None, 'imagenet', or a weights file (.h5, Tensorpack .npz, torch .pth)."
     )
-    method: str = _field("adl", "WSOL method (wsol_tf.methods): " + ", ".join(methods.names()))
-    method_params: dict = _field(
+    method: str = _model("adl", "WSOL method (wsol_tf.methods): " + ", ".join(methods.names()))
+    method_params: dict = _model(
         {}, "The method's hyperparameters {field: value}; flags per field.", flag=False
     )
-    positions: tuple | None = _field(
+    positions: tuple | None = _model(
         None,
         "Positions (layer names) where the method inserts its layers; default: the method's "
         "defaults for the backbone (ADL: the paper's). Alias: --adl_positions.",
     )
-    last_stride: int | None = _field(
+    last_stride: int | None = _model(
         None,
         "Stride of the backbone's last strided conv, for backbones that offer it "
         "(efficientnet_lite*: 2 as on ImageNet, 1 for a 2x finer CAM); default: the backbone's.",
     )
-    freeze_batch_norm: bool = _field(
+    freeze_batch_norm: bool = _model(
         False,
         "Keep batch norm statistics and parameters (not trained; normalize with the moving "
         "statistics).",
     )
-    entropy_weight: float = _field(
+    freeze_through: str | None = _model(
+        None,
+        "Freeze the backbone up to and including this position (e.g. block3b_add): those layers "
+        "keep their initial weights and batch-norm statistics and get no gradient (faster).",
+    )
+    entropy_weight: float = _model(
         0.0,
         "Entropy regularizer weight lambda (loss + lambda * KL(uniform || softmax)); "
         "composes with every method; 0: off.",
     )
-    # --- data ---
-    dataset: str = _field(
+    # --- data: what the network reads ---
+    dataset: str = _data(
         "synthetic", "Dataset: " + ", ".join(DATASETS) + ".", choices=DATASETS.names()
     )
-    data_dir: str | None = _field(None, "Dataset folder (synthetic: cache folder, optional).")
-    image_size: tuple = _field((96, 96), "Network input: N or H,W.", kind="size")
-    resize_size: tuple | None = _field(
+    image_size: tuple = _data((96, 96), "Network input: N or H,W.", kind="size")
+    resize_size: tuple | None = _data(
         None, "Resize before crop: N or H,W (default image * 256 / 224).", kind="size"
     )
-    train_augment: str = _field(
+    train_augment: str = _data(
         "crop_flip",
         "Training augmentation: Tensorpack's resize + random crop + flip, or wsolevaluation's.",
         choices=TRAIN_AUGMENTS,
     )
-    eval_resize: str = _field(
+    eval_resize: str = _data(
         "crop",
         "Evaluation: resize + center crop (Tensorpack) or resize to the input (wsolevaluation).",
         choices=EVAL_RESIZES,
     )
-    val_per_class: int = _field(0, "Hold out N training images per class as split 'val'.")
-    follow_outside_links: bool = _field(
+    val_per_class: int = _data(0, "Hold out N training images per class as split 'val'.")
+    # --- optimization: how it learns ---
+    epochs: int = _optimization(20, "Number of epochs.")
+    batch_size: int = _optimization(32, "Global batch size (split among replicas).")
+    optimizer: str = _optimization(
+        "sgd",
+        "sgd (momentum, --nesterov), adam, or adamw (Adam with decoupled weight decay: "
+        "--weight_decay is then lr-scaled and never an L2 loss term).",
+        choices=OPTIMIZERS,
+    )
+    lr: float = _optimization(0.02, "Base learning rate.")
+    lr_schedule: str = _optimization("step", "Learning-rate schedule.", choices=LR_SCHEDULES)
+    lr_decay_epochs: tuple = _optimization(
+        (), "Epochs (>= 1, e.g. 30,60) after which lr is multiplied by --lr_decay."
+    )
+    lr_decay: float = _optimization(0.1, "Step decay factor.")
+    momentum: float = _optimization(0.9, "SGD momentum.")
+    nesterov: bool = _optimization(True, "Nesterov momentum (Tensorpack's choice).")
+    weight_decay: float = _optimization(1e-4, "Weight decay on conv and dense kernels.")
+    weight_decay_mode: str = _optimization(
+        "l2", "l2 (penalty in the loss, Tensorpack) or decoupled.", choices=WEIGHT_DECAY_MODES
+    )
+    lr_groups: str = _optimization(
+        "none",
+        "none, pretrained_<f> (pretrained layers at f x the lr: Tensorpack's pretrained_0.1) or "
+        "new_<f> (new head layers at f x: wsolevaluation's new_10).",
+    )
+    warmup_epochs: float = _optimization(0.0, "Linear learning-rate warmup, in epochs.")
+    steps_per_epoch: int | None = _optimization(
+        None, "Steps per epoch (default: one pass over the data; Tensorpack: fixed steps)."
+    )
+    seed: int = _optimization(
+        0, "Seed of initialization, data order, augmentation and method draws."
+    )
+    # --- numerics: how a step is computed ---
+    precision: str = _numerics(
+        "float32", "Compute precision (float64: slow, for numerical checks).", choices=PRECISIONS
+    )
+    sync_batch_norm: bool = _numerics(True, "Batch statistics over all replicas.")
+    # --- runtime: where and how visibly it runs (may change on resume, with epochs) ---
+    experiment: str | None = _runtime(None, "Experiment module the settings came from.", flag=False)
+    data_dir: str | None = _runtime(None, "Dataset folder (synthetic: cache folder, optional).")
+    follow_outside_links: bool = _runtime(
         False,
         "Read images (and masks) that annotation files name through symbolic links inside the "
         "dataset folder leading out of it (cub, wsol_metadata); refused by default.",
     )
-    # --- optimization ---
-    epochs: int = _field(20, "Number of epochs.")
-    batch_size: int = _field(32, "Global batch size (split among replicas).")
-    lr: float = _field(0.02, "Base learning rate of SGD.")
-    lr_schedule: str = _field("step", "Learning-rate schedule.", choices=LR_SCHEDULES)
-    lr_decay_epochs: tuple = _field(
-        (), "Epochs (>= 1, e.g. 30,60) after which lr is multiplied by --lr_decay."
-    )
-    lr_decay: float = _field(0.1, "Step decay factor.")
-    momentum: float = _field(0.9, "SGD momentum.")
-    nesterov: bool = _field(True, "Nesterov momentum (Tensorpack's choice).")
-    weight_decay: float = _field(1e-4, "Weight decay on conv and dense kernels.")
-    weight_decay_mode: str = _field(
-        "l2", "l2 (penalty in the loss, Tensorpack) or decoupled.", choices=WEIGHT_DECAY_MODES
-    )
-    lr_groups: str = _field(
-        "none",
-        "Backbone at 0.1x (pretrained_0.1, Tensorpack) or new head layers at 10x (new_10, "
-        "wsolevaluation).",
-        choices=LR_GROUP_RULES,
-    )
-    warmup_epochs: float = _field(0.0, "Linear learning-rate warmup, in epochs.")
-    steps_per_epoch: int | None = _field(
-        None, "Steps per epoch (default: one pass over the data; Tensorpack: fixed steps)."
-    )
-    seed: int = _field(0, "Seed of initialization, data order, augmentation and method draws.")
-    # --- runtime ---
-    workdir: str = _field("workdirs/run", "Output folder (checkpoints, config.json, logs).")
-    strategy: str = _field(
+    workdir: str = _runtime("workdirs/run", "Output folder (checkpoints, config.json, logs).")
+    strategy: str = _runtime(
         "auto", "auto, one_device, mirrored or multi_worker (TF_CONFIG).", choices=STRATEGIES
     )
-    cpu_replicas: int = _field(0, "Split the CPU into N logical devices (mirrored on CPU).")
-    precision: str = _field(
-        "float32", "Compute precision (float64: slow, for numerical checks).", choices=PRECISIONS
+    cpu_replicas: int = _runtime(0, "Split the CPU into N logical devices (mirrored on CPU).")
+    steps_per_loop: int = _runtime(1, "Training steps per tf.function call.")
+    log_every: int = _runtime(10, "Steps between progress lines.")
+    checkpoint_every_steps: int = _runtime(0, "Also checkpoint every N steps (0: epochs only).")
+    keep_checkpoints: int = _runtime(3, "Recent checkpoints kept.")
+    val_split: str | None = _runtime(
+        None, "Split evaluated after each epoch to keep the best model."
     )
-    sync_batch_norm: bool = _field(True, "Batch statistics over all replicas.")
-    steps_per_loop: int = _field(1, "Training steps per tf.function call.")
-    log_every: int = _field(10, "Steps between progress lines.")
-    checkpoint_every_steps: int = _field(0, "Also checkpoint every N steps (0: epochs only).")
-    keep_checkpoints: int = _field(3, "Recent checkpoints kept.")
-    val_split: str | None = _field(None, "Split evaluated after each epoch to keep the best model.")
-    best_metric: str = _field("top1_loc", "Picks the best model.", choices=BEST_METRICS)
-    deterministic: bool = _field(False, "TensorFlow op determinism (bitwise reruns).")
-    tensorboard: bool = _field(True, "Write TensorBoard summaries to <workdir>/tensorboard.")
+    best_metric: str = _runtime("top1_loc", "Picks the best model.", choices=BEST_METRICS)
+    deterministic: bool = _runtime(False, "TensorFlow op determinism (bitwise reruns).")
+    tensorboard: bool = _runtime(True, "Write TensorBoard summaries to <workdir>/tensorboard.")
 
     def __post_init__(self):
         if self.pretrained in ("", "none", "None"):
@@ -239,6 +273,14 @@ class TrainConfig:
         _check(len(set(self.lr_decay_epochs)) == len(self.lr_decay_epochs), "lr_decay_epochs",
                decay_epochs, "distinct epochs (one given twice decays twice)")  # fmt: skip
         _check(0.0 <= self.momentum < 1.0, "momentum", self.momentum, "in [0, 1)")
+        lr_group_factors(self.lr_groups)  # refuses what it cannot parse, naming the flag
+        if self.freeze_through is not None:
+            valid = models.spec(self.model).positions
+            if self.freeze_through not in valid:
+                raise ValueError(
+                    f"--freeze_through={self.freeze_through}: not a position of "
+                    f"--model={self.model}; valid: {', '.join(valid)}."
+                )
         _check(_finite(self.weight_decay) and self.weight_decay >= 0, "weight_decay",
                self.weight_decay, "a finite number >= 0")  # fmt: skip
         # A backbone may need more (InceptionV3's stem: 64), refused here rather than when
@@ -297,19 +339,6 @@ class TrainConfig:
             )
         return method
 
-    def build_model(self, num_classes, pretrained=None):
-        """The run's `WSOLModel` (random init unless `pretrained`)."""
-        from wsol_tf import models
-
-        return models.build(
-            self.model,
-            num_classes,
-            method=self.make_method(),
-            pretrained=pretrained,
-            image_size=self.image_size,
-            last_stride=self.last_stride,
-        )
-
     @property
     def eval_resize_size(self):
         """Resize before the evaluation center crop: image_size itself means no crop."""
@@ -323,8 +352,28 @@ class TrainConfig:
         return options
 
     @property
+    def l2_in_loss(self):
+        """Weight decay as Tensorpack's L2 loss term (else decoupled, in the optimizer)."""
+        return self.weight_decay_mode == "l2" and self.optimizer != "adamw"
+
+    @property
     def resolved_positions(self):
         return self.make_method().positions
+
+    @classmethod
+    def fields_of(cls, group):
+        """Names of the fields of one of `GROUPS`, in declaration order."""
+        if group not in GROUPS:
+            raise ValueError(f"unknown config group {group!r}; groups: {', '.join(GROUPS)}")
+        return tuple(f.name for f in dataclasses.fields(cls) if f.metadata["group"] == group)
+
+    def group(self, group):
+        """{field: value} of one group."""
+        return {name: getattr(self, name) for name in self.fields_of(group)}
+
+    def nested(self):
+        """{group: {field: value}}, as Model Garden nests a config."""
+        return {group: self.group(group) for group in GROUPS}
 
     def to_json(self):
         return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
@@ -356,6 +405,8 @@ class TrainConfig:
                 f"{type(values).__name__})."
             )
         fields = {f.name: f for f in dataclasses.fields(cls)}
+        if values and all(k in GROUPS and isinstance(v, dict) for k, v in values.items()):
+            values = {k: v for group in values.values() for k, v in group.items()}
         # Configs written before the method seam kept ADL's fields at the top level. A field
         # missing (written before it existed) takes its default; one no longer known is
         # ignored.
@@ -373,6 +424,26 @@ class TrainConfig:
             reason = str(error).rstrip(".")
             raise ValueError(f"{path}: not a readable training config ({reason}).") from None
         return config
+
+
+def lr_group_factors(rule):
+    """(pretrained layers' factor, new layers' factor) of an `--lr_groups` rule.
+
+    Example: lr_group_factors("new_10") == (1.0, 10.0); "pretrained_0.1" -> (0.1, 1.0).
+    """
+    if rule == "none":
+        return 1.0, 1.0
+    group, _, factor = str(rule).partition("_")
+    try:
+        value = float(factor)
+    except ValueError:
+        value = float("nan")
+    if group not in ("pretrained", "new") or not (_finite(value) and value > 0):
+        raise ValueError(
+            f"--lr_groups={rule}: valid: none, pretrained_<f> or new_<f> with f a finite "
+            "number > 0 (e.g. pretrained_0.1, new_10)."
+        )
+    return (value, 1.0) if group == "pretrained" else (1.0, value)
 
 
 # How a value of each field type is written in config.json (what a wrong one is told).
@@ -519,25 +590,14 @@ def check_pretrained_file(model, pretrained):
     (without TensorFlow) rather than when the model is built, after the workdir is written.
     For 'imagenet' this checks that the backbone has ImageNet weights and, for a pip-packaged
     file, that the package is installed; a keras.applications file that may need a download
-    is fetched by `training.train` before the workdir is written (`fetch_imagenet_weights`)."""
+    is fetched by `training.train` before the workdir is written
+    (`wsol_tf.runs.model.fetch_imagenet_weights`)."""
     from wsol_tf import models
     from wsol_tf.models import pretrained as weights
 
     kind, _ = weights.parse_pretrained(pretrained)  # FileNotFoundError naming flag and path
     if kind is not None:
         weights.check_pretrained(models.spec(model), pretrained)
-
-
-def fetch_imagenet_weights(model, pretrained):
-    """The local ImageNet weights file of `--pretrained=imagenet` (downloaded into the Keras
-    cache when absent); None for any other --pretrained. Offline and uncached, it raises
-    `PretrainedWeightsUnavailable` within seconds, naming where to put the file."""
-    from wsol_tf import models
-    from wsol_tf.models import pretrained as weights
-
-    if pretrained != weights.IMAGENET:
-        return None
-    return weights.imagenet_source(models.spec(model))[1]
 
 
 def _finite(value):

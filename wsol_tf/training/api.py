@@ -11,7 +11,7 @@ import os
 
 from wsol_tf.data.datasets import load_split
 from wsol_tf.files import check_writable, read_json
-from wsol_tf.runs.config import fetch_imagenet_weights
+from wsol_tf.runs.model import fetch_imagenet_weights
 from wsol_tf.training import workdir as run_folder
 from wsol_tf.training.distribute import is_chief_process, process_workers, steps_per_epoch
 from wsol_tf.training.progress import unlogged_epoch_record

@@ -6,9 +6,9 @@ import keras
 import tensorflow as tf
 
 from wsol_tf.models.layer_walk import all_layers
+from wsol_tf.runs.config import lr_group_factors
 
 LR_SCHEDULES = ("step", "cosine")
-LR_GROUP_RULES = ("none", "pretrained_0.1", "new_10")
 
 
 @keras.saving.register_keras_serializable(package="wsol_tf")
@@ -75,9 +75,9 @@ def lr_multipliers(model, rule, new_layer_prefixes=NEW_LAYER_PREFIXES):
 
     Args:
         model: a WSOL model.
-        rule: "none" (all 1); "pretrained_0.1" (Tensorpack: backbone layers at
-            0.1x, new layers at 1x); "new_10" (wsolevaluation: new layers at
-            10x, backbone at 1x).
+        rule: "none" (all 1); "pretrained_<f>" (backbone layers at f x, new layers at
+            1x; Tensorpack's f = 0.1); "new_<f>" (new layers at f x, backbone at 1x;
+            wsolevaluation's f = 10).
         new_layer_prefixes: layer-name prefixes of the new layers. Every variable of the
             method's head (`model.head`: ACoL's branches, SPG's side branches, ...) is new
             too, whatever its layers are named: no head comes from pretrained weights.
@@ -85,8 +85,7 @@ def lr_multipliers(model, rule, new_layer_prefixes=NEW_LAYER_PREFIXES):
     Returns:
         A list of floats aligned with `model.trainable_variables`.
     """
-    if rule not in LR_GROUP_RULES:
-        raise ValueError(f"--lr_groups={rule!r}: valid: {', '.join(LR_GROUP_RULES)}.")
+    pretrained_factor, new_factor = lr_group_factors(rule)
     owner = {}
     for layer in all_layers(model, include_self=False):
         for variable in layer.trainable_variables:
@@ -98,10 +97,5 @@ def lr_multipliers(model, rule, new_layer_prefixes=NEW_LAYER_PREFIXES):
         new = id(variable) in head_ids or is_new_layer(
             owner.get(id(variable), ""), new_layer_prefixes
         )
-        if rule == "pretrained_0.1":
-            multipliers.append(1.0 if new else 0.1)
-        elif rule == "new_10":
-            multipliers.append(10.0 if new else 1.0)
-        else:
-            multipliers.append(1.0)
+        multipliers.append(new_factor if new else pretrained_factor)
     return multipliers

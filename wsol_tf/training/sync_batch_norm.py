@@ -43,6 +43,14 @@ def synchronize_batch_norm(model):
 
     Returns the number of layers changed. Inference is unchanged (moving statistics).
     """
+    # Keras offers no public hook for a layer's batch moments: this replaces the instance's
+    # `_moments` (Keras 3's BatchNormalization.call computes them there). Refused loudly if a
+    # Keras version no longer has it, rather than silently training with per-replica moments.
+    if not callable(getattr(keras.layers.BatchNormalization, "_moments", None)):
+        raise RuntimeError(
+            f"keras {keras.__version__}: BatchNormalization has no _moments to synchronize; "
+            "train with --nosync_batch_norm or one replica."
+        )
     changed = 0
     for layer in all_layers(model):
         if isinstance(layer, keras.layers.BatchNormalization):

@@ -25,7 +25,7 @@ from wsol_tf.files import read_json, remove_dead_temporaries, write_json
 from wsol_tf.methods import regularizers
 from wsol_tf.runs.checkpoints import remove_dead_checkpoint_writes, save_checkpoint
 from wsol_tf.training import distribute
-from wsol_tf.training.build import build_parts, regularized_kernels
+from wsol_tf.training.build import build_parts, gradient_multipliers, regularized_kernels
 from wsol_tf.training.callbacks import default_callbacks
 from wsol_tf.training.progress import Progress, step_progress
 from wsol_tf.training.schedules import lr_multipliers
@@ -90,7 +90,9 @@ class Trainer:
         self.kernels = regularized_kernels(model)
         self.regularizers = regularizers.active(config)
         prefixes = models.spec(config.model).new_layer_prefixes + tuple(method.new_layer_prefixes)
-        self.multipliers = lr_multipliers(model, config.lr_groups, prefixes)
+        self.multipliers = gradient_multipliers(
+            optimizer, lr_multipliers(model, config.lr_groups, prefixes)
+        )
         self.checkpoint = tf.train.Checkpoint(
             model=model,
             optimizer=optimizer,
@@ -162,7 +164,7 @@ class Trainer:
                 per_example = per_example + weight * value
                 logs[field.removesuffix("_weight")] = value
             loss = tf.nn.compute_average_loss(per_example, global_batch_size=config.batch_size)
-            if config.weight_decay > 0 and config.weight_decay_mode == "l2":
+            if config.weight_decay > 0 and config.l2_in_loss:
                 penalty = config.weight_decay * tf.add_n(
                     [tf.nn.l2_loss(tf.cast(k, tf.float32)) for k in self.kernels]
                 )
@@ -174,7 +176,7 @@ class Trainer:
             )
         variables = self.model.trainable_variables
         gradients = tape.gradient(scaled_loss, variables)
-        # Learning-rate groups: with (Nesterov) momentum SGD, scaling a variable's
+        # Learning-rate groups (SGD; Adam takes them as per-variable rates): scaling a variable's
         # gradient scales its step exactly as a per-variable learning rate would.
         gradients = [
             g if m == 1.0 else g * tf.cast(m, g.dtype)

@@ -19,8 +19,9 @@ One process writes a run: `train` holds the workdir's lock (`writer`, `wsol_tf.t
 from before `prepare` to its end, and a run that another live process holds is never moved
 aside or deleted (`WorkdirBusy`, naming that process).
 
-Fields that may differ on resume, because they change how long or how verbosely a run goes
-or where it runs but not what a step computes (`RESUMABLE_FIELDS`):
+Fields that may differ on resume (`RESUMABLE_FIELDS`: the config's runtime group plus
+epochs), because they change how long or how verbosely a run goes or where it runs but not
+what a step computes:
 
     epochs                  the run is extended (not with lr_schedule=cosine, whose curve
                             spans all epochs: there it is part of the identity)
@@ -50,29 +51,15 @@ import shutil
 import time
 
 from wsol_tf.files import read_json, write_json
+from wsol_tf.runs.config import TrainConfig
 from wsol_tf.training import lock
 from wsol_tf.training.distribute import is_chief_process
 from wsol_tf.training.lock import WorkdirBusy as WorkdirBusy  # raised by prepare, remove_run
 
 RUN_FILE = "run.json"
 CONFIG_FILE = "config.json"
-RESUMABLE_FIELDS = (
-    "epochs",
-    "log_every",
-    "tensorboard",
-    "keep_checkpoints",
-    "checkpoint_every_steps",
-    "steps_per_loop",
-    "strategy",
-    "cpu_replicas",
-    "deterministic",
-    "val_split",
-    "best_metric",
-    "workdir",
-    "data_dir",
-    "experiment",
-    "follow_outside_links",
-)
+# The runtime group changes where and how visibly a run executes, never what a step computes.
+RESUMABLE_FIELDS = ("epochs", *TrainConfig.fields_of("runtime"))
 # Files and folders a run writes in its workdir (anything else means it is not ours).
 RUN_ENTRIES = (
     CONFIG_FILE,
