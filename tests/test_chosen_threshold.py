@@ -5,13 +5,18 @@ import json
 
 import pytest
 
-from wsol_tf.evaluation.chosen_threshold import (
-    best_threshold,
-    resolve_threshold,
-    validation_threshold,
-)
+from wsol_tf.evaluation.chosen_threshold import best_threshold, validation_threshold
+from wsol_tf.evaluation.extractors.spec import CamSpec
+from wsol_tf.evaluation.readout import resolve
 
-CLASSIC = {"name": "classic", "layers": [], "smooth": "none", "tta_scales": [0.75, 1.0, 1.25]}
+
+def resolve_threshold(given, workdir, cam_spec, checkpoint):
+    """(threshold, source) as localize/export resolve them for a given --cam."""
+    _, threshold, source = resolve(workdir, checkpoint, CamSpec(**cam_spec), given, "given")
+    return threshold, source.split("; ", 1)[1]
+
+
+CLASSIC = CamSpec("classic").to_dict()
 
 
 def _metrics(split="val", cam=CLASSIC, checkpoint="/elsewhere/run/checkpoints/ckpt-48"):
@@ -40,9 +45,9 @@ def test_the_validation_choice_is_the_first_best_of_the_fine_curve(tmp_path):
     assert validation_threshold(str(tmp_path), cam, str(tmp_path / "ckpt-48")) == (0.3, path)
     assert resolve_threshold(None, str(tmp_path), cam, "ckpt-48") == (
         0.3,
-        f"chosen on the validation split ({path})",
+        f"threshold chosen on validation ({path})",
     )
-    assert resolve_threshold(0.5, str(tmp_path), cam, "ckpt-48") == (0.5, "--threshold")
+    assert resolve_threshold(0.5, str(tmp_path), cam, "ckpt-48") == (0.5, "threshold: --threshold")
 
 
 @pytest.mark.parametrize(
@@ -62,7 +67,7 @@ def test_anything_but_this_runs_validation_falls_back_to_the_papers_threshold(tm
     _write(tmp_path, "metrics.json", _metrics(split="test"))
     assert validation_threshold(str(tmp_path), CLASSIC, "ckpt-48") is None
     threshold, source = resolve_threshold(None, str(tmp_path), CLASSIC, "ckpt-48")
-    assert threshold == 0.2 and source.startswith("the paper's default")
+    assert threshold == 0.2 and source == "threshold: the paper's 0.2"
 
 
 def test_a_corrupt_metrics_file_is_passed_over_for_the_next(tmp_path):

@@ -393,7 +393,7 @@ def test_export_reloads_in_a_fresh_process(trained, tmp_path):
     exported = json.loads(result.stdout.strip().splitlines()[-1])
     # No validation evaluation of this run: the paper's threshold, and the output says so.
     assert exported["cam_threshold"] == 0.2
-    assert exported["cam_threshold_source"].startswith("the paper's default")
+    assert "threshold: the paper's 0.2 (no read-out chosen on validation" in exported["readout"]
     images = np.random.default_rng(3).uniform(0, 255, (2, 50, 70, 3)).astype(np.float32)
     np.save(tmp_path / "images.npy", images)
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")

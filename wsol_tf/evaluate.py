@@ -1,8 +1,8 @@
 """Evaluate a training run or saved score maps.
 
     python -m wsol_tf.evaluate --workdir=W [--checkpoint=C] [--dataset=D --data_dir=P
-        --split=S] [--cam=classic|gradcam|gradcampp|layercam|scorecam|eigencam
-        --cam_layers=a,b --cam_smooth=tta] [--threshold=0.2] [--cam_curve_interval=0.001]
+        --split=S] [--cam=auto|classic|gradcam|gradcampp|layercam|scorecam|eigencam
+        --cam_layers=a,b --cam_smooth=tta] [--threshold=T] [--cam_curve_interval=0.001]
         [--save_scoremaps=DIR]
     python -m wsol_tf.evaluate --scoremaps=DIR --dataset=D --data_dir=P --split=S --out_dir=O
 
@@ -11,6 +11,11 @@ sweep and over the fine grid; MaxBoxAcc; MaxBoxAccV2; PxAP where masks exist; im
 and picture grids (overlays.png = the first images, pictures_best.png, pictures_worst.png;
 GT box red, predicted green) to --out_dir (default: the workdir). The output folder is
 checked before the work; bad input gets one line and exit status 2 (`wsol_tf.cli`).
+
+The read-out: without --cam, the one the run chose on its validation split for this
+checkpoint (eval_val/readout.json, written by `train` or by `--cam=auto`), else classic CAM;
+`--cam=auto` chooses it first when missing (`wsol_tf.evaluation.readout`). The line
+"read-out: ..." and metrics.json's "readout" say which extractor and threshold were used.
 
 Without --checkpoint the workdir's latest checkpoint is evaluated; if its files are damaged
 (truncated, garbage or missing), the newest intact one that training kept is evaluated
@@ -27,7 +32,7 @@ from absl import app, flags, logging
 
 from wsol_tf import cli, evaluation
 from wsol_tf.evaluation import flags as cam_flags
-from wsol_tf.evaluation.flags import cam_from_flags, define_cam_flags
+from wsol_tf.evaluation.flags import cam_request_from_flags, define_cam_flags
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Training workdir (config.json, checkpoints/).")
@@ -40,10 +45,15 @@ flags.DEFINE_string(
 flags.DEFINE_string("dataset", None, "Dataset to evaluate on; default: the training dataset.")
 flags.DEFINE_string("data_dir", None, "Dataset folder; default: the training one.")
 flags.DEFINE_string("split", "test", "Split to evaluate.")
-define_cam_flags()
+define_cam_flags(with_auto=True)
 # --cam and its options are defined in wsol_tf.evaluation.flags: adopted, `--help` lists them.
 flags.adopt_module_key_flags(cam_flags)
-flags.DEFINE_float("threshold", 0.2, "CAM threshold (fraction of the map's maximum).")
+flags.DEFINE_float(
+    "threshold",
+    None,
+    "CAM threshold (fraction of the map's maximum) of the headline numbers; default: the run's "
+    "read-out chosen on validation, else the threshold best on validation for --cam, else 0.2.",
+)
 flags.DEFINE_float(
     "cam_curve_interval", 0.001, "Step of the fine threshold grid np.arange(0, 1, step)."
 )
@@ -57,6 +67,8 @@ flags.DEFINE_integer("num_pictures", 8, "Rows of each picture grid (0: none).")
 flags.DEFINE_string("out_dir", None, "Where metrics.json and pictures go; default: workdir.")
 
 HEADLINE = (
+    "cam",
+    "cam_threshold",
     "top1_clas",
     "gt_known_loc",
     "top1_loc",
@@ -73,7 +85,7 @@ def main(argv):
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     logging.set_verbosity(logging.WARNING)
     cam_flags.check_options(
-        threshold=FLAGS.threshold,
+        threshold=0.2 if FLAGS.threshold is None else FLAGS.threshold,
         cam_curve_interval=FLAGS.cam_curve_interval,
         batch_size=FLAGS.batch_size,
         num_pictures=FLAGS.num_pictures,
@@ -85,7 +97,10 @@ def main(argv):
     if not FLAGS.workdir and not FLAGS.scoremaps:
         print("error: give --workdir (or --scoremaps with --dataset).", file=sys.stderr)
         return 2
-    cam = cam_from_flags()  # ValueError naming the flag: one line (wsol_tf.cli)
+    cam, how = cam_request_from_flags()  # ValueError naming the flag: one line (wsol_tf.cli)
+    if FLAGS.scoremaps and how == "auto":
+        print("error: --cam=auto needs a model (--workdir), not --scoremaps.", file=sys.stderr)
+        return 2
     metrics = evaluation.evaluate(
         FLAGS.workdir,
         checkpoint=FLAGS.checkpoint,
@@ -101,6 +116,7 @@ def main(argv):
         save_scoremaps=FLAGS.save_scoremaps,
         num_pictures=FLAGS.num_pictures,
         workers=FLAGS.workers,
+        readout=None if FLAGS.scoremaps else how,
     )
     print(json.dumps({k: metrics.get(k) for k in HEADLINE}))
     return 0

@@ -14,7 +14,7 @@ from absl import app, flags, logging
 
 from wsol_tf import cli
 from wsol_tf.evaluation import flags as cam_flags
-from wsol_tf.evaluation.flags import cam_from_flags, define_cam_flags
+from wsol_tf.evaluation.flags import cam_request_from_flags, define_cam_flags
 from wsol_tf.files import check_writable
 
 FLAGS = flags.FLAGS
@@ -35,10 +35,11 @@ flags.DEFINE_string(
 flags.DEFINE_float(
     "threshold",
     None,
-    "CAM threshold of the exported box; default: the one the run chose on its validation "
-    "split for this checkpoint and --cam (eval_val/metrics.json), else 0.2.",
+    "CAM threshold of the exported box; default: the run's read-out chosen on validation "
+    "(eval_val/readout.json), else the one best on validation for this checkpoint and --cam "
+    "(eval_val/metrics.json), else 0.2.",
 )
-define_cam_flags()
+define_cam_flags(with_auto=True)
 # --cam and its options are defined in wsol_tf.evaluation.flags: adopted, `--help` lists them.
 flags.adopt_module_key_flags(cam_flags)
 
@@ -62,15 +63,15 @@ def main(argv):
                 file=sys.stderr,
             )
             return 2
-    cam = cam_from_flags()  # ValueError naming the flag: one line (wsol_tf.cli)
+    cam, how = cam_request_from_flags()  # ValueError naming the flag: one line (wsol_tf.cli)
     from wsol_tf.runs.checkpoints import class_names, load_model, read_run
 
     read_run(FLAGS.workdir)  # config.json and classes.json named before TensorFlow loads
     from wsol_tf.deployment.saved_model import export
-    from wsol_tf.evaluation.chosen_threshold import resolve_threshold
+    from wsol_tf.evaluation import readout
 
     model, config, checkpoint = load_model(FLAGS.workdir, FLAGS.checkpoint)
-    threshold, source = resolve_threshold(FLAGS.threshold, FLAGS.workdir, cam.to_dict(), checkpoint)
+    cam, threshold, source = readout.resolve(FLAGS.workdir, checkpoint, cam, FLAGS.threshold, how)
     export(model, config.image_size, FLAGS.out, threshold, cam, class_names(FLAGS.workdir))
     print(
         json.dumps(
@@ -79,7 +80,7 @@ def main(argv):
                 "checkpoint": checkpoint,
                 "cam": cam.describe(),
                 "cam_threshold": threshold,
-                "cam_threshold_source": source,
+                "readout": source,
             }
         )
     )

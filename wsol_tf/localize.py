@@ -19,7 +19,7 @@ from absl import flags, logging
 
 from wsol_tf import cli
 from wsol_tf.evaluation import flags as cam_flags
-from wsol_tf.evaluation.flags import cam_from_flags, define_cam_flags
+from wsol_tf.evaluation.flags import cam_request_from_flags, define_cam_flags
 from wsol_tf.files import check_writable, write_json
 
 FLAGS = flags.FLAGS
@@ -32,14 +32,15 @@ flags.DEFINE_string(
     "is an error naming its file.",
 )
 flags.DEFINE_string("out", None, "Folder for the overlay PNGs (none written if unset).")
-define_cam_flags()
+define_cam_flags(with_auto=True)
 # --cam and its options are defined in wsol_tf.evaluation.flags: adopted, `--help` lists them.
 flags.adopt_module_key_flags(cam_flags)
 flags.DEFINE_float(
     "threshold",
     None,
-    "CAM threshold (fraction of the map's maximum); default: the one the run chose on its "
-    "validation split for this checkpoint and --cam (eval_val/metrics.json), else 0.2.",
+    "CAM threshold (fraction of the map's maximum); default: the run's read-out chosen on "
+    "validation (eval_val/readout.json), else the one best on validation for this checkpoint "
+    "and --cam (eval_val/metrics.json), else 0.2.",
 )
 flags.DEFINE_integer("top_k", 5, "Classes listed per image.")
 
@@ -57,7 +58,7 @@ def main(argv):
     if FLAGS.top_k < 1:
         errors.append(f"--top_k={FLAGS.top_k} must be >= 1.")
     try:
-        cam = cam_from_flags()
+        cam, how = cam_request_from_flags()
     except ValueError as error:
         errors.append(str(error))
     if errors:
@@ -80,11 +81,11 @@ def main(argv):
     overlays = overlay_names(images)
     if FLAGS.out:
         check_out_folder(FLAGS.out, paths, images, overlays)
-    from wsol_tf.evaluation.chosen_threshold import resolve_threshold
+    from wsol_tf.evaluation import readout
 
     model, config, checkpoint = load_model(FLAGS.workdir, FLAGS.checkpoint)
-    threshold, source = resolve_threshold(FLAGS.threshold, FLAGS.workdir, cam.to_dict(), checkpoint)
-    print(f"CAM threshold {threshold:g}: {source}", file=sys.stderr)
+    cam, threshold, source = readout.resolve(FLAGS.workdir, checkpoint, cam, FLAGS.threshold, how)
+    print(f"read-out: {source} (threshold {threshold:g})", file=sys.stderr)
     scorer = make_scorer(model, cam)
     names = class_names(FLAGS.workdir)
     skipped = []  # {"path", "index", "reason"}, as train and evaluate list theirs

@@ -26,6 +26,12 @@ except flags.DuplicateFlagError as error:  # a WSOL_TF_METHOD_MODULES method's f
     report_at_start(taken)  # one line from cli.run, not a traceback
 # They are defined in wsol_tf.train_flags: adopted, `--help` lists them (not only --helpfull).
 flags.adopt_module_key_flags(train_flags)
+flags.DEFINE_boolean(
+    "choose_readout", True,
+    "After training, when the run has a validation split (--val_per_class), choose its "
+    "read-out on it (extractor and CAM threshold by validation MaxBoxAccV2, "
+    "eval_val/readout.json), which evaluate, localize and export then use by default.",
+)  # fmt: skip
 
 
 def config_from_flags():
@@ -41,6 +47,13 @@ def main(argv):
     if config.experiment:
         print(f"Settings of experiment {config.experiment}, overridden by the flags given.")
     training.train(config, resume=FLAGS.resume, fork_from=FLAGS.fork_from)
+    from wsol_tf.training.distribute import is_chief_process
+
+    if FLAGS.choose_readout and config.val_per_class and is_chief_process():
+        from wsol_tf.evaluation import readout
+
+        print("Choosing the read-out on the validation split (--nochoose_readout skips it)")
+        readout.choose(config.workdir, reuse=True)
     return 0
 
 

@@ -8,6 +8,7 @@ the workdir's config, that the output folders are writable, and the split's anno
 import os
 
 from wsol_tf.data.datasets import load_split
+from wsol_tf.evaluation.chosen_threshold import PAPER_THRESHOLD
 from wsol_tf.files import check_writable, write_json
 
 
@@ -27,6 +28,7 @@ def evaluate(
     num_pictures=8,
     workers=None,
     print_fn=print,
+    readout=None,
 ):
     """Evaluates a workdir's checkpoint, or saved score maps; writes metrics.json and pictures.
 
@@ -39,7 +41,10 @@ def evaluate(
     ``cam`` is an extractor name or a ``wsol_tf.evaluation.extractors.CamSpec`` (layers,
     smoothing, Score-CAM options); metrics.json records it as ``cam`` and ``cam_spec``.
     ``workers`` threads scan the maps' contours (None: one per core, at most 8); the numbers
-    do not depend on it.
+    do not depend on it. ``readout`` (the commands' "given", "default" or "auto";
+    `wsol_tf.evaluation.readout.resolve`) lets the run's read-out chosen on validation replace
+    ``cam`` and, when ``cam_threshold`` is None, the threshold; None: ``cam`` as given.
+    ``cam_threshold`` None without a read-out is the paper's 0.2.
 
     Returns:
         The metrics dict (see ``LocalizationEvaluator.compute``) plus run information.
@@ -80,9 +85,12 @@ def evaluate(
     from wsol_tf.evaluation.evaluator import evaluate_model, evaluate_scoremaps
     from wsol_tf.runs.checkpoints import load_model
 
+    if cam_threshold is None and readout is None:
+        cam_threshold = PAPER_THRESHOLD
     with skip_log_scope() as skip_log:  # this evaluation's unreadable files only
         info = {"dataset": dataset, "split": split}
         if scoremaps:
+            cam_threshold = PAPER_THRESHOLD if cam_threshold is None else cam_threshold
             print_fn(f"Evaluating score maps in {scoremaps} on {dataset} {split}")
             metrics = evaluate_scoremaps(
                 scoremaps,
@@ -97,6 +105,14 @@ def evaluate(
             info["scoremaps"] = scoremaps
         else:
             model, config, checkpoint = load_model(workdir, checkpoint, records.num_classes)
+            if readout is not None:
+                from wsol_tf.evaluation import readout as readouts
+
+                cam, cam_threshold, source = readouts.resolve(
+                    workdir, checkpoint, cam, cam_threshold, readout
+                )
+                print_fn(f"read-out: {source}")
+                info["readout"] = source
             print_fn(f"Evaluating {checkpoint} on {dataset} {split} ({len(records)} images)")
             metrics = evaluate_model(
                 model,

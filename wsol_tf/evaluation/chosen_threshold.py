@@ -1,5 +1,6 @@
 """The CAM threshold a run chose on its own validation split, for the commands that draw one
-box per image (`wsol_tf.localize`, `wsol_tf.export`).
+box per image (`wsol_tf.localize`, `wsol_tf.export`; `wsol_tf.evaluation.readout.resolve`
+falls back to it when the run has no read-out chosen on validation).
 
 The box of a CAM depends on the threshold, and the best threshold differs per method and
 backbone (0.1-0.6 in RESULTS.md), so 0.2 (the paper's) is only the fallback: when the run
@@ -67,18 +68,3 @@ def _flat(metrics) -> bool:
     validation split that no threshold localizes)."""
     values = (metrics.get("curve") or {}).get("gt_known_loc") or []
     return len(values) > 1 and min(values) == max(values)
-
-
-def resolve_threshold(given, workdir, cam_spec: dict, checkpoint: str):
-    """(threshold, where it comes from): `given` when set, else the validation choice, else
-    the paper's 0.2."""
-    if given is not None:
-        return float(given), "--threshold"
-    chosen = validation_threshold(workdir, cam_spec, checkpoint)
-    if chosen is not None:
-        return chosen[0], f"chosen on the validation split ({chosen[1]})"
-    return (
-        PAPER_THRESHOLD,
-        "the paper's default: no validation evaluation of this checkpoint that tells thresholds "
-        "apart",
-    )

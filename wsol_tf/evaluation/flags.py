@@ -7,14 +7,24 @@ from absl import flags
 from wsol_tf.evaluation import extractors
 from wsol_tf.evaluation.metrics import MIN_CAM_CURVE_INTERVAL
 
+AUTO = "auto"
 
-def define_cam_flags(flag_values=flags.FLAGS):
-    """One flag per `CamSpec` field (`--cam`, `--cam_layers`, `--cam_smooth`, ...)."""
+
+def define_cam_flags(flag_values=flags.FLAGS, with_auto=False):
+    """One flag per `CamSpec` field (`--cam`, `--cam_layers`, `--cam_smooth`, ...);
+    `with_auto`: `--cam=auto` (the read-out chosen on validation, `evaluation.readout`)."""
     for flag, field in extractors.CamSpec.flag_fields():
         help_text = field.metadata["help"]
         default = field.default
         if flag == "cam":
             choices = list(extractors.names())
+            if with_auto:
+                choices.append(AUTO)
+                help_text += (
+                    " auto: the read-out (extractor and threshold) chosen on the run's "
+                    "validation split for this checkpoint, chosen now when missing. Default: "
+                    "the run's choice when it has one, else classic."
+                )
             flags.DEFINE_enum(flag, default, choices, help_text, flag_values=flag_values)
         elif flag == "cam_smooth":
             choices = list(extractors.SMOOTHING)
@@ -32,6 +42,22 @@ def cam_from_flags(flag_values=flags.FLAGS):
     """The validated `CamSpec` the flags describe (ValueError naming the flag at fault)."""
     values = {flag: flag_values[flag].value for flag, _ in extractors.CamSpec.flag_fields()}
     return extractors.CamSpec.from_flags(values)
+
+
+def cam_request_from_flags(flag_values=flags.FLAGS):
+    """(CamSpec, how) for `evaluation.readout.resolve`: how is "auto" (`--cam=auto`),
+    "given" (`--cam` or one of its options passed) or "default" (none passed)."""
+    if flag_values["cam"].value == AUTO:
+        others = [f for f, _ in extractors.CamSpec.flag_fields()
+                  if f != "cam" and flag_values[f].present]  # fmt: skip
+        if others:
+            raise ValueError(
+                f"--{others[0]} with --cam=auto: the read-out is chosen among fixed candidates; "
+                "give a named --cam to set its options."
+            )
+        return extractors.CamSpec(), AUTO
+    given = any(flag_values[f].present for f, _ in extractors.CamSpec.flag_fields())
+    return cam_from_flags(flag_values), "given" if given else "default"
 
 
 def check_options(threshold=0.2, cam_curve_interval=0.001, batch_size=32, num_pictures=8,
