@@ -54,7 +54,13 @@ def test_make_train_auto_picks_the_recipe_for_each_method():
         settings = experiments.lookup("auto", "efficientnet_lite0", method, "cub")
         assert settings["experiment"] == f"cub_pretrained_{method}"
         assert settings["method"] == method and settings["pretrained"] == "imagenet"
-        assert settings["lr_groups"] == "new_10" and settings["image_size"] == (224, 224)
+        # The recipe searched on validation (issue 27), with a val split for the read-out.
+        from wsol_tf.experiments.pretrained_recipe import SEARCHED
+
+        assert {k: settings[k] for k in SEARCHED if k != "method"} == {
+            k: v for k, v in SEARCHED.items() if k != "method"
+        }
+        assert settings["val_per_class"] > 0
         TrainConfig.from_settings(**settings, data_dir="x").validate()
     # Other backbones and datasets keep their Table 3 recipe, or none.
     assert experiments.lookup("auto", "mobilenetv1", "adl", "cub")["experiment"] == (

@@ -275,3 +275,63 @@ def test_a_partly_finished_ranking_resolves_nothing_against_one_seed_and_says_so
         "Rows differ in the seeds finished (1: D; 2: A, B, C), so these means are not over the "
         "same seeds.",
     ]
+
+
+def _with_readout(row, cams, maxboxacc, top1_loc):
+    n = len(cams)
+    row["readout"] = {"top1_clas": [50.0] * n, "gt_known_loc": [70.0] * n,
+                      "top1_loc": list(top1_loc), "maxboxacc_v2": list(maxboxacc)}  # fmt: skip
+    row["readout_tau"] = [0.3] * n
+    row["readout_cams"] = list(cams)
+    row["diverged"] = []
+    return row
+
+
+def test_the_read_out_chosen_on_val_gets_its_own_row_naming_the_extractors():
+    from wsol_tf.reproduction.methods_report import setting_table
+
+    cams = ["gradcampp", "layercam"]
+    row = _row([0, 1], [60.0, 62.0], [50.0, 52.0])
+    rows = {"CAM": _with_readout(row, cams, [75.0, 77.0], [40.0, 42.0])}
+    table = setting_table(rows, {}, None).splitlines()
+    assert table[2].startswith("| CAM | 2 | 50.0 ± 0.0 | 51.0 ± 1.4 | 30.0 ± 0.0 | 61.0 ± 1.4 |")
+    assert table[3].startswith(
+        "| CAM, read-out chosen on val (gradcampp x1, layercam x1) | 2 | 50.0 ± 0.0 | 70.0 ± 0.0 "
+        "| 41.0 ± 1.4 | 76.0 ± 1.4 | 0.300 ± 0.000 |"
+    )
+
+
+def test_absolute_targets_are_met_or_missed_at_the_read_out_chosen_on_val():
+    from wsol_tf.reproduction.methods_report import absolute_targets
+
+    rows = {"CAM": _with_readout(_row([0, 1], [60.0, 62.0], [50.0, 52.0]),
+                                 ["layercam"] * 2, [79.0, 81.0], [60.0, 62.0])}  # fmt: skip
+    baseline = {"test_at_val": 69.0}
+    (line,) = absolute_targets(rows, baseline, {"maxboxacc_v2": 80.0, "top1_loc": 62.3})
+    assert line == (
+        "Targets, CAM (the read-out chosen on val, mean of 2): MaxBoxAccV2 80.0 vs >= 80: met; "
+        "Top-1 Loc 61.0 vs >= 62.3: missed; GT-known Loc 70.0 vs centered box 69.0: met"
+    )
+    plain = {"CAM": {**_row([0], [90.0], [60.0]), "readout_cams": []}}
+    (line,) = absolute_targets(plain, {"test_at_val": 70.0}, {"maxboxacc_v2": 80.0})
+    assert "classic CAM, val threshold" in line and "90.0 vs >= 80: met" in line
+    assert "GT-known Loc 60.0 vs centered box 70.0: missed" in line
+    assert absolute_targets(rows, baseline, None) == []
+
+
+def test_a_setting_with_its_own_folder_trains_there_and_runs_carry_the_read_out(tmp_path):
+    comparison = Comparison(
+        name="t", trials={"CAM": ("cam", [{}])},
+        data_settings={"A": {"data_dir": str(tmp_path / "a")}, "B": {"data_dir": "b"}},
+        base={"val_per_class": 2}, seeds=(0, 1), readout=True,
+    )  # fmt: skip
+    runs = comparison.final_runs({"CAM": 0})
+    assert [(r.row, r.seed) for r in runs] == [("CAM | A", 0), ("CAM | B", 0), ("CAM | A", 1),
+                                               ("CAM | B", 1)]  # fmt: skip
+    assert (
+        runs[0].settings["data_dir"] == str(tmp_path / "a") and runs[0].settings["dataset"] == "cub"
+    )
+    assert runs[1].settings["data_dir"].endswith("/b") and runs[1].settings["data_dir"].startswith(
+        "/"
+    )
+    assert all(r.readout for r in runs + comparison.selection_runs())

@@ -119,3 +119,22 @@ def test_auto_chooses_on_val_and_evaluate_and_localize_use_the_choice(run_with_v
     again = readout.choose(run_with_val, specs=[CamSpec("classic")], reuse=True,
                            print_fn=lambda *a: None)  # fmt: skip
     assert again == choice
+
+
+@pytest.mark.slow
+def test_a_reproduced_run_gets_its_read_out_added_once_without_training(run_with_val):
+    from wsol_tf.reproduction.runner import RESULT_FILE, add_readout
+
+    config = TrainConfig.load(run_with_val)
+    result = add_readout(config, {"top1_clas": 1.0}, print_fn=lambda *a: None)
+    with open(os.path.join(run_with_val, readout.READOUT_FILE)) as f:
+        choice = json.load(f)
+    assert result["readout"]["cam"] == choice["cam"]
+    assert result["readout"]["threshold"] == choice["threshold"]
+    for key in ("top1_clas", "gt_known_loc", "top1_loc", "maxboxacc_v2"):
+        assert 0.0 <= result["readout"][key] <= 100.0
+    with open(os.path.join(run_with_val, RESULT_FILE)) as f:
+        assert json.load(f)["readout"] == result["readout"]
+    # Read back, not recomputed; a diverged run or one without val gets none.
+    assert add_readout(config, result) is result
+    assert "readout" not in add_readout(config, {"diverged": "nan"})

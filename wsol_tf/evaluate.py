@@ -5,6 +5,8 @@
         --cam_layers=a,b --cam_smooth=tta] [--threshold=T] [--cam_curve_interval=0.001]
         [--save_scoremaps=DIR]
     python -m wsol_tf.evaluate --scoremaps=DIR --dataset=D --data_dir=P --split=S --out_dir=O
+    python -m wsol_tf.evaluate --model=efficientnet_lite0 [--pretrained=imagenet] \
+        --dataset=imagenet --data_dir=<ILSVRC> --out_dir=O [--cam=...]   # no training run
 
 Writes metrics.json (Top-1 Clas, GT-known Loc, Top-1 Loc at --threshold, over Tensorpack's
 sweep and over the fine grid; MaxBoxAcc; MaxBoxAccV2; PxAP where masks exist; image counts)
@@ -26,6 +28,7 @@ with a field of the wrong kind, is named with the field, before TensorFlow is im
 """
 
 import json
+import os
 import sys
 
 from absl import app, flags, logging
@@ -42,6 +45,12 @@ flags.DEFINE_string(
     "intact checkpoint kept (a warning names the damaged file). A damaged checkpoint given here "
     "is an error naming its file.",
 )  # fmt: skip
+flags.DEFINE_string(
+    "model", None,
+    "Without --workdir: evaluate this backbone's ImageNet classifier as it is (its own 1000-way "
+    "head, --pretrained weights), e.g. --model=efficientnet_lite0 --dataset=imagenet.",
+)  # fmt: skip
+flags.DEFINE_string("pretrained", "imagenet", "With --model: 'imagenet' or a weights file.")
 flags.DEFINE_string("dataset", None, "Dataset to evaluate on; default: the training dataset.")
 flags.DEFINE_string("data_dir", None, "Dataset folder; default: the training one.")
 flags.DEFINE_string("split", "test", "Split to evaluate.")
@@ -94,10 +103,17 @@ def main(argv):
     if FLAGS.scoremaps and FLAGS.save_scoremaps:
         print("error: --scoremaps and --save_scoremaps exclude each other.", file=sys.stderr)
         return 2
-    if not FLAGS.workdir and not FLAGS.scoremaps:
-        print("error: give --workdir (or --scoremaps with --dataset).", file=sys.stderr)
+    if FLAGS.model and (FLAGS.workdir or FLAGS.scoremaps):
+        print("error: --model evaluates a classifier without a run: not with --workdir or "
+              "--scoremaps.", file=sys.stderr)  # fmt: skip
+        return 2
+    if not FLAGS.workdir and not FLAGS.scoremaps and not FLAGS.model:
+        print("error: give --workdir (or --scoremaps with --dataset, or --model with "
+              "--dataset).", file=sys.stderr)  # fmt: skip
         return 2
     cam, how = cam_request_from_flags()  # ValueError naming the flag: one line (wsol_tf.cli)
+    if FLAGS.model:
+        return evaluate_classifier(cam, how)
     if FLAGS.scoremaps and how == "auto":
         print("error: --cam=auto needs a model (--workdir), not --scoremaps.", file=sys.stderr)
         return 2
@@ -118,6 +134,35 @@ def main(argv):
         workers=FLAGS.workers,
         readout=None if FLAGS.scoremaps else how,
     )
+    print(json.dumps({k: metrics.get(k) for k in HEADLINE}))
+    return 0
+
+
+def evaluate_classifier(cam, how):
+    """`--model` without a run: the backbone's ImageNet classifier on --dataset."""
+    from wsol_tf.data.datasets import DATASETS
+
+    if how == "auto":
+        print("error: --cam=auto chooses on a run's validation split; with --model give a named "
+              "--cam.", file=sys.stderr)  # fmt: skip
+        return 2
+    if not FLAGS.dataset:
+        print("error: --model needs --dataset (e.g. imagenet) and --data_dir.", file=sys.stderr)
+        return 2
+    if FLAGS.data_dir and not os.path.isdir(FLAGS.data_dir):
+        print(f"error: --data_dir={FLAGS.data_dir} is not a folder.", file=sys.stderr)
+        return 2
+    split = FLAGS.split
+    if not FLAGS["split"].present and FLAGS.data_dir:
+        present = DATASETS.get(FLAGS.dataset).splits_in(FLAGS.data_dir)
+        if "test" not in present and "val" in present:
+            split = "val"  # ImageNet's boxed split
+    metrics = evaluation.evaluate_classifier(
+        FLAGS.model, FLAGS.pretrained, FLAGS.dataset, FLAGS.data_dir, split, FLAGS.out_dir,
+        cam=cam, cam_threshold=FLAGS.threshold, batch_size=FLAGS.batch_size,
+        cam_curve_interval=FLAGS.cam_curve_interval, num_pictures=FLAGS.num_pictures,
+        workers=FLAGS.workers,
+    )  # fmt: skip
     print(json.dumps({k: metrics.get(k) for k in HEADLINE}))
     return 0
 

@@ -40,11 +40,14 @@ TABLES = (
     "methods_synthetic",
     "cub_pretrained",
     "methods_cub_pretrained",
+    "cub_recipe",
 )
 # Two-phase tables (`wsol_tf.reproduction.comparison.Comparison`): hyperparameters chosen on
 # validation first, then the chosen setting over seeds and data settings. The CUB ones train
 # on --cub_dir.
-METHOD_TABLES = ("methods_synthetic", "cub_pretrained", "methods_cub_pretrained")
+METHOD_TABLES = ("methods_synthetic", "cub_pretrained", "methods_cub_pretrained", "cub_recipe")
+# Comparisons whose data settings name their own folders (issue 27's two CUB subsets).
+OWN_DATA_TABLES = ("cub_recipe",)
 CUB_TABLES = ("cub_mini", "cub_pretrained", "methods_cub_pretrained")
 # Tables that evaluate existing checkpoints instead of planning runs.
 EVALUATION_TABLES = ("extractors",)
@@ -208,6 +211,9 @@ def plan(
             print_fn(f"Skipping {name}: no CUB mini at {DEFAULT_CUB_MINI} (pass --cub_dir).")
             continue
         comparison = importlib.import_module(f"wsol_tf.experiments.{name}").COMPARISON
+        if not comparison.data_settings:
+            print_fn(f"Skipping {name}: none of its data folders is on this machine.")
+            continue
         rows = None
         if method_rows:  # every comparison of --tables, not only the synthetic one
             rows = [row for row in method_rows if row in comparison.trials]
@@ -229,6 +235,8 @@ def plan(
 
 def _comparison_data(name, synthetic, overrides, cub_dir):
     """Overrides of a comparison's runs: the CUB folder for CUB tables (None when absent)."""
+    if name in OWN_DATA_TABLES:
+        return dict(overrides)
     if name not in CUB_TABLES:
         return dict(synthetic)
     if cub_dir is None:

@@ -12,3 +12,11 @@ def evaluate(*args, **kwargs):
     from wsol_tf.evaluation.api import evaluate as _evaluate
 
     return _evaluate(*args, **kwargs)
+
+
+def evaluate_classifier(*args, **kwargs):
+    """Evaluates an ImageNet classifier without a run; see
+    `wsol_tf.evaluation.api.evaluate_classifier`."""
+    from wsol_tf.evaluation.api import evaluate_classifier as _evaluate_classifier
+
+    return _evaluate_classifier(*args, **kwargs)

@@ -159,3 +159,74 @@ def evaluate(
 def write_metrics(out_dir, metrics):
     """The one writer of metrics.json (atomic); returns its path."""
     return write_json(os.path.join(out_dir, "metrics.json"), metrics)
+
+
+def evaluate_classifier(
+    model_name,
+    pretrained,
+    dataset,
+    data_dir,
+    split,
+    out_dir,
+    *,
+    cam="classic",
+    cam_threshold=None,
+    batch_size=32,
+    cam_curve_interval=0.001,
+    num_pictures=8,
+    workers=None,
+    print_fn=print,
+):
+    """Evaluates an ImageNet classifier as it is, with no training run: the backbone `model_name`
+    with `pretrained` weights and the weights' own 1000-way head (class indices from the
+    split's synset mapping), its CAM from its last feature map. Writes metrics.json and
+    pictures to `out_dir`.
+
+    Images are resized to the input + 32 and center-cropped (the EfficientNet evaluation's
+    0.875 crop at 224). Everything that can be refused (model, weights, data, out_dir) is
+    refused before TensorFlow loads.
+    """
+    from wsol_tf import models
+    from wsol_tf.evaluation import extractors
+    from wsol_tf.runs.config import check_pretrained_file
+
+    cam = extractors.resolve(cam)
+    spec = models.spec(model_name)  # names the valid models
+    if spec.weights.torch is None:
+        with_head = [n for n, s in models.BACKBONES.items() if s.weights.torch is not None]
+        raise ValueError(
+            f"--model={model_name}: no ImageNet head to evaluate without a run; backbones with "
+            f"one: {', '.join(with_head)}."
+        )
+    check_pretrained_file(model_name, pretrained)
+    if not out_dir:
+        raise ValueError("--model without --workdir needs --out_dir for metrics.json.")
+    check_writable(out_dir, "--out_dir")
+    records = load_split(dataset, data_dir, split)
+    if records.num_classes != 1000:
+        raise ValueError(
+            f"--data_dir={data_dir}: {records.num_classes} classes, the ImageNet head has 1000 "
+            "(is LOC_synset_mapping.txt complete?)."
+        )
+    from wsol_tf.data.pipeline import skip_log_scope
+    from wsol_tf.evaluation.evaluator import evaluate_model
+    from wsol_tf.models.check_pretrained import imagenet_model
+
+    threshold = PAPER_THRESHOLD if cam_threshold is None else cam_threshold
+    with skip_log_scope() as skip_log:
+        model, source = imagenet_model(model_name, pretrained)
+        size = model.image_size
+        print_fn(f"Evaluating {model_name} ({source}) on {dataset} {split} ({len(records)} images)")
+        metrics = evaluate_model(
+            model, records, image_size=size, resize_size=(size[0] + 32, size[1] + 32),
+            batch_size=batch_size, cam_threshold=threshold, cam=cam,
+            cam_curve_interval=cam_curve_interval, out_dir=out_dir, num_overlays=num_pictures,
+            workers=workers, print_fn=print_fn,
+        )  # fmt: skip
+    metrics.update({"dataset": dataset, "split": split, "model": model_name, "weights": source,
+                    "method": None, "cam": cam.name, "cam_spec": cam.to_dict()})  # fmt: skip
+    unreadable = skip_log.to_json()
+    metrics["unreadable_files"] = unreadable["skipped"]
+    metrics["num_skipped"] = metrics.get("num_skipped", 0) + unreadable["num_skipped"]
+    write_metrics(out_dir, metrics)
+    return metrics

@@ -14,6 +14,7 @@ recipe) and `make reproduce` runs it (`wsol_tf.reproduce`); the report section i
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Callable
 
 from wsol_tf.reproduction.runs import METRICS, Run
@@ -55,6 +56,8 @@ class Comparison:
         seeds: seeds of the final runs.
         selection_metric: the validation metric that picks a row's trial.
         target: an optional `Target` the report says is met or missed, per data setting.
+        readout: every run also chooses its read-out (extractor and threshold) on val and is
+            evaluated on test at it (`runner.add_readout`); the report adds those rows.
     """
 
     name: str
@@ -65,6 +68,7 @@ class Comparison:
     selection_metric: str = "maxboxacc_v2"
     data_fn: Callable | None = None  # (setting params, cache_dir) -> dataset/data_dir
     target: Target | None = None
+    readout: bool = False  # each run also reports test at the read-out chosen on val
 
     def __post_init__(self):
         counts = {len(trials) for _, trials in self.trials.values()}
@@ -88,6 +92,8 @@ class Comparison:
         params = self.data_settings[setting]
         if not params or "data_dir" in overrides:
             return {}
+        if "data_dir" in params:  # a CUB-layout folder of its own (e.g. another CUB subset)
+            return {"dataset": "cub", "data_dir": os.path.abspath(params["data_dir"])}
         from wsol_tf.data.synthetic import ensure_synthetic
 
         return {"dataset": "cub", "data_dir": str(ensure_synthetic(cache_dir=cache_dir, **params))}
@@ -112,6 +118,7 @@ class Comparison:
                 self.trial_label(row, index),
                 0,
                 self.settings(method, trial, **overrides, **data),
+                readout=self.readout,
             )  # fmt: skip
             for row, (method, trials) in self.trials.items()
             if not rows or row in rows
@@ -145,7 +152,8 @@ class Comparison:
                         settings = self.settings(
                             method, trials[chosen[row]], **overrides, **data[setting]
                         )
-                        runs.append(Run(self.name, f"{row} | {setting}", seed, settings))
+                        label = f"{row} | {setting}"
+                        runs.append(Run(self.name, label, seed, settings, readout=self.readout))
         return runs
 
     def chosen_from(self, selection, results):

@@ -72,7 +72,8 @@ def setting_rows(runs, results, split_row):
         entry = table.setdefault(setting, {}).setdefault(
             row,
             {"values": {m: [] for m in VAL_CHOSEN}, "tau": [], "train_seconds": [],
-             "seeds": [], "results": [], "diverged": []},
+             "seeds": [], "results": [], "diverged": [],
+             "readout": {m: [] for m in VAL_CHOSEN}, "readout_tau": [], "readout_cams": []},
         )  # fmt: skip
         if result is None:
             continue
@@ -86,6 +87,12 @@ def setting_rows(runs, results, split_row):
         entry["train_seconds"].append(result["train_seconds"])
         entry["seeds"].append(run.seed)
         entry["results"].append(result)
+        readout = result.get("readout")
+        if readout:  # the same run at the read-out chosen on its val split
+            for metric in VAL_CHOSEN:
+                entry["readout"][metric].append(readout[metric])
+            entry["readout_tau"].append(readout["threshold"])
+            entry["readout_cams"].append(readout["cam"])
     return table
 
 
@@ -346,6 +353,13 @@ def setting_table(rows, costs, baseline, diverged_rows=()):
         else:
             cells += ["–", "–"]
         lines.append("| " + " | ".join(cells) + " |")
+        picked = entry.get("readout_cams") or []
+        if picked:
+            counts = ", ".join(f"{c} x{picked.count(c)}" for c in dict.fromkeys(picked))
+            cells = [f"{row}, read-out chosen on val ({counts})", str(len(picked))]
+            cells += [_cell(*_mean_std(entry["readout"][m])) for m in VAL_CHOSEN]
+            cells += [_cell(*_mean_std(entry["readout_tau"]), digits=3), "–", "–", "–"]
+            lines.append("| " + " | ".join(cells) + " |")
     for row in diverged_rows:
         if row not in rows:
             cells = [row, "0 (every trial diverged)"] + ["diverged"] * len(VAL_CHOSEN)
@@ -505,6 +519,11 @@ def methods_section(module, runs, selection, results, figures_dir, md_dir):
             lines.append(sentence)
             summary.append(f"{comparison.name} / {setting}: {sentence}")
             entry.setdefault("target", {})[setting] = verdict
+        for target_line in absolute_targets(
+            rows, baseline, getattr(module, "TARGETS", {}).get(setting)
+        ):
+            lines.append(target_line)
+            summary.append(f"{comparison.name} / {setting}: {target_line}")
         slug = "".join(c if c.isalnum() else "_" for c in setting).strip("_")
         # Named by table and setting: two comparisons may share a setting's label.
         figure = f"{comparison.name}_{slug}"
@@ -520,6 +539,11 @@ def methods_section(module, runs, selection, results, figures_dir, md_dir):
                 "tau": e["tau"],
                 "train_seconds": e["train_seconds"],
                 "diverged_seeds": e["diverged"],
+                "readout": {
+                    **{m: e["readout"][m] for m in VAL_CHOSEN},
+                    "tau": e["readout_tau"],
+                    "cams": e["readout_cams"],
+                },
             }
             for row, e in rows.items()
         }
@@ -531,6 +555,30 @@ def methods_section(module, runs, selection, results, figures_dir, md_dir):
     entry["costs"] = costs
     entry["every_trial_diverged"] = diverged_rows
     return lines, entry, figures, summary
+
+
+def absolute_targets(rows, baseline, targets) -> list:
+    """One line per row: each `targets` metric (mean over seeds, at the read-out chosen on
+    validation when the runs have one, else at the classic CAM's val threshold) met or
+    missed, and GT-known Loc against the centered box chosen on validation."""
+    if not targets:
+        return []
+    lines = []
+    for row, entry in rows.items():
+        readout = bool(entry.get("readout_cams"))
+        values = entry["readout"] if readout else entry["values"]
+        parts = []
+        for metric, level in targets.items():
+            mean = _mean_std(values[metric])[0]
+            verdict = "met" if math.isfinite(mean) and mean >= level else "missed"
+            parts.append(f"{TITLES[metric]} {mean:.1f} vs >= {level:g}: {verdict}")
+        mean = _mean_std(values["gt_known_loc"])[0]
+        box = baseline["test_at_val"]
+        verdict = "met" if math.isfinite(mean) and mean > box else "missed"
+        parts.append(f"GT-known Loc {mean:.1f} vs centered box {box:.1f}: {verdict}")
+        at = "the read-out chosen on val" if readout else "classic CAM, val threshold"
+        lines.append(f"Targets, {row} ({at}, mean of {len(values[metric])}): " + "; ".join(parts))
+    return lines
 
 
 def _describe(settings):

@@ -213,6 +213,45 @@ def _train_and_evaluate(
     return result
 
 
+def add_readout(config, result, print_fn=print):
+    """`result` with "readout": the read-out chosen on the run's val split
+    (`evaluation.readout.choose`) and the test metrics at it (extractor and threshold), added
+    to a finished run's result.json without training (computed once, then read back).
+
+    Returns `result` unchanged for a diverged run or one without a val split.
+    """
+    if result.get("readout") or result.get("diverged") or not config.val_per_class:
+        return result
+    from wsol_tf import evaluation as evaluation_lib
+    from wsol_tf.evaluation import readout as readouts
+    from wsol_tf.evaluation.extractors.spec import CamSpec
+
+    workdir = config.workdir
+    with writer(workdir, "workdir"):
+        started = time.perf_counter()
+        choice = readouts.choose(workdir, reuse=True, print_fn=lambda _: None)
+        metrics = evaluation_lib.evaluate(
+            workdir, checkpoint=choice["checkpoint"], cam=CamSpec(), cam_threshold=None,
+            readout="default", out_dir=os.path.join(workdir, "eval_readout"),
+            print_fn=lambda _: None,
+        )  # fmt: skip
+        val = [{k: r[k] for k in ("cam", "maxboxacc_v2", "gt_known_loc", "threshold")}
+               for r in choice["candidates"]]  # fmt: skip
+        result = {
+            **result,
+            "readout": {
+                "cam": choice["cam"], "cam_spec": choice["cam_spec"],
+                "threshold": choice["threshold"], "val_candidates": val,
+                **{k: metrics.get(k) for k in METRIC_KEYS},
+                "overlays": metrics.get("overlays"),
+                "seconds": time.perf_counter() - started,
+            },
+        }  # fmt: skip
+        write_json(os.path.join(workdir, RESULT_FILE), result)
+    print_fn(f"read-out of {workdir}: {choice['cam']} at {choice['threshold']:g} (chosen on val)")
+    return result
+
+
 def _epochs(workdir):
     return read_json(os.path.join(workdir, "train_log.json")) or []
 

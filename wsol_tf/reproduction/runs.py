@@ -48,6 +48,7 @@ class Run:
     row: str
     seed: int
     settings: dict
+    readout: bool = False  # also choose the read-out on val and evaluate test at it
 
     @property
     def key(self) -> str:
@@ -234,7 +235,7 @@ def train_and_evaluate(
         "key", "table", "row", "seed"; a run whose loss diverged has "diverged" (the
         trainer's message) and no metrics.
     """
-    from wsol_tf.reproduction.runner import finished_result, run_config
+    from wsol_tf.reproduction.runner import add_readout, finished_result, run_config
 
     config = _config(run, run_workdir(root, run))
     # A run with a held-out validation split is also evaluated on it (thresholds and
@@ -250,6 +251,8 @@ def train_and_evaluate(
         result = run_config(
             config, extra_splits=extra, threads=threads, on_divergence="record", print_fn=print_fn
         )
+        if run.readout:
+            result = add_readout(config, result, print_fn=print_fn)
     return {**result, "key": run.key, "table": run.table, "row": run.row, "seed": run.seed}
 
 
