@@ -90,6 +90,7 @@ bench: install
 	TF_CPP_MIN_LOG_LEVEL=3 $(PY) bench/bench_adl_layer.py --repeats=7
 	TF_CPP_MIN_LOG_LEVEL=3 $(PY) bench/bench_pipeline.py --repeats=5
 	$(PY) bench/bench_evaluator.py --images=16 --repeats=5
+	TF_CPP_MIN_LOG_LEVEL=3 $(PY) bench/bench_vs_tf_keras_vis.py --repeats=5
 	TF_CPP_MIN_LOG_LEVEL=3 $(PY) bench/bench_backbones.py $(BENCH_BACKBONES) \
 		--json_out=$(BENCH_OUT)/backbones.json
 	$(PY) bench/scaling.py --backbones_json=$(BENCH_OUT)/backbones.json

