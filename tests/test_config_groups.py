@@ -49,16 +49,17 @@ def test_a_config_json_written_before_the_new_fields_loads_with_their_defaults(t
 
 # sha256 (first 16 hex digits) of runner.identity(config)["config"] as the code before the
 # grouping and the issue-27 fields computed it (94244c6; bench-free, exact: JSON text).
+# "cub_recipe_adl": the CUB fine-tuning recipe of then (`pretrained_recipe.COMMON` + ADL).
 IDENTITIES_BEFORE = {"default": "415c3347d902f619", "cub_recipe_adl": "c44d186be6282b11"}
 
 
 def test_a_runs_identity_is_unchanged_so_finished_runs_are_reused(monkeypatch):
-    from wsol_tf.experiments.pretrained_recipe import cub_recipe
+    from wsol_tf.experiments.pretrained_recipe import ADL, COMMON
     from wsol_tf.reproduction import runner
 
     monkeypatch.setattr(runner, "data_identity", lambda *a: None)
     configs = {"default": TrainConfig(),
-               "cub_recipe_adl": TrainConfig.from_settings(**cub_recipe("adl"))}  # fmt: skip
+               "cub_recipe_adl": TrainConfig.from_settings(**COMMON, **ADL)}  # fmt: skip
     for name, config in configs.items():
         settings = runner.identity(config, {"split": "val"})["config"]
         digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()

@@ -26,11 +26,16 @@ from wsol_tf import cli
 from wsol_tf.files import check_writable, write_atomic
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("experiment", "recipe_search_cub", "Module of wsol_tf.experiments.")
-flags.DEFINE_string("dataset", "cub", "Dataset of every run.")
-flags.DEFINE_string("data_dir", None, "Dataset folder (required for cub).")
-flags.DEFINE_string("out", "workdirs/recipe_search", "Folder of the runs and the search table.")
-flags.DEFINE_integer("seed", 0, "Seed of every trial.")
+
+
+def define_flags():
+    """Defined only when run as a program: `train`'s flags have some of the same names."""
+    flags.DEFINE_string("experiment", "recipe_search_cub", "Module of wsol_tf.experiments.")
+    flags.DEFINE_string("dataset", "cub", "Dataset of every run.")
+    flags.DEFINE_string("data_dir", None, "Dataset folder (required for cub).")
+    flags.DEFINE_string("out", "workdirs/recipe_search", "Folder of the runs and the table.")
+    flags.DEFINE_integer("seed", 0, "Seed of every trial.")
+
 
 COLUMNS = ("top1_clas", "gt_known_loc", "top1_loc", "maxboxacc_v2")
 
@@ -97,7 +102,10 @@ def search(experiment, run_trial, write, print_fn=print, defaults=None):
             write(stages)
         chosen = pick(stage["rows"], experiment.SELECTION)
         if chosen is None:
-            raise RuntimeError(f"stage {name!r}: every trial failed; see {stage['rows']}")
+            first = stage["rows"][0]
+            raise RuntimeError(
+                f"stage {name!r}: no trial finished (first: {first['run']}: {first['status']})"
+            )
         stage["chosen"] = stage["rows"][chosen]["run"]
         best = candidates[chosen]
         print_fn(f"stage {name!r}: kept {stage['chosen']}")
@@ -145,8 +153,11 @@ def main(argv):
     start = without_defaults(experiment.START, defaults)
     base = {"dataset": FLAGS.dataset, "data_dir": FLAGS.data_dir, "seed": FLAGS.seed}
     try:
-        TrainConfig.from_settings(**{**start, **base, "workdir": FLAGS.out}).validate()
-    except ValueError as error:
+        first = TrainConfig.from_settings(**{**start, **base, "workdir": FLAGS.out}).validate()
+        from wsol_tf.data.datasets import load_split
+
+        load_split(first.dataset, first.data_dir, "train", **first.split_options())  # the data
+    except (ValueError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     check_writable(FLAGS.out, "--out")
@@ -195,4 +206,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    define_flags()
     cli.run(main)
