@@ -144,8 +144,9 @@ def test_a_reproduced_run_gets_its_read_out_added_once_without_training(run_with
 def test_train_chooses_the_read_out_at_its_end_when_the_run_has_a_val_split(tiny_data, tmp_path):
     workdir = tmp_path / "run"
     args = [sys.executable, "-m", "wsol_tf.train", "--model=tinyvgg", "--method=cam",
-            "--dataset=cub", f"--data_dir={tiny_data}", "--image_size=40,56", "--batch_size=6",
-            "--epochs=1", "--val_per_class=2", f"--workdir={workdir}", "--notensorboard"]  # fmt: skip
+            "--dataset=cub", f"--data_dir={tiny_data}", "--image_size=40,56",
+            "--batch_size=6", "--epochs=1", "--val_per_class=2", f"--workdir={workdir}",
+            "--notensorboard"]  # fmt: skip
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     done = subprocess.run([*args, "--nochoose_readout"], capture_output=True, text=True, env=env,
                           timeout=300)  # fmt: skip
