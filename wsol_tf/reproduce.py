@@ -50,7 +50,8 @@ METHOD_TABLES = ("methods_synthetic", "cub_pretrained", "methods_cub_pretrained"
 OWN_DATA_TABLES = ("cub_recipe",)
 CUB_TABLES = ("cub_mini", "cub_pretrained", "methods_cub_pretrained")
 # Tables that evaluate existing checkpoints instead of planning runs.
-EVALUATION_TABLES = ("extractors",)
+EVALUATION_TABLES = ("extractors", "imagenet")
+DEFAULT_IMAGENET = os.path.join("..", "shared", "data", "ILSVRC2012_val_mini")
 # What `make reproduce` runs unless told: the paper's tables and the real-bird CAM vs ADL
 # (about 2.5 hours on 2 cores). The method comparisons take days there: `--tables=methods`.
 DEFAULT_TABLES = tuple(t for t in TABLES if not t.startswith("methods_"))
@@ -75,6 +76,17 @@ def define_flags():
     )  # fmt: skip
     flags.DEFINE_string(
         "extractors_md", None, "Markdown of the extractors table (default <workdir>/EXTRACTORS.md)."
+    )
+    flags.DEFINE_string(
+        "imagenet_dir", DEFAULT_IMAGENET,
+        "ILSVRC folder (val/, bbox_val/, LOC_synset_mapping.txt) of --tables=imagenet.",
+    )  # fmt: skip
+    flags.DEFINE_list(
+        "imagenet_models", ["efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2"],
+        "Backbones with an ImageNet head that --tables=imagenet evaluates as they are.",
+    )  # fmt: skip
+    flags.DEFINE_string(
+        "imagenet_md", None, "Markdown of the ImageNet table (default <workdir>/IMAGENET.md)."
     )
     flags.DEFINE_integer(
         "extractor_scorecam_max_channels", 64,
@@ -142,6 +154,14 @@ def check_flags():
         for workdir in FLAGS.extractor_workdirs:
             if not os.path.isfile(os.path.join(workdir, "config.json")):
                 errors.append(f"--extractor_workdirs: {workdir} has no config.json.")
+    if "imagenet" in FLAGS.tables:
+        if not os.path.isdir(os.path.join(FLAGS.imagenet_dir, "val")):
+            errors.append(f"--imagenet_dir={FLAGS.imagenet_dir}: no val/ folder of ILSVRC images.")
+        from wsol_tf import models
+
+        for name in FLAGS.imagenet_models:
+            if name not in models.BACKBONES or models.spec(name).weights.torch is None:
+                errors.append(f"--imagenet_models: {name} has no ImageNet head to evaluate.")
     for name, low in (
         ("seeds", 1),
         ("table_seeds", 1),
@@ -293,6 +313,32 @@ def extractors_table(argv):
     return rows
 
 
+def imagenet_table(argv):
+    """Every extractor of every --imagenet_models classifier on --imagenet_dir, chosen on one
+    half of the images and reported on the other; writes the Markdown and JSON."""
+    from wsol_tf.data.datasets import load_split
+    from wsol_tf.files import write_atomic, write_json
+    from wsol_tf.reproduction import imagenet_table as table
+
+    started = time.perf_counter()
+    records = load_split("imagenet", FLAGS.imagenet_dir, "val")
+    rows = []
+    for name in FLAGS.imagenet_models:
+        rows += table.evaluate_backbone(
+            name, records, out_root=os.path.join(FLAGS.workdir, "imagenet")
+        )
+    baseline = table.centered_box(records, (224, 224))
+    path = FLAGS.imagenet_md or os.path.join(FLAGS.workdir, "IMAGENET.md")
+    command = "python -m wsol_tf.reproduce " + " ".join(argv[1:] or sys.argv[1:])
+    minutes = (time.perf_counter() - started) / 60
+    text = table.markdown(rows, baseline, FLAGS.imagenet_dir, len(records))
+    write_atomic(path, f"Command: `{command.strip()}` ({minutes:.1f} min)\n\n" + text)
+    write_json(os.path.splitext(path)[0] + ".json", {"rows": rows, "centered_box": baseline})
+    print(text)
+    print(f"ImageNet table: {path}")
+    return rows
+
+
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
@@ -312,7 +358,9 @@ def main(argv):
     from wsol_tf.training import lock
 
     extractors_md = FLAGS.extractors_md or os.path.join(FLAGS.workdir, "EXTRACTORS.md")
-    outputs = (results_md, figures_dir, extractors_md, os.path.splitext(extractors_md)[0] + ".json")
+    imagenet_md = FLAGS.imagenet_md or os.path.join(FLAGS.workdir, "IMAGENET.md")
+    outputs = (results_md, figures_dir, extractors_md, os.path.splitext(extractors_md)[0] + ".json",
+               imagenet_md, os.path.splitext(imagenet_md)[0] + ".json")  # fmt: skip
     reproduction.check_reproduction_folder(FLAGS.workdir, "--workdir", outputs)
     # One reproduction per workdir; its runs' folders have their own locks, taken by the
     # process that trains each (with --jobs, the workers), so they never clash with this one.
@@ -330,8 +378,10 @@ def reproduce(argv, outputs):
     started = time.perf_counter()
     if "extractors" in FLAGS.tables:
         extractors_table(argv)
-        if all(t in EVALUATION_TABLES for t in FLAGS.tables):
-            return 0
+    if "imagenet" in FLAGS.tables:
+        imagenet_table(argv)
+    if all(t in EVALUATION_TABLES for t in FLAGS.tables):
+        return 0
     cub_dir = FLAGS.cub_dir
     if not os.path.isfile(os.path.join(cub_dir, "images.txt")):
         cub_dir = None  # only reachable with the default (explicit ones are checked above)
