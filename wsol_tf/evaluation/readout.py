@@ -18,6 +18,8 @@ from __future__ import annotations
 import json
 import os
 
+import numpy as np
+
 from wsol_tf.evaluation.chosen_threshold import (
     PAPER_THRESHOLD,
     best_threshold,
@@ -114,8 +116,8 @@ def choose(workdir, checkpoint=None, *, specs=None, batch_size=32, cam_curve_int
         rows.append({
             "cam": spec.describe(), "cam_spec": spec.to_dict(),
             SELECTION_METRIC: metrics[SELECTION_METRIC], "threshold": threshold,
-            "gt_known_loc": _at(metrics, threshold, "gt_known_loc"),
-            "top1_loc": _at(metrics, threshold, "top1_loc"),
+            "gt_known_loc": at_threshold(metrics, threshold, "gt_known_loc"),
+            "top1_loc": at_threshold(metrics, threshold, "top1_loc"),
             "metrics": os.path.relpath(os.path.join(out_dir, "metrics.json"), workdir),
         })  # fmt: skip
         print_fn(
@@ -138,12 +140,11 @@ def choose(workdir, checkpoint=None, *, specs=None, batch_size=32, cam_curve_int
     return choice
 
 
-def _at(metrics, threshold, key):
-    """A curve metric at `threshold` (the fine curve's point), else the headline value."""
+def at_threshold(metrics, threshold, key):
+    """A curve metric at `threshold` (the fine curve's nearest point), else the headline."""
     curve = metrics.get("curve") or {}
     if curve.get("thresholds") and key in curve:
-        index = min(range(len(curve["thresholds"])),
-                    key=lambda i: abs(curve["thresholds"][i] - threshold))  # fmt: skip
+        index = int(np.argmin(np.abs(np.asarray(curve["thresholds"]) - threshold)))
         return float(curve[key][index])
     return float(metrics[key])
 

@@ -18,6 +18,7 @@ import os
 import numpy as np
 
 from wsol_tf.evaluation.extractors import CamSpec
+from wsol_tf.evaluation.readout import at_threshold
 
 # Score-CAM at 16 channels (its default 64 takes ~65 forward passes per image: hours for
 # three backbones on 2 cores); every other extractor at its defaults.
@@ -41,13 +42,6 @@ def halves(records):
     selection); fixed, whatever the file order."""
     order = sorted(range(len(records)), key=lambda r: str(records.image_ids[r]))
     return np.array(order[0::2], np.int64), np.array(order[1::2], np.int64)
-
-
-def at_threshold(metrics, threshold, key):
-    """A metric of the fine curve at `threshold` (its nearest point)."""
-    curve = metrics["curve"]
-    index = int(np.argmin(np.abs(np.asarray(curve["thresholds"]) - threshold)))
-    return float(curve[key][index])
 
 
 def evaluate_backbone(name, records, *, cams=IMAGENET_CAMS, pretrained="imagenet",
