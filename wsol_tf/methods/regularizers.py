@@ -2,6 +2,10 @@
 
     entropy_weight   lambda * KL(u || p): pulls the softmax p toward the uniform u, i.e.
                      raises the prediction's entropy (Hwang, Ha, Shim, Choe; seed 003).
+    label_smoothing  eps * (U - CE), U = -mean_c log p_c: with the method's CE this is the
+                     cross-entropy against (1 - eps) one-hot + eps / C (Szegedy et al. 2016;
+                     Keras' `label_smoothing`), exactly: (1 - eps) CE + eps U. It smooths the
+                     `label` the batch carries (CutMix's second label keeps its plain CE).
 
 On the sign: the seed's first formula reads L = H(y, p) - lambda * KL(u || p), but its own
 derivation expands KL(u || p) = -log C - (1/C) sum_c log p_c and then *adds* lambda * (-1/C)
@@ -26,8 +30,19 @@ def entropy_term(outputs, batch):
     return -tf.math.log(num_classes) - tf.reduce_mean(log_p, axis=-1)
 
 
+def label_smoothing_term(outputs, batch):
+    """Per-example U - CE(label) with U = -mean_c log p_c, (B,) float32: weighted by eps and
+    added to CE, the label-smoothed cross-entropy."""
+    import tensorflow as tf
+
+    log_p = tf.nn.log_softmax(tf.cast(outputs["logits"], tf.float32), axis=-1)  # (B, C)
+    labels = tf.cast(batch["label"], tf.int32)
+    true_class = tf.gather(log_p, labels, axis=-1, batch_dims=1)
+    return true_class - tf.reduce_mean(log_p, axis=-1)
+
+
 # TrainConfig field holding the weight -> term.
-REGULARIZERS = {"entropy_weight": entropy_term}
+REGULARIZERS = {"entropy_weight": entropy_term, "label_smoothing": label_smoothing_term}
 
 
 def active(config) -> dict:

@@ -50,7 +50,7 @@ def data_identity(config, split="test") -> dict:
 NOT_RESULTS = ("follow_outside_links",)
 # Fields added after results existed: left out of the identity while at these defaults, so a
 # run finished before they existed (its results are those of the default) is still found.
-ADDED_WITH_DEFAULT = {"optimizer": "sgd", "freeze_through": None}
+ADDED_WITH_DEFAULT = {"optimizer": "sgd", "freeze_through": None, "label_smoothing": 0.0}
 
 
 def identity(config, evaluation: dict | None = None) -> dict:

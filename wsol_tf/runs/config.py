@@ -105,6 +105,11 @@ class TrainConfig:
         "Entropy regularizer weight lambda (loss + lambda * KL(uniform || softmax)); "
         "composes with every method; 0: off.",
     )
+    label_smoothing: float = _optimization(
+        0.0,
+        "Label smoothing eps of the classification loss: cross-entropy against (1 - eps) "
+        "one-hot + eps / classes (Keras' label_smoothing); composes with every method; 0: off.",
+    )
     # --- data: what the network reads ---
     dataset: str = _data(
         "synthetic", "Dataset: " + ", ".join(DATASETS) + ".", choices=DATASETS.names()
@@ -261,6 +266,8 @@ class TrainConfig:
             _check(self.last_stride in strides, "last_stride", self.last_stride, f"one of {valid}")
         _check(_finite(self.entropy_weight) and self.entropy_weight >= 0, "entropy_weight",
                self.entropy_weight, "a finite number >= 0")  # fmt: skip
+        _check(_finite(self.label_smoothing) and 0 <= self.label_smoothing < 1,
+               "label_smoothing", self.label_smoothing, "a number in [0, 1)")  # fmt: skip
         _check(self.epochs >= 1, "epochs", self.epochs, ">= 1")
         _check(self.batch_size >= 1, "batch_size", self.batch_size, ">= 1")
         _check(_finite(self.lr) and self.lr > 0, "lr", self.lr, "a finite number > 0")

@@ -87,6 +87,8 @@ def _train(config, records, val_records, plan, print_fn):
     method = config.make_method().describe()
     if config.entropy_weight:
         method += f" + entropy regularizer (weight {config.entropy_weight})"
+    if config.label_smoothing:
+        method += f", label smoothing {config.label_smoothing}"
     if is_chief(strategy):
         print_fn(
             f"Training {config.model} with {method} on {config.dataset}: {len(records)} images, "
