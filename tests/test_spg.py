@@ -119,3 +119,78 @@ def test_backbones_without_side_branch_positions_fail_with_the_flag_named():
         methods.create("spg", {"threshold_2h": 1.5}, positions=("a", "b"))
     for name in ("inceptionv3", "vgg16gap", "resnet50", "resnet50se", "tinyvgg"):
         TrainConfig.from_settings(model=name, method="spg").validate()
+
+
+@pytest.fixture(scope="module")
+def tiny_cub(tmp_path_factory):
+    from wsol_tf.data import synthetic
+
+    root = tmp_path_factory.mktemp("spg") / "tiny"
+    synthetic.generate(root, num_classes=3, train_per_class=4, test_per_class=1, seed=5,
+                       min_size=40, max_size=64)  # fmt: skip
+    return str(root)
+
+
+def _trained(data, workdir, steps, **params):
+    """(initial, trained) {variable path: value} after `steps` SGD steps of tinyvgg SPG at
+    new_10 (Nesterov momentum, L2 in the loss: the defaults)."""
+    from wsol_tf.data.datasets import load_split
+    from wsol_tf.training.distribute import make_strategy
+    from wsol_tf.training.trainer import Trainer
+
+    config = TrainConfig.from_settings(
+        model="tinyvgg", dataset="cub", data_dir=data, method="spg", epochs=1,
+        steps_per_epoch=steps, batch_size=4, lr=0.01, lr_groups="new_10", image_size=(32, 48),
+        seed=7, tensorboard=False, workdir=str(workdir), **params,
+    ).validate()  # fmt: skip
+    records = load_split("cub", data, "train")
+    trainer = Trainer.from_config(
+        config, records, make_strategy("one_device", 0), print_fn=lambda *_: None
+    )
+    variables = trainer.model.trainable_variables
+    start = {v.path: v.numpy() for v in variables}
+    trainer.train()
+    return start, {v.path: v.numpy() for v in variables}
+
+
+def test_branch_lr_factor_default_trains_bit_for_bit_as_without_it(tiny_cub, tmp_path):
+    assert methods.create("spg", positions=("a", "b")).lr_factors() == {}
+    _, plain = _trained(tiny_cub, tmp_path / "plain", 2)
+    _, given = _trained(tiny_cub, tmp_path / "given", 2, spg_branch_lr_factor=1.0)
+    assert plain.keys() == given.keys()
+    for path, value in plain.items():
+        np.testing.assert_array_equal(given[path], value, err_msg=path)
+
+
+def test_branch_lr_factor_scales_only_the_side_branches_step(tiny_cub, tmp_path):
+    """One step from the same start: the first step's gradients do not depend on the
+    factor, so the spg_* variables move exactly half as far and the rest identically."""
+    start, full = _trained(tiny_cub, tmp_path / "full", 1)
+    start_half, half = _trained(tiny_cub, tmp_path / "half", 1, spg_branch_lr_factor=0.5)
+    branches = [p for p in start if "/spg_" in p]
+    assert len(branches) == 12 and any("classifier" in p for p in start)
+    for path, value in start.items():
+        np.testing.assert_array_equal(start_half[path], value, err_msg=path)
+        if path in branches:
+            step, half_step = full[path] - value, half[path] - value
+            assert np.abs(step).max() > 0, path
+            np.testing.assert_allclose(half_step, 0.5 * step, rtol=1e-3, atol=1e-7, err_msg=path)
+        else:
+            np.testing.assert_array_equal(half[path], full[path], err_msg=path)
+
+
+def test_branch_lr_factor_enters_the_learning_rate_groups_and_is_validated():
+    """The factor multiplies the new-layer group's rate of the spg_* layers (so GroupedAdam's
+    per-variable rates get it too); classifier and backbone keep their group's."""
+    from wsol_tf.training.schedules import lr_multipliers
+
+    model = models.build("tinyvgg", 3, method="spg", image_size=(32, 48), branch_lr_factor=0.1)
+    assert model.method.lr_factors() == {"spg_": 0.1}
+    rates = lr_multipliers(model, "new_30", layer_factors=model.method.lr_factors())
+    by_path = {v.path: r for v, r in zip(model.trainable_variables, rates, strict=True)}
+    assert {r for p, r in by_path.items() if "/spg_" in p} == {30.0 * 0.1}
+    assert by_path[model.get_layer("classifier").kernel.path] == 30.0
+    assert by_path[model.get_layer("block1_conv1_conv").kernel.path] == 1.0
+    for bad in (0.0, -1.0, float("inf")):
+        with pytest.raises(ValueError, match=f"--spg_branch_lr_factor={bad}"):
+            methods.create("spg", {"branch_lr_factor": bad}, positions=("a", "b"))

@@ -107,6 +107,14 @@ class Method:
         to the head as `taps={name: tensor}` (SPG's side branches); default none."""
         return ()
 
+    def lr_factors(self) -> dict[str, float]:
+        """Learning-rate factors of some of the method's own layers, {layer-name prefix:
+        factor}: a variable whose layer's name starts with the prefix trains at this factor
+        times the rate its `--lr_groups` group gives it (SPG's side branches:
+        `--spg_branch_lr_factor`). Applied as the groups are (SGD: the gradient is scaled;
+        `GroupedAdam`: the per-variable rate). Default none: the groups alone."""
+        return {}
+
     def describe(self) -> str:
         """One line for logs: the name, the non-default hyperparameters and positions."""
         fields = dataclasses.asdict(self.params)

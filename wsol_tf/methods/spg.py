@@ -31,13 +31,42 @@ Side-branch positions (`--positions`, two of them): by default the backbone spec
 (MobileNetV1) needs two given.
 Branch width `branch_channels`: default half the feature map's channels (512 on InceptionV3
 and VGG16-GAP as in wsolevaluation, 1024 on ResNet50, 128 on TinyVGG).
+
+Branch learning rate `branch_lr_factor` (`--spg_branch_lr_factor`, default 1: unchanged):
+the rate of SPG's own layers (spg_*: B1, B2, their shared convs, C) as a factor of what the
+`--lr_groups` rule gives new layers (`Method.lr_factors`; SGD scales their gradients,
+`GroupedAdam` their rates); the classifier keeps the group's rate. With `new_30`, 1/30 puts
+the branches at the base lr. Why: fine-tuning EfficientNet-Lite0 (`pretrained_recipe.py`),
+the branches as new layers trained at 10x (0.05) diverged (NaN at step 24) and at 30x
+(`SEARCHED`, 0.15) diverge within the first epoch. Probes on CUB mini, `SEARCHED` with
+16 cosine epochs, seed 0, per-epoch loss (loss_cls) over the first epochs, stopped there:
+
+    taps block4c_add,block5c_add (linear residual outputs, rms 6, max 73 on a batch):
+      factor 1      1.5e19 (2.36; loss_b2 1.5e19), 37.5 (36.8): diverged, chance accuracy
+      factor 1/30   3.66 (2.35), 4.45 (2.09), 2.51 (1.98), 2.52 (2.19), 3.40 (3.18),
+                    3.51 (2.96): no blow-up, but the classifier collapses (train accuracy
+                    37% at epoch 3, 8% at epoch 6)
+    taps block4c_relu,block5c_relu (the same blocks' ReLU6 depthwise outputs, rms 0.6):
+      factor 1      17.4 (2.08; loss_c 9.7), 2.9e7 (loss_b1 2.9e7): diverged
+      factor 1/30   2.91 (2.22), 2.53 (2.08), 1.95 (1.71), 1.52 (1.24), 1.08 (0.81),
+                    1.03 (0.78): trains (train accuracy 74% at epoch 6)
+
+So the branches' 30x rate is what diverges, at either tap (a branch's BCE has a bounded
+gradient in its logits; what blows up is the branch itself). At the base rate the linear
+taps, 10x the ReLU6 taps' rms (wsolevaluation's Mixed_5d / Mixed_6d are ReLU outputs too),
+still lose the classifier, the ReLU taps do not (one seed each, 6 of 16 epochs). The CAM
+head at 30x is not the cause: it is at 30x in all four probes, and in CAM's and ADL's runs
+of that recipe (`cub_recipe`).
 """
 
 import dataclasses
+import math
 
 from wsol_tf.methods import register
 from wsol_tf.methods.base import Method, check, cross_entropy, param
 
+# Every layer SPG adds beyond the CAM head (`SPGHead`'s B1, B2 and C convs) is named so.
+BRANCH_PREFIX = "spg_"
 THRESHOLDS = {"1h": 0.7, "1l": 0.01, "2h": 0.5, "2l": 0.05, "3h": 0.7, "3l": 0.1}
 _HELP = {
     "1": "B2 from the ground-truth CAM",
@@ -63,6 +92,12 @@ class SPGParams:
     branch_channels: int | None = param(
         None, "Channels of the side branches' 3x3 convs (default: half the feature map's)."
     )
+    branch_lr_factor: float = param(
+        1.0,
+        "Learning-rate factor of SPG's own layers (B1, B2, C: spg_*) relative to the "
+        "--lr_groups rate of new layers (e.g. 1/30 with new_30: the base lr); the CAM head "
+        "keeps the group's rate.",
+    )
 
     def validate(self, method_name):
         for key in THRESHOLDS:
@@ -72,6 +107,9 @@ class SPGParams:
         if self.branch_channels is not None:
             ok = isinstance(self.branch_channels, int) and self.branch_channels >= 1
             check(ok, "spg_branch_channels", self.branch_channels, "an integer >= 1")
+        factor = self.branch_lr_factor
+        ok = isinstance(factor, int | float) and math.isfinite(factor) and factor > 0
+        check(ok, "spg_branch_lr_factor", factor, "a finite number > 0")
         return self
 
 
@@ -119,6 +157,11 @@ class SPG(Method):
 
     def tap_outputs(self, backbone):
         return self.positions
+
+    def lr_factors(self):
+        """The side branches' layers (spg_*) at `branch_lr_factor` x their group's rate."""
+        factor = float(self.params.branch_lr_factor)
+        return {} if factor == 1.0 else {BRANCH_PREFIX: factor}
 
     def build_head(self, num_classes, kernel_initializer=None):
         from wsol_tf.layers import SPGHead

@@ -70,7 +70,7 @@ def is_new_layer(name, prefixes=NEW_LAYER_PREFIXES):
     return name.startswith(tuple(prefixes))
 
 
-def lr_multipliers(model, rule, new_layer_prefixes=NEW_LAYER_PREFIXES):
+def lr_multipliers(model, rule, new_layer_prefixes=NEW_LAYER_PREFIXES, layer_factors=None):
     """One learning-rate multiplier per trainable variable of `model`.
 
     Args:
@@ -81,6 +81,8 @@ def lr_multipliers(model, rule, new_layer_prefixes=NEW_LAYER_PREFIXES):
         new_layer_prefixes: layer-name prefixes of the new layers. Every variable of the
             method's head (`model.head`: ACoL's branches, SPG's side branches, ...) is new
             too, whatever its layers are named: no head comes from pretrained weights.
+        layer_factors: {layer-name prefix: factor} (`Method.lr_factors`): a variable whose
+            layer's name starts with a prefix has its group's factor multiplied by it.
 
     Returns:
         A list of floats aligned with `model.trainable_variables`.
@@ -97,5 +99,9 @@ def lr_multipliers(model, rule, new_layer_prefixes=NEW_LAYER_PREFIXES):
         new = id(variable) in head_ids or is_new_layer(
             owner.get(id(variable), ""), new_layer_prefixes
         )
-        multipliers.append(new_factor if new else pretrained_factor)
+        factor = new_factor if new else pretrained_factor
+        for prefix, extra in (layer_factors or {}).items():
+            if owner.get(id(variable), "").startswith(prefix):
+                factor *= float(extra)
+        multipliers.append(factor)
     return multipliers

@@ -91,7 +91,7 @@ class Trainer:
         self.regularizers = regularizers.active(config)
         prefixes = models.spec(config.model).new_layer_prefixes + tuple(method.new_layer_prefixes)
         self.multipliers = gradient_multipliers(
-            optimizer, lr_multipliers(model, config.lr_groups, prefixes)
+            optimizer, lr_multipliers(model, config.lr_groups, prefixes, method.lr_factors())
         )
         self.checkpoint = tf.train.Checkpoint(
             model=model,
