@@ -335,3 +335,30 @@ def test_a_setting_with_its_own_folder_trains_there_and_runs_carry_the_read_out(
         "/"
     )
     assert all(r.readout for r in runs + comparison.selection_runs())
+
+
+def test_paired_table_tests_each_row_against_cam_by_seed_under_both_read_outs():
+    from wsol_tf.reproduction.methods_report import paired_table
+
+    cam = _with_readout(_row([0, 1, 2], [60.0, 62.0, 61.0], [50.0, 52.0, 51.0]),
+                        ["layercam"] * 3, [70.0, 71.0, 72.0], [40.0, 41.0, 42.0])  # fmt: skip
+    # ADL: MaxBoxAccV2 +5.0, +5.1, +4.9 (classic: resolved); GT-known +1, -1, +3 (not).
+    adl = _with_readout(_row([0, 1, 2], [65.0, 67.1, 65.9], [51.0, 51.0, 54.0]),
+                        ["gradcampp"] * 3, [70.0, 73.0, 72.0], [40.0, 41.0, 42.0])  # fmt: skip
+    for entry, readouts in ((cam, (70.0, 71.0, 72.0)), (adl, (70.0, 73.0, 72.0))):
+        entry["results"] = [{"readout": {"maxboxacc_v2": v, "top1_clas": 50.0,
+                                         "gt_known_loc": 0.0, "top1_loc": 0.0}}
+                            for v in readouts]  # fmt: skip
+    lines = paired_table({"CAM": cam, "ADL": adl})
+    assert lines[0].startswith("| method − CAM | Top-1 Clas (classic) |")
+    assert "MaxBoxAccV2 (chosen read-out)" in lines[0]
+    cells = [c.strip() for c in lines[2].strip("|").split("|")]
+    assert cells[0] == "ADL"
+    # classic: Top-1 Clas +0 (zero spread, p 1); GT-known +1, -1, +3: mean 1, sd 2,
+    # t = 1 / (2 / sqrt 3) = 0.866, p = 1 - t / sqrt(2 + t^2) = 0.478; MaxBoxAccV2 +5.0.
+    assert cells[1] == "+0.0 (p 1.00)" and cells[2] == "+1.0 (p 0.48)"
+    assert cells[4] == "**+5.0 (p 0.00)**"
+    # chosen read-out: MaxBoxAccV2 differences 0, +2, 0: t = 1, p = 1 - 1 / sqrt 3 = 0.42.
+    assert cells[8] == "+0.7 (p 0.42)"
+    assert "Resolved: ADL above CAM on MaxBoxAccV2 (classic) by +5.0" in lines[-1]
+    assert paired_table({"ADL": adl}) == []  # no CAM row: nothing to pair with

@@ -32,9 +32,18 @@ def smoke(tmp_path_factory):
         root / "data", num_classes=3, train_per_class=4, test_per_class=3, min_size=64,
         max_size=96,
     )  # fmt: skip
-    workdir = root / "work"
-    args = [
-        f"--workdir={workdir}", f"--synthetic_dir={data}", f"--cub_dir={data}",
+    first = reproduce(f"--workdir={root / 'work'}", *smoke_args(root, data))
+    assert first.returncode == 0, first.stderr[-3000:]
+    second = reproduce(f"--workdir={root / 'work'}", *smoke_args(root, data))
+    assert second.returncode == 0, second.stderr[-3000:]
+    return root, first, second
+
+
+def smoke_args(root, data):
+    """The smoke run's flags but --workdir (its run records go to root/records, never to the
+    repository's results/runs)."""
+    return [
+        f"--synthetic_dir={data}", f"--cub_dir={data}", f"--records_dir={root / 'records'}",
         "--epochs=1", "--steps_per_epoch=1", "--batch_size=8", "--seeds=2", "--jobs=2",
         "--image_size=64",
         "--method_rows=CAM,ADL", "--method_seeds=1", "--method_val_per_class=1",
@@ -45,11 +54,6 @@ def smoke(tmp_path_factory):
         "synthetic_body_evidence,cub_mini,methods_synthetic",
         f"--results_md={root / 'RESULTS.md'}", f"--figures_dir={root / 'figures'}",
     ]  # fmt: skip
-    first = reproduce(*args)
-    assert first.returncode == 0, first.stderr[-3000:]
-    second = reproduce(*args)
-    assert second.returncode == 0, second.stderr[-3000:]
-    return root, first, second
 
 
 @pytest.mark.slow
@@ -140,13 +144,49 @@ def test_second_call_reuses_every_run(smoke):
     assert report["compute_seconds"] > 0
 
 
+@pytest.mark.slow
+def test_a_fresh_clone_reports_from_the_run_records_alone(smoke):
+    """The workdir is lost (a fresh clone): --report_only writes the whole report from the
+    committed run records, training nothing."""
+    root, _, _ = smoke
+    records = sorted(os.listdir(root / "records"))
+    assert len(records) == 13 + 6 and all(name.endswith(".json") for name in records)
+    assert all(os.path.getsize(root / "records" / name) < 30_000 for name in records)
+    clone = root / "clone"
+    args = [a for a in smoke_args(root, root / "data") if not a.startswith(("--results_md",
+            "--figures_dir"))]  # fmt: skip
+    result = reproduce(
+        f"--workdir={clone / 'work'}", *args, "--report_only",
+        f"--results_md={clone / 'RESULTS.md'}", f"--figures_dir={clone / 'figures'}",
+        timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "19 of 19 runs finished (19 reused from their records)" in result.stdout
+    report = json.loads((clone / "work" / "results.json").read_text())
+    assert (report["distinct_runs"], report["trained_now"]) == (19, 0)
+    assert report["reused_from_records"] == 19
+    # The same numbers as the report of the workdir's runs (only their workdirs differ).
+    first = json.loads((root / "work" / "results.json").read_text())
+    assert without_workdirs(report["tables"]) == without_workdirs(first["tables"])
+    assert not os.path.isdir(clone / "work" / "runs") or not os.listdir(clone / "work" / "runs")
+
+
+def without_workdirs(value):
+    if isinstance(value, dict):
+        return {k: without_workdirs(v) for k, v in value.items() if k != "workdirs"}
+    if isinstance(value, list):
+        return [without_workdirs(v) for v in value]
+    return value
+
+
 def test_report_only_with_other_settings_overwrites_nothing(smoke):
     root, _, _ = smoke
     kept = [root / "work" / "results.json", root / "RESULTS.md"]
     before = [path.read_bytes() for path in kept]
     result = reproduce(
         f"--workdir={root / 'work'}", "--tables=synthetic_adl_vs_cam", "--epochs=3",
-        "--report_only", f"--results_md={root / 'RESULTS.md'}", timeout=120,
+        "--report_only", f"--results_md={root / 'RESULTS.md'}",
+        f"--records_dir={root / 'records'}", timeout=120,
     )  # fmt: skip
     assert result.returncode == 2
     assert "--report_only: none of the" in result.stderr and "nothing was written" in result.stderr
@@ -174,10 +214,9 @@ def test_bad_flags_are_refused_before_any_run(flag, message, tmp_path):
 def test_table_groups_expand_in_order_without_duplicates():
     from wsol_tf.reproduce import GROUPS, TABLES, expand_groups
 
-    assert expand_groups(["methods"]) == ["methods_synthetic", "methods_cub_pretrained"]
-    assert expand_groups(["cub_mini", "methods", "methods_synthetic"]) == [
-        "cub_mini", "methods_synthetic", "methods_cub_pretrained",
-    ]  # fmt: skip
+    methods = ["methods_synthetic", "methods_cub_pretrained", "methods_cub_25cls"]
+    assert expand_groups(["methods"]) == methods
+    assert expand_groups(["cub_mini", "methods", "methods_synthetic"]) == ["cub_mini", *methods]
     assert all(t in TABLES for tables in GROUPS.values() for t in tables)
 
 

@@ -15,6 +15,11 @@ training: every score-map extractor on the checkpoints of --extractor_workdirs, 
 --extractors_md, see wsol_tf.reproduction.extractors_table).
 Runs shared by tables are trained once. Every run keeps its workdir under
 <workdir>/runs/; a killed reproduction resumes where it stopped when run again.
+Each finished run also leaves a small record, <records_dir>/<run>.json (--records_dir,
+default results/runs, committed; wsol_tf.reproduction.records): a run whose workdir is gone
+(a fresh clone) is reused from its record when its settings, data (by content) and evaluation
+are the same, so a long comparison resumes across clones, and `--report_only` writes the
+report from the records alone. `--fresh` trains the runs again and overwrites their records.
 Writes <workdir>/results.json, the figures under --figures_dir and --results_md.
 One reproduction at a time writes a --workdir (its lock names the holder), and --workdir must
 be new, empty or a reproduction's: a folder of other files is refused, never written into.
@@ -41,13 +46,17 @@ TABLES = (
     "cub_pretrained",
     "methods_cub_pretrained",
     "cub_recipe",
+    "methods_cub_25cls",
 )
 # Two-phase tables (`wsol_tf.reproduction.comparison.Comparison`): hyperparameters chosen on
 # validation first, then the chosen setting over seeds and data settings. The CUB ones train
 # on --cub_dir.
-METHOD_TABLES = ("methods_synthetic", "cub_pretrained", "methods_cub_pretrained", "cub_recipe")
+METHOD_TABLES = (
+    "methods_synthetic", "cub_pretrained", "methods_cub_pretrained", "cub_recipe",
+    "methods_cub_25cls",
+)  # fmt: skip
 # Comparisons whose data settings name their own folders (issue 27's two CUB subsets).
-OWN_DATA_TABLES = ("cub_recipe",)
+OWN_DATA_TABLES = ("cub_recipe", "methods_cub_25cls")
 CUB_TABLES = ("cub_mini", "cub_pretrained", "methods_cub_pretrained")
 # Tables that evaluate existing checkpoints instead of planning runs.
 EVALUATION_TABLES = ("extractors", "imagenet")
@@ -56,7 +65,7 @@ DEFAULT_IMAGENET = os.path.join("..", "shared", "data", "ILSVRC2012_val_mini")
 # (about 2.5 hours on 2 cores). The method comparisons take days there: `--tables=methods`.
 DEFAULT_TABLES = tuple(t for t in TABLES if not t.startswith("methods_"))
 # Names for several tables at once (`--tables=methods`: the method comparison on both sets).
-GROUPS = {"methods": ("methods_synthetic", "methods_cub_pretrained")}
+GROUPS = {"methods": ("methods_synthetic", "methods_cub_pretrained", "methods_cub_25cls")}
 # Replace every run's setting (smoke runs).
 OVERRIDE_FLAGS = ("epochs", "steps_per_epoch", "batch_size", "image_size")
 DEFAULT_CUB_MINI = os.path.join("..", "shared", "data", "CUB_200_2011_mini")
@@ -130,7 +139,16 @@ def define_flags():
     )
     flags.DEFINE_boolean(
         "report_only", False,
-        "Train nothing: write the report from the runs already finished in --workdir.",
+        "Train nothing: write the report from the runs already finished in --workdir or "
+        "recorded in --records_dir.",
+    )  # fmt: skip
+    flags.DEFINE_string(
+        "records_dir", os.path.join("results", "runs"),
+        "Folder of the run records (one small JSON per finished run, meant to be committed): "
+        "a run whose workdir is gone is reused from its record when its identity (settings, "
+        "data by content, evaluation; not the workdir or data paths) is the same, and every "
+        "finished run's record is written. Empty: no records. --fresh retrains and "
+        "overwrites them.",
     )  # fmt: skip
 
 
@@ -354,6 +372,8 @@ def main(argv):
     check_writable(FLAGS.workdir, "--workdir")  # before hours of training, not after
     check_writable(os.path.dirname(os.path.abspath(results_md)), "--results_md")
     check_writable(figures_dir, "--figures_dir")
+    if FLAGS.records_dir:
+        check_writable(FLAGS.records_dir, "--records_dir")
     from wsol_tf.reproduction import runs as reproduction
     from wsol_tf.training import lock
 
@@ -361,6 +381,8 @@ def main(argv):
     imagenet_md = FLAGS.imagenet_md or os.path.join(FLAGS.workdir, "IMAGENET.md")
     outputs = (results_md, figures_dir, extractors_md, os.path.splitext(extractors_md)[0] + ".json",
                imagenet_md, os.path.splitext(imagenet_md)[0] + ".json")  # fmt: skip
+    if FLAGS.records_dir:
+        outputs += (FLAGS.records_dir,)
     reproduction.check_reproduction_folder(FLAGS.workdir, "--workdir", outputs)
     # One reproduction per workdir; its runs' folders have their own locks, taken by the
     # process that trains each (with --jobs, the workers), so they never clash with this one.
@@ -407,14 +429,19 @@ def reproduce(argv, outputs):
     )
     command = "python -m wsol_tf.reproduce " + " ".join(argv[1:] or sys.argv[1:])
     call_log = CallLog(FLAGS.workdir, command.strip())
+    # --fresh: the runs train again, and their records are overwritten, never reused.
+    records = {"records_dir": FLAGS.records_dir or None, "use_records": not FLAGS.fresh}
     results = reproduction.execute(
-        all_runs, FLAGS.workdir, jobs=FLAGS.jobs, reuse_only=FLAGS.report_only, call_log=call_log
-    )
+        all_runs, FLAGS.workdir, jobs=FLAGS.jobs, reuse_only=FLAGS.report_only, call_log=call_log,
+        **records,
+    )  # fmt: skip
     if FLAGS.report_only and not results:
         # An empty report would overwrite the workdir's results.json (and --results_md).
+        where = f" or recorded in --records_dir={FLAGS.records_dir}" if FLAGS.records_dir else ""
         raise ValueError(
             f"--report_only: none of the {len(unique)} planned runs has finished in "
-            f"--workdir={FLAGS.workdir} (were they run with other flags?); nothing was written."
+            f"--workdir={FLAGS.workdir}{where} (were they run with other flags?); nothing was "
+            "written."
         )
     planned = plan_final(
         planned, results, FLAGS.method_seeds, overrides, FLAGS.synthetic_dir, method_overrides,
@@ -436,6 +463,7 @@ def reproduce(argv, outputs):
                 jobs=FLAGS.jobs,
                 reuse_only=FLAGS.report_only,
                 call_log=call_log,
+                **records,
             )
         )
     call_log.finish()

@@ -27,9 +27,14 @@ def val_chosen(result) -> dict:
 
     Returns:
         {"tau": the threshold, "top1_clas", "gt_known_loc", "top1_loc" at it on test,
-        "maxboxacc_v2" (threshold-free), "val_gt_known_loc" at tau}.
+        "maxboxacc_v2" (threshold-free), "val_gt_known_loc" at tau}. A run record
+        (`wsol_tf.reproduction.records`) holds no curves but this dict, computed when the
+        record was written: it is returned as held.
     """
     from wsol_tf.evaluation.chosen_threshold import best_threshold
+
+    if result.get("val_chosen"):
+        return dict(result["val_chosen"])
 
     tau = best_threshold(result["splits"]["val"])  # the lowest threshold on ties
     val = result["splits"]["val"]["curve"]
@@ -227,6 +232,72 @@ def paired_vs(rows, row, reference, metric):
     mine = dict(zip(rows[row]["seeds"], rows[row]["values"][metric], strict=True))
     theirs = dict(zip(rows[reference]["seeds"], rows[reference]["values"][metric], strict=True))
     return _mean_std([mine[s] - theirs[s] for s in mine if s in theirs])
+
+
+def per_seed(entry, metric, readout=False) -> dict:
+    """{seed: value} of one row's finished runs: at the classic CAM's val threshold, or at the
+    read-out chosen on val (`readout`; seeds whose run has none are left out)."""
+    if not readout:
+        return dict(zip(entry["seeds"], entry["values"][metric], strict=True))
+    return {
+        seed: result["readout"][metric]
+        for seed, result in zip(entry["seeds"], entry["results"], strict=True)
+        if result.get("readout")
+    }
+
+
+def paired_tests(rows, row, reference="CAM", readout=False) -> dict:
+    """{metric: `paired_test.paired_t_test` of row - reference over the seeds both have}."""
+    from wsol_tf.reproduction.paired_test import paired_t_test
+
+    tests = {}
+    for metric in VAL_CHOSEN:
+        mine = per_seed(rows[row], metric, readout)
+        theirs = per_seed(rows[reference], metric, readout)
+        tests[metric] = paired_t_test([mine[s] - theirs[s] for s in mine if s in theirs])
+    return tests
+
+
+def paired_table(rows, reference="CAM") -> list:
+    """Markdown: every row minus `reference`, paired by seed, per metric, under the classic
+    read-out and (when the runs have one) the read-out chosen on val; a cell is the mean
+    difference and the paired t-test's p, in bold when p < 0.05. [] without the reference."""
+    if reference not in rows or not rows[reference]["seeds"]:
+        return []
+    readouts = [False] + ([True] if rows[reference].get("readout_cams") else [])
+    header = [f"method − {reference}"] + [
+        f"{TITLES[m]} ({'chosen read-out' if r else 'classic'})"
+        for r in readouts
+        for m in VAL_CHOSEN
+    ]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    resolved = []
+    for row, entry in rows.items():
+        if row == reference or not entry["seeds"]:
+            continue
+        cells = [row]
+        for readout in readouts:
+            for metric, test in paired_tests(rows, row, reference, readout).items():
+                if test["n"] == 0:
+                    cells.append("–")
+                    continue
+                text = f"{test['mean']:+.1f}" + (f" (p {test['p']:.2f})" if test["p"] is not None
+                                                 else " (1 seed)")  # fmt: skip
+                cells.append(f"**{text}**" if test["resolved"] else text)
+                if test["resolved"]:
+                    at = "chosen read-out" if readout else "classic"
+                    resolved.append(
+                        f"{row} {test['direction']} {reference} on {TITLES[metric]} ({at}) by "
+                        f"{test['mean']:+.1f}, p {test['p']:.3f}"
+                    )
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "Paired t-test over seeds (the per-seed differences, n - 1 degrees of freedom, two-sided;"
+        " resolved at p < 0.05, in bold; with 3 seeds that needs |t| > 4.30). Resolved: "
+        + ("; ".join(resolved) if resolved else "none") + ".",
+    ]  # fmt: skip
+    return lines
 
 
 def setting_dependence(tables, reference="CAM", metric="maxboxacc_v2") -> list:
@@ -513,6 +584,9 @@ def methods_section(module, runs, selection, results, figures_dir, md_dir):
             )  # fmt: skip
             summary.append(f"{comparison.name} / {setting}: best {order[0][0]} ({order[0][1]:.1f})")
         lines += diverged_lines(rows, diverged_rows)
+        paired = paired_table(rows)
+        if paired:
+            lines += ["", "Paired differences from CAM:", "", *paired, ""]
         if comparison.target is not None:
             verdict = target_verdict(rows, baseline, comparison.target)
             sentence = target_sentence(rows, baseline, comparison.target, verdict)

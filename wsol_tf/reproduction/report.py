@@ -470,6 +470,15 @@ def write_report(planned, results, workdir, results_md, figures_dir, command, wa
     all_runs = [r for runs in planned.values() for r in runs]
     distinct = unique_runs(all_runs)
     trained_now = sum(not results[r.key].get("reused") for r in distinct)
+    # Runs whose workdir is gone, reused from their committed records
+    # (`wsol_tf.reproduction.records`): the calls that trained them are not in calls.json.
+    recorded = sum(results[r.key].get("reused") == "record" for r in distinct)
+    reused = "the others reused from its workdir"
+    if recorded:
+        reused = (
+            f"the others reused, {recorded} of them from their run records (the calls that "
+            "trained those are not in the workdir's calls.json: not in the wall time below)"
+        )
     total_compute = _compute_seconds(all_runs, results)
     tables = aggregate(all_runs, results)
     report = {
@@ -481,6 +490,7 @@ def write_report(planned, results, workdir, results_md, figures_dir, command, wa
         "training_paused_seconds": calls["paused_seconds"],
         "distinct_runs": len(distinct),
         "trained_now": trained_now,
+        "reused_from_records": recorded,
         "compute_seconds": total_compute,
         "tables": {},
         "figures": {},
@@ -495,7 +505,7 @@ def write_report(planned, results, workdir, results_md, figures_dir, command, wa
         "during which the process was stopped counts as its run's median epoch).",
         "",
         f"Command: `{command}`: {len(distinct)} distinct runs, {trained_now} trained by this "
-        f"call ({wall_seconds / 60:.1f} min wall), the others reused from its workdir; "
+        f"call ({wall_seconds / 60:.1f} min wall), {reused}; "
         f"wall time of the calls that trained them: {training_wall / 60:.1f} min"
         f"{_calls_note(calls)}; "
         f"training + evaluation summed over all runs: {total_compute / 60:.1f} min.",

@@ -218,7 +218,13 @@ def check_runs(runs, root):
 
 
 def train_and_evaluate(
-    run: Run, root: str, print_fn=print, threads: int = 0, reuse_only: bool = False
+    run: Run,
+    root: str,
+    print_fn=print,
+    threads: int = 0,
+    reuse_only: bool = False,
+    records_dir: str | None = None,
+    use_records: bool = True,
 ) -> dict | None:
     """Trains (or resumes) and evaluates one run with the one runner
     (`wsol_tf.reproduction.runner.run_config`); returns its result dict.
@@ -229,23 +235,35 @@ def train_and_evaluate(
         print_fn: progress lines of the training loop.
         threads: TensorFlow intra-op threads (0: TensorFlow's default), for parallel runs.
         reuse_only: return the finished result or None; never train.
+        records_dir: the run records' folder (`wsol_tf.reproduction.records`), or None for
+            none. When the workdir holds no finished identical run, a matching record is
+            returned ("reused": "record") instead of training; a run finished here (trained
+            now or reused from its workdir) has its record written or updated.
+        use_records: False (`reproduce --fresh`): records are written but never reused.
 
     Returns:
         The runner's result (every metric, train_seconds, evaluate_seconds, ...) plus
         "key", "table", "row", "seed"; a run whose loss diverged has "diverged" (the
-        trainer's message) and no metrics.
+        trainer's message) and no metrics. "reused": False (trained now), True (from its
+        workdir) or "record" (from its record).
     """
+    from wsol_tf.reproduction import records
     from wsol_tf.reproduction.runner import add_readout, finished_result, run_config
 
     config = _config(run, run_workdir(root, run))
     # A run with a held-out validation split is also evaluated on it (thresholds and
     # hyperparameters are chosen there, never on test).
     extra = ("val",) if config.val_per_class else ()
-    if reuse_only:
+    labels = {"key": run.key, "table": run.table, "row": run.row, "seed": run.seed}
+    result = None
+    use_records = bool(records_dir) and use_records
+    if reuse_only or use_records:
         result = finished_result(config, extra_splits=extra)
-        if result is None:
-            return None
-    else:
+        if result is None and use_records:
+            record = records.find_record(records_dir, run, config, extra)
+            if record is not None:
+                return {**record, **labels}
+    if not reuse_only:
         # A diverged loss is a result of the comparison (reported as such), not a reason
         # to stop the runs after it.
         result = run_config(
@@ -253,7 +271,12 @@ def train_and_evaluate(
         )
         if run.readout:
             result = add_readout(config, result, print_fn=print_fn)
-    return {**result, "key": run.key, "table": run.table, "row": run.row, "seed": run.seed}
+    if result is None:
+        return None
+    result = {**result, **labels}
+    if records_dir:
+        records.write_record(records_dir, run, result)
+    return result
 
 
 def _prefixed(run, print_fn):
@@ -262,13 +285,24 @@ def _prefixed(run, print_fn):
 
 
 def _worker(args):
-    run, root, threads = args
+    run, root, threads, records_dir, use_records = args
     return train_and_evaluate(
-        run, root, print_fn=_prefixed(run, lambda line: print(line, flush=True)), threads=threads
-    )
+        run, root, print_fn=_prefixed(run, lambda line: print(line, flush=True)), threads=threads,
+        records_dir=records_dir, use_records=use_records,
+    )  # fmt: skip
 
 
-def execute(runs, root, jobs=1, print_fn=print, reuse_only=False, call_log=None):
+def _reused(result):
+    """How a result was had, for the progress lines."""
+    if result["reused"] == "record":
+        return "reused from its record"
+    return "reused" if result["reused"] else f"trained {result['train_seconds']:.0f} s"
+
+
+def execute(
+    runs, root, jobs=1, print_fn=print, reuse_only=False, call_log=None, records_dir=None,
+    use_records=True,
+):  # fmt: skip
     """Trains and evaluates every unique run; returns {key: result}.
 
     Args:
@@ -282,22 +316,33 @@ def execute(runs, root, jobs=1, print_fn=print, reuse_only=False, call_log=None)
             report of what a long reproduction has done so far).
         call_log: a `wsol_tf.reproduction.call_log.CallLog`, told when a run is about to
             train and when each trained run is done (the call's wall time is kept from then).
+        records_dir: the run records' folder (`wsol_tf.reproduction.records`; None: none):
+            a run whose workdir is gone is reused from its record, and every finished run
+            (reuse_only included) has its record written or updated.
+        use_records: False (`--fresh`): records are not reused; the runs train again and
+            their records are overwritten.
     """
     todo = unique_runs(runs)
     started = time.perf_counter()
     # Finished runs are read back here: only the others go to the (spawned) workers.
     results = {}
     for run in todo:
-        result = train_and_evaluate(run, root, reuse_only=True)
+        result = train_and_evaluate(
+            run, root, reuse_only=True, records_dir=records_dir, use_records=use_records
+        )
         if result is not None:
             results[run.key] = result
     if reuse_only:
-        print_fn(f"{len(results)} of {len(todo)} runs finished; nothing trained (--report_only)")
+        recorded = sum(r["reused"] == "record" for r in results.values())
+        source = f" ({recorded} reused from their records)" if recorded else ""
+        print_fn(
+            f"{len(results)} of {len(todo)} runs finished{source}; nothing trained (--report_only)"
+        )
         return results
 
     def report(result, done):
         elapsed = time.perf_counter() - started
-        what = "reused" if result["reused"] else f"trained {result['train_seconds']:.0f} s"
+        what = _reused(result)
         metrics = ", ".join(
             f"{METRIC_TITLES[m]} {result[m]:.2f}" for m in METRICS if result.get(m) is not None
         )
@@ -325,7 +370,11 @@ def execute(runs, root, jobs=1, print_fn=print, reuse_only=False, call_log=None)
     if jobs <= 1:
         for done, run in enumerate(pending, start=finished + 1):
             print_fn(f"[{done}/{len(todo)}] {run.table} / {run.row} seed {run.seed} ...")
-            record(train_and_evaluate(run, root, print_fn=_prefixed(run, print_fn)), done)
+            result = train_and_evaluate(
+                run, root, print_fn=_prefixed(run, print_fn), records_dir=records_dir,
+                use_records=use_records,
+            )  # fmt: skip
+            record(result, done)
         return results
 
     import concurrent.futures
@@ -334,7 +383,10 @@ def execute(runs, root, jobs=1, print_fn=print, reuse_only=False, call_log=None)
     threads = max(1, (os.cpu_count() or 1) // jobs)
     context = multiprocessing.get_context("spawn")  # TensorFlow does not survive fork
     with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context) as pool:
-        futures = {pool.submit(_worker, (run, root, threads)): run for run in pending}
+        futures = {
+            pool.submit(_worker, (run, root, threads, records_dir, use_records)): run
+            for run in pending
+        }
         print_fn(
             f"{len(pending)} runs to train, {jobs} at a time ({threads} TensorFlow threads each)"
         )
