@@ -32,6 +32,8 @@ PACKAGES = (
     "wsol_tf.layers",
     "wsol_tf.methods",
     "wsol_tf.deployment",
+    "wsol_tf.pseudo_box",
+    "wsol_tf.fsl",
 )
 
 

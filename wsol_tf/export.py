@@ -4,6 +4,10 @@ The SavedModel's ``serving_default`` maps a batch of RGB images (float, [0, 255]
 to class scores, the top-1 class's CAM and its box (see
 ``wsol_tf.deployment.saved_model``). Load it with
 ``tf.saved_model.load(M).signatures["serving_default"](images=...)``.
+
+A pseudo-box localizer's folder (`python -m wsol_tf.pseudo_box`) is a --workdir too: the same
+signature with its WSOL run's class scores and its regressor's box, and no ``cam`` output
+(``wsol_tf.pseudo_box.serving``).
 """
 
 import json
@@ -18,7 +22,12 @@ from wsol_tf.evaluation.flags import cam_request_from_flags, define_cam_flags
 from wsol_tf.files import check_writable
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("workdir", None, "Training workdir (config.json, checkpoints/).")
+flags.DEFINE_string(
+    "workdir",
+    None,
+    "Training workdir (config.json, checkpoints/), or a pseudo-box localizer's folder "
+    "(pseudo_box.json, python -m wsol_tf.pseudo_box).",
+)
 flags.DEFINE_string(
     "checkpoint",
     None,
@@ -64,8 +73,11 @@ def main(argv):
             )
             return 2
     cam, how = cam_request_from_flags()  # ValueError naming the flag: one line (wsol_tf.cli)
+    from wsol_tf.pseudo_box import manifest as pseudo_box
     from wsol_tf.runs.checkpoints import class_names, load_model, read_run
 
+    if pseudo_box.is_pseudo_box_dir(FLAGS.workdir):
+        return export_pseudo_box(how)
     read_run(FLAGS.workdir)  # config.json and classes.json named before TensorFlow loads
     from wsol_tf.deployment.saved_model import export
     from wsol_tf.evaluation import readout
@@ -81,6 +93,34 @@ def main(argv):
                 "cam": cam.describe(),
                 "cam_threshold": threshold,
                 "readout": source,
+            }
+        )
+    )
+    return 0
+
+
+def export_pseudo_box(how):
+    """A pseudo-box localizer's folder (`python -m wsol_tf.pseudo_box`): its WSOL run's class
+    scores and its regressor's box (`wsol_tf.pseudo_box.serving`; no `cam` output)."""
+    from wsol_tf.pseudo_box import manifest as pseudo_box
+    from wsol_tf.runs.checkpoints import class_names
+
+    given = ["--cam"] if how != "default" else []
+    given += [f"--{n}" for n in ("checkpoint", "threshold") if FLAGS[n].present]
+    pseudo_box.refuse_cam_options(FLAGS.workdir, given)
+    pseudo_box.read_manifest(FLAGS.workdir)  # its files named before TensorFlow loads
+    from wsol_tf.pseudo_box import serving
+
+    classifier, regressor, manifest = serving.load(FLAGS.workdir)
+    serving.export(classifier, regressor, FLAGS.out, class_names(manifest["wsol_run"]))
+    print(
+        json.dumps(
+            {
+                "saved_model": FLAGS.out,
+                "localizer": "pseudo_box",
+                "checkpoint": manifest["wsol_checkpoint"],
+                "regressor": manifest["regressor"],
+                "outputs": list(serving.OUTPUTS),
             }
         )
     )

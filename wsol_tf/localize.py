@@ -3,6 +3,9 @@
 Prints one JSON line per image (top classes with softmax scores, the top-1 class's box in
 original-image pixels) and writes an overlay PNG per image (heat map, predicted box green)
 into --out. Boxes are those of the exported SavedModel (`wsol_tf.deployment.localize_ops`).
+A pseudo-box localizer's folder (`python -m wsol_tf.pseudo_box`, its `pseudo_box.json`) is a
+--workdir too: the classes are its WSOL run's, the box its regressor's (`wsol_tf.pseudo_box.
+serving`; no heat map, "cam_threshold" null; --cam, --threshold and --checkpoint refused).
 A file that is not a readable image is skipped with a warning, counted and listed (stderr,
 and `<out>/unreadable_files.json`, rewritten by every call: `num_skipped` 0 when none); the
 exit status is 2 only when no image could be read. Overlays are named "<stem>.png" (and
@@ -23,7 +26,12 @@ from wsol_tf.evaluation.flags import cam_request_from_flags, define_cam_flags
 from wsol_tf.files import check_writable, write_json
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("workdir", None, "Training workdir (config.json, checkpoints/).")
+flags.DEFINE_string(
+    "workdir",
+    None,
+    "Training workdir (config.json, checkpoints/), or a pseudo-box localizer's folder "
+    "(pseudo_box.json, python -m wsol_tf.pseudo_box).",
+)
 flags.DEFINE_string(
     "checkpoint",
     None,
@@ -66,9 +74,17 @@ def main(argv):
         return 2
     if FLAGS.out:
         check_writable(FLAGS.out, "--out")
+    from wsol_tf.pseudo_box import manifest as pseudo_box
     from wsol_tf.runs.checkpoints import class_names, load_model, read_run
 
-    read_run(FLAGS.workdir)  # config.json and classes.json named before TensorFlow loads
+    is_pseudo_box = pseudo_box.is_pseudo_box_dir(FLAGS.workdir)
+    if is_pseudo_box:  # a pseudo-box localizer's folder (python -m wsol_tf.pseudo_box)
+        given = ["--cam"] if how != "default" else []
+        given += [f"--{n}" for n in ("checkpoint", "threshold") if FLAGS[n].present]
+        pseudo_box.refuse_cam_options(FLAGS.workdir, given)
+        pseudo_box.read_manifest(FLAGS.workdir)  # its files named before TensorFlow loads
+    else:
+        read_run(FLAGS.workdir)  # config.json and classes.json named before TensorFlow loads
     from wsol_tf.deployment.localizer import (
         check_out_folder,
         find_images,
@@ -81,13 +97,24 @@ def main(argv):
     overlays = overlay_names(images)
     if FLAGS.out:
         check_out_folder(FLAGS.out, paths, images, overlays)
-    from wsol_tf.evaluation import readout
+    if is_pseudo_box:
+        from wsol_tf.pseudo_box.serving import PseudoBoxLocalizer, load
 
-    model, config, checkpoint = load_model(FLAGS.workdir, FLAGS.checkpoint)
-    cam, threshold, source = readout.resolve(FLAGS.workdir, checkpoint, cam, FLAGS.threshold, how)
-    print(f"read-out: {source} (threshold {threshold:g})", file=sys.stderr)
-    scorer = make_scorer(model, cam)
-    names = class_names(FLAGS.workdir)
+        classifier, regressor, manifest = load(FLAGS.workdir)
+        print(f"localizer: pseudo-box regressor {manifest['regressor']}; classes: "
+              f"{manifest['wsol_checkpoint']}", file=sys.stderr)  # fmt: skip
+        scorer, threshold = PseudoBoxLocalizer(classifier, regressor), None
+        names = class_names(manifest["wsol_run"])
+    else:
+        from wsol_tf.evaluation import readout
+
+        model, config, checkpoint = load_model(FLAGS.workdir, FLAGS.checkpoint)
+        cam, threshold, source = readout.resolve(
+            FLAGS.workdir, checkpoint, cam, FLAGS.threshold, how
+        )
+        print(f"read-out: {source} (threshold {threshold:g})", file=sys.stderr)
+        scorer = make_scorer(model, cam)
+        names = class_names(FLAGS.workdir)
     skipped = []  # {"path", "index", "reason"}, as train and evaluate list theirs
     for index, path in enumerate(images):
         try:

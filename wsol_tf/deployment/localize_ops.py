@@ -130,6 +130,19 @@ def boxes_to_original(boxes, input_hw, original_hw):
     return tf.cast(tf.clip_by_value(scaled, 0.0, upper), tf.int32)
 
 
+def checked_images(images):
+    """(images, their (H, W)) after the checks every exported signature runs first: refused
+    with a sentence, not TensorFlow's resize error (an empty image) or a box cut from a map
+    of NaN scores (a NaN pixel), since the signature is called by other programs."""
+    original = tf.shape(images)[1:3]
+    checks = [
+        tf.debugging.assert_positive(original, message="images must be at least 1 x 1 pixels"),
+        tf.debugging.assert_all_finite(images, "images must not hold NaN or Inf"),
+    ]
+    with tf.control_dependencies(checks):
+        return tf.identity(images), original
+
+
 def localize_batch(model, extractor, images, image_size, cam_threshold):
     """images: (B, H, W, 3) float RGB in [0, 255] -> dict of outputs.
 
@@ -140,15 +153,7 @@ def localize_batch(model, extractor, images, image_size, cam_threshold):
     boxes are (0, 0, 0, 0) in input pixels and not a localization.
     """
     image_size = [int(s) for s in image_size]
-    original = tf.shape(images)[1:3]
-    # Refused with a sentence, not TensorFlow's resize error (an empty image) or a box cut
-    # from a map of NaN scores (a NaN pixel): the signature is called by other programs.
-    checks = [
-        tf.debugging.assert_positive(original, message="images must be at least 1 x 1 pixels"),
-        tf.debugging.assert_all_finite(images, "images must not hold NaN or Inf"),
-    ]
-    with tf.control_dependencies(checks):
-        images = tf.identity(images)
+    images, original = checked_images(images)
     resized = tf.image.resize(images, image_size, method="bilinear")
     logits, cams = model.method.score_maps(model, resized, None, extractor)
     classes = tf.argmax(logits, axis=-1, output_type=tf.int32)  # the maps' classes

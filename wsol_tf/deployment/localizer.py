@@ -180,10 +180,12 @@ def localize(
     """One image: top classes with softmax scores, the top-1 class's box, an overlay.
 
     Args:
-        scorer: a `Localizer` (`make_scorer`).
+        scorer: a `Localizer` (`make_scorer`), or another callable with its outputs, e.g.
+            the pseudo-box localizer (`wsol_tf.pseudo_box.serving.PseudoBoxLocalizer`: no
+            ``cam``, so the overlay shows the box alone).
         class_names: name per class index (or None for indices only).
         path: image file.
-        cam_threshold: CAM threshold tau of the box.
+        cam_threshold: CAM threshold tau of the box (None: the scorer takes none).
         top_k: how many classes to list.
         out_dir: where the overlay PNG goes (None: no picture).
         overlay_name: its file name (`overlay_names`; default "<stem>.png"); an existing
@@ -207,12 +209,13 @@ def localize(
     found = bool(outputs["box_found"][0])
     overlay_path = None
     if out_dir:
-        cam = outputs["cam"][0]
-        heat = cv2.resize(cam, (original_hw[1], original_hw[0]), interpolation=cv2.INTER_LINEAR)
         pixels = np.clip(image.numpy(), 0, 255).astype(np.uint8)
-        picture = draw_boxes(
-            overlay_heatmap(pixels, np.clip(heat, 0, 1)), None, box if found else None
-        )
+        if "cam" in outputs:
+            cam = outputs["cam"][0]
+            size = (original_hw[1], original_hw[0])
+            heat = cv2.resize(cam, size, interpolation=cv2.INTER_LINEAR)
+            pixels = overlay_heatmap(pixels, np.clip(heat, 0, 1))
+        picture = draw_boxes(pixels, None, box if found else None)  # no map: the box alone
         overlay_path = os.path.join(out_dir, overlay_name or overlay_names([path])[0])
         save_png(overlay_path, picture)
     return {
@@ -229,7 +232,7 @@ def localize(
         "box": box,
         "box_input": [int(v) for v in outputs["box"][0]],
         "box_found": found,
-        "cam_threshold": float(cam_threshold),
+        "cam_threshold": None if cam_threshold is None else float(cam_threshold),
         "overlay": overlay_path,
     }
 

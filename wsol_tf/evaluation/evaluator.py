@@ -37,7 +37,7 @@ from wsol_tf.evaluation.sources import (
 )
 from wsol_tf.evaluation.visualize import overlay_grid, save_png
 
-__all__ = ["evaluate_model", "evaluate_scoremaps", "original_size_hw"]
+__all__ = ["evaluate_model", "evaluate_scoremaps", "evaluate_scorer", "original_size_hw"]
 
 
 def default_workers():
@@ -179,17 +179,49 @@ def evaluate_model(
         The metrics dict; ``pxap`` is set when the split has masks; ``num_nonfinite_logits``
         counts the images whose logits hold NaN or Inf (with a warning when not 0).
     """
+    if records.num_classes != model.num_classes:
+        raise ValueError(
+            f"The model has {model.num_classes} classes but {records.source} has "
+            f"{records.num_classes}."
+        )
+    return evaluate_scorer(
+        ScoreMapper(model, cam), records, image_size=image_size, resize_size=resize_size,
+        batch_size=batch_size, cam_threshold=cam_threshold,
+        cam_curve_interval=cam_curve_interval, out_dir=out_dir, num_overlays=num_overlays,
+        save_scoremaps=save_scoremaps, masks_fn=masks_fn, workers=workers, print_fn=print_fn,
+    )  # fmt: skip
+
+
+def evaluate_scorer(
+    scorer,
+    records,
+    *,
+    image_size,
+    resize_size=None,
+    batch_size=32,
+    cam_threshold=0.2,
+    cam_curve_interval=0.001,
+    out_dir=None,
+    num_overlays=8,
+    save_scoremaps=None,
+    masks_fn=None,
+    workers=None,
+    print_fn=print,
+):
+    """``evaluate_model`` for any source of score maps and class predictions.
+
+    ``scorer(images, classes)`` takes a (B, h, w, 3) float32 batch in [0, 255] and (B,)
+    classes and returns (logits (B, C) numpy, normalized (B, h, w) float64 maps of those
+    classes at the input size), as `ScoreMapper` does for a WSOL model; the logits' argmax
+    is the predicted class (Top-1 Clas, Top-1 Loc). A scorer whose maps do not depend on the
+    class sets ``class_agnostic = True``: the predicted class's map is then the GT class's,
+    not computed again. Other arguments and the result: as ``evaluate_model``.
+    """
     image_size = as_hw(image_size)
     resize_size = as_hw(resize_size) if resize_size is not None else default_resize_size(image_size)
-    num_classes = model.num_classes
     source = eval_source(records, masks_fn)
-    if records.num_classes != num_classes:
-        raise ValueError(
-            f"The model has {num_classes} classes but {records.source} has {records.num_classes}."
-        )
     if source.has_masks and cam_curve_interval is None:
         raise ValueError(f"{records.source} has GT masks: PxAP needs cam_curve_interval")
-    scorer = ScoreMapper(model, cam)
     evaluator = LocalizationEvaluator(
         cam_threshold=cam_threshold, cam_curve_interval=cam_curve_interval,
         workers=default_workers() if workers is None else int(workers),
@@ -264,7 +296,7 @@ def _score_batch(batch, scorer, evaluator):
         maps_gt = maps if len(boxed) == len(keep) else maps[boxed]
         maps_pred = maps_gt.copy()
         wrong = np.flatnonzero(predictions[boxed] != labels[boxed])
-        if wrong.size:
+        if wrong.size and not getattr(scorer, "class_agnostic", False):
             boxed_images = images if len(boxed) == len(keep) else tf.gather(images, boxed)
             _, maps_pred[wrong] = scorer(tf.gather(boxed_images, wrong), predictions[boxed][wrong])
         boxes, counts = _pad([batch.gts[keep[i]] for i in boxed])
