@@ -12,7 +12,10 @@ methods_synthetic (every method on one backbone and budget, hyperparameters and 
 chosen on a validation split, several generator settings; hours on 2 cores), cub_pretrained
 and methods_cub_pretrained (EfficientNet-Lite0 fine-tuned on --cub_dir), extractors (no
 training: every score-map extractor on the checkpoints of --extractor_workdirs, written to
---extractors_md, see wsol_tf.reproduction.extractors_table).
+--extractors_md, see wsol_tf.reproduction.extractors_table), imagenet (no training: ImageNet
+classifiers as they are, --imagenet_md), beyond_cam (FSL and the pseudo-box localizer beside
+cub_recipe's CAM and --beyond_cam_best_row runs, written to --beyond_cam_md; hours, not a
+default table; see wsol_tf.reproduction.beyond_cam).
 Runs shared by tables are trained once. Every run keeps its workdir under
 <workdir>/runs/; a killed reproduction resumes where it stopped when run again.
 Each finished run also leaves a small record, <records_dir>/<run>.json (--records_dir,
@@ -60,6 +63,8 @@ OWN_DATA_TABLES = ("cub_recipe", "methods_cub_25cls")
 CUB_TABLES = ("cub_mini", "cub_pretrained", "methods_cub_pretrained")
 # Tables that evaluate existing checkpoints instead of planning runs.
 EVALUATION_TABLES = ("extractors", "imagenet")
+# Tables that train (or reuse) another table's runs and write their own report, not RESULTS.md.
+OWN_REPORT_TABLES = ("beyond_cam",)
 DEFAULT_IMAGENET = os.path.join("..", "shared", "data", "ILSVRC2012_val_mini")
 # What `make reproduce` runs unless told: the paper's tables and the real-bird CAM vs ADL
 # (about 2.5 hours on 2 cores). The method comparisons take days there: `--tables=methods`.
@@ -76,7 +81,7 @@ def define_flags():
     flags.DEFINE_list(
         "tables",
         list(DEFAULT_TABLES),
-        f"Tables to run, of: {', '.join(TABLES + EVALUATION_TABLES)}; "
+        f"Tables to run, of: {', '.join(TABLES + EVALUATION_TABLES + OWN_REPORT_TABLES)}; "
         + "; ".join(f"{k} = {','.join(v)}" for k, v in GROUPS.items()),
     )
     flags.DEFINE_list(
@@ -97,6 +102,15 @@ def define_flags():
     flags.DEFINE_string(
         "imagenet_md", None, "Markdown of the ImageNet table (default <workdir>/IMAGENET.md)."
     )
+    flags.DEFINE_string(
+        "beyond_cam_md", None,
+        "Markdown of the beyond_cam table (default <workdir>/BEYOND_CAM.md; a JSON beside it).",
+    )  # fmt: skip
+    flags.DEFINE_string(
+        "beyond_cam_best_row", None,
+        "The WSOL row of cub_recipe beside CAM in the beyond_cam table (default: the "
+        "experiment's BEST_ROW, ADL).",
+    )  # fmt: skip
     flags.DEFINE_integer(
         "extractor_scorecam_max_channels", 64,
         "Score-CAM's channel cap in the extractors table (1 + this many forward passes an image).",
@@ -162,7 +176,7 @@ def check_flags():
     """Error messages (naming the flag) for invalid values; [] when all are valid."""
     errors = []
     FLAGS.tables = expand_groups(FLAGS.tables)
-    valid = TABLES + EVALUATION_TABLES
+    valid = TABLES + EVALUATION_TABLES + OWN_REPORT_TABLES
     unknown = [t for t in FLAGS.tables if t not in valid]
     if unknown or not FLAGS.tables:
         errors.append(f"--tables={','.join(FLAGS.tables)}: valid tables: {', '.join(valid)}.")
@@ -180,6 +194,20 @@ def check_flags():
         for name in FLAGS.imagenet_models:
             if name not in models.BACKBONES or models.spec(name).weights.torch is None:
                 errors.append(f"--imagenet_models: {name} has no ImageNet head to evaluate.")
+    if "beyond_cam" in FLAGS.tables and FLAGS.beyond_cam_best_row:
+        from wsol_tf.experiments import beyond_cam
+
+        rows = beyond_cam.COMPARISON.trials
+        if FLAGS.beyond_cam_best_row not in rows:
+            errors.append(
+                f"--beyond_cam_best_row={FLAGS.beyond_cam_best_row}: rows of "
+                f"{beyond_cam.SOURCE_TABLE}: {', '.join(rows)}."
+            )
+        elif FLAGS.beyond_cam_best_row == beyond_cam.REFERENCE_ROW:
+            errors.append(
+                f"--beyond_cam_best_row={FLAGS.beyond_cam_best_row} is the reference row; give "
+                "another WSOL row."
+            )
     for name, low in (
         ("seeds", 1),
         ("table_seeds", 1),
@@ -357,6 +385,74 @@ def imagenet_table(argv):
     return rows
 
 
+def beyond_cam_table(argv, outputs):
+    """FSL and the pseudo-box localizer beside cub_recipe's CAM and best-row runs (their own
+    runs, shared); writes the Markdown and JSON. Returns whether --fresh cleared the runs."""
+    from wsol_tf.experiments import beyond_cam as experiment
+    from wsol_tf.files import write_atomic, write_json
+    from wsol_tf.reproduction import beyond_cam as table
+    from wsol_tf.reproduction import runs as reproduction
+
+    started = time.perf_counter()
+    overrides = run_overrides()
+    best_row = FLAGS.beyond_cam_best_row or experiment.BEST_ROW
+    runs = table.plan(
+        experiment.COMPARISON, (experiment.REFERENCE_ROW, best_row), range(FLAGS.method_seeds),
+        **overrides, **comparison_overrides(),
+    )  # fmt: skip
+    if not runs:
+        print(f"Skipping beyond_cam: none of {experiment.SOURCE_TABLE}'s data folders is here.")
+        return False
+    reproduction.check_runs(runs, FLAGS.workdir)
+    if FLAGS.fresh:  # as the other tables: the earlier runs are trained again
+        reproduction.clear(FLAGS.workdir, outputs=outputs)
+    settings = table.localizer_settings(experiment.FSL_TRIALS, experiment.PSEUDO_BOX, overrides)
+    print(
+        f"beyond_cam: {len(reproduction.unique_runs(runs))} runs of {experiment.SOURCE_TABLE} "
+        f"({experiment.REFERENCE_ROW}, {best_row}), FSL and pseudo-box from each "
+        f"{experiment.REFERENCE_ROW} run; workdir {FLAGS.workdir}"
+    )
+    built = table.build(
+        runs, FLAGS.workdir, reference_row=experiment.REFERENCE_ROW, settings=settings,
+        records_dir=FLAGS.records_dir or None, use_records=not FLAGS.fresh,
+        reuse_only=FLAGS.report_only, jobs=FLAGS.jobs,
+    )  # fmt: skip
+    if FLAGS.report_only and not table.found_anything(built):
+        where = f" or recorded in --records_dir={FLAGS.records_dir}" if FLAGS.records_dir else ""
+        raise ValueError(
+            f"--report_only: none of the beyond_cam runs has finished in "
+            f"--workdir={FLAGS.workdir}{where}; nothing was written."
+        )
+    report = table.summarize(
+        runs, built, reference_row=experiment.REFERENCE_ROW, best_row=best_row,
+        targets=experiment.TARGETS, centered_box=table.centered_boxes(runs),
+    )  # fmt: skip
+    path = FLAGS.beyond_cam_md or os.path.join(FLAGS.workdir, "BEYOND_CAM.md")
+    command = "python -m wsol_tf.reproduce " + " ".join(argv[1:] or sys.argv[1:])
+    minutes = (time.perf_counter() - started) / 60
+    text = table.markdown(report, experiment.SOURCE_TABLE)
+    write_atomic(path, f"Command: `{command.strip()}` ({minutes:.1f} min)\n\n" + text)
+    write_json(os.path.splitext(path)[0] + ".json", report)
+    print(text)
+    print(f"Beyond CAM table: {path}")
+    return bool(FLAGS.fresh)
+
+
+def run_overrides():
+    """Every run's settings replaced by the smoke-run flags (--epochs, ...)."""
+    overrides = {name: FLAGS[name].value for name in OVERRIDE_FLAGS if FLAGS[name].value}
+    if "image_size" in overrides:  # and the resize before the crop follows it (256/224)
+        overrides.update(image_size=(FLAGS.image_size,) * 2, resize_size=None)
+    return overrides
+
+
+def comparison_overrides():
+    """The method comparisons' settings replaced by their flags (--method_val_per_class)."""
+    if FLAGS.method_val_per_class is not None:
+        return {"val_per_class": FLAGS.method_val_per_class}
+    return {}
+
+
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
@@ -379,8 +475,12 @@ def main(argv):
 
     extractors_md = FLAGS.extractors_md or os.path.join(FLAGS.workdir, "EXTRACTORS.md")
     imagenet_md = FLAGS.imagenet_md or os.path.join(FLAGS.workdir, "IMAGENET.md")
+    beyond_cam_md = FLAGS.beyond_cam_md or os.path.join(FLAGS.workdir, "BEYOND_CAM.md")
+    if "beyond_cam" in FLAGS.tables:
+        check_writable(os.path.dirname(os.path.abspath(beyond_cam_md)), "--beyond_cam_md")
     outputs = (results_md, figures_dir, extractors_md, os.path.splitext(extractors_md)[0] + ".json",
-               imagenet_md, os.path.splitext(imagenet_md)[0] + ".json")  # fmt: skip
+               imagenet_md, os.path.splitext(imagenet_md)[0] + ".json",
+               beyond_cam_md, os.path.splitext(beyond_cam_md)[0] + ".json")  # fmt: skip
     if FLAGS.records_dir:
         outputs += (FLAGS.records_dir,)
     reproduction.check_reproduction_folder(FLAGS.workdir, "--workdir", outputs)
@@ -402,25 +502,24 @@ def reproduce(argv, outputs):
         extractors_table(argv)
     if "imagenet" in FLAGS.tables:
         imagenet_table(argv)
-    if all(t in EVALUATION_TABLES for t in FLAGS.tables):
+    cleared = False  # --fresh clears the runs once, before the first table that trains
+    if "beyond_cam" in FLAGS.tables:
+        cleared = beyond_cam_table(argv, outputs)
+    if all(t in EVALUATION_TABLES + OWN_REPORT_TABLES for t in FLAGS.tables):
         return 0
     cub_dir = FLAGS.cub_dir
     if not os.path.isfile(os.path.join(cub_dir, "images.txt")):
         cub_dir = None  # only reachable with the default (explicit ones are checked above)
-    overrides = {name: FLAGS[name].value for name in OVERRIDE_FLAGS if FLAGS[name].value}
-    if "image_size" in overrides:  # and the resize before the crop follows it (256/224)
-        overrides.update(image_size=(FLAGS.image_size,) * 2, resize_size=None)
-    method_overrides = {}
-    if FLAGS.method_val_per_class is not None:
-        method_overrides["val_per_class"] = FLAGS.method_val_per_class
-    tables = [t for t in FLAGS.tables if t not in EVALUATION_TABLES]
+    overrides = run_overrides()
+    method_settings = comparison_overrides()
+    tables = [t for t in FLAGS.tables if t not in EVALUATION_TABLES + OWN_REPORT_TABLES]
     planned = plan(
         tables, FLAGS.seeds, FLAGS.table_seeds, overrides, FLAGS.synthetic_dir, cub_dir,
-        method_rows=FLAGS.method_rows, method_overrides=method_overrides,
+        method_rows=FLAGS.method_rows, method_overrides=method_settings,
     )  # fmt: skip
     all_runs = [run for runs in planned.values() for run in runs]
     reproduction.check_runs(all_runs, FLAGS.workdir)
-    if FLAGS.fresh:  # the earlier runs only: anything else under runs/ is refused and kept
+    if FLAGS.fresh and not cleared:  # the earlier runs only: others under runs/ are refused
         reproduction.clear(FLAGS.workdir, outputs=outputs)
     unique = reproduction.unique_runs(all_runs)
     print(
@@ -444,7 +543,7 @@ def reproduce(argv, outputs):
             "written."
         )
     planned = plan_final(
-        planned, results, FLAGS.method_seeds, overrides, FLAGS.synthetic_dir, method_overrides,
+        planned, results, FLAGS.method_seeds, overrides, FLAGS.synthetic_dir, method_settings,
         cub_dir,
     )  # fmt: skip
     final = [r for name in METHOD_TABLES for r in planned.get(name, [])]
