@@ -50,8 +50,8 @@ def lookup(experiment, model, method, dataset):
     Args:
         experiment: None/"none" (no experiment), "auto" (the Table 3 config of
             model/method/dataset when one exists, else the `cub_pretrained_<method>` recipe
-            when its MODEL is `model`, else `pretrained_recipe` for any method on that model
-            and CUB, else None) or a module name.
+            when its MODEL is `model`, else `pretrained_recipe` for any method on a model of
+            its RECIPE_MODELS and CUB, else None) or a module name.
         model, method, dataset: pick the config when experiment is "auto", and
             the dataset's config inside a module.
 
@@ -68,9 +68,10 @@ def lookup(experiment, model, method, dataset):
         else:
             from wsol_tf.experiments import pretrained_recipe
 
-            if model == pretrained_recipe.MODEL and dataset == "cub":
-                # Any other method on the fine-tuning backbone: the same CPU-scale recipe.
-                return {**pretrained_recipe.cub_recipe(method), "experiment": "pretrained_recipe"}
+            if model in pretrained_recipe.RECIPE_MODELS and dataset == "cub":
+                # Any other method on a fine-tuning backbone: the same CPU-scale recipe.
+                recipe = pretrained_recipe.cub_recipe(method, model)
+                return {**recipe, "experiment": "pretrained_recipe"}
     if name not in available():
         if experiment == "auto":
             return None

@@ -68,6 +68,13 @@ def test_make_train_auto_picks_the_recipe_for_each_method():
     )
     assert experiments.lookup("auto", "efficientnet_lite0", "adl", "imagenet") is None
     assert experiments.lookup("auto", "tinyvgg", "adl", "cub") is None
+    # Lite1 won its validation trial (results/recipe_search_25cls_more.md): the same recipe
+    # at its own input size; Lite2 lost it and gets none.
+    lite1 = experiments.lookup("auto", "efficientnet_lite1", "cam", "cub")
+    assert lite1["model"] == "efficientnet_lite1" and lite1["image_size"] == (240, 240)
+    assert lite1["resize_size"] == (274, 274) and lite1["lr_groups"] == "new_30"
+    TrainConfig.from_settings(**lite1, data_dir="x").validate()
+    assert experiments.lookup("auto", "efficientnet_lite2", "cam", "cub") is None
     cam = experiments.lookup("cub_pretrained_cam", None, None, "cub")
     adl = experiments.lookup("cub_pretrained_adl", None, None, "cub")
     # CAM and ADL differ only in the method's settings.
