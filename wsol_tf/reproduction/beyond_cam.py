@@ -443,11 +443,10 @@ def verdicts(rows, reference_row, best_row, targets) -> dict:
 
 
 def _cell(values, digits=1):
-    values = [v for v in values if v is not None and math.isfinite(v)]
-    mean, std = mean_std(values)
-    if not math.isfinite(mean):
-        return "–"
-    return f"{mean:.{digits}f}" if len(values) <= 1 else f"{mean:.{digits}f} ± {std:.{digits}f}"
+    """Mean ± std over the finite values: the method report's cell."""
+    from wsol_tf.reproduction import methods_report
+
+    return methods_report._cell(*methods_report._mean_std(values), digits=digits)
 
 
 def _counts(values):
