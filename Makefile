@@ -86,6 +86,7 @@ bench: install
 	@echo "== bench mode: $(if $(BENCH_FULL),full,quick) =="
 	TF_CPP_MIN_LOG_LEVEL=3 $(PY) bench/bench_training.py $(if $(BENCH_FULL),,--quick)
 	TF_CPP_MIN_LOG_LEVEL=3 $(PY) bench/bench_finetune.py --batch=8 --steps=2
+	TF_CPP_MIN_LOG_LEVEL=3 $(PY) bench/bench_freeze.py --batch=16 --steps=2
 	TF_CPP_MIN_LOG_LEVEL=3 $(PY) bench/bench_trace.py $(if $(BENCH_FULL),,--quick)
 	TF_CPP_MIN_LOG_LEVEL=3 $(PY) bench/bench_adl_layer.py --repeats=7
 	TF_CPP_MIN_LOG_LEVEL=3 $(PY) bench/bench_pipeline.py --repeats=5

@@ -109,7 +109,7 @@ def trainer_round(model, method, size, batch_size, steps, workdir):
     num_steps = tf.constant(steps)
 
     def run():
-        return [float(t) for t in trainer._train_loop(iterator, num_steps)]
+        return {k: float(v) for k, v in trainer._train_loop(iterator, num_steps).items()}
 
     run.trainer = trainer
     return run

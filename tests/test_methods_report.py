@@ -362,3 +362,26 @@ def test_paired_table_tests_each_row_against_cam_by_seed_under_both_read_outs():
     assert cells[8] == "+0.7 (p 0.42)"
     assert "Resolved: ADL above CAM on MaxBoxAccV2 (classic) by +5.0" in lines[-1]
     assert paired_table({"ADL": adl}) == []  # no CAM row: nothing to pair with
+
+
+def test_overlay_strip_shows_each_row_at_its_first_seed_with_a_grid_on_disk(tmp_path):
+    """A run known only from its record has no overlay grid: the row falls back to the next
+    seed that has one, and a row with none is left out (grids: 8 images of 24 x 36 px)."""
+    import cv2
+    import numpy as np
+
+    from wsol_tf.reproduction.methods_report import overlay_strip
+
+    grid = np.zeros((8 * 24, 36, 3), np.uint8)
+    grid[:24] = 200  # the strip is the grid's first image
+    path = str(tmp_path / "seed2.png")
+    cv2.imwrite(path, grid)
+    rows = {
+        "CAM": {"seeds": [0, 2], "results": [{"overlays": None}, {"overlays": path}]},
+        "ADL": {"seeds": [0], "results": [{"overlays": str(tmp_path / "gone.png")}]},
+    }
+    strip = overlay_strip(rows, str(tmp_path / "strip.png"))
+    image = cv2.imread(strip)
+    assert image.shape == (24, 220 + 36, 3)  # one row (CAM), label column + image
+    assert np.all(image[:, 220:] == 200)
+    assert overlay_strip({"ADL": rows["ADL"]}, str(tmp_path / "none.png")) is None

@@ -468,24 +468,30 @@ def centered_box_on_val_and_test(config) -> dict:
 
 
 def overlay_strip(rows, path):
-    """One row of overlays per method (first seed), stacked; the path or None."""
+    """One row of overlays per method, stacked; the path or None. Each row shows its first
+    seed whose overlay grid is on disk (a run known only from its record has none), labelled
+    with that seed; a row with none is left out."""
     import cv2
 
     from wsol_tf.evaluation.visualize import save_png
 
     pictures = []
     for row, entry in rows.items():
-        if not entry["results"]:
+        seeded = zip(entry["seeds"], entry["results"], strict=True)  # appended together
+        found = next(
+            ((seed, result["overlays"]) for seed, result in seeded
+             if result.get("overlays") and os.path.isfile(result["overlays"])),
+            None,
+        )  # fmt: skip
+        if found is None:
             continue
-        overlay = entry["results"][0].get("overlays")
-        if not overlay or not os.path.isfile(overlay):
-            continue
+        seed, overlay = found
         image = cv2.imread(overlay)[..., ::-1]  # RGB
         height = image.shape[0] // 8 if image.shape[0] >= 8 else image.shape[0]
         strip = image[:height]  # the grid's first image: image | CAM | overlay
         label = np.full((height, 220, 3), 255, np.uint8)
-        cv2.putText(label, row[:22], (6, height // 2), cv2.FONT_HERSHEY_SIMPLEX, 0.5,
-                    (0, 0, 0), 1, cv2.LINE_AA)  # fmt: skip
+        cv2.putText(label, f"{row[:14]} (seed {seed})", (6, height // 2),
+                    cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)  # fmt: skip
         pictures.append(np.concatenate([label, strip], axis=1))
     if not pictures:
         return None
