@@ -194,7 +194,9 @@ def load_cub(data_dir, split, val_per_class=0, val_seed=0, follow_outside_links=
     image_paths = [os.path.join(data_dir, "images", paths[i]) for i in image_ids]
     for i, path in zip(image_ids, image_paths, strict=True):
         if not os.path.isfile(path):
-            raise FileNotFoundError(f"{file('images.txt')}: image id {i}: no file {path}.")
+            raise FileNotFoundError(
+                f"{file('images.txt')}:{path_lines[i]}: image id {i}: no file {path}."
+            )
     box_lists = []
     for i, path in zip(image_ids, image_paths, strict=True):
         x, y, w, h = xywh[i]

@@ -4,6 +4,7 @@ finished WSOL run, its refusals before TensorFlow, and a trained head against a 
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -137,6 +138,26 @@ def test_bad_flags_are_refused_in_one_line_before_tensorflow(args, message, no_t
     assert done.returncode == 2, done.stderr[-1500:]
     assert message in done.stderr and "Traceback" not in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_the_runs_own_folder_and_a_missing_checkpoint_are_refused_before_training(tmp_path):
+    # Was: --out=<the run> replaced the metrics.json and pictures `evaluate` wrote there with
+    # the FSL row's; a --checkpoint typo was named only after every trial had trained.
+    from wsol_tf.fsl.run import prepare
+    from wsol_tf.runs.config import TrainConfig
+
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "checkpoints" / "ckpt-1.index").write_bytes(b"")
+    TrainConfig.from_settings(model="tinyvgg", dataset="cub", data_dir=str(tmp_path / "data"),
+                              val_per_class=2, workdir=str(run)).save()  # fmt: skip
+    (run / "classes.json").write_text('["a", "b"]')
+    with pytest.raises(ValueError, match=r"--out=.*/run/ is the WSOL run's folder"):
+        prepare(str(run), f"{run}/")
+    missing = str(run / "checkpoints" / "ckpt-9")
+    with pytest.raises(FileNotFoundError, match=rf"--checkpoint={re.escape(missing)}: no file"):
+        prepare(str(run), str(tmp_path / "out"), checkpoint=missing)
+    assert not (tmp_path / "out").exists()
 
 
 def test_a_trained_head_localizes_better_than_a_random_one(wsol_run):

@@ -237,6 +237,21 @@ def test_localize_and_export_give_the_regressors_box(pseudo_box_dir, wsol_run, t
     assert [c["index"] for c in line["top_classes"]][0] == int(out["classes"][0])
 
 
+def test_a_checkpoint_typo_is_refused_before_an_earlier_localizer_is_touched(
+    wsol_run, pseudo_box_dir, tmp_path, no_tensorflow
+):
+    # Was: pseudo_box.json and metrics.json of the localizer in --out were deleted, then the
+    # missing checkpoint named (a folder `localize` no longer reads).
+    kept = tmp_path / "kept"
+    shutil.copytree(pseudo_box_dir, kept)
+    before = sorted(p.name for p in kept.iterdir())
+    typo = os.path.join(wsol_run, "checkpoints", "ckpt-99")
+    done = run_cli("wsol_tf.pseudo_box", f"--run={wsol_run}", f"--out={kept}",
+                   f"--checkpoint={typo}", env=no_tensorflow)  # fmt: skip
+    assert done.returncode == 2 and f"--checkpoint={typo}: no file" in done.stderr, done.stderr
+    assert sorted(p.name for p in kept.iterdir()) == before
+
+
 def test_bad_inputs_are_named(wsol_run, pseudo_box_dir, tmp_path, no_tensorflow):
     out = str(tmp_path / "out")
     cases = [

@@ -22,6 +22,7 @@ from conftest import CUB_MINI, needs_cub_mini
 
 from wsol_tf import evaluation, training
 from wsol_tf.data import synthetic
+from wsol_tf.data.cub import load_cub
 from wsol_tf.runs.config import TrainConfig
 
 IMAGE_SIZE = (32, 48)  # non-square on purpose
@@ -310,6 +311,11 @@ def cli_cases(tiny_data, trained, tmp_path):
         ("class_id_out_of_range", "image_class_labels.txt", 2, "2 99"),
     ]:
         bad[name] = broken_copy(tiny_data, tmp_path / name, file, line, text)
+    # A val image: the read-out is chosen on it after training (was an error once trained).
+    val_id = load_cub(tiny_data, "val", val_per_class=2).image_ids[0]
+    bad["val_image_missing"] = broken_copy(
+        tiny_data, tmp_path / "val_image_missing", "images.txt", val_id, f"{val_id} gone/x.jpg"
+    )
     data, workdir = f"--data_dir={tiny_data}", f"--workdir={tmp_path / 'w'}"
     (tmp_path / "empty_config").mkdir()
     (tmp_path / "empty_config" / "config.json").write_text("")
@@ -326,6 +332,11 @@ def cli_cases(tiny_data, trained, tmp_path):
         broken("bbox_short_line", "bounding_boxes.txt:2: expected 5 fields"),
         broken("bbox_inverted", "bounding_boxes.txt:2: image id 2: inverted box"),
         broken("class_id_out_of_range", "image_class_labels.txt:2: image id 2 has class id 99"),
+        ("val_image_missing", [*train, f"--data_dir={bad['val_image_missing']}",
+                               "--val_per_class=2", workdir],
+         f"images.txt:{val_id}: image id {val_id}: no file"),
+        ("stray_argument", ["wsol_tf.evaluate", trained],  # was absl's whole help, exit 1
+         f"Unexpected arguments: ['{trained}'] (--helpshort lists the flags)"),
         ("batch_larger_than_split", [*train, data, "--batch_size=100", workdir],
          "--batch_size=100 is larger than the training split"),
         ("workdir_under_a_file", [*train, data, f"--workdir={tmp_path / 'a_file' / 'w'}"],

@@ -3,7 +3,8 @@
 `run(main)` replaces `absl.app.run(main)`: a flag that does not parse, and any exception
 that reaches `main`'s caller (a missing file, a malformed annotation, a workdir holding
 another run, an unwritable output, a diverged loss, ...), print `error: <one line>` on
-stderr and exit with status 2 instead of a traceback. TensorFlow's op errors lose their
+stderr and exit with status 2 instead of a traceback (a stray argument, `app.UsageError`,
+too, instead of absl's whole help and status 1). TensorFlow's op errors lose their
 internal names (`{{function_node ...}}`, `[Op:DecodeImage]`). An exception of a type that
 bad input is not expected to raise also gets one line, naming its type; set
 WSOL_TF_TRACEBACK=1 to see its traceback. `--help` (and absl's other help flags) exit 0.
@@ -41,8 +42,11 @@ def guarded(main):
     def wrapped(argv):
         try:
             return main(argv)
-        except (SystemExit, app.UsageError):
+        except SystemExit:
             raise
+        except app.UsageError as error:  # a stray argument: absl would print all the help, exit 1
+            print(f"error: {error_text(error)} (--helpshort lists the flags)", file=sys.stderr)
+            return 2
         except KeyboardInterrupt:
             print("error: interrupted", file=sys.stderr)
             return 130

@@ -46,10 +46,17 @@ def main(argv):
     config = config_from_flags().validate()
     if config.experiment:
         print(f"Settings of experiment {config.experiment}, overridden by the flags given.")
+    choose_readout = FLAGS.choose_readout and config.val_per_class
+    if choose_readout:
+        from wsol_tf.data.datasets import load_split
+
+        # The read-out is chosen on "val" after training: a bad line or a missing image there
+        # is named now (annotations only), not once the training is done.
+        load_split(config.dataset, config.data_dir, "val", **config.split_options())
     training.train(config, resume=FLAGS.resume, fork_from=FLAGS.fork_from)
     from wsol_tf.training.distribute import is_chief_process
 
-    if FLAGS.choose_readout and config.val_per_class and is_chief_process():
+    if choose_readout and is_chief_process():
         from wsol_tf.evaluation import readout
 
         print("Choosing the read-out on the validation split (--nochoose_readout skips it)")

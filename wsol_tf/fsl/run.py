@@ -1,14 +1,15 @@
 """`run_fsl`: the few-shot fully supervised baseline of a finished WSOL run, end to end.
 
 What can refuse the work is checked first, without TensorFlow (`prepare`): the run's folder,
-config.json, classes.json and checkpoints, the output folder, the trials, the backbone's
-weights, and the run's validation and evaluated splits (annotations only). Then the FSL head
-is trained on half of the run's boxed validation images (`wsol_tf.fsl.split`), each trial
-is scored on the other half by the evaluator (GT-known numbers; its MaxBoxAccV2 picks the
-trial, its best GT-known Loc the CAM threshold), and the chosen head is evaluated on the
-test split by the same evaluator as every WSOL method, with the WSOL run's class
-predictions (its classifier at its checkpoint) for Top-1 Clas and Top-1 Loc.
-metrics.json is written last and atomically: a killed run leaves none (or the previous one).
+config.json, classes.json and checkpoints (and a --checkpoint given), the output folder (not
+the run's own), the trials, the backbone's weights, and the run's validation and evaluated
+splits (annotations only). Then the FSL head is trained on half of the run's boxed
+validation images (`wsol_tf.fsl.split`), each trial is scored on the other half by the
+evaluator (GT-known numbers; its MaxBoxAccV2 picks the trial, its best GT-known Loc the CAM
+threshold), and the chosen head is evaluated on the test split by the same evaluator as every
+WSOL method, with the WSOL run's class predictions (its classifier at its checkpoint) for
+Top-1 Clas and Top-1 Loc. metrics.json is written last and atomically: a killed run leaves
+none (or the previous one).
 """
 
 from __future__ import annotations
@@ -43,14 +44,15 @@ class Prepared:
     cut: str | None
 
 
-def prepare(run_workdir, out_dir, *, trials=DEFAULT_TRIALS, split="test"):
+def prepare(run_workdir, out_dir, *, trials=DEFAULT_TRIALS, split="test", checkpoint=None):
     """Checks everything that can refuse the work, before TensorFlow; returns `Prepared`.
 
     Raises:
-        ValueError or FileNotFoundError naming the flag (--run, --out) or the file.
+        ValueError or FileNotFoundError naming the flag (--run, --out, --checkpoint) or the
+        file; --out may not be the run's folder.
     """
     from wsol_tf import models
-    from wsol_tf.runs.checkpoints import class_names
+    from wsol_tf.runs.checkpoints import check_named_checkpoint, class_names
     from wsol_tf.runs.config import TrainConfig, check_pretrained_file
 
     if not run_workdir:
@@ -74,6 +76,11 @@ def prepare(run_workdir, out_dir, *, trials=DEFAULT_TRIALS, split="test"):
             f"--run={run_workdir}: no checkpoint in {checkpoint_dir} (has the run finished?); "
             "its classifier gives the FSL row's Top-1 Clas and Top-1 Loc."
         )
+    if checkpoint:  # used after the heads are trained: a typo is named before that
+        check_named_checkpoint(checkpoint)
+    if os.path.realpath(out_dir) == os.path.realpath(run_workdir):
+        # Its metrics.json and pictures would replace those `evaluate` wrote there.
+        raise ValueError(f"--out={out_dir} is the WSOL run's folder; give another folder.")
     check_writable(out_dir, "--out")
     trials = check_trials(trials)
     spec = models.spec(config.model)
@@ -153,7 +160,7 @@ def run_fsl(
         print_fn: progress lines.
     """
     started = time.perf_counter()
-    prepared = prepare(run_workdir, out_dir, trials=trials, split=split)
+    prepared = prepare(run_workdir, out_dir, trials=trials, split=split, checkpoint=checkpoint)
     config = prepared.config
     seed = config.seed if seed is None else int(seed)
 

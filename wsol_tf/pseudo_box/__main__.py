@@ -62,7 +62,7 @@ def main(argv):
         "seed": FLAGS.seed, "num_pictures": FLAGS.num_pictures,
         "steps_per_epoch": FLAGS.steps_per_epoch,
     }  # fmt: skip
-    api.check_inputs(FLAGS.run, FLAGS.out, **options)  # before TensorFlow loads
+    api.check_inputs(FLAGS.run, FLAGS.out, checkpoint=FLAGS.checkpoint, **options)  # no TF yet
     metrics = api.run_pseudo_box(
         FLAGS.run, FLAGS.out, checkpoint=FLAGS.checkpoint, print_fn=progress, **options
     )

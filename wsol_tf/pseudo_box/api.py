@@ -56,13 +56,13 @@ def make_trials(trials, run_freeze_through=None) -> list[dict]:
 
 
 def check_inputs(run_workdir, out_dir, *, trials=DEFAULT_TRIALS, epochs=10, batch_size=32,
-                 seed=0, num_pictures=8, steps_per_epoch=None):  # fmt: skip
+                 seed=0, num_pictures=8, steps_per_epoch=None, checkpoint=None):  # fmt: skip
     """Everything that can refuse the work, without TensorFlow: (run config, trials).
 
     Raises:
         ValueError or FileNotFoundError naming the flag or the file.
     """
-    from wsol_tf.runs.checkpoints import read_run
+    from wsol_tf.runs.checkpoints import check_named_checkpoint, read_run
 
     if not run_workdir:
         raise ValueError("--run is required (a finished WSOL training workdir).")
@@ -76,6 +76,8 @@ def check_inputs(run_workdir, out_dir, *, trials=DEFAULT_TRIALS, epochs=10, batc
     listing = os.path.join(run_workdir, "checkpoints", "checkpoint")
     if not os.path.isfile(listing):
         raise FileNotFoundError(f"--run={run_workdir}: no checkpoint ({listing} is missing)")
+    if checkpoint:  # a typo named before TensorFlow, the splits and the model load
+        check_named_checkpoint(checkpoint)
     if not config.val_per_class:
         raise ValueError(
             f"--run={run_workdir} was trained without a validation split: the pseudo-box "
@@ -154,14 +156,10 @@ def run_pseudo_box(run_workdir, out_dir, *, trials=DEFAULT_TRIALS, seed=0, epoch
     """
     config, trials = check_inputs(
         run_workdir, out_dir, trials=trials, epochs=epochs, batch_size=batch_size, seed=seed,
-        num_pictures=num_pictures, steps_per_epoch=steps_per_epoch,
+        num_pictures=num_pictures, steps_per_epoch=steps_per_epoch, checkpoint=checkpoint,
     )  # fmt: skip
     started = time.perf_counter()
     splits = _load_splits(config)  # annotations named before the model is built
-    for stale in (MANIFEST_FILE, "metrics.json"):  # a half-done folder is no localizer
-        if os.path.isfile(os.path.join(out_dir, stale)):
-            os.remove(os.path.join(out_dir, stale))
-    os.makedirs(out_dir, exist_ok=True)
 
     import keras
     import numpy as np
@@ -196,6 +194,12 @@ def run_pseudo_box(run_workdir, out_dir, *, trials=DEFAULT_TRIALS, seed=0, epoch
                 f"{run_workdir}: no pseudo-box: the read-out {cam.describe()} at threshold "
                 f"{threshold:g} leaves every training map empty."
             )
+        # The first write: an earlier localizer in --out stays whole until here (a refusal
+        # above loses nothing), then it is no localizer until the new manifest is written.
+        for stale in (MANIFEST_FILE, "metrics.json"):
+            if os.path.isfile(os.path.join(out_dir, stale)):
+                os.remove(os.path.join(out_dir, stale))
+        os.makedirs(out_dir, exist_ok=True)
         write_json(
             os.path.join(out_dir, "pseudo_boxes.json"),
             {"split": "train", "readout": source, "threshold": threshold,

@@ -62,6 +62,14 @@ def read_run(workdir, num_classes=None):
     return config, num_classes
 
 
+def check_named_checkpoint(checkpoint):
+    """`checkpoint` (a --checkpoint prefix), or FileNotFoundError naming the flag when its
+    .index is missing; no TensorFlow, so a command checks it before its work."""
+    if not os.path.isfile(checkpoint + ".index"):
+        raise FileNotFoundError(f"--checkpoint={checkpoint}: no file {checkpoint}.index")
+    return checkpoint
+
+
 def load_model(workdir, checkpoint=None, num_classes=None, print_fn=None):
     """The workdir's model with a checkpoint's weights.
 
@@ -87,9 +95,7 @@ def load_model(workdir, checkpoint=None, num_classes=None, print_fn=None):
     config, num_classes = read_run(workdir, num_classes)
     checkpoint_dir = os.path.join(workdir, "checkpoints")
     if checkpoint:
-        if not os.path.isfile(checkpoint + ".index"):
-            raise FileNotFoundError(f"--checkpoint={checkpoint}: no file {checkpoint}.index")
-        candidates = [checkpoint]
+        candidates = [check_named_checkpoint(checkpoint)]
     else:
         candidates = kept_checkpoints(checkpoint_dir)
         if not candidates:
