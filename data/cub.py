@@ -151,6 +151,8 @@ def load_cub(data_dir, split, val_per_class=0, val_seed=0, follow_outside_links=
 
     label_lines, box_lines, path_lines = {}, {}, {}
     paths = _read_table(file("images.txt"), 1, lambda f: f[0], line_numbers=path_lines)
+    if not paths:  # named here, not later as a batch larger than an empty split
+        raise ValueError(f"{file('images.txt')}: lists no image.")
     # Every line, whatever its split: no image of the file is read from outside images/.
     refuse_paths_outside(
         file("images"),

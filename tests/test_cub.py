@@ -111,6 +111,13 @@ def test_missing_image_file_is_named(tmp_path):
         load_cub(tmp_path, "test")
 
 
+def test_an_empty_images_txt_is_named(tmp_path):
+    write_cub(tmp_path)
+    (tmp_path / "images.txt").write_text("\n")
+    with pytest.raises(ValueError, match=r"images.txt: lists no image"):
+        load_cub(tmp_path, "train")
+
+
 def test_missing_annotation_file_is_named(tmp_path):
     write_cub(tmp_path)
     os.remove(tmp_path / "train_test_split.txt")
