@@ -28,6 +28,7 @@ MACHINERY = (
     "dataset",
     "datasets",
     "decode",
+    "exif",
     "pipeline",
     "records",
     "sizes",

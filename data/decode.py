@@ -18,7 +18,8 @@ colour table here, and WebPs with alpha are decoded as RGBA here. Alpha is dropp
 own size, which may be smaller than the GIF's screen; one not at the screen's corner is
 refused, `header_problem`), and EXIF orientation is
 ignored: pixels are as stored, the frame of CUB/ImageNet boxes and of
-`sizes.image_size_hw`. An animated WebP without alpha is an error (TensorFlow
+`sizes.image_size_hw` (only `python -m wsol_tf.localize`, for users' photos, applies it:
+`wsol_tf.data.exif`). An animated WebP without alpha is an error (TensorFlow
 decodes animations only as RGBA): skipped and named like any unreadable file. A header
 claiming more than `MAX_PIXELS` pixels is refused before decoding.
 """

@@ -72,13 +72,21 @@ def bgr(h, w, seed=0):
     return np.clip(image, 0, 255).astype(np.uint8)
 
 
-def exif_jpeg(image, orientation):
-    """A JPEG of `image` (cv2 layout) with an EXIF APP1 segment holding only `orientation`
-    (tag 0x0112; 6: the viewer turns it 90 degrees clockwise)."""
+def exif_app1(orientation, byte_order="MM", tag_type=3):
+    """An APP1 "Exif" segment (marker and length included) whose IFD0 holds one entry: tag
+    0x0112 = `orientation` as one `tag_type` value (3: SHORT), in `byte_order` ("MM": big
+    endian, "II": little endian)."""
+    end = ">" if byte_order == "MM" else "<"
+    entry = struct.pack(end + "HHIHH", 0x0112, tag_type, 1, orientation, 0)  # left-justified
+    tiff = byte_order.encode() + struct.pack(end + "HIH", 42, 8, 1) + entry + b"\x00" * 4
+    return _segment(0xE1, b"Exif\x00\x00" + tiff)
+
+
+def exif_jpeg(image, orientation, byte_order="MM"):
+    """A JPEG of `image` (cv2 layout) with an EXIF APP1 segment right after SOI holding only
+    `orientation` (tag 0x0112; 6: the viewer turns it 90 degrees clockwise)."""
     jpeg = jpeg_bytes(image)
-    entry = struct.pack(">HHIHH", 0x0112, 3, 1, orientation, 0)  # SHORT, one value
-    tiff = b"MM\x00*" + struct.pack(">I", 8) + struct.pack(">H", 1) + entry + b"\x00" * 4
-    return jpeg[:2] + _segment(0xE1, b"Exif\x00\x00" + tiff) + jpeg[2:]
+    return jpeg[:2] + exif_app1(orientation, byte_order) + jpeg[2:]
 
 
 def palette_bmp(indices, palette_rgb, bits=8):

@@ -5,6 +5,11 @@ to class scores, the top-1 class's CAM and its box (see
 ``wsol_tf.deployment.saved_model``). Load it with
 ``tf.saved_model.load(M).signatures["serving_default"](images=...)``.
 
+It sees the pixels it is given: for a JPEG, decoded ones are the stored pixels, EXIF
+Orientation ignored (as TensorFlow's decoders do). A caller serving users' photos turns them
+first, as `python -m wsol_tf.localize` does (``wsol_tf.data.exif.jpeg_exif_orientation`` and
+``apply_orientation``), or its boxes are in the stored, possibly sideways, frame.
+
 A pseudo-box localizer's folder (`python -m wsol_tf.pseudo_box`) is a --workdir too: the same
 signature with its WSOL run's class scores and its regressor's box, and no ``cam`` output
 (``wsol_tf.pseudo_box.serving``).

@@ -3,6 +3,12 @@
 Prints one JSON line per image (top classes with softmax scores, the top-1 class's box in
 original-image pixels) and writes an overlay PNG per image (heat map, predicted box green)
 into --out. Boxes are those of the exported SavedModel (`wsol_tf.deployment.localize_ops`).
+A JPEG's EXIF Orientation tag is applied first (a phone photo stored sideways is turned
+upright, as every viewer shows it; `wsol_tf.data.exif`): its classes, "size", box and overlay
+are in that displayed frame, and its JSON line's "exif_orientation" (always present, 1..8; 1:
+none applied) says how the stored pixels were turned. --noapply_exif_orientation keeps the
+stored pixels, the frame of the datasets' boxes. Alpha is dropped, not composited
+(`wsol_tf.data.decode`).
 A pseudo-box localizer's folder (`python -m wsol_tf.pseudo_box`, its `pseudo_box.json`) is a
 --workdir too: the classes are its WSOL run's, the box its regressor's (`wsol_tf.pseudo_box.
 serving`; no heat map, "cam_threshold" null; --cam, --threshold and --checkpoint refused).
@@ -51,6 +57,13 @@ flags.DEFINE_float(
     "and --cam (eval_val/metrics.json), else 0.2.",
 )
 flags.DEFINE_integer("top_k", 5, "Classes listed per image.")
+flags.DEFINE_boolean(
+    "apply_exif_orientation",
+    True,
+    "Turn a JPEG as its EXIF Orientation tag says before the model, so box, size and overlay "
+    'are in the frame viewers show (JSON "exif_orientation": the one applied); '
+    "--noapply_exif_orientation: the stored pixels, as the datasets read them.",
+)
 
 
 def main(argv):
@@ -121,6 +134,7 @@ def main(argv):
             result = localize(
                 scorer, names, path, cam_threshold=threshold, top_k=FLAGS.top_k,
                 out_dir=FLAGS.out, overlay_name=overlays[index],
+                apply_exif_orientation=FLAGS.apply_exif_orientation,
             )  # fmt: skip
         except ValueError as error:  # not a readable image: skip it, go on
             reason = str(error).removeprefix(f"{path}: ")

@@ -4,6 +4,10 @@ Each image goes through `wsol_tf.deployment.localize_ops.localize_batch`, the fu
 exported SavedModel runs, so both give the same box for the same image: resized (no crop) to
 the network input, the top-1 class's score map cut at the CAM threshold, the box scaled back
 to the original image's pixels, rounded and clipped.
+
+A user's photo is first turned as its JPEG's EXIF Orientation tag says (`read_user_image`,
+`wsol_tf.data.exif`), so the classes, box, overlay and size are those of the picture every
+viewer shows; the SavedModel takes pixels, which its caller turns.
 """
 
 import os
@@ -12,6 +16,8 @@ import cv2
 import numpy as np
 import tensorflow as tf
 
+from wsol_tf.data.decode import decode_uint8, path_bytes
+from wsol_tf.data.exif import apply_orientation, jpeg_exif_orientation
 from wsol_tf.data.folder import is_image_file  # one rule for every reader of folders
 from wsol_tf.data.pipeline import decode_image
 from wsol_tf.deployment.localize_ops import localize_batch
@@ -142,6 +148,26 @@ def read_image(path):
         raise ValueError(f"{path}: cannot decode as an image ({error_text(error)})") from None
 
 
+def read_user_image(path, apply_exif_orientation=True):
+    """A user's photo as it is displayed: ((H, W, 3) float32 RGB numpy array in [0, 255], the
+    EXIF orientation applied to its stored pixels (1..8, `wsol_tf.data.exif`)).
+
+    The orientation is the JPEG's EXIF tag (1 for a file without one, or any other format),
+    or 1 when `apply_exif_orientation` is False (the stored pixels, as `read_image` and the
+    datasets read them). Alpha is dropped as `wsol_tf.data.decode` documents.
+
+    Raises:
+        ValueError naming the file and why (one line) when it is not a readable image.
+    """
+    try:
+        data = tf.io.read_file(path_bytes(path))  # a str path as bytes: any file name
+        image = decode_uint8(data).numpy()
+    except (tf.errors.OpError, ValueError) as error:
+        raise ValueError(f"{path}: cannot decode as an image ({error_text(error)})") from None
+    orientation = jpeg_exif_orientation(data.numpy()) if apply_exif_orientation else 1
+    return apply_orientation(image, orientation).astype(np.float32), orientation
+
+
 class Localizer:
     """A trained model's `localize_batch` as one traced function (any image size).
 
@@ -175,8 +201,9 @@ class Localizer:
 
 
 def localize(
-    scorer, class_names, path, *, cam_threshold=0.2, top_k=5, out_dir=None, overlay_name=None
-):
+    scorer, class_names, path, *, cam_threshold=0.2, top_k=5, out_dir=None, overlay_name=None,
+    apply_exif_orientation=True,
+):  # fmt: skip
     """One image: top classes with softmax scores, the top-1 class's box, an overlay.
 
     Args:
@@ -190,17 +217,23 @@ def localize(
         out_dir: where the overlay PNG goes (None: no picture).
         overlay_name: its file name (`overlay_names`; default "<stem>.png"); an existing
             file of that name is replaced.
+        apply_exif_orientation: turn a JPEG as its EXIF Orientation tag says before the
+            model (`read_user_image`); False: the stored pixels, as the datasets read them.
 
     Returns:
-        JSON-serialisable dict: ``image``, ``size`` [H, W], ``top_classes`` (list of
-        {``index``, ``name``, ``score``}), ``box`` [x0, y0, x1, y1] in original pixels,
-        ``box_input`` in input pixels, ``box_found`` (False: nothing above the threshold,
-        a flat map; the box is then no localization), ``overlay`` (path or None).
+        JSON-serialisable dict: ``image``, ``size`` [H, W], ``exif_orientation`` (always: the
+        EXIF orientation applied, 1..8; 1 when none was: no tag, not a JPEG, or
+        `apply_exif_orientation` False), ``top_classes`` (list of {``index``, ``name``,
+        ``score``}), ``box`` [x0, y0, x1, y1] in original pixels, ``box_input`` in input
+        pixels, ``box_found`` (False: nothing above the threshold, a flat map; the box is then
+        no localization), ``overlay`` (path or None). ``size``, ``box`` and the overlay are in
+        the frame `wsol_tf.data.exif.apply_orientation(stored pixels, exif_orientation)`
+        gives: the displayed one when the tag is applied.
 
     Raises:
         ValueError naming the file when it is not a readable image.
     """
-    image = read_image(path)  # (H, W, 3)
+    image, orientation = read_user_image(path, apply_exif_orientation)  # (H, W, 3)
     original_hw = tuple(int(s) for s in image.shape[:2])
     outputs = scorer(image[None], cam_threshold)
     probs = outputs["scores"][0].astype(np.float64)
@@ -209,7 +242,7 @@ def localize(
     found = bool(outputs["box_found"][0])
     overlay_path = None
     if out_dir:
-        pixels = np.clip(image.numpy(), 0, 255).astype(np.uint8)
+        pixels = np.clip(image, 0, 255).astype(np.uint8)
         if "cam" in outputs:
             cam = outputs["cam"][0]
             size = (original_hw[1], original_hw[0])
@@ -221,6 +254,7 @@ def localize(
     return {
         "image": path,
         "size": list(original_hw),
+        "exif_orientation": orientation,
         "top_classes": [
             {
                 "index": int(c),

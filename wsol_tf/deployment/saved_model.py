@@ -4,6 +4,10 @@ The signature runs `wsol_tf.deployment.localize_ops.localize_batch`, the same fu
 `python -m wsol_tf.localize` runs, so both give the same boxes (see that module for how the
 box is cut without cv2).
 
+It sees the pixels it is given, stored ones for a JPEG decoded by TensorFlow: localize turns
+a photo by its EXIF Orientation tag first (`wsol_tf.data.exif`), a caller of the SavedModel
+does so itself.
+
 `export` writes a new folder beside the output and then swaps it in
 (`wsol_tf.files.write_folder_atomic`): a kill leaves the earlier export whole, or the new one.
 """
