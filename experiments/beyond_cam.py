@@ -20,6 +20,7 @@ Targets (`TARGETS`, test split; wsol_tf.reproduction.beyond_cam states them met 
 
 from wsol_tf.experiments import cub_recipe
 from wsol_tf.fsl.trials import DEFAULT_TRIALS as FSL_DEFAULT_TRIALS
+from wsol_tf.pseudo_box.api import DEFAULT_EPOCHS as PSEUDO_BOX_DEFAULT_EPOCHS
 from wsol_tf.pseudo_box.api import DEFAULT_TRIALS as PSEUDO_BOX_DEFAULT_TRIALS
 from wsol_tf.reproduction.beyond_cam import Targets
 
@@ -35,10 +36,10 @@ REFERENCE_ROW = "CAM"
 BEST_ROW = "ADL"
 # `run_fsl`'s defaults: the head alone, and the head with the backbone's last stage.
 FSL_TRIALS = FSL_DEFAULT_TRIALS
-# `run_pseudo_box`'s defaults: two learning rates, 10 epochs of batch 32.
+# `run_pseudo_box`'s defaults: two learning rates, 30 epochs of batch 32.
 PSEUDO_BOX = {
     "trials": PSEUDO_BOX_DEFAULT_TRIALS,
-    "epochs": 10,
+    "epochs": PSEUDO_BOX_DEFAULT_EPOCHS,
     "batch_size": 32,
     "steps_per_epoch": None,
 }

@@ -159,7 +159,7 @@ def test_smoke_overrides_reach_every_localizer_trial():
     )
     assert [t.epochs for t in settings["fsl"]["trials"]] == [1, 1]
     assert settings["pseudo_box"]["epochs"] == 1 and settings["pseudo_box"]["steps_per_epoch"] == 2
-    assert SETTINGS["pseudo_box"]["epochs"] == 10 and SETTINGS["fsl"]["trials"][0].epochs == 60
+    assert SETTINGS["pseudo_box"]["epochs"] == 30 and SETTINGS["fsl"]["trials"][0].epochs == 60
 
 
 def test_localizers_run_once_record_and_are_reused_from_records_alone(

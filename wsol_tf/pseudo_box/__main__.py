@@ -1,7 +1,7 @@
 """Train and evaluate a pseudo-box localizer (PSOL) from a finished WSOL run:
 
-    python -m wsol_tf.pseudo_box --run=<WSOL workdir> --out=<folder> [--epochs=10]
-        [--lrs=1e-3,1e-4] [--batch_size=32] [--seed=0] [--num_pictures=8]
+    python -m wsol_tf.pseudo_box --run=<WSOL workdir> --out=<folder> [--epochs=30]
+        [--lrs=1e-4,3e-4] [--batch_size=32] [--seed=0] [--num_pictures=8]
 
 The run draws boxes on its own training images with the read-out and threshold it chose on
 validation; a class-agnostic box regressor (the run's backbone and ImageNet weights, Dense(4))
@@ -17,6 +17,7 @@ import json
 from absl import app, flags, logging
 
 from wsol_tf import cli
+from wsol_tf.pseudo_box import api  # no TensorFlow: its defaults are the flags'
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("run", None, "A finished WSOL training workdir (with a val split).")
@@ -24,8 +25,11 @@ flags.DEFINE_string("out", None, "Folder of the pseudo-box localizer (replaced w
 flags.DEFINE_string(
     "checkpoint", None, "The WSOL run's checkpoint; default: its latest intact one."
 )
-flags.DEFINE_integer("epochs", 10, "Training epochs of each trial.")
-flags.DEFINE_list("lrs", ["1e-3", "1e-4"], "Adam learning rates, one trial each.")
+flags.DEFINE_integer("epochs", api.DEFAULT_EPOCHS, "Training epochs of each trial.")
+flags.DEFINE_list(
+    "lrs", [t["name"].removeprefix("lr_") for t in api.DEFAULT_TRIALS],
+    "Adam learning rates, one trial each.",
+)  # fmt: skip
 flags.DEFINE_integer("batch_size", 32, "Training batch size.")
 flags.DEFINE_integer("steps_per_epoch", None, "Cap on the steps of an epoch (default: all).")
 flags.DEFINE_integer("seed", 0, "Seed of the regressor's head, data order and augmentation.")
@@ -55,7 +59,6 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     logging.set_verbosity(logging.WARNING)
-    from wsol_tf.pseudo_box import api
 
     options = {
         "trials": trials_from_flags(), "epochs": FLAGS.epochs, "batch_size": FLAGS.batch_size,

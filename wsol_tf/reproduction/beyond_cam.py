@@ -32,6 +32,7 @@ import os
 import re
 
 from wsol_tf.files import read_json, write_atomic, write_json
+from wsol_tf.pseudo_box.api import DEFAULT_EPOCHS
 from wsol_tf.reproduction import runs as runs_lib
 from wsol_tf.reproduction.runs import METRIC_TITLES, METRICS, mean_std
 
@@ -95,8 +96,8 @@ def localizer_settings(fsl_trials, pseudo_box, overrides=None) -> dict:
     changes = {name: overrides[name] for name in ("epochs", "batch_size") if overrides.get(name)}
     if changes:
         trials = tuple(dataclasses.replace(trial, **changes) for trial in trials)
-    box = {"trials": tuple(pseudo_box.get("trials", ())), "epochs": 10, "batch_size": 32,
-           "steps_per_epoch": None, **pseudo_box}  # fmt: skip
+    box = {"trials": tuple(pseudo_box.get("trials", ())), "epochs": DEFAULT_EPOCHS,
+           "batch_size": 32, "steps_per_epoch": None, **pseudo_box}  # fmt: skip
     for name in ("epochs", "batch_size", "steps_per_epoch"):
         if overrides.get(name):
             box[name] = overrides[name]
