@@ -93,3 +93,28 @@ def test_head_convs_default_to_the_input_width_and_loss_is_the_sum():
         methods.create("acol", {"threshold": 0.0})
     with pytest.raises(ValueError, match="--acol_head_convs=-1"):
         methods.create("acol", {"head_convs": -1})
+
+
+def test_head_lr_factor_enters_the_learning_rate_groups_and_is_validated():
+    """The factor multiplies the new-layer group's rate of both heads (convs and
+    classifiers), so GroupedAdam's per-variable rates get it too; the backbone keeps its
+    group's rate. The default adds no factor: training is unchanged."""
+    from wsol_tf import models
+    from wsol_tf.training.schedules import lr_multipliers
+
+    assert methods.create("acol").lr_factors() == {}
+    model = models.build("tinyvgg", 3, method="acol", image_size=(32, 48), head_lr_factor=0.1)
+    rates = lr_multipliers(model, "new_30", layer_factors=model.method.lr_factors())
+    by_path = {v.path: r for v, r in zip(model.trainable_variables, rates, strict=True)}
+    head_paths = {v.path for v in model.head.trainable_variables}
+    assert len(head_paths) == 12  # 2 branches x (2 convs + classifier) x (kernel, bias)
+    assert all(by_path[p] == pytest.approx(3.0) for p in head_paths)
+    plain = lr_multipliers(model, "new_30")  # the groups alone (tinyvgg's features conv: 30)
+    for variable, rate, group_rate in zip(model.trainable_variables, rates, plain, strict=True):
+        if variable.path in head_paths:
+            assert group_rate == 30.0, variable.path
+        else:
+            assert rate == group_rate, variable.path
+    for bad in (0.0, -1.0, float("inf")):
+        with pytest.raises(ValueError, match=f"--acol_head_lr_factor={bad}"):
+            methods.create("acol", {"head_lr_factor": bad})
