@@ -37,13 +37,22 @@ def line_error(path, line_number, line, why):
     return ValueError(f"{path}:{line_number}: {why}: {line!r}")
 
 
+# Boxes are stored as float32 (`records.pad_boxes`): a larger number there is inf.
+FLOAT32_MAX = 3.4028234663852886e38
+
+
+def finite_in_float32(values):
+    """Whether every value is a finite number that stays finite as float32."""
+    return all(math.isfinite(v) and abs(v) <= FLOAT32_MAX for v in values)
+
+
 def parse_box(values, path, line_number, line):
     """Four numbers `x0, y0, x1, y1` (pixels) as floats; refuses non-numbers and x1 < x0."""
     try:
         box = [float(v) for v in values]
     except ValueError:
         raise line_error(path, line_number, line, "box coordinates must be numbers") from None
-    if len(box) != 4 or not all(math.isfinite(v) for v in box):
+    if len(box) != 4 or not finite_in_float32(box):
         raise line_error(path, line_number, line, "a box needs 4 finite numbers x0,y0,x1,y1")
     if box[2] < box[0] or box[3] < box[1]:
         raise line_error(path, line_number, line, "box has x1 < x0 or y1 < y0")

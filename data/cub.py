@@ -22,12 +22,11 @@ class drawn from the official train split with a fixed seed, and split "train"
 returns the rest, so hyperparameters can be chosen without touching test.
 """
 
-import math
 import os
 
 import numpy as np
 
-from wsol_tf.data.annotations import refuse_paths_outside
+from wsol_tf.data.annotations import finite_in_float32, refuse_paths_outside
 from wsol_tf.data.dataset import DATASETS, Dataset
 from wsol_tf.data.records import Records, pad_boxes
 from wsol_tf.data.sizes import image_size_hw
@@ -77,8 +76,9 @@ def _read_table(path, num_fields, convert, line_numbers=None):
 
 def _box_values(fields):
     values = [float(v) for v in fields]
-    if not all(math.isfinite(v) for v in values):
-        raise ValueError("coordinates must be finite numbers")
+    x, y, w, h = values
+    if not finite_in_float32([*values, x + w, y + h]):  # stored as float32: 1e39 would be inf
+        raise ValueError("coordinates (and x + w, y + h) must be finite, at most 3.4e38: float32")
     return values
 
 

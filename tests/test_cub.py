@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from conftest import CUB_MINI, needs_cub_mini
 
+from wsol_tf.data.annotations import parse_box
 from wsol_tf.data.cub import corner_box, load_cub
 
 
@@ -96,6 +97,16 @@ def test_malformed_line_names_file_and_line(tmp_path):
     write_cub(tmp_path, box_line="2 1.0 2.0 five 6.0")
     with pytest.raises(ValueError, match=r"bounding_boxes.txt:2: cannot parse"):
         load_cub(tmp_path, "train")
+
+
+@pytest.mark.parametrize("box_line", ["2 1e39 2.0 5.0 6.0", "2 1.0 3e38 5.0 3e38", "2 1 2 nan 6"])
+def test_a_box_infinite_in_float32_names_file_and_line(tmp_path, box_line):
+    # Was: 1e39 (or x + w past 3.4e38) passed as finite, then was stored as inf in float32.
+    write_cub(tmp_path, box_line=box_line)
+    with pytest.raises(ValueError, match=r"bounding_boxes.txt:2: cannot parse .* must be finit"):
+        load_cub(tmp_path, "train")
+    with pytest.raises(ValueError, match=r"f.txt:3: a box needs 4 finite numbers"):
+        parse_box(["1", "2", "1e39", "5"], "f.txt", 3, "x 1 2 1e39 5")  # wsol_metadata's
 
 
 def test_wrong_field_count_names_file_and_line(tmp_path):

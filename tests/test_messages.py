@@ -365,6 +365,28 @@ def test_bad_inputs_of_every_kind_get_one_line_and_exit_2_before_tensorflow(
     assert not new.exists()  # refused before anything was written
 
 
+def test_a_path_tensorflow_takes_for_a_pattern_is_refused_at_start(tmp_path, no_tensorflow):
+    """'[' or '\\' in a run's folder: TensorFlow wrote its checkpoints there but never found them
+    again (resume called them damaged, a SavedModel exported there did not load)."""
+    for name in ("run [1]", "run\\1"):
+        config = TrainConfig.from_settings(model="tinyvgg", workdir=str(tmp_path / name))
+        with pytest.raises(ValueError, match=r"holds '.', which TensorFlow reads as a file patt"):
+            config.validate()
+    run, new = saved_config(tmp_path / "old [1]"), tmp_path / "new [1]"
+    (run / "classes.json").write_text('["a", "b"]')
+    cases = [
+        (["wsol_tf.train", "--dataset=synthetic", f"--workdir={new}"], "--workdir"),
+        (["wsol_tf.evaluate", f"--workdir={run}"], "--workdir"),
+        (["wsol_tf.localize", f"--workdir={run}", str(tmp_path)], "--workdir"),
+        (["wsol_tf.export", f"--workdir={tmp_path}", f"--out={tmp_path / 'x [2]'}"], "--out"),
+    ]  # fmt: skip
+    for argv, flag in cases:
+        status, _, lines = run_command(*argv, env=no_tensorflow)
+        assert status == 2 and len(lines) == 1, (argv, lines)
+        assert lines[0].startswith(f"error: {flag}=") and "file pattern" in lines[0]
+    assert not new.exists() and not (tmp_path / "x [2]").exists()
+
+
 def test_help_is_printed_despite_a_broken_method_module_with_a_warning(tmp_path, no_tensorflow):
     raises = write_module(tmp_path, "raises", "import os\n\nx = 1 / 0\n")
     env = {**no_tensorflow, VARIABLE: raises}

@@ -453,6 +453,27 @@ def test_data_check_names_boxes_past_any_edge_and_empty_boxes(tiny_data, tmp_pat
     assert f"{paths['3']}: box [5, 5, 5, 13] empty" in text
 
 
+def test_evaluate_refuses_a_split_whose_classes_are_not_the_runs(tiny_data, tmp_path):
+    """Classes in another order (or partly others) were scored silently by index: a bird run
+    evaluated on a folder listing its classes swapped got numbers for the wrong classes."""
+    workdir = tmp_path / "run"
+    workdir.mkdir()
+    config_for(tiny_data, workdir).save()
+    names = [line.split()[1] for line in open(os.path.join(tiny_data, "classes.txt"))]
+    (workdir / "classes.json").write_text(json.dumps(names))
+    root = broken_copy(tiny_data, tmp_path, "classes.txt", 1, f"1 {names[1]}")
+    (tmp_path / "broken" / "classes.txt").write_text(f"1 {names[1]}\n2 {names[0]}\n3 {names[2]}\n")
+    with pytest.raises(ValueError, match=r"class 0 is '002.Hue120_Ring' there, '001.Hue000_Disk"):
+        evaluation.evaluate(str(workdir), data_dir=root, out_dir=str(tmp_path / "out"))
+    renamed = "\n".join(f"{k} class_{k}" for k in (1, 2, 3))  # no name shared: a warning
+    (tmp_path / "broken" / "classes.txt").write_text(renamed + "\n")
+    lines = []
+    with pytest.raises(FileNotFoundError, match="No checkpoint"):  # past the check
+        evaluation.evaluate(str(workdir), data_dir=root, print_fn=lines.append)
+    assert lines[0].startswith(f"warning: {root}: its 3 classes are not those of")
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.slow
 def test_evaluate_warns_about_boxes_outside_the_image(trained, tiny_data, tmp_path):
     split = dict(line.split() for line in open(os.path.join(tiny_data, "train_test_split.txt")))

@@ -83,6 +83,20 @@ def test_values_refused_by_numpy_float32_or_the_model_are_refused_by_validate(pa
     assert message in str(error.value)
 
 
+def test_classes_without_a_training_image_are_named():
+    # Was silent: a CUB folder whose class 002 had test images only trained a 2-way model.
+    import numpy as np
+
+    from wsol_tf.data.records import Records, pad_boxes
+    from wsol_tf.training.api import classes_without_images
+
+    boxes, num_boxes = pad_boxes([[], [], []])
+    records = Records(["a.jpg", "b.jpg", "c.jpg"], np.array([0, 2, 0], np.int32), boxes,
+                      num_boxes, [1, 2, 3], ["001.a", "002.b", "003.c"])  # fmt: skip
+    assert classes_without_images(records) == ["002.b"]
+    assert classes_without_images(records.subset([1])) == ["001.a", "002.b"]
+
+
 def test_a_missing_or_unsuitable_pretrained_file_is_refused_before_anything_is_written(
     tmp_path,
 ):

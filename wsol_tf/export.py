@@ -24,7 +24,7 @@ from absl import app, flags, logging
 from wsol_tf import cli
 from wsol_tf.evaluation import flags as cam_flags
 from wsol_tf.evaluation.flags import cam_request_from_flags, define_cam_flags
-from wsol_tf.files import check_writable
+from wsol_tf.files import check_pattern_free, check_writable
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string(
@@ -68,7 +68,7 @@ def main(argv):
     if FLAGS.threshold is not None and not 0.0 <= FLAGS.threshold < 1.0:
         print(f"error: --threshold={FLAGS.threshold} must be in [0, 1).", file=sys.stderr)
         return 2
-    check_writable(FLAGS.out, "--out")
+    check_writable(check_pattern_free(FLAGS.out, "--out"), "--out")
     if os.path.isdir(FLAGS.out) and os.listdir(FLAGS.out):
         if not os.path.isfile(os.path.join(FLAGS.out, "saved_model.pb")):
             print(

@@ -136,6 +136,22 @@ def check_writable(path, what=None):
     return path
 
 
+def check_pattern_free(path, what):
+    """Raises ValueError naming `what` (e.g. "--workdir") when `path` holds '[' or '\\'.
+
+    TensorFlow finds a checkpoint's files (and a SavedModel's variables) by a file pattern made
+    of their path, where '[...]' is a set of characters and '\\' an escape: saved under such a
+    path, they are written fine but never found again (resume, evaluate, load)."""
+    found = [c for c in ("[", "\\") if c in str(path)]
+    if found:
+        raise ValueError(
+            f"{what}={path}: holds '{found[0]}', which TensorFlow reads as a file pattern: its "
+            "checkpoints could be written there but never read back; choose a path without "
+            "'[' and '\\'."
+        )
+    return path
+
+
 def _umask():
     umask = os.umask(0)
     os.umask(umask)

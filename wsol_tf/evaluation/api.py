@@ -9,7 +9,7 @@ import os
 
 from wsol_tf.data.datasets import load_split
 from wsol_tf.evaluation.chosen_threshold import PAPER_THRESHOLD
-from wsol_tf.files import check_writable, write_json
+from wsol_tf.files import check_pattern_free, check_writable, write_json
 
 
 def evaluate(
@@ -53,7 +53,7 @@ def evaluate(
     from wsol_tf.runs.config import TrainConfig
 
     cam = extractors.resolve(cam)  # a bad extractor option fails before any file is read
-    config = TrainConfig.load(workdir) if workdir else None
+    config = TrainConfig.load(check_pattern_free(workdir, "--workdir")) if workdir else None
     if config is None and not scoremaps:
         raise ValueError("--workdir is required unless --scoremaps is given.")
     if config is not None:
@@ -80,6 +80,9 @@ def evaluate(
             f"{dataset} split {split!r} ({len(records)} images) has no boxes or masks: "
             "localization cannot be evaluated on it."
         )
+
+    if not scoremaps:
+        _check_classes(workdir, records, print_fn)
 
     from wsol_tf.data.pipeline import skip_log_scope
     from wsol_tf.evaluation.evaluator import evaluate_model, evaluate_scoremaps
@@ -154,6 +157,29 @@ def evaluate(
         )
     write_metrics(out_dir, metrics)
     return metrics
+
+
+def _check_classes(workdir, records, print_fn):
+    """Refuses a split whose classes are not the run's (classes.json) one for one, where they
+    share a name or differ in number: its labels would be scored against other classes'
+    outputs. Names all different (the same classes named otherwise, e.g. wsol_metadata's
+    class_<k> for CUB's folders, or other classes) are scored by index, with a warning."""
+    from wsol_tf.runs.checkpoints import class_names
+
+    trained = [str(name) for name in class_names(workdir) or []]
+    given = [str(name) for name in records.class_names]
+    if not trained or trained == given:
+        return
+    where = (
+        f"{records.source}: its {len(given)} classes are not those of "
+        f"{os.path.join(workdir, 'classes.json')} ({len(trained)})"
+    )
+    k = next((k for k, (a, b) in enumerate(zip(trained, given, strict=False)) if a != b), None)
+    if k is not None:
+        where += f": class {k} is {given[k]!r} there, {trained[k]!r} in the run"
+    if len(trained) != len(given) or set(trained) & set(given):
+        raise ValueError(f"{where}; its labels would be scored against other classes' outputs.")
+    print_fn(f"warning: {where}; no name is shared: classes are matched by index.")
 
 
 def write_metrics(out_dir, metrics):

@@ -20,7 +20,7 @@ import os
 import time
 
 from wsol_tf.data.datasets import load_split
-from wsol_tf.files import check_writable
+from wsol_tf.files import check_pattern_free, check_writable
 from wsol_tf.fsl import split as splits
 from wsol_tf.fsl.trials import DEFAULT_TRIALS, check_trials, cut_position
 
@@ -66,6 +66,7 @@ def prepare(run_workdir, out_dir, *, trials=DEFAULT_TRIALS, split="test", checkp
             f"--run={run_workdir}: no config.json (not a training workdir; give the folder "
             "`python -m wsol_tf.train --workdir=...` wrote)."
         )
+    check_pattern_free(run_workdir, "--run")
     config = TrainConfig.load(run_workdir)
     names = class_names(run_workdir)
     if names is None:

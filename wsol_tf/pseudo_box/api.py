@@ -16,7 +16,7 @@ import dataclasses
 import os
 import time
 
-from wsol_tf.files import check_writable, write_json
+from wsol_tf.files import check_pattern_free, check_writable, write_json
 from wsol_tf.pseudo_box.manifest import MANIFEST_FILE, write_manifest
 
 # Two learning rates of Adam on the run's backbone (frozen as the run froze it), 30 epochs.
@@ -77,6 +77,7 @@ def check_inputs(run_workdir, out_dir, *, trials=DEFAULT_TRIALS, epochs=DEFAULT_
         raise FileNotFoundError(f"--run={run_workdir}: no such folder")
     if not os.path.isfile(os.path.join(run_workdir, "config.json")):
         raise FileNotFoundError(f"--run={run_workdir}: no config.json (not a training workdir)")
+    check_pattern_free(run_workdir, "--run")
     config, _ = read_run(run_workdir)  # config.json and classes.json, named when bad
     listing = os.path.join(run_workdir, "checkpoints", "checkpoint")
     if not os.path.isfile(listing):
@@ -102,7 +103,7 @@ def check_inputs(run_workdir, out_dir, *, trials=DEFAULT_TRIALS, epochs=DEFAULT_
     trials = make_trials(trials, config.freeze_through)
     if os.path.realpath(out_dir) == os.path.realpath(run_workdir):
         raise ValueError(f"--out={out_dir} is the WSOL run's folder; give another folder.")
-    check_writable(out_dir, "--out")
+    check_writable(check_pattern_free(out_dir, "--out"), "--out")
     if os.path.isdir(out_dir):
         others = sorted(set(os.listdir(out_dir)) - set(OUTPUTS))
         if others:

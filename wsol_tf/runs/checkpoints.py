@@ -20,7 +20,7 @@ import shutil
 import sys
 
 from wsol_tf.errors import error_text
-from wsol_tf.files import naming_a_full_disk, read_json
+from wsol_tf.files import check_pattern_free, naming_a_full_disk, read_json
 from wsol_tf.runs.config import TrainConfig
 from wsol_tf.runs.model import build_wsol_model
 
@@ -53,6 +53,7 @@ def read_run(workdir, num_classes=None):
     file."""
     if not os.path.isfile(os.path.join(workdir, "config.json")):
         raise FileNotFoundError(f"--workdir={workdir}: no config.json (not a training workdir)")
+    check_pattern_free(workdir, "--workdir")
     config = TrainConfig.load(workdir)
     if num_classes is None:
         names = class_names(workdir)

@@ -19,7 +19,7 @@ from wsol_tf import methods
 from wsol_tf.data import datasets
 from wsol_tf.data.datasets import DATASETS
 from wsol_tf.data.sizes import as_hw
-from wsol_tf.files import write_atomic
+from wsol_tf.files import check_pattern_free, write_atomic
 from wsol_tf.runs.cluster import STRATEGIES, check_cluster_config
 
 LR_SCHEDULES = ("step", "cosine")
@@ -242,6 +242,7 @@ class TrainConfig:
         for name, value in self.method_params.items():
             _check_float(name, value)
         check_pretrained_file(self.model, self.pretrained)
+        check_pattern_free(self.workdir, "--workdir")
         datasets.require_data_dir(self.dataset, self.data_dir)
         following = datasets.with_option("follow_outside_links")
         if self.follow_outside_links and self.dataset not in following:

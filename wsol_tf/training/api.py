@@ -100,6 +100,12 @@ def _train(config, records, val_records, plan, print_fn):
             "warning: --lr_groups=pretrained_0.1 without --pretrained: the backbone trains "
             "from scratch at 0.1x the learning rate (Tensorpack scales only pretrained runs)."
         )
+    missing = classes_without_images(records)
+    if missing and is_chief(strategy):
+        print_fn(
+            f"warning: {len(missing)} of {records.num_classes} classes have no training image "
+            f"(first: {missing[0]}): the classifier cannot learn them."
+        )
     fork = (plan.run or {}).get("forked_from") if plan.action == "new" else None
     trainer = Trainer.from_config(config, records, strategy, print_fn=print_fn,
                                   val_records=val_records, fork=fork)  # fmt: skip
@@ -107,3 +113,12 @@ def _train(config, records, val_records, plan, print_fn):
     if report is not None and is_chief(strategy):
         print_fn(report.summary())
     return trainer.train()
+
+
+def classes_without_images(records):
+    """Names of the classes that no image of `records` is labelled with ([] when the labels
+    are only known by reading the data: tfds)."""
+    if getattr(records, "labels", None) is None:
+        return []
+    labelled = set(int(label) for label in records.labels)
+    return [name for k, name in enumerate(records.class_names) if k not in labelled]

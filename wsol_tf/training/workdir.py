@@ -50,7 +50,7 @@ import re
 import shutil
 import time
 
-from wsol_tf.files import read_json, write_json
+from wsol_tf.files import check_pattern_free, read_json, write_json
 from wsol_tf.runs.config import TrainConfig
 from wsol_tf.training import lock
 from wsol_tf.training.distribute import is_chief_process
@@ -430,6 +430,7 @@ def _fork_source(config, fork_from, total_steps):
 
     if os.path.abspath(fork_from) == os.path.abspath(config.workdir):
         raise ValueError(f"--fork_from={fork_from} must name another run than --workdir.")
+    check_pattern_free(os.path.abspath(fork_from), "--fork_from")  # its checkpoint is read there
     parent = TrainConfig.load(fork_from)  # FileNotFoundError naming it
     step = checkpoint_step(fork_from)
     if not step:
