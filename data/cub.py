@@ -165,7 +165,9 @@ def load_cub(data_dir, split, val_per_class=0, val_seed=0, follow_outside_links=
     )
     xywh = _read_table(file("bounding_boxes.txt"), 4, _box_values, line_numbers=box_lines)
     is_train = _read_table(file("train_test_split.txt"), 1, _split_flag)
-    class_dirs = _read_table(file("classes.txt"), 1, lambda f: f[0])
+    class_lines = {}
+    class_dirs = _read_table(file("classes.txt"), 1, lambda f: f[0], line_numbers=class_lines)
+    _refuse_repeated_names(class_dirs, class_lines, file("classes.txt"))
 
     for name, table in [
         ("image_class_labels.txt", class_of),
@@ -219,6 +221,20 @@ def load_cub(data_dir, split, val_per_class=0, val_seed=0, follow_outside_links=
         source=data_dir if split != "val" else f"{data_dir} (val: {val_per_class}/class)",
         data_dir=data_dir,
     )
+
+
+def _refuse_repeated_names(class_dirs, class_lines, where):
+    """Two class ids with one name: runs keep classes by name (classes.json, evaluate's
+    check), so which class a name means would be ambiguous."""
+    first = {}
+    for class_id in sorted(class_dirs, key=class_lines.get):
+        name = class_dirs[class_id]
+        if name in first:
+            raise ValueError(
+                f"{where}:{class_lines[class_id]}: class id {class_id} is named {name!r}, "
+                f"as class id {first[name]} (line {class_lines[first[name]]}): names must differ."
+            )
+        first[name] = class_id
 
 
 def held_out_ids(train_ids, class_of, per_class, seed, where):

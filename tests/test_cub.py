@@ -109,6 +109,15 @@ def test_a_box_infinite_in_float32_names_file_and_line(tmp_path, box_line):
         parse_box(["1", "2", "1e39", "5"], "f.txt", 3, "x 1 2 1e39 5")  # wsol_metadata's
 
 
+def test_two_classes_with_one_name_are_refused_naming_both_lines(tmp_path):
+    # Was: loaded, and the run's classes.json held the name twice (which class is it?).
+    write_cub(tmp_path, classes=(3, 7))
+    (tmp_path / "classes.txt").write_text("7 003.Bird_3\n3 003.Bird_3\n")
+    match = r"classes.txt:2: class id 3 is named '003.Bird_3', as class id 7 \(line 1\)"
+    with pytest.raises(ValueError, match=match):
+        load_cub(tmp_path, "test")
+
+
 def test_wrong_field_count_names_file_and_line(tmp_path):
     write_cub(tmp_path, box_line="2 1.0 2.0 6.0")
     with pytest.raises(ValueError, match=r"bounding_boxes.txt:2: expected 5 fields"):
