@@ -1,8 +1,6 @@
 """The method comparison's report: validation-chosen metrics, ranking and target verdicts,
 worked out by hand on small made-up results (no TensorFlow)."""
 
-import math
-
 import pytest
 
 from wsol_tf.reproduction.comparison import Comparison, Target
@@ -54,16 +52,22 @@ def test_val_chosen_takes_test_metrics_at_the_best_validation_threshold():
     }
 
 
-def test_ranking_marks_rows_within_one_seed_std_of_the_best():
+def test_ranking_resolves_a_gap_from_the_best_by_the_paired_t_test_not_by_the_spread():
     rows = {
-        "A": _row([0, 1], [60.0, 62.0], [0, 0]),  # 61 ± 1.414
-        "B": _row([0, 1], [59.0, 61.0], [0, 0]),  # 60: within 1.414 of 61
-        "C": _row([0, 1], [50.0, 50.0], [0, 0]),  # 50: resolved
+        "A": _row([0, 1, 2], [60.0, 62.0, 64.0], [0, 0, 0]),  # 62 ± 2
+        # B - A = -1, -1.2, -0.8: mean -1, sd 0.2, t = -1 / (0.2 / sqrt 3) = -8.66 > 4.30 with
+        # 2 dof, so resolved below although B's mean (61) is well within A's seed spread.
+        "B": _row([0, 1, 2], [59.0, 60.8, 63.2], [0, 0, 0]),
+        # C - A = -10, +2, -4: mean -4, sd 6, t = -1.15: not resolved, a 4-point gap.
+        "C": _row([0, 1, 2], [50.0, 64.0, 60.0], [0, 0, 0]),
     }
     order, tied = ranking(rows)
     assert [name for name, *_ in order] == ["A", "B", "C"]
-    assert order[0][1] == pytest.approx(61.0) and order[0][2] == pytest.approx(math.sqrt(2))
-    assert tied == ["B"]
+    assert order[0][1] == pytest.approx(62.0) and order[0][2] == pytest.approx(2.0)
+    assert tied == ["C"]
+    assert ranking_lines(rows)[1] == (
+        "Not resolved from the best (A) by the paired t-test over seeds (p >= 0.05): C."
+    )
 
 
 def test_one_seed_per_row_resolves_no_difference_of_the_ranking():
@@ -73,9 +77,11 @@ def test_one_seed_per_row_resolves_no_difference_of_the_ranking():
         "One seed per row: the seed-to-seed spread is not measured, so no difference in "
         "this ranking is resolved by it.",
     ]
-    seeds = {"A": _row([0, 1], [60.0, 62.0], [0, 0]), "B": _row([0, 1], [59.0, 61.0], [0, 0])}
+    # Two seeds: 1 dof, critical |t| 12.7; B - A = -1, -3: mean -2, sd 1.414, t = -2.
+    seeds = {"A": _row([0, 1], [60.0, 62.0], [0, 0]), "B": _row([0, 1], [59.0, 59.0], [0, 0])}
+    assert ranking(seeds)[1] == ["B"]
     assert ranking_lines(seeds)[1] == (
-        "Within one seed std of the best (A), so not resolved by these seeds: B."
+        "Not resolved from the best (A) by the paired t-test over seeds (p >= 0.05): B."
     )
 
 
@@ -259,19 +265,20 @@ def test_a_partly_finished_ranking_resolves_nothing_against_one_seed_and_says_so
     order, tied = ranking(rows)
     assert [name for name, *_ in order] == ["A", "B", "C"] and tied == ["B", "C"]
     assert ranking_lines(rows)[1:] == [
-        "Not resolved from the best (A) either, one of the two having one seed (spread not "
-        "measured): B, C.",
+        "Not resolved from the best (A) either, the two sharing fewer than 2 seeds (spread "
+        "not measured): B, C.",
         "Rows differ in the seeds finished (1: A; 2: B, C), so these means are not over the "
         "same seeds.",
     ]
-    rows["A"] = _row([0, 1], [62.0, 62.0], [0, 0])  # 62 ± 0
-    rows["B"] = _row([0, 1], [60.0, 62.0], [0, 0])  # 61 ± 1.414: within it
-    rows["D"] = _row([0], [61.5], [0])  # one seed below a measured best: not resolved either
+    rows["A"] = _row([0, 1], [62.0, 62.0], [0, 0])
+    rows["B"] = _row([0, 1], [59.0, 62.0], [0, 0])  # -3, 0: t = -1 (1 dof): not resolved
+    rows["C"] = _row([0, 1], [40.0, 40.0], [0, 0])  # -22, -22: zero spread, t = -inf
+    rows["D"] = _row([1], [61.5], [0])  # one shared seed with the best: not tested
     assert ranking(rows)[1] == ["D", "B"]
     assert ranking_lines(rows)[1:] == [
-        "Within one seed std of the best (A), so not resolved by these seeds: B.",
-        "Not resolved from the best (A) either, one of the two having one seed (spread not "
-        "measured): D.",
+        "Not resolved from the best (A) by the paired t-test over seeds (p >= 0.05): B.",
+        "Not resolved from the best (A) either, the two sharing fewer than 2 seeds (spread "
+        "not measured): D.",
         "Rows differ in the seeds finished (1: D; 2: A, B, C), so these means are not over the "
         "same seeds.",
     ]
@@ -385,3 +392,40 @@ def test_overlay_strip_shows_each_row_at_its_first_seed_with_a_grid_on_disk(tmp_
     assert image.shape == (24, 220 + 36, 3)  # one row (CAM), label column + image
     assert np.all(image[:, 220:] == 200)
     assert overlay_strip({"ADL": rows["ADL"]}, str(tmp_path / "none.png")) is None
+
+
+def test_the_answer_names_what_the_paired_tests_resolve_under_each_read_out():
+    from wsol_tf.reproduction.methods_report import answer_lines
+
+    cam = _with_readout(_row([0, 1, 2], [60.0, 62.0, 61.0], [50.0, 52.0, 51.0]),
+                        ["layercam"] * 3, [70.0, 71.0, 72.0], [40.0, 41.0, 42.0])  # fmt: skip
+    # HaS - CAM, classic MaxBoxAccV2: +5.0, +5.1, +4.9 (mean 5, sd 0.1, t = 86.6: above);
+    # chosen read-out: 0, +2, 0 (t = 1, p 0.42: not resolved); Top-1 Loc (chosen) -2 each.
+    has = _with_readout(_row([0, 1, 2], [65.0, 67.1, 65.9], [51.0, 51.0, 54.0]),
+                        ["gradcampp"] * 3, [70.0, 73.0, 72.0], [38.0, 39.0, 40.0])  # fmt: skip
+    cutmix = _with_readout(_row([0], [50.0], [40.0]), ["layercam"], [60.0], [30.0])
+    for entry in (cam, has, cutmix):
+        entry["results"] = [
+            {"readout": {"maxboxacc_v2": m, "top1_loc": t, "top1_clas": 50.0,
+                         "gt_known_loc": 70.0}}
+            for m, t in zip(entry["readout"]["maxboxacc_v2"], entry["readout"]["top1_loc"],
+                            strict=True)
+        ]  # fmt: skip
+    rows = {"CAM": cam, "HaS": has, "CutMix": cutmix}
+    lines = answer_lines(rows, seeds=(0, 1, 2))
+    assert lines[0] == "Provisional: CutMix has fewer than the 3 planned seeds."
+    assert lines[1].startswith(
+        "Under the classic CAM read-out, paired with CAM by seed (t-test, p < 0.05): above "
+        "CAM: HaS (MaxBoxAccV2 +5.0, p < 0.001); below CAM: none. Largest MaxBoxAccV2 "
+        "difference from CAM: HaS +5.0 (95% CI +4.8 to +5.2"
+    )  # half-width 4.303 * 0.1 / sqrt 3 = 0.25
+    # chosen read-out: HaS Top-1 Loc -2, -2, -2: zero spread, resolved below.
+    assert "below CAM: HaS (Top-1 Loc -2.0, p < 0.001)." in lines[2]
+    assert "Largest MaxBoxAccV2 difference from CAM: HaS +0.7 (95% CI" in lines[2]
+    # read-out minus classic, MaxBoxAccV2: CAM +10 +9 +11 (mean 10, sd 1, half-width 2.48);
+    # HaS +5, +5.9, +6.1 (mean 5.67); CutMix +10.
+    assert lines[3] == (
+        "For scale: choosing the read-out on validation moved CAM's own MaxBoxAccV2 by +10.0 "
+        "(95% CI +7.5 to +12.5, p 0.003), and the other rows' by +5.7 to +10.0."
+    )
+    assert answer_lines({"HaS": has}) == []  # no CAM row: nothing to answer with

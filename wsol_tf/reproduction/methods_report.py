@@ -102,24 +102,27 @@ def setting_rows(runs, results, split_row):
 
 
 def ranking(rows, metric="maxboxacc_v2"):
-    """Rows sorted by mean `metric` (best first), with which differences the spread resolves.
+    """Rows sorted by mean `metric` (best first), with which differences the seeds resolve.
 
     Returns:
-        [(row, mean, std, n)], and the rows not resolved from the best by these seeds: their
-        mean is within one (larger) seed std of the best row's, or either row has one seed
-        (its spread is not measured).
+        [(row, mean, std, n)], and the rows not resolved from the best: the paired t-test of
+        row - best over the seeds both have (`paired_test.paired_t_test`) has p >= 0.05, or
+        they share fewer than 2 seeds (no spread to test against).
     """
+    from wsol_tf.reproduction.paired_test import paired_t_test
+
     stats = [(row, *_mean_std(entry["values"][metric])) for row, entry in rows.items()]
     stats = [s for s in stats if math.isfinite(s[1])]
     stats.sort(key=lambda s: -s[1])
     if not stats:
         return [], []
-    _, best_mean, best_std, best_n = stats[0]
-    tied = [
-        row
-        for row, mean, std, n in stats[1:]
-        if min(n, best_n) < 2 or best_mean - mean <= max(best_std, std)
-    ]
+    best = per_seed(rows[stats[0][0]], metric)
+    tied = []
+    for row, *_ in stats[1:]:
+        mine = per_seed(rows[row], metric)
+        test = paired_t_test([mine[s] - best[s] for s in mine if s in best])
+        if not test["resolved"]:
+            tied.append(row)
     return stats, tied
 
 
@@ -137,18 +140,19 @@ def ranking_lines(rows, metric="maxboxacc_v2") -> list:
             "in this ranking is resolved by it."
         )
     elif tied:
-        best_n = order[0][3]
-        spread = [row for row, *_, n in order if row in tied and min(n, best_n) >= 2]
-        single = [row for row in tied if row not in spread]
-        if spread:
+        best = per_seed(rows[order[0][0]], metric)
+        shared = {row: len(set(per_seed(rows[row], metric)) & set(best)) for row in tied}
+        tested = [row for row in tied if shared[row] >= 2]
+        single = [row for row in tied if shared[row] < 2]
+        if tested:
             lines.append(
-                f"Within one seed std of the best ({order[0][0]}), so not resolved by these "
-                f"seeds: {', '.join(spread)}."
+                f"Not resolved from the best ({order[0][0]}) by the paired t-test over seeds "
+                f"(p >= 0.05): {', '.join(tested)}."
             )
         if single:
             lines.append(
-                f"Not resolved from the best ({order[0][0]}) either, one of the two having one "
-                f"seed (spread not measured): {', '.join(single)}."
+                f"Not resolved from the best ({order[0][0]}) either, the two sharing fewer "
+                f"than 2 seeds (spread not measured): {', '.join(single)}."
             )
     counts = {n for *_, n in order}
     if len(counts) > 1:  # a comparison still running: some rows have more seeds than others
@@ -297,6 +301,100 @@ def paired_table(rows, reference="CAM") -> list:
         " resolved at p < 0.05, in bold; with 3 seeds that needs |t| > 4.30). Resolved: "
         + ("; ".join(resolved) if resolved else "none") + ".",
     ]  # fmt: skip
+    return lines
+
+
+def _effects(rows, reference, readout):
+    """{row: {metric: paired test of row - reference}} under one read-out."""
+    return {
+        row: paired_tests(rows, row, reference, readout)
+        for row, entry in rows.items()
+        if row != reference and entry["seeds"]
+    }
+
+
+def _p(p) -> str:
+    return "p < 0.001" if p < 0.001 else f"p {p:.3f}"
+
+
+def _resolved_phrase(effects, direction) -> str:
+    parts = []
+    for row, tests in effects.items():
+        hits = [
+            f"{TITLES[m]} {t['mean']:+.1f}, {_p(t['p'])}"
+            for m, t in tests.items()
+            if t["direction"] == direction
+        ]
+        if hits:
+            parts.append(f"{row} ({'; '.join(hits)})")
+    return ", ".join(parts) or "none"
+
+
+def _ci_phrase(test) -> str:
+    if test["ci"] is None:
+        return f"{test['mean']:+.1f} (n = {test['n']}: not tested)"
+    low, high = test["ci"]
+    return f"{test['mean']:+.1f} (95% CI {low:+.1f} to {high:+.1f}, {_p(test['p'])})"
+
+
+def answer_lines(rows, reference="CAM", seeds=None, metric="maxboxacc_v2") -> list:
+    """The answer to "does any method beat `reference`?", generated from the paired t-tests
+    over seeds (so it always says what the table below says): per read-out, the rows
+    resolved above and below the reference on each metric (p < 0.05), the row with the
+    largest mean `metric` gain and its 95% interval, and, for scale, what choosing the
+    read-out on validation moved the reference itself by. `seeds`: the planned seeds; rows
+    with fewer finished say the answer is provisional. [] without the reference row."""
+    from wsol_tf.reproduction.paired_test import paired_t_test
+
+    if reference not in rows or not rows[reference]["seeds"]:
+        return []
+    lines = []
+    short = [row for row, e in rows.items() if seeds and len(e["seeds"]) < len(seeds)]
+    if short:
+        lines.append(
+            f"Provisional: {', '.join(short)} ha{'s' if len(short) == 1 else 've'} fewer than "
+            f"the {len(seeds)} planned seeds."
+        )
+    readouts = [(False, "classic CAM read-out")]
+    if rows[reference].get("readout_cams"):
+        readouts.append((True, "read-out chosen on validation (`--cam=auto`)"))
+    for readout, name in readouts:
+        effects = _effects(rows, reference, readout)
+        if not effects:
+            continue
+        tested = {row: t[metric] for row, t in effects.items() if t[metric]["n"]}
+        sentence = (
+            f"Under the {name}, paired with {reference} by seed (t-test, p < 0.05): above "
+            f"{reference}: {_resolved_phrase(effects, 'above')}; below {reference}: "
+            f"{_resolved_phrase(effects, 'below')}."
+        )
+        if tested:
+            top = max(tested, key=lambda row: tested[row]["mean"])
+            sentence += (
+                f" Largest {TITLES[metric]} difference from {reference}: {top} "
+                f"{_ci_phrase(tested[top])}."
+            )
+        lines.append(sentence)
+    if len(readouts) > 1:
+        scale = []
+        for row in [reference] + [r for r in rows if r != reference]:
+            classic = per_seed(rows[row], metric)
+            chosen = per_seed(rows[row], metric, readout=True)
+            test = paired_t_test([chosen[s] - classic[s] for s in chosen if s in classic])
+            if test["n"]:
+                scale.append((row, test))
+        if scale:
+            own = scale[0][1]
+            others = [t["mean"] for row, t in scale[1:]]
+            lines.append(
+                f"For scale: choosing the read-out on validation moved {reference}'s own "
+                f"{TITLES[metric]} by {_ci_phrase(own)}"
+                + (
+                    f", and the other rows' by {min(others):+.1f} to {max(others):+.1f}."
+                    if others
+                    else "."
+                )
+            )
     return lines
 
 
@@ -628,6 +726,10 @@ def methods_section(module, runs, selection, results, figures_dir, md_dir):
             for row, e in rows.items()
         }
         entry["settings"][setting]["centered_box"] = baseline
+    answer = _answer_block(module, tables, sorted({r.seed for r in runs}))
+    if answer:
+        lines = answer + lines
+        entry["answer"] = answer
     across = setting_dependence(tables) + setting_dependence(tables, metric="gt_known_loc")
     if across:
         lines += ["### Across the data settings", "", *across, ""]
@@ -635,6 +737,27 @@ def methods_section(module, runs, selection, results, figures_dir, md_dir):
     entry["costs"] = costs
     entry["every_trial_diverged"] = diverged_rows
     return lines, entry, figures, summary
+
+
+def _answer_block(module, tables, seeds) -> list:
+    """The section's "The answer": the experiment's written answer (`ANSWER`, when it has
+    one), then the generated one (`answer_lines`) per data setting; `seeds`: the planned
+    seeds of the final runs."""
+    generated = []
+    for setting, rows in tables.items():
+        found = answer_lines(rows, seeds=seeds)
+        if found:
+            generated += [f"*{setting}.*"] if len(tables) > 1 else []
+            generated += [f"- {line}" for line in found] + [""]
+    written = " ".join(getattr(module, "ANSWER", "").split())
+    if not generated and not written:
+        return []
+    lines = ["### The answer", ""]
+    if written:
+        lines += [written, ""]
+    if generated:
+        lines += ["From the paired tests below (generated):", "", *generated]
+    return lines
 
 
 def absolute_targets(rows, baseline, targets) -> list:
