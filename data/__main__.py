@@ -5,8 +5,8 @@ Validates a dataset folder before training: prints per split the number of
 images and classes, box statistics and unreadable files; --json writes one
 record per image (split, id, class index, image size `[width, height]`, every
 box `x0, y0, x1, y1` in original-image pixels). Exit status 1 when a file is
-unreadable, a box is empty or outside its image, a file is listed twice (each named) or a split
-has no images; 2 on a
+unreadable, a box is empty or outside its image, a file is listed twice (each named), a split
+has no images or the train split has no image of a class (named); 2 on a
 missing file, a malformed annotation or a listed path leading out of the dataset folder (one
 line naming the file and line, no traceback).
 
@@ -67,7 +67,7 @@ def main(argv=None):
             raise
         print(f"error: {one_line(error)}", file=sys.stderr)
         return 2
-    return 1 if any(problems(r) for r in reports.values()) else 0
+    return 1 if any(problems(r, split) for split, r in reports.items()) else 0
 
 
 def _synthetic(args, defaults):

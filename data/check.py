@@ -5,7 +5,8 @@ decoded and before TensorFlow is imported); then every image of each split is re
 decoded once (in parallel), so a bad file is found now rather than hours into training.
 Reported per split: unreadable files (named, with why), GT boxes that are empty or stick out
 of their image on any side (named, with the image size), the same file listed twice, and
-image sizes that differ from the annotation's, and a split with no images. Library side of
+image sizes that differ from the annotation's, a split with no images, and the classes a split
+has no image of (a problem in the train split: those classes are never learnt). Library side of
 `python -m wsol_tf.data check` (see `__main__.py`).
 """
 
@@ -86,6 +87,9 @@ def split_report(source, sizes, boxes, labels, unreadable):
         "classes": int(source.num_classes),
         "classes_present": int(len(present)),
         "images_per_class": [int(present.min()), int(present.max())] if len(present) else [0, 0],
+        "classes_without_images": [
+            str(source.class_names[i]) for i in np.flatnonzero(counts == 0)
+        ],  # fmt: skip
         "boxes": int(len(all_boxes)),
         "boxes_per_image": [int(per_image.min()), int(per_image.max())] if n else [0, 0],
         "images_without_box": int((per_image == 0).sum()),
@@ -164,18 +168,29 @@ def duplicate_files(source):
     return sorted(path for path, count in counts.items() if count > 1)
 
 
-def problems(report):
+# Splits a class must have images in: a class missing from them is never learnt (a test or
+# val subset may lack classes by design, e.g. 1,300 ImageNet images of 1,000 classes).
+SPLITS_NEEDING_EVERY_CLASS = ("train",)
+
+
+def problems(report, split=None):
     """How many things in a split's report need a look (exit status 1 of `check`); an empty
-    split counts as one."""
+    split counts as one, and so does each class without an image in a training split."""
     empty = int(report["images"] == 0)
+    missing = len(report.get("classes_without_images", [])) if report["images"] else 0
     return (
-        empty + report["unreadable"] + len(report["suspect_boxes"]) + len(report["duplicate_files"])
+        empty
+        + report["unreadable"]
+        + len(report["suspect_boxes"])
+        + len(report["duplicate_files"])
+        + (missing if split in SPLITS_NEEDING_EVERY_CLASS else 0)
     )
 
 
 def format_report(split, r):
     if r["images"] == 0:
         return f"[{split}] {r['source']}\n  images 0: the split is empty"
+    missing = r.get("classes_without_images", [])
     lines = [
         f"[{split}] {r['source']}",
         f"  images {r['images']}, classes {r['classes']} ({r['classes_present']} present, "
@@ -192,6 +207,16 @@ def format_report(split, r):
         )
     if "size_mismatches" in r:
         lines.append(f"  images whose size differs from the annotation: {r['size_mismatches']}")
+    if missing:
+        why = (
+            "a problem: the model never sees them"
+            if split in SPLITS_NEEDING_EVERY_CLASS
+            else "not scored on them"
+        )
+        shown = ", ".join(missing[:LISTED]) + (
+            f", ... ({len(missing) - LISTED} more)" if len(missing) > LISTED else ""
+        )
+        lines.append(f"  classes without an image: {len(missing)} ({why}): {shown}")
     lines.append(f"  unreadable files: {r['unreadable']}")
     lines += [f"    {u['path']}: {u['reason']}" for u in r["unreadable_files"][:LISTED]]
     lines += _more(r["unreadable_files"])

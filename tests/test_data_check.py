@@ -88,3 +88,24 @@ def test_check_without_data_dir_names_the_flag(dataset, capsys):
     err = capsys.readouterr().err
     assert f"error: --dataset={dataset} needs --data_dir=<dataset folder>." in err
     assert "unexpected" not in err
+
+
+def test_a_class_without_a_training_image_is_a_problem_and_one_without_a_test_image_is_not(
+    tmp_path, capsys
+):
+    root = write_cub(tmp_path / "cub", classes=(3, 7, 9))  # ids 2k+1 test, 2k+2 train
+    split = {1: 0, 2: 1, 3: 0, 4: 0, 5: 1, 6: 1}  # class 7: no train image; 9: no test image
+    (root / "train_test_split.txt").write_text("".join(f"{i} {s}\n" for i, s in split.items()))
+    out = tmp_path / "out.json"
+    code = main(["check", "--dataset", "cub", "--data_dir", str(root), "--json", str(out)])
+    text = capsys.readouterr().out
+    assert code == 1
+    train, test = text[text.index("[train]") : text.index("[test]")], text[text.index("[test]") :]
+    assert "classes 3 (2 present" in train
+    assert "classes without an image: 1 (a problem: the model never sees them): 007.Bird_7" in train
+    assert "classes without an image: 1 (not scored on them): 009.Bird_9" in test
+    splits = json.loads(out.read_text())["splits"]
+    assert splits["train"]["classes_without_images"] == ["007.Bird_7"]
+    assert splits["test"]["classes_without_images"] == ["009.Bird_9"]
+    # The test split alone: a class it lacks is reported, not a problem.
+    assert main(["check", "--dataset", "cub", "--data_dir", str(root), "--split", "test"]) == 0
