@@ -7,8 +7,11 @@ tables: hours on 2 cores), writing --beyond_cam_md (default <workdir>/BEYOND_CAM
 JSON beside it; `--report_only` writes it from the run records alone. Options:
 `--beyond_cam_best_row=ADL` (the WSOL row beside CAM), `--method_seeds=3`.
 
-The WSOL rows are cub_recipe's final runs themselves (`COMPARISON`: the same keys, workdirs
-under <workdir>/runs/ and run records), each at the read-out chosen on validation. FSL
+The WSOL rows are runs of cub_recipe's comparison (its two sets, recipe and seeds; `COMPARISON`)
+at each row's trial chosen on validation by the method ranking (`CHOSEN_TRIALS`,
+experiments/methods_cub_25cls.py): CAM and ADL are cub_recipe's final runs themselves and the
+other rows on CUB 25cls are methods_cub_25cls's (the same settings: the same keys and run
+records), each at the read-out chosen on validation. FSL
 (`python -m wsol_tf.fsl`) and the pseudo-box localizer (`python -m wsol_tf.pseudo_box`) are
 trained from the CAM run of each seed, with their default trials (`FSL_TRIALS`,
 `PSEUDO_BOX`); the centered box (size chosen on validation) stands beside them.
@@ -18,7 +21,9 @@ Targets (`TARGETS`, test split; wsol_tf.reproduction.beyond_cam states them met 
     the differences paired by seed).
 """
 
-from wsol_tf.experiments import cub_recipe
+import dataclasses
+
+from wsol_tf.experiments import cub_recipe, methods_cub_25cls
 from wsol_tf.fsl.trials import DEFAULT_TRIALS as FSL_DEFAULT_TRIALS
 from wsol_tf.pseudo_box.api import DEFAULT_EPOCHS as PSEUDO_BOX_DEFAULT_EPOCHS
 from wsol_tf.pseudo_box.api import DEFAULT_TRIALS as PSEUDO_BOX_DEFAULT_TRIALS
@@ -28,7 +33,24 @@ NAME = "beyond_cam"
 TITLE = "Beyond CAM: FSL and the pseudo-box localizer beside CAM on real birds"
 # The table whose runs the WSOL rows are (their keys, workdirs and records are shared).
 SOURCE_TABLE = cub_recipe.NAME
-COMPARISON = cub_recipe.COMPARISON
+# The trial of each row of the method ranking that validation chose (seed 0, val
+# MaxBoxAccV2; results/methods_cub_25cls.md, "Hyperparameters chosen on validation"), a row
+# once its selection has finished. tests/test_beyond_cam.py checks them against the records.
+CHOSEN_TRIALS = {"CAM": 0, "ADL": 0, "HaS": 0, "CutMix": 1, "ACoL": 0, "SPG": 1}
+
+
+def comparison_of(source):
+    """`source` (cub_recipe's comparison: its sets, recipe and seeds) with every ranked row at
+    its chosen trial; CAM's and ADL's are cub_recipe's own trials (the same runs)."""
+    trials = {
+        row: (method, [options[CHOSEN_TRIALS[row]]])
+        for row, (method, options) in methods_cub_25cls.TRIALS.items()
+        if row in CHOSEN_TRIALS
+    }
+    return dataclasses.replace(source, trials=trials)
+
+
+COMPARISON = comparison_of(cub_recipe.COMPARISON)
 # FSL and the pseudo-box localizer are trained from this row's runs.
 REFERENCE_ROW = "CAM"
 # The best WSOL row beside CAM; ADL until the method ranking is finished

@@ -129,8 +129,9 @@ def report(runs, built):
 def test_the_plan_is_cub_recipes_own_final_runs(comparison, monkeypatch):
     from wsol_tf import reproduce
 
-    assert experiment.COMPARISON is cub_recipe.COMPARISON
     assert experiment.SOURCE_TABLE == "cub_recipe"
+    assert experiment.COMPARISON.data_settings == cub_recipe.COMPARISON.data_settings
+    ranked = experiment.comparison_of(comparison)
     monkeypatch.setattr(cub_recipe, "COMPARISON", comparison)
     overrides = {"epochs": 1, "val_per_class": 2}
     planned = reproduce.plan(["cub_recipe"], 1, 1, {"epochs": 1}, None, None,
@@ -138,7 +139,7 @@ def test_the_plan_is_cub_recipes_own_final_runs(comparison, monkeypatch):
     selection = planned["cub_recipe_selection"]
     chosen = {r.key: {"splits": {"val": {"maxboxacc_v2": 50.0}}} for r in selection}
     planned = reproduce.plan_final(planned, chosen, 3, {"epochs": 1}, None, {"val_per_class": 2})
-    ours = table.plan(comparison, ("CAM", "ADL"), range(3), **overrides)
+    ours = table.plan(ranked, ("CAM", "ADL"), range(3), **overrides)
     assert [(r.key, r.dirname, r.readout) for r in ours] == [
         (r.key, r.dirname, r.readout) for r in planned["cub_recipe"]
     ]
@@ -148,6 +149,41 @@ def test_the_plan_is_cub_recipes_own_final_runs(comparison, monkeypatch):
     assert [r.row for r in table.plan(comparison, ("CAM",), [0])] == [f"CAM | {A}", f"CAM | {B}"]
     with pytest.raises(ValueError, match="no row 'HaS'"):
         table.plan(comparison, ("CAM", "HaS"), [0])
+    # A ranked row: methods_cub_25cls's chosen trial on cub_recipe's sets and recipe.
+    spg = table.plan(ranked, ("SPG",), [0])
+    assert [r.row for r in spg] == [f"SPG | {A}", f"SPG | {B}"]
+    assert spg[0].settings["positions"] == ("block4c_relu", "block5c_relu")
+    assert spg[0].settings["spg_branch_lr_factor"] == 0.0333
+
+
+def test_the_chosen_trials_are_the_ones_validation_chose_in_the_run_records():
+    """CHOSEN_TRIALS against methods_cub_25cls's selection records in results/runs (the
+    repository's; a row whose trials are not all recorded is skipped)."""
+    from wsol_tf.experiments import methods_cub_25cls
+
+    records = os.path.join(os.path.dirname(__file__), "..", "results", "runs")
+    # Run names need no data (a clone without ../shared/data has no data settings).
+    comparison = dataclasses.replace(
+        methods_cub_25cls.COMPARISON, data_settings={"absent": {"data_dir": "/absent"}}
+    )
+    checked = []
+    for row, (_, trials) in comparison.trials.items():
+        found = []
+        for index in range(len(trials)):
+            slug = (
+                f"methods-cub-25cls-selection-{row.lower().replace(' + ', '-')}-trial-{index}-s0-"
+            )
+            names = [n for n in os.listdir(records) if n.startswith(slug)]
+            if len(names) == 1:
+                with open(os.path.join(records, names[0])) as f:
+                    found.append(json.load(f))
+        if len(found) != len(trials):
+            continue
+        chosen = comparison.choose({row: found})
+        assert experiment.CHOSEN_TRIALS.get(row) == chosen.get(row), row
+        checked.append(row)
+    if not checked:
+        pytest.skip("no finished selection of methods_cub_25cls in results/runs")
     two = dataclasses.replace(comparison, trials={"CAM": ("cam", [{}, {"lr": 0.1}])})
     with pytest.raises(ValueError, match="row 'CAM' has 2 trials"):
         table.plan(two, ("CAM",), [0])
@@ -329,9 +365,12 @@ def test_beyond_cam_is_no_default_table_and_a_bad_best_row_is_refused(tmp_path, 
     env = dict(os.environ, **no_tensorflow)
     done = subprocess.run(
         [sys.executable, "-m", "wsol_tf.reproduce", "--tables=beyond_cam",
-         "--beyond_cam_best_row=HaS", f"--workdir={tmp_path / 'w'}"],
+         "--beyond_cam_best_row=Nope", f"--workdir={tmp_path / 'w'}"],
         capture_output=True, text=True, env=env, timeout=120,
     )  # fmt: skip
     assert done.returncode == 2, done.stderr[-2000:]
-    assert "--beyond_cam_best_row=HaS: rows of cub_recipe: CAM, ADL." in done.stderr
+    assert (
+        "--beyond_cam_best_row=Nope: rows of the method ranking with a chosen trial: CAM, ADL, "
+        "HaS," in done.stderr
+    )
     assert not (tmp_path / "w").exists()

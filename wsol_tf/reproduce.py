@@ -14,7 +14,8 @@ and methods_cub_pretrained (EfficientNet-Lite0 fine-tuned on --cub_dir), extract
 training: every score-map extractor on the checkpoints of --extractor_workdirs, written to
 --extractors_md, see wsol_tf.reproduction.extractors_table), imagenet (no training: ImageNet
 classifiers as they are, --imagenet_md), beyond_cam (FSL and the pseudo-box localizer beside
-cub_recipe's CAM and --beyond_cam_best_row runs, written to --beyond_cam_md; hours, not a
+cub_recipe's CAM and the --beyond_cam_best_row runs (a row of the method ranking at its
+chosen trial), written to --beyond_cam_md; hours, not a
 default table; see wsol_tf.reproduction.beyond_cam).
 Runs shared by tables are trained once. Every run keeps its workdir under
 <workdir>/runs/; a killed reproduction resumes where it stopped when run again.
@@ -108,8 +109,9 @@ def define_flags():
     )  # fmt: skip
     flags.DEFINE_string(
         "beyond_cam_best_row", None,
-        "The WSOL row of cub_recipe beside CAM in the beyond_cam table (default: the "
-        "experiment's BEST_ROW, ADL).",
+        "The WSOL row beside CAM in the beyond_cam table: a row of the method ranking at its "
+        "trial chosen on validation (experiments/beyond_cam.py CHOSEN_TRIALS; default: the "
+        "experiment's BEST_ROW).",
     )  # fmt: skip
     flags.DEFINE_integer(
         "extractor_scorecam_max_channels", 64,
@@ -200,8 +202,8 @@ def check_flags():
         rows = beyond_cam.COMPARISON.trials
         if FLAGS.beyond_cam_best_row not in rows:
             errors.append(
-                f"--beyond_cam_best_row={FLAGS.beyond_cam_best_row}: rows of "
-                f"{beyond_cam.SOURCE_TABLE}: {', '.join(rows)}."
+                f"--beyond_cam_best_row={FLAGS.beyond_cam_best_row}: rows of the method "
+                f"ranking with a chosen trial: {', '.join(rows)}."
             )
         elif FLAGS.beyond_cam_best_row == beyond_cam.REFERENCE_ROW:
             errors.append(
