@@ -139,7 +139,8 @@ def refuse_paths_outside(root, entries, follow_outside_links=False, what="path")
             target = real_path(os.path.join(root, name))
             if not (target.startswith(inside) or target == real_root):
                 why = (f"leads out of {root} through a symbolic link (to {target}); "
-                       "--follow_outside_links reads such links")  # fmt: skip
+                       "--follow_outside_links (a flag of train and data check) reads "
+                       "such links")  # fmt: skip
         if why:
             found.append((file, line_number, name, why))
     if found:

@@ -18,7 +18,7 @@ import numpy as np
 from wsol_tf.data import datasets
 from wsol_tf.data.annotations import box_problem
 from wsol_tf.data.datasets import load_split, require_data_dir
-from wsol_tf.files import check_writable, write_json
+from wsol_tf.files import NotWritable, check_writable, write_json
 
 LISTED = 20  # problems named per kind and split in the printed report (JSON: all)
 
@@ -254,8 +254,13 @@ def check(dataset, data_dir, splits=None, json_path=None, print_fn=print, **opti
     if not splits:
         raise FileNotFoundError(f"--dataset={dataset} --data_dir={data_dir}: no splits found.")
     reports, images = {}, []
-    if json_path:
-        check_writable(os.path.dirname(os.path.abspath(json_path)), "--json")
+    if json_path:  # named now, not after every image is read
+        if os.path.isdir(json_path):
+            raise NotWritable(f"--json={json_path}: is a folder; give a file name.")
+        try:
+            check_writable(os.path.dirname(os.path.abspath(json_path)))
+        except NotWritable as error:
+            raise NotWritable(f"--json={json_path}: {error}") from None
     # Every split's annotations first: a malformed line fails fast, before any decoding.
     sources = {split: load_split(dataset, data_dir, split, **options) for split in splits}
     for split in splits:

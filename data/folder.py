@@ -16,18 +16,22 @@ from wsol_tf.data.dataset import DATASETS, Dataset
 from wsol_tf.data.records import Records, pad_boxes
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp")  # lower case
+# Image formats the decoder cannot read: listed all the same, so such a file is skipped,
+# counted and named (unreadable_files.json) instead of silently left out of a folder.
+UNDECODABLE_EXTENSIONS = (".tif", ".tiff", ".heic", ".heif", ".avif", ".jp2", ".jxl")
 
 
 def is_image_file(path):
     """Whether a folder reader lists `path` (the training folder and `localize`: one rule).
 
-    An image name (IMAGE_EXTENSIONS, any case) that is a regular file, or a symbolic link that
+    An image name (IMAGE_EXTENSIONS or UNDECODABLE_EXTENSIONS, any case: the decoder skips and
+    counts the latter) that is a regular file, or a symbolic link that
     leads nowhere (its target gone, or a loop of links): such a link is listed, so the decoder
     skips, counts and names it (unreadable_files.json) instead of it vanishing unseen.
     Folders are not images, nor are special files (reading a FIFO blocks forever).
     `os.path.isfile` answers False for a loop of links, where `DirEntry.is_file` raises.
     """
-    if os.path.splitext(path)[1].lower() not in IMAGE_EXTENSIONS:
+    if os.path.splitext(path)[1].lower() not in IMAGE_EXTENSIONS + UNDECODABLE_EXTENSIONS:
         return False
     return os.path.isfile(path) or (os.path.islink(path) and not os.path.exists(path))
 

@@ -53,15 +53,20 @@ def _rows(path, num_fields):
         yield line_number, line, fields
 
 
-def _image_root(data_dir, first_id, image_root):
+def _image_root(data_dir, ids, image_root):
+    """The folder the image ids are relative to: `image_root`, else data_dir or its images/,
+    whichever holds the first listed image found (a missing first image is then named by
+    its line, not taken for a wrong root)."""
     if image_root:
         return os.path.abspath(os.path.expanduser(image_root))
-    for root in (data_dir, os.path.join(data_dir, "images")):
-        if os.path.isfile(os.path.join(root, first_id)):
-            return root
+    roots = (data_dir, os.path.join(data_dir, "images"))
+    for image_id in ids:
+        for root in roots:
+            if os.path.isfile(os.path.join(root, image_id)):
+                return root
     raise FileNotFoundError(
-        f"wsol_metadata: image {first_id!r} is neither in {data_dir} nor in "
-        f"{os.path.join(data_dir, 'images')}; pass image_root."
+        f"wsol_metadata: no image of image_ids.txt (first: {ids[0]!r}) is in {roots[0]} or in "
+        f"{roots[1]}."
     )
 
 
@@ -157,8 +162,10 @@ def load_wsol_metadata(
     if os.path.isfile(sizes_path):
         sizes = {}
         for line_number, line, (image_id, width, height) in _rows(sizes_path, (3,)):
-            if not (width.isdigit() and height.isdigit()):
-                raise line_error(sizes_path, line_number, line, "width and height must be ints")
+            if not (width.isdigit() and height.isdigit() and int(width) and int(height)):
+                raise line_error(
+                    sizes_path, line_number, line, "width and height must be whole numbers >= 1"
+                )
             if image_id not in seen:
                 ignore(sizes_path, line_number, image_id)
                 continue
@@ -198,7 +205,7 @@ def load_wsol_metadata(
             path, count, line_number, image_id,
         )  # fmt: skip
 
-    root = _image_root(data_dir, ids[0], image_root)
+    root = _image_root(data_dir, ids, image_root)
     refuse_paths_outside(root, listed_ids, follow_outside_links, "image path")
     # wsolevaluation joins mask paths to its mask_root; ours defaults to the image root.
     mask_base = os.path.abspath(os.path.expanduser(mask_root)) if mask_root else root

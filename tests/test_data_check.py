@@ -34,6 +34,19 @@ def test_check_names_malformed_line(tmp_path, capsys):
     assert "bounding_boxes.txt:2" in capsys.readouterr().err
 
 
+def test_an_unusable_json_path_is_named_as_given_before_the_scan(tmp_path, capsys):
+    # Was: a folder failed after every image was read ("[Errno 21] Is a directory: '.x.tmp'
+    # -> 'x'"); a path under a file was named by its folder ("--json=<folder>: ...").
+    root = write_cub(tmp_path / "cub", classes=(3, 7), per_class=2)
+    (tmp_path / "file").write_text("")
+    for given, message in ((tmp_path, "is a folder; give a file name"),
+                           (tmp_path / "file" / "x.json", "cannot write there")):  # fmt: skip
+        code = main(["check", "--dataset", "cub", "--data_dir", str(root), "--json", str(given)])
+        captured = capsys.readouterr()
+        assert code == 2 and f"--json={given}: " in captured.err and message in captured.err
+        assert "images" not in captured.out  # nothing scanned
+
+
 @needs_cub_mini
 def test_check_real_cub(tmp_path, capsys):
     out = tmp_path / "cub.json"

@@ -214,6 +214,26 @@ def test_wsol_metadata_missing_image_named(tmp_path):
         load_split("wsol_metadata", str(tmp_path), "test")
 
 
+def test_wsol_metadata_missing_first_image_named_by_its_line(tmp_path):
+    # Was: "image 'c/a.jpg' is neither in <data_dir> nor in <data_dir>/images; pass
+    # image_root" (no such flag in train or evaluate; the image root was fine).
+    write_metadata(tmp_path, "c/a.jpg,1,2,30,20\nc/b.jpg,0,0,10,10\n")
+    os.remove(tmp_path / "c" / "a.jpg")
+    with pytest.raises(FileNotFoundError, match=r"image_ids.txt:1: no image file .*a.jpg"):
+        load_split("wsol_metadata", str(tmp_path), "test")
+    os.remove(tmp_path / "c" / "b.jpg")
+    with pytest.raises(FileNotFoundError, match=r"no image of image_ids.txt \(first: 'c/a.jpg'\)"):
+        load_split("wsol_metadata", str(tmp_path), "test")
+
+
+def test_wsol_metadata_image_size_of_zero_named(tmp_path):
+    # Was named as "localization.txt:1: box outside 0x40", not the size line that is wrong.
+    folder = write_metadata(tmp_path, "c/a.jpg,1,2,30,20\n")
+    (folder / "image_sizes.txt").write_text("c/a.jpg,0,40\nc/b.jpg,60,40\n")
+    with pytest.raises(ValueError, match=r"image_sizes.txt:1: width and height must be whole"):
+        load_split("wsol_metadata", str(tmp_path), "test")
+
+
 def test_wsol_metadata_openimages_masks(tmp_path):
     write_metadata(tmp_path, "c/a.jpg,c/a_m1.png,c/ignore.png\nc/a.jpg,c/a_m2.png,\n"
                    "c/b.jpg,c/b_m.png,\n")  # fmt: skip

@@ -109,6 +109,32 @@ def test_parse_grid_and_points():
     for bad in (["drop_rate"], ["=0.5"], ["workdir=a"], ["a=1", "a=2"], []):
         with pytest.raises(ValueError):
             sweep.parse_grid(bad)
+    # Were accepted: the empty value dropped, the repeated one trained once and listed twice.
+    with pytest.raises(ValueError, match=r"'drop_rate=0.5,,0.7': an empty value"):
+        sweep.parse_grid(["drop_rate=0.5,,0.7"])
+    with pytest.raises(ValueError, match=r"'drop_rate=0.5,0.5': value 0.5 is given twice"):
+        sweep.parse_grid(["drop_rate=0.5,0.5"])
+
+
+def test_a_sweep_out_folder_of_other_files_is_refused_and_left_as_it_was(tmp_path):
+    # Was: --out=<a folder of photos> wrote results.csv / results.md there (replacing the
+    # user's own of those names) and the runs among the photos.
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    (photos / "a.jpg").write_bytes(b"x")
+    (photos / "results.md.bak").write_text("mine")
+    with pytest.raises(ValueError, match=r"photos is not a sweep's folder: it holds a.jpg, "):
+        sweep.check_sweep_folder(str(photos))
+    assert sorted(os.listdir(photos)) == ["a.jpg", "results.md.bak"]
+    sweep.check_sweep_folder(str(tmp_path / "new"))  # new, empty, or an earlier sweep's: fine
+    earlier = tmp_path / "earlier"
+    (earlier / "drop_rate-0.5").mkdir(parents=True)
+    (earlier / "drop_rate-0.5" / "config.json").write_text("{}")
+    (earlier / ".wsol_tf.lock").write_text("")
+    sweep.check_sweep_folder(str(earlier))  # a killed sweep: a run folder, no table yet
+    (earlier / "notes.txt").write_text("the user's")
+    (earlier / "results.csv").write_text("")
+    sweep.check_sweep_folder(str(earlier))  # its tables say it is a sweep's: notes stay
 
 
 @pytest.mark.parametrize(

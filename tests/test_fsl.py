@@ -130,6 +130,8 @@ def test_the_command_trains_evaluates_and_writes_the_evaluators_metrics(wsol_run
         (["--run={tmp}", "--out=o"], "no config.json (not a training workdir"),
         (["--run={tmp}"], "--out is required"),
         (["--run={tmp}", "--out=o", "--batch_size=0"], "--batch_size=0"),
+        # Was: trained on val, chose on val, scored on val, and printed it as a result.
+        (["--run={tmp}", "--out=o", "--split=val"], "--split=val: the FSL head trains on"),
     ],
 )  # fmt: skip
 def test_bad_flags_are_refused_in_one_line_before_tensorflow(args, message, no_tensorflow,

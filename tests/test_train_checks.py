@@ -75,6 +75,9 @@ def test_lr_decay_epochs_count_from_one_and_once_each(parse):
         # Was: trained the plain CAM model under ADL's (RDAP's) name, without a word.
         (["--method=adl", "--positions="], "--positions is empty: --method=adl needs"),
         (["--method=rdap", "--positions="], "--positions is empty: --method=rdap needs"),
+        # Was named by the parameter, not the flag: "--prob=nan", "--beta=1e+39".
+        (["--method=cutmix", "--cutmix_prob=nan"], "--cutmix_prob=nan is invalid: must be a"),
+        (["--method=cutmix", "--cutmix_beta=1e39"], "--cutmix_beta=1e+39 is invalid: must be"),
     ],
 )  # fmt: skip
 def test_values_refused_by_numpy_float32_or_the_model_are_refused_by_validate(parse, args, message):
@@ -214,3 +217,15 @@ def test_a_checkpoint_of_another_model_is_not_taken_for_a_damaged_one(kept):
 
     with pytest.raises(AssertionError):
         restore_intact(kept_checkpoints(kept), restore, print, kept_in=kept)
+
+
+def test_a_warmup_longer_than_the_run_is_warned_of(parse):
+    # Was silent: --warmup_epochs=5 --epochs=1 trained at 1/5 of --lr at most.
+    from wsol_tf.training.api import warmup_warning
+
+    warning = warmup_warning(parse("--warmup_epochs=5", "--epochs=1", "--lr=0.02").validate())
+    assert warning == (
+        "warning: --warmup_epochs=5 is longer than --epochs=1: the learning rate never "
+        "reaches --lr=0.02 (the warmup ends after the run)."
+    )
+    assert warmup_warning(parse("--warmup_epochs=2", "--epochs=2").validate()) is None

@@ -95,8 +95,9 @@ def test_links_out_of_the_dataset_folder_need_the_opt_in_but_a_linked_folder_doe
     assert str(error.value).startswith(
         f"{root / 'images.txt'}:3: image path '007.Bird_7/img_3.jpg' leads out of "
         f"{root / 'images'} through a symbolic link (to {os.path.realpath(elsewhere)}/img_3.jpg); "
-        "--follow_outside_links reads such links (and 1 more such line)."
-    )
+        "--follow_outside_links (a flag of train and data check) reads such links (and 1 "
+        "more such line)."
+    )  # was "--follow_outside_links reads such links": evaluate has no such flag
     records = load_split("cub", str(root), "test", follow_outside_links=True)
     assert records.image_paths[1] == str(root / "images" / "007.Bird_7" / "img_3.jpg")
     # The dataset folder and its images/ are the user's: links to them (another disk) are

@@ -125,6 +125,19 @@ def test_find_images_lists_no_fifo_named_like_an_image(tmp_path):
         find_images([str(tmp_path / "pipe.jpg")])
 
 
+def test_find_images_lists_formats_the_decoder_cannot_read_so_they_are_counted(tmp_path):
+    # Was: a .tif in a given folder was left out unseen (given directly, it was skipped and
+    # counted). Now it is listed, so the reader skips, counts and names it; notes.txt is no
+    # image and stays out.
+    from wsol_tf.data.decode import why_unreadable
+    from wsol_tf.deployment.localizer import find_images
+
+    for name in ("a.jpg", "b.TIF", "c.heic", "notes.txt"):
+        (tmp_path / name).write_bytes(b"II*\x00")
+    assert find_images([str(tmp_path)]) == [str(tmp_path / n) for n in ("a.jpg", "b.TIF", "c.heic")]
+    assert why_unreadable(str(tmp_path / "b.TIF"))  # skipped with a reason, never scored
+
+
 def test_find_images_follows_linked_folders_once(tmp_path):
     # Was: a linked subfolder was not looked into ("no image found" for a folder of links),
     # while --dataset=folder follows linked class folders. A link back to a parent is read

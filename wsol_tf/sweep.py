@@ -40,9 +40,14 @@ def parse_grid(specs):
     for spec in specs:
         name, _, values = spec.partition("=")
         name = name.strip().lstrip("-")
-        values = [v.strip() for v in values.split(",") if v.strip()]
-        if not name or not values:
+        values = [v.strip() for v in values.split(",")]
+        if not name or values == [""]:
             raise ValueError(f"--grid={spec!r}: expected name=value1,value2,...")
+        if "" in values:
+            raise ValueError(f"--grid={spec!r}: an empty value (a comma too many).")
+        twice = [v for i, v in enumerate(values) if v in values[:i]]
+        if twice:  # one run, listed twice in the results table
+            raise ValueError(f"--grid={spec!r}: value {twice[0]} is given twice.")
         if name in ("workdir",):
             raise ValueError(f"--grid={spec!r}: {name} is set by the sweep itself.")
         if name in [n for n, _ in grid]:
@@ -152,7 +157,7 @@ def write_tables(rows, out):
     from wsol_tf.files import write_atomic
 
     columns = list(dict.fromkeys(key for row in rows for key in row))
-    csv_path, md_path = os.path.join(out, "results.csv"), os.path.join(out, "results.md")
+    csv_path, md_path = (os.path.join(out, name) for name in TABLES)
     text = io.StringIO()
     writer = csv.DictWriter(text, fieldnames=columns)
     writer.writeheader()
@@ -186,6 +191,11 @@ def main(argv):
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    try:
+        check_sweep_folder(FLAGS.out)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     check_writable(FLAGS.out, "--out")
     from wsol_tf.training import lock
 
@@ -193,6 +203,32 @@ def main(argv):
     # locked by the runner too, so a `train` on a point's folder meanwhile is refused.
     with lock.hold(FLAGS.out, "--out"):
         return sweep(points, train_args, FLAGS.out, FLAGS.evaluate_args.split())
+
+
+TABLES = ("results.csv", "results.md")
+
+
+def check_sweep_folder(out):
+    """Refuses (ValueError naming them) an --out that holds files a sweep does not write: its
+    tables would replace a user's results.csv, and its runs land among their files. A new or
+    empty folder, or an earlier sweep's (its tables, hidden files, run folders), is fine."""
+    if not os.path.isdir(out):
+        return
+    foreign = sorted(
+        name
+        for name in os.listdir(out)
+        if not name.startswith(".")
+        and name not in TABLES
+        and not os.path.isfile(os.path.join(out, name, "config.json"))
+    )
+    if foreign and not any(os.path.isfile(os.path.join(out, t)) for t in TABLES):
+        shown = ", ".join(foreign[:5]) + (
+            f" and {len(foreign) - 5} more" if len(foreign) > 5 else ""
+        )
+        raise ValueError(
+            f"--out={out} is not a sweep's folder: it holds {shown}, which a sweep does not "
+            "write. Nothing was changed: give a new or empty --out, or an earlier sweep's."
+        )
 
 
 def sweep(points, train_args, out, evaluate_args):

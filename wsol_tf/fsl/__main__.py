@@ -28,7 +28,7 @@ flags.DEFINE_integer("seed", None, "Seed of the heads' init, shuffles, flips; de
 flags.DEFINE_string(
     "checkpoint", None, "The WSOL checkpoint whose classifier predicts classes; default: latest."
 )
-flags.DEFINE_string("split", "test", "Split to evaluate on.")
+flags.DEFINE_string("split", "test", "Split to evaluate on (not val: the head learns there).")
 flags.DEFINE_integer("batch_size", 32, "Images per forward pass when reading and evaluating.")
 flags.DEFINE_integer("num_pictures", 8, "Rows of each picture grid (0: none).")
 

@@ -57,6 +57,11 @@ def prepare(run_workdir, out_dir, *, trials=DEFAULT_TRIALS, split="test", checkp
 
     if not run_workdir:
         raise ValueError("--run is required: the workdir of a finished WSOL training run.")
+    if split == "val":  # scored on the images it learnt and chose on: no held-out number
+        raise ValueError(
+            "--split=val: the FSL head trains on half of the run's val split and is chosen on "
+            "the other half; evaluate it on another split (default: test)."
+        )
     if not out_dir:
         raise ValueError("--out is required: the folder metrics.json and the pictures go to.")
     if not os.path.isdir(run_workdir):

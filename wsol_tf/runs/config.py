@@ -239,8 +239,13 @@ class TrainConfig:
             if choices and value not in choices:
                 raise ValueError(f"--{field.name}={value}: valid: {', '.join(choices)}.")
             _check_float(field.name, value)  # inf, nan, 1e39 (inf in float32): never valid
+        flag_of = {}  # a method's parameter is named by its flag (prob: --cutmix_prob)
+        if self.method in methods.names():
+            method_cls = methods.get(self.method)
+            flag_of = {f.name: methods.flag_name(method_cls.name, f)
+                       for f in methods.params_fields(method_cls.Params)}  # fmt: skip
         for name, value in self.method_params.items():
-            _check_float(name, value)
+            _check_float(flag_of.get(name, name), value)
         check_pretrained_file(self.model, self.pretrained)
         check_pattern_free(self.workdir, "--workdir")
         datasets.require_data_dir(self.dataset, self.data_dir)

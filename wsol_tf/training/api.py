@@ -100,6 +100,9 @@ def _train(config, records, val_records, plan, print_fn):
             "warning: --lr_groups=pretrained_0.1 without --pretrained: the backbone trains "
             "from scratch at 0.1x the learning rate (Tensorpack scales only pretrained runs)."
         )
+    warning = warmup_warning(config)
+    if warning and is_chief(strategy):
+        print_fn(warning)
     missing = classes_without_images(records)
     if missing and is_chief(strategy):
         print_fn(
@@ -113,6 +116,17 @@ def _train(config, records, val_records, plan, print_fn):
     if report is not None and is_chief(strategy):
         print_fn(report.summary())
     return trainer.train()
+
+
+def warmup_warning(config):
+    """A warning when --warmup_epochs outlasts the run (the lr never reaches --lr), else None."""
+    if config.warmup_epochs <= config.epochs:
+        return None
+    return (
+        f"warning: --warmup_epochs={config.warmup_epochs:g} is longer than "
+        f"--epochs={config.epochs}: the learning rate never reaches --lr={config.lr:g} (the "
+        "warmup ends after the run)."
+    )
 
 
 def classes_without_images(records):
