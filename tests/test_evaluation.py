@@ -274,7 +274,7 @@ def test_an_empty_scoremap_is_refused_naming_the_file(tiny_data, tmp_path):
         assert path in str(error.value)
 
 
-def test_a_nan_model_is_counted_and_gives_finite_metrics(tiny_data):
+def test_a_nan_or_collapsed_model_is_counted_and_gives_finite_metrics(tiny_data):
     # A diverged checkpoint: NaN logits and maps. Maps become zeros (no box), argmax picks a
     # class; the metrics stay finite JSON and the images are counted (before: no count).
     import keras
@@ -285,14 +285,26 @@ def test_a_nan_model_is_counted_and_gives_finite_metrics(tiny_data):
     records = load_cub(tiny_data, "test")
     model = models.build("tinyvgg", records.num_classes, image_size=IMAGE_SIZE, seed=0)
     model(np.zeros((1, *IMAGE_SIZE, 3), np.float32))
-    for weight in model.weights:
-        weight.assign(keras.ops.full(weight.shape, float("nan"), weight.dtype))
-    notes = []
-    metrics = evaluate_model(
-        model, records, image_size=IMAGE_SIZE, batch_size=4, cam_curve_interval=0.05,
-        num_overlays=0, workers=1, print_fn=notes.append,
-    )  # fmt: skip
+
+    def evaluated_with_every_weight(value):
+        for weight in model.weights:
+            weight.assign(keras.ops.full(weight.shape, value, weight.dtype))
+        notes = []
+        metrics = evaluate_model(
+            model, records, image_size=IMAGE_SIZE, batch_size=4, cam_curve_interval=0.05,
+            num_overlays=0, workers=1, print_fn=notes.append,
+        )  # fmt: skip
+        return metrics, notes
+
+    # A collapsed model (finite, every feature 0): constant maps, no box; counted and warned of
+    # (before: 0.0 on every localization metric with nothing saying why).
+    metrics, notes = evaluated_with_every_weight(0.0)
+    assert metrics["num_constant_maps"] == 9 and metrics["num_nonfinite_logits"] == 0
+    assert metrics["gt_known_loc"] == 0.0 and metrics["maxboxacc_v2"] == 0.0
+    assert any("9 of 9 images have a constant score map" in n for n in notes)
+    metrics, notes = evaluated_with_every_weight(float("nan"))
     assert metrics["num_images"] == 9 and metrics["num_nonfinite_logits"] == 9
+    assert metrics["num_constant_maps"] == 9  # NaN maps normalize to zeros too
     assert metrics["gt_known_loc"] == 0.0 and metrics["maxboxacc"] == 0.0
     json.dumps(metrics, allow_nan=False)  # no NaN literal anywhere
     assert any("9 of 9 images have NaN or Inf logits" in n for n in notes)

@@ -232,11 +232,13 @@ def evaluate_scorer(
     skipped = len(source) - len(candidates)
     rows, mask_rows = [], []
     nonfinite = 0  # images whose logits hold NaN/Inf (a diverged model): counted, not hidden
+    constant = 0  # images whose GT-class map is constant (a collapsed model): no box at all
     started = time.perf_counter()
     for batch in source.batches(candidates, image_size, resize_size, batch_size):
         scored = _score_batch(batch, scorer, evaluator)
         skipped += scored.skipped
         nonfinite += scored.nonfinite
+        constant += scored.constant
         rows.extend(scored.box_rows)
         mask_rows.extend(scored.mask_rows)
         if save_scoremaps:
@@ -260,16 +262,26 @@ def evaluate_scorer(
             f"warning: {nonfinite} of {evaluator.num_evaluated} images have NaN or Inf logits "
             "(a diverged checkpoint?); their class is argmax's pick and their map scores as empty"
         )
+    # A constant map normalizes to zeros: no pixel reaches any threshold, so no box (IoU 0).
+    metrics["num_constant_maps"] = constant
+    if constant:
+        print_fn(
+            f"warning: {constant} of {evaluator.num_evaluated} images have a constant score map "
+            "of their GT class (a collapsed model? e.g. features all zero after the ReLU); such "
+            "a map gives no box, so they score 0 on every localization metric"
+        )
     return metrics
 
 
 @dataclasses.dataclass
 class _ScoredBatch:
     """What one batch added: images skipped (no box, no mask), images with NaN/Inf logits,
-    rows scored with boxes and with masks only, and the kept positions with their maps."""
+    images whose GT-class map is constant (normalized: all zero), rows scored with boxes and
+    with masks only, and the kept positions with their maps."""
 
     skipped: int = 0
     nonfinite: int = 0
+    constant: int = 0
     box_rows: list = dataclasses.field(default_factory=list)
     mask_rows: list = dataclasses.field(default_factory=list)
     kept: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0, dtype=np.int64))
@@ -291,6 +303,8 @@ def _score_batch(batch, scorer, evaluator):
     scored.maps = maps
     predictions = logits.argmax(-1)
     scored.nonfinite = int((~np.isfinite(logits).all(axis=-1)).sum())
+    # Normalized maps reach 1 unless constant (then all zero, `normalize_scoremap`).
+    scored.constant = int((np.asarray(maps).reshape(len(keep), -1).max(axis=1) <= 0).sum())
     boxed = np.flatnonzero(has_box[keep])  # positions in the kept images
     if len(boxed):
         maps_gt = maps if len(boxed) == len(keep) else maps[boxed]
