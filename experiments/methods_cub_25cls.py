@@ -23,6 +23,11 @@ Positions on EfficientNet-Lite0 (14x14 map at 224): ADL, RDAP and RFGA at the re
 positions (block5c_add, block6d_add, features, the backbone's defaults); EIL at its default;
 SPG's side branches at block4c_add and block5c_add (trial 0, as before), or at block4c_relu and
 block5c_relu with the branches at 1/30 of the head's multiplier (trial 1).
+Selection outcomes that are not ordinary scores (the records in results/runs): SPG trial 0 (the
+linear taps at 30x) reached a loss of 1e19 in epoch 1 and stayed at chance (4.0% Top-1 Clas,
+MaxBoxAccV2 0.0; finite, so not flagged as diverged); EIL trial 1 (threshold 0.5) collapsed
+(4.1% Top-1 Clas; every test map constant, so no box: MaxBoxAccV2 0.0, counted by the
+evaluator's num_constant_maps). Neither was chosen: each row's other trial trained.
 wsolevaluation's answer at full scale (CUB MaxBoxAccV2, ResNet50): CAM 63.0, HaS 64.7,
 ACoL 66.5, SPG 60.4, ADL 58.4, CutMix 62.8: hardly any method beats CAM.
 """
