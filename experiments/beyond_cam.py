@@ -34,10 +34,11 @@ TITLE = "Beyond CAM: FSL and the pseudo-box localizer beside CAM on real birds"
 # The table whose runs the WSOL rows are (their keys, workdirs and records are shared).
 SOURCE_TABLE = cub_recipe.NAME
 # The trial of each row of the method ranking that validation chose (seed 0, val
-# MaxBoxAccV2; results/methods_cub_25cls.md, "Hyperparameters chosen on validation"), a row
-# once its selection has finished. tests/test_beyond_cam.py checks them against the records.
+# MaxBoxAccV2; results/methods_cub_25cls.md, "Hyperparameters chosen on validation").
+# tests/test_beyond_cam.py checks them against the selection's records.
 CHOSEN_TRIALS = {
     "CAM": 0, "ADL": 0, "HaS": 0, "CutMix": 1, "ACoL": 0, "SPG": 1, "EIL": 0, "RDAP": 1, "RFGA": 1,
+    "CAM + entropy": 0, "ADL + entropy": 0,
 }  # fmt: skip
 
 
