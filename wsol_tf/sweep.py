@@ -191,13 +191,15 @@ def main(argv):
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    from wsol_tf.training import lock
+
     try:
-        check_sweep_folder(FLAGS.out)
+        if lock.holder(FLAGS.out) is None:  # a busy --out is named as busy by lock.hold
+            check_sweep_folder(FLAGS.out)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     check_writable(FLAGS.out, "--out")
-    from wsol_tf.training import lock
 
     # One sweep per --out (results.csv is rewritten after each point); each point's run is
     # locked by the runner too, so a `train` on a point's folder meanwhile is refused.
