@@ -18,7 +18,7 @@ import numpy as np
 from wsol_tf.data import datasets
 from wsol_tf.data.annotations import box_problem
 from wsol_tf.data.datasets import load_split, require_data_dir
-from wsol_tf.files import NotWritable, check_writable, write_json
+from wsol_tf.files import NotWritable, check_writable, listing, write_json
 
 LISTED = 20  # problems named per kind and split in the printed report (JSON: all)
 
@@ -213,10 +213,9 @@ def format_report(split, r):
             if split in SPLITS_NEEDING_EVERY_CLASS
             else "not scored on them"
         )
-        shown = ", ".join(missing[:LISTED]) + (
-            f", ... ({len(missing) - LISTED} more)" if len(missing) > LISTED else ""
+        lines.append(
+            f"  classes without an image: {len(missing)} ({why}): {listing(missing, LISTED)}"
         )
-        lines.append(f"  classes without an image: {len(missing)} ({why}): {shown}")
     lines.append(f"  unreadable files: {r['unreadable']}")
     lines += [f"    {u['path']}: {u['reason']}" for u in r["unreadable_files"][:LISTED]]
     lines += _more(r["unreadable_files"])

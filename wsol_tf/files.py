@@ -103,6 +103,13 @@ class NotWritable(OSError):
     """An output location where files cannot be created; the message names it and why."""
 
 
+def listing(names, most=5) -> str:
+    """Names for a message: the first `most`, then how many more ("a, b, ... (3 more)")."""
+    names = list(names)
+    extra = len(names) - most
+    return ", ".join(names[:most]) + (f", ... ({extra} more)" if extra > 0 else "")
+
+
 def check_writable(path, what=None):
     """Raises `NotWritable` unless files can be created in the folder `path`, creating nothing.
 

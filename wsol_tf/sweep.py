@@ -24,7 +24,7 @@ from absl import flags
 
 from wsol_tf import cli
 from wsol_tf.errors import error_text
-from wsol_tf.files import check_writable
+from wsol_tf.files import check_writable, listing
 
 FLAGS = flags.FLAGS
 flags.DEFINE_multi_string("grid", [], "name=v1,v2,...: a training flag and its values.")
@@ -224,12 +224,10 @@ def check_sweep_folder(out):
         and not os.path.isfile(os.path.join(out, name, "config.json"))
     )
     if foreign and not any(os.path.isfile(os.path.join(out, t)) for t in TABLES):
-        shown = ", ".join(foreign[:5]) + (
-            f" and {len(foreign) - 5} more" if len(foreign) > 5 else ""
-        )
         raise ValueError(
-            f"--out={out} is not a sweep's folder: it holds {shown}, which a sweep does not "
-            "write. Nothing was changed: give a new or empty --out, or an earlier sweep's."
+            f"--out={out} is not a sweep's folder: it holds {listing(foreign)}, which a sweep "
+            "does not write. Nothing was changed: give a new or empty --out, or an earlier "
+            "sweep's."
         )
 
 

@@ -22,6 +22,8 @@ import time
 
 import numpy as np
 
+from wsol_tf.files import listing
+
 # Metrics kept per run (keys of `evaluation.evaluate`'s result), in the tables' column order.
 METRICS = ("top1_clas", "gt_known_loc", "top1_loc", "maxboxacc_v2")
 METRIC_TITLES = {
@@ -127,7 +129,7 @@ def check_reproduction_folder(root, what="--workdir", outputs=()):
     ]
     if foreign:
         raise RunMismatch(
-            f"{what}={root} is not a reproduction's folder: it holds {_listing(foreign)}, which "
+            f"{what}={root} is not a reproduction's folder: it holds {listing(foreign)}, which "
             "a reproduction does not write. Nothing was changed: give a new or empty "
             f"{what}, or the one of an earlier reproduction."
         )
@@ -177,7 +179,7 @@ def clear(root, print_fn=print, outputs=()):
     runs_dir = os.path.join(root, "runs")
     if foreign:
         raise RunMismatch(
-            f"--fresh: {runs_dir} holds {_listing(foreign)}, which are not this reproduction's "
+            f"--fresh: {runs_dir} holds {listing(foreign)}, which are not this reproduction's "
             "runs. Nothing was deleted: move them out of it, or give another --workdir."
         )
     for path in runs:
@@ -198,10 +200,6 @@ def clear(root, print_fn=print, outputs=()):
 def _is_folder(parent, name):
     path = os.path.join(parent, name)
     return os.path.isdir(path) and not os.path.islink(path)
-
-
-def _listing(names, most=5):
-    return ", ".join(names[:most]) + (", ..." if len(names) > most else "")
 
 
 def _config(run: Run, workdir: str):

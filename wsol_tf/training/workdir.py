@@ -50,7 +50,7 @@ import re
 import shutil
 import time
 
-from wsol_tf.files import check_pattern_free, read_json, write_json
+from wsol_tf.files import check_pattern_free, listing, read_json, write_json
 from wsol_tf.runs.config import TrainConfig
 from wsol_tf.training import lock
 from wsol_tf.training.distribute import is_chief_process
@@ -175,7 +175,7 @@ def check_removable(workdir, how="delete", what="--workdir"):
     done = "deleted" if how == "delete" else "moved"
     raise RunMismatch(
         f"{f'{what}={workdir}' if what else workdir} holds files that are not a training run "
-        f"(no {CONFIG_FILE}; found {_listing(_foreign(sorted(os.listdir(workdir))))}). Nothing "
+        f"(no {CONFIG_FILE}; found {listing(_foreign(sorted(os.listdir(workdir))))}). Nothing "
         f"was {done}: give an empty or new {what or 'folder'}."
     )
 
@@ -195,10 +195,6 @@ def _trained_anything(workdir):
     return saved or any(
         os.path.exists(os.path.join(workdir, name)) for name in ("train_log.json", "best")
     )
-
-
-def _listing(names, most=5):
-    return ", ".join(names[:most]) + (", ..." if len(names) > most else "")
 
 
 def _normal(value):
@@ -355,7 +351,7 @@ def prepare(
             return _plan("new", 0, run, total_steps)  # only leftovers of a run that never began
         reason = (
             f"--workdir={workdir} is not empty and holds no training run (no {CONFIG_FILE}; "
-            f"found {_listing(entries)})"
+            f"found {listing(entries)})"
         )
         old = old_run = None
     else:
